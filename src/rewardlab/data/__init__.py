@@ -1,0 +1,43 @@
+"""Reading reward data: pairs, pointwise scores and best-of-n candidates, in the formats users
+already have (TRL explicit and implicit prompts, Anthropic HH dialogues, chat messages, GSM8K
+example solutions), from JSONL, JSON, CSV/TSV and Parquet."""
+
+from rewardlab.data._formats import DEFAULT_MAX_CHARS
+from rewardlab.data._loader import BUNDLED, bundled_path, load_dataset, require_task
+from rewardlab.data._records import (
+    TASKS,
+    BestOfNRecord,
+    Conversation,
+    Dataset,
+    Message,
+    PairRecord,
+    PointRecord,
+    Prompt,
+    SkippedRow,
+    Task,
+    last_user_turn,
+    render_prompt,
+)
+from rewardlab.data._split import kfold_by_prompt, split_by_prompt
+
+__all__ = [
+    "BUNDLED",
+    "DEFAULT_MAX_CHARS",
+    "TASKS",
+    "BestOfNRecord",
+    "Conversation",
+    "Dataset",
+    "Message",
+    "PairRecord",
+    "PointRecord",
+    "Prompt",
+    "SkippedRow",
+    "Task",
+    "bundled_path",
+    "kfold_by_prompt",
+    "last_user_turn",
+    "load_dataset",
+    "render_prompt",
+    "require_task",
+    "split_by_prompt",
+]

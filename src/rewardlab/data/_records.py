@@ -1,0 +1,161 @@
+"""Typed records for the kinds of reward data, and the dataset that holds them.
+
+Records are frozen, slotted dataclasses rather than pydantic models: a scoring job holds
+hundreds of thousands of them, and validation happens once, in the reader, where the file and
+line of a bad row are still known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, Literal, TypeVar
+
+__all__ = [
+    "TASKS",
+    "BestOfNRecord",
+    "Conversation",
+    "Dataset",
+    "Message",
+    "PairRecord",
+    "PointRecord",
+    "Prompt",
+    "SkippedRow",
+    "Task",
+    "last_user_turn",
+    "render_prompt",
+]
+
+Task = Literal["pairwise", "pointwise", "best-of-n"]
+TASKS: tuple[Task, ...] = ("pairwise", "pointwise", "best-of-n")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message, as in the OpenAI / Hugging Face chat format."""
+
+    role: str
+    content: str
+
+
+Conversation = tuple[Message, ...]
+Prompt = str | Conversation
+
+
+def last_user_turn(prompt: Prompt) -> str:
+    """The text of the last user message: what the response is most directly answering.
+
+    A plain-string prompt is its own last turn.
+    """
+    if isinstance(prompt, str):
+        return prompt
+    for message in reversed(prompt):
+        if message.role in ("user", "human"):
+            return message.content
+    return prompt[-1].content if prompt else ""
+
+
+def render_prompt(prompt: Prompt) -> str:
+    """Plain text for a prompt, for models that read text rather than chat messages."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(f"{m.role}: {m.content}" for m in prompt)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairRecord:
+    """A preference pair: ``chosen`` was preferred over ``rejected`` as a reply to ``prompt``.
+
+    ``margin`` is TRL's optional preference strength; ``line`` is where the row was read
+    (1-based line, or row for Parquet), kept so later errors can point back at it.
+    """
+
+    prompt: Prompt
+    chosen: str
+    rejected: str
+    id: str | int
+    subset: str | None = None
+    margin: float | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PointRecord:
+    """A single response with a scalar label (a rating or a 0/1 judgement)."""
+
+    prompt: Prompt
+    response: str
+    score: float
+    id: str | int
+    subset: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BestOfNRecord:
+    """Several candidate responses to one prompt, optionally labelled correct or scored.
+
+    ``names`` keeps the candidates' names when the source has them (GSM8K's example solutions
+    are keyed by the model that wrote them); ``reference`` is a reference answer for verifiers.
+    """
+
+    prompt: Prompt
+    responses: tuple[str, ...]
+    id: str | int
+    is_correct: tuple[bool, ...] | None = None
+    scores: tuple[float, ...] | None = None
+    reference: str | None = None
+    names: tuple[str, ...] | None = None
+    subset: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A row left out with ``--skip-invalid``, with why; written next to every output."""
+
+    file: str
+    line: int | None
+    field: str | None
+    reason: str
+    raw: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "field": self.field,
+            "reason": self.reason,
+            "row": self.raw,
+        }
+
+
+R = TypeVar("R", PairRecord, PointRecord, BestOfNRecord)
+
+
+@dataclass(frozen=True)
+class Dataset(Generic[R]):
+    """Records of one task read from one source, plus every row that was skipped and why.
+
+    ``form`` names the layout the rows were in (``explicit``, ``hh``, ``conversational``,
+    ``gsm8k-examples``, ...), so a user can see how their file was understood.
+    """
+
+    task: Task
+    records: tuple[R, ...]
+    source: str
+    form: str
+    skipped: tuple[SkippedRow, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.records)
+
+    def __getitem__(self, index: int) -> R:
+        return self.records[index]
+
+    def take(self, indices: Sequence[int]) -> Dataset[R]:
+        """A dataset of the records at ``indices``, in that order (skipped rows stay with it)."""
+        return replace(self, records=tuple(self.records[i] for i in indices))
