@@ -1,0 +1,77 @@
+"""Rich rendering of results for the terminal. Presentation only: no computation happens here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from rewardlab.data import SkippedRow
+from rewardlab.evaluate.pairwise import PairwiseResult, SubsetResult
+
+__all__ = ["make_console", "pairwise_table", "print_skipped"]
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that is at least 100 columns wide even when piped, so tables never wrap."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=max(console.width, 100))
+    return console
+
+
+def _pct(x: float) -> str:
+    return "—" if x != x else f"{100 * x:.1f}"
+
+
+def _row(s: SubsetResult, name: str, best_length: float) -> list[str]:
+    beats = s.accuracy > max(s.longer_wins, s.shorter_wins)
+    mark = "[green]✓[/]" if beats and s.ci95[0] > best_length else ("~" if beats else "[red]✗[/]")
+    return [
+        name,
+        str(s.n),
+        f"[bold]{_pct(s.accuracy)}[/]",
+        f"{_pct(s.ci95[0])}–{_pct(s.ci95[1])}",
+        f"{s.mean_margin:+.3f}",
+        _pct(s.longer_wins),
+        _pct(s.shorter_wins),
+        mark,
+    ]
+
+
+def pairwise_table(result: PairwiseResult, title: str | None = None) -> Table:
+    """Accuracy (%) per subset with its 95% CI, beside the length-only baselines.
+
+    The last column says whether the model beats both baselines: ✓ when even the CI's lower
+    bound does, ~ when only the point estimate does, ✗ when it does not.
+    """
+    table = Table(title=title or f"{result.model} on {result.data}", title_justify="left")
+    for col, justify in (("subset", "left"), ("n", "right"), ("accuracy", "right"),
+                         ("95% CI", "right"), ("margin", "right"), ("longer\nwins", "right"),
+                         ("shorter\nwins", "right"), ("beats\nlength", "center")):
+        table.add_column(col, justify=justify, no_wrap=col != "subset")  # type: ignore[arg-type]
+    for s in result.subsets:
+        table.add_row(*_row(s, s.name, max(s.longer_wins, s.shorter_wins)))
+    if result.subsets:
+        table.add_section()
+    o = result.overall
+    table.add_row(*_row(o, "all", max(o.longer_wins, o.shorter_wins)), style="bold")
+    ties = "ties count half" if result.ties == "half" else "ties count as losses"
+    table.caption = f"accuracy in %, {ties}; margin = mean reward(chosen) − reward(rejected)"
+    return table
+
+
+def print_skipped(console: Console, skipped: Sequence[SkippedRow], written_to: object = None,
+                  *, show: int = 10) -> None:
+    """Say how many rows were skipped and why, so nothing is dropped silently."""
+    if not skipped:
+        return
+    where = f"; all written to {written_to}" if written_to else ""
+    console.print(f"[yellow]skipped {len(skipped)} invalid row(s){where}:[/]")
+    for row in skipped[:show]:
+        line = f"line {row.line}" if row.line is not None else "file"
+        field = f" field '{row.field}'" if row.field else ""
+        console.print(f"  {row.file} {line}{field}: {row.reason}", markup=False)
+    if len(skipped) > show:
+        console.print(f"  ... and {len(skipped) - show} more")

@@ -1,0 +1,186 @@
+"""The ``rewardlab`` command: parse, call ``rewardlab.api``, print. No logic lives here.
+
+A ``RewardLabError`` (bad data, bad spec, ...) prints as ``error: <message>`` and exits 2,
+without a traceback; any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from rewardlab import __version__, api
+from rewardlab._console import make_console, pairwise_table, print_skipped
+from rewardlab._io import skipped_path, write_json
+from rewardlab._progress import set_progress
+from rewardlab.data import DEFAULT_MAX_CHARS
+from rewardlab.errors import RewardLabError
+
+app = typer.Typer(
+    name="rewardlab",
+    help="Train, evaluate and score reward models for LLM alignment, on a CPU by default.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = make_console()
+err = make_console(stderr=True)
+
+
+class DataFormat(StrEnum):
+    pairwise = "pairwise"
+    pointwise = "pointwise"
+    best_of_n = "best-of-n"
+
+
+class Ties(StrEnum):
+    half = "half"
+    loss = "loss"
+
+
+FormatOpt = Annotated[
+    DataFormat | None,
+    typer.Option("--format", help="Data layout; detected from the first row when omitted."),
+]
+SkipOpt = Annotated[
+    bool,
+    typer.Option("--skip-invalid", help="Skip bad rows (written with their reasons beside the "
+                 "output) instead of stopping at the first."),
+]
+MaxCharsOpt = Annotated[
+    int, typer.Option("--max-chars", min=1, help="Longest text a field may hold.")
+]
+
+
+def _fmt(value: DataFormat | None) -> Any:
+    return value.value if value is not None else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"rewardlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Show progress bars (default: when on a terminal).")
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    set_progress(progress)
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Argument(help="Training data file (or bundled:NAME).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the model.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model spec to train.")
+                     ] = "embed:minilm",
+    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="Learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Pairs per batch.")] = None,
+    loss: Annotated[str | None, typer.Option(help="bt, margin or label-smoothing.")] = None,
+    center_coef: Annotated[float | None, typer.Option(min=0.0,
+                                                      help="Reward-centring coefficient.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
+    format: FormatOpt = None,
+    skip_invalid: SkipOpt = False,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
+) -> None:
+    """Train a reward model on preference pairs and save it to --out."""
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
+             "center_coef": center_coef, "seed": seed}
+    params = {k: v for k, v in given.items() if v is not None}
+    result = api.train(model, data, out=out_dir, params=params, format=_fmt(format),
+                       skip_invalid=skip_invalid, max_chars=max_chars)
+    last = result.history[-1] if result.history else {}
+    out.print(f"trained [bold]{model}[/] on {result.n_train} pairs in {result.seconds:.1f}s "
+              f"({result.encoded_texts} texts embedded, the rest from cache)")
+    if last:
+        out.print(f"final epoch: loss {last['loss']:.4f}, train accuracy "
+                  f"{100 * last['accuracy']:.1f}%, margin {last['margin']:+.3f}")
+    out.print(f"saved to [bold]{result.out}[/]; use it as a model spec: "
+              f"rewardlab eval {result.out} DATA")
+    print_skipped(err, result.skipped, result.skipped_file)
+
+
+@app.command("eval")
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
+    data: Annotated[str, typer.Argument(help="Pairwise data file (or bundled:NAME).")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")
+                        ] = None,
+    ties: Annotated[Ties, typer.Option(help="How reward ties count: half, or loss "
+                                       "(RewardBench).")] = Ties.half,
+    format: FormatOpt = None,
+    skip_invalid: SkipOpt = False,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
+) -> None:
+    """Pairwise accuracy with a 95% CI, per subset, beside length-only baselines."""
+    result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
+                          skip_invalid=skip_invalid, max_chars=max_chars)
+    out.print(pairwise_table(result))
+    if json_out is not None:
+        out.print(f"wrote {json_out}")
+    print_skipped(err, result.skipped, skipped_path(json_out) if json_out else None)
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
+    data: Annotated[str, typer.Argument(help="Data file to score (or bundled:NAME).")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
+    format: FormatOpt = None,
+    skip_invalid: SkipOpt = False,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
+) -> None:
+    """Score every row: one output row per input row, in order, with its id."""
+    result = api.score(model, data, out=out_file, format=_fmt(format),
+                       skip_invalid=skip_invalid, max_chars=max_chars)
+    out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
+    print_skipped(err, result.skipped, result.skipped_file)
+
+
+@app.command()
+def demo(
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")
+                        ] = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache",
+                                        help="Use the on-disk embedding cache.")] = True,
+) -> None:
+    """Train embed:minilm on bundled HH harmless pairs and evaluate it on held-out pairs."""
+    out.print("[bold]rewardlab demo[/]: train [bold]embed:minilm[/] (frozen MiniLM + MLP head, "
+              "Bradley–Terry) on Anthropic HH harmless pairs, evaluate on held-out prompts")
+    result = api.run_demo(cache=cache)
+    out.print(pairwise_table(result.evaluation,
+                             title=f"held-out HH harmless pairs (trained on {result.n_train})"))
+    out.print(f"finished in {result.seconds:.1f}s: {result.encoded_texts} texts embedded "
+              f"(the rest came from the cache); training took {result.timings['train']:.1f}s")
+    if json_out is not None:
+        write_json(json_out, {**result.evaluation.to_json(), "n_train": result.n_train,
+                              "seconds": result.seconds, "encoded_texts": result.encoded_texts})
+        out.print(f"wrote {json_out}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning rewardlab's own errors into one clean line."""
+    try:
+        app()
+    except RewardLabError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

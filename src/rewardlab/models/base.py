@@ -1,0 +1,72 @@
+"""What a reward model is: one required method, and optional capabilities as small protocols.
+
+Every kind (embedding head, sequence classifier, judge, verifier, ...) implements ``score``;
+commands check the optional capabilities with ``isinstance`` and raise ``CapabilityError``
+when a model lacks what they need, instead of failing somewhere deep inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from rewardlab.data import Dataset, Prompt
+from rewardlab.errors import CapabilityError
+
+__all__ = [
+    "RewardModel",
+    "Saveable",
+    "Trainable",
+    "describe",
+    "require_capability",
+]
+
+
+@runtime_checkable
+class RewardModel(Protocol):
+    """Anything that assigns a scalar reward to a response given its prompt."""
+
+    def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        """Rewards as float64 of shape ``(len(responses),)``; higher is better.
+
+        Scores depend only on each (prompt, response): not on batch size, padding or order.
+        """
+        ...
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """A reward model that learns from data. ``fit`` returns ``self``."""
+
+    def fit(self, data: Dataset[Any]) -> Trainable: ...
+
+
+@runtime_checkable
+class Saveable(Protocol):
+    """A reward model that writes itself to a directory that ``rewardlab.load_model`` reads."""
+
+    def save(self, path: str | Path) -> Path: ...
+
+
+def describe(model: object) -> str:
+    """A short name for messages: the model's spec when it has one, else its class."""
+    spec = getattr(model, "spec", None)
+    return spec if isinstance(spec, str) else type(model).__name__
+
+
+def require_capability(model: object, capability: type, action: str) -> None:
+    """Raise CapabilityError unless ``model`` implements ``capability``.
+
+    Example:
+        >>> require_capability(object(), Trainable, "train")
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.CapabilityError: model 'object' cannot train: it is not Trainable
+    """
+    if not isinstance(model, capability):
+        raise CapabilityError(
+            f"model '{describe(model)}' cannot {action}: it is not {capability.__name__}"
+        )

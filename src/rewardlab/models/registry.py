@@ -1,0 +1,187 @@
+"""Spec strings and saved directories resolve to models here, and only here.
+
+A spec is ``KIND:ARG?key=value&key=value``: ``embed:minilm``, ``embed:minilm?head=linear``.
+A path to a saved model directory is a spec too. Kinds register themselves with
+``@register_kind``; every command and API takes the same specs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from rewardlab.errors import ModelFormatError, SpecError, UnknownKindError
+from rewardlab.models._saved import MANIFEST, read_manifest
+from rewardlab.models.base import RewardModel
+
+__all__ = [
+    "config_from_options",
+    "known_kinds",
+    "load_model",
+    "parse_spec",
+    "register_kind",
+    "resolve",
+]
+
+_KINDS: dict[str, type] = {}
+#: Modules that define the built-in kinds; imported on first use so ``import rewardlab``
+#: stays light and heavy dependencies load only with the kind that needs them.
+_BUILTIN_KIND_MODULES = ("rewardlab.models.embedding",)
+_loaded_builtins = False
+
+K = TypeVar("K", bound=type)
+
+
+def register_kind(name: str) -> Callable[[K], K]:
+    """Class decorator: make ``name:...`` specs and saved dirs of this kind resolve to ``cls``.
+
+    The class must provide ``from_spec(arg, options)`` and ``load(directory, manifest)``
+    classmethods.
+    """
+
+    def decorate(cls: K) -> K:
+        existing = _KINDS.get(name)
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise ValueError(f"model kind '{name}' is already registered by {existing!r}")
+        _KINDS[name] = cls
+        cls.kind = name  # type: ignore[attr-defined]
+        return cls
+
+    return decorate
+
+
+def _ensure_builtins() -> None:
+    global _loaded_builtins
+    if not _loaded_builtins:
+        for module in _BUILTIN_KIND_MODULES:
+            importlib.import_module(module)
+        _loaded_builtins = True
+
+
+def known_kinds() -> list[str]:
+    _ensure_builtins()
+    return sorted(_KINDS)
+
+
+def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """Split ``KIND:ARG?k=v&...`` into ``(kind, arg, options)``.
+
+    Example:
+        >>> parse_spec("embed:minilm?head=linear")
+        ('embed', 'minilm', {'head': 'linear'})
+    """
+    kind, sep, rest = spec.partition(":")
+    if not sep or not kind:
+        raise SpecError(
+            f"'{spec}' is neither a model spec nor a saved model directory. Specs look like "
+            f"KIND:ARG, e.g. embed:minilm; known kinds: {', '.join(known_kinds())}"
+        )
+    arg, _, query = rest.partition("?")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise SpecError(
+            f"cannot read the options '{query}' of '{spec}'; write them as ?key=value&key=value"
+        ) from None
+    options: dict[str, str] = {}
+    for key, value in pairs:
+        if key in options:
+            raise SpecError(f"option '{key}' is given twice in '{spec}'")
+        options[key] = value
+    return kind, arg, options
+
+
+def resolve(spec: str | Path | RewardModel) -> RewardModel:
+    """The model a spec string or saved directory names (a model passes through unchanged).
+
+    Raises:
+        UnknownKindError: the kind is not registered; the message lists the known kinds.
+        SpecError: the spec is malformed or its options are wrong.
+        ModelFormatError: a directory is missing, corrupt, or not a saved model.
+
+    Example:
+        >>> resolve("embd:minilm")
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.UnknownKindError: unknown model kind 'embd' in 'embd:minilm'; known: embed
+    """
+    if isinstance(spec, RewardModel) and not isinstance(spec, str | Path):
+        return spec
+    text = str(spec)
+    path = Path(text)
+    if isinstance(spec, Path) or path.is_dir() or (path / MANIFEST).exists():
+        return load_model(path)
+    if ":" not in text and ("/" in text or text.startswith(".")):
+        raise ModelFormatError(f"no model directory at {text}")
+    kind, arg, options = parse_spec(text)
+    kinds = known_kinds()
+    if kind not in _KINDS:
+        raise UnknownKindError(
+            f"unknown model kind '{kind}' in '{text}'; known: {', '.join(kinds)}"
+        )
+    model = _KINDS[kind].from_spec(arg, options)
+    model.spec = text
+    return model
+
+
+def load_model(directory: str | Path) -> RewardModel:
+    """Load a model saved with ``save(dir)``; its manifest names the kind that reads it."""
+    manifest = read_manifest(directory)
+    kinds = known_kinds()
+    kind = manifest["kind"]
+    if kind not in _KINDS:
+        raise ModelFormatError(
+            f"{directory} holds a model of kind '{kind}', which this rewardlab does not know "
+            f"(known: {', '.join(kinds)})"
+        )
+    model = _KINDS[kind].load(Path(directory), manifest)
+    model.spec = str(directory)
+    return model
+
+
+def config_from_options(config_cls: type, options: dict[str, str], *, spec: str,
+                        fixed: dict[str, Any] | None = None) -> Any:
+    """Build a config dataclass from spec options, converting text to each field's type.
+
+    ``fixed`` holds fields set by the spec's argument (e.g. the encoder), which options may
+    not override.
+    """
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    values: dict[str, Any] = dict(fixed or {})
+    for key, text in options.items():
+        if key not in fields or key in values:
+            allowed = ", ".join(sorted(k for k in fields if k not in (fixed or {})))
+            raise SpecError(f"unknown option '{key}' in '{spec}'; options: {allowed}")
+        values[key] = _convert(text, hints[key], key, spec)
+    return config_cls(**values)
+
+
+def _convert(text: str, hint: Any, key: str, spec: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType):
+        if text.lower() in ("none", "null", ""):
+            return None
+        return _convert(text, args[0], key, spec)
+    if origin is tuple:
+        return tuple(_convert(part, args[0], key, spec) for part in text.split(",") if part)
+    try:
+        if hint is bool:
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes")
+        if hint in (int, float):
+            return hint(text)
+    except ValueError:
+        wanted = "true or false" if hint is bool else "a number"
+        if hint is int:
+            wanted += " (an integer)"
+        raise SpecError(f"option '{key}' in '{spec}' must be {wanted}; got '{text}'") from None
+    return text

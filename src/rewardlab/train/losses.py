@@ -1,0 +1,105 @@
+"""Pairwise reward-model losses as pure tensor functions.
+
+All take the rewards of the chosen and rejected responses of a batch of pairs (shape ``(n,)``)
+and return a scalar loss, so they can be tested without a model and shared by every trainer.
+
+Relations:
+    * ``bradley_terry_loss`` is the classic RLHF reward loss (InstructGPT; TRL's RewardTrainer):
+      ``-log σ(r_c - r_r)``.
+    * with ``margin`` it is Llama 2's margin loss ``-log σ(r_c - r_r - m)``: pairs rated
+      "much better" must be separated by more.
+    * with ``label_smoothing=ε`` it is the conservative loss that assumes a fraction ε of labels
+      are flipped: ``-(1-ε) log σ(d) - ε log σ(-d)``.
+    * ``center_coef`` adds TRL's reward-centring term ``coef * mean((r_c + r_r)^2)``, which
+      pins the rewards' mean near zero without changing their order (Eisenstein et al., 2023).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rewardlab._validation import check_option, check_positive, check_range
+from rewardlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["LOSSES", "bradley_terry_loss", "pairwise_loss"]
+
+#: Names accepted by ``pairwise_loss`` (and ``--loss``).
+LOSSES = ("bt", "margin", "label-smoothing")
+
+
+def bradley_terry_loss(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    *,
+    margin: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+    center_coef: float = 0.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Bradley–Terry negative log-likelihood that ``chosen`` beats ``rejected``.
+
+    Args:
+        chosen: rewards of the preferred responses, shape ``(n,)``.
+        rejected: rewards of the other responses, shape ``(n,)``.
+        margin: optional required reward gap per pair, shape ``(n,)``.
+        label_smoothing: probability ε that a pair's label is flipped, in ``[0, 0.5)``.
+        center_coef: weight of the reward-centring penalty.
+        weight: optional per-pair weights (for down-weighting suspected noisy pairs).
+
+    Returns:
+        The mean loss, a scalar tensor.
+
+    Example:
+        >>> import torch
+        >>> round(bradley_terry_loss(torch.tensor([0.0]), torch.tensor([0.0])).item(), 4)
+        0.6931
+        >>> bradley_terry_loss(torch.tensor([5.0]), torch.tensor([0.0])).item() < 0.01
+        True
+    """
+    import torch.nn.functional as F
+
+    diff = chosen - rejected
+    if margin is not None:
+        diff = diff - margin
+    per_pair = -F.logsigmoid(diff)
+    if label_smoothing:
+        per_pair = (1.0 - label_smoothing) * per_pair - label_smoothing * F.logsigmoid(-diff)
+    if weight is not None:
+        loss = (per_pair * weight).sum() / weight.sum().clamp_min(1e-12)
+    else:
+        loss = per_pair.mean()
+    if center_coef:
+        loss = loss + center_coef * ((chosen + rejected) ** 2).mean()
+    return loss
+
+
+def pairwise_loss(
+    name: str,
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    *,
+    margin: torch.Tensor | None = None,
+    label_smoothing: float = 0.1,
+    center_coef: float = 0.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The loss named ``name`` (one of ``LOSSES``); trainers call this with their config.
+
+    ``"margin"`` needs per-pair margins; ``"label-smoothing"`` uses ``label_smoothing``.
+    """
+    check_option("pairwise_loss", "name", name, LOSSES)
+    check_positive("pairwise_loss", "center_coef", center_coef, allow_zero=True)
+    if name == "margin":
+        if margin is None:
+            raise ConfigError("The 'margin' loss needs a margin for every pair; the data has "
+                              "no 'margin' column. Add one or use --loss bt.")
+        return bradley_terry_loss(chosen, rejected, margin=margin, center_coef=center_coef,
+                                  weight=weight)
+    if name == "label-smoothing":
+        check_range("pairwise_loss", "label_smoothing", label_smoothing, 0.0, 0.5)
+        return bradley_terry_loss(chosen, rejected, label_smoothing=label_smoothing,
+                                  center_coef=center_coef, weight=weight)
+    return bradley_terry_loss(chosen, rejected, center_coef=center_coef, weight=weight)

@@ -1,0 +1,70 @@
+"""One contract for every registered kind: what any command may assume of any model.
+
+A new kind adds a factory to ``FACTORIES``; the first test fails until it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rewardlab import RewardModel, Saveable, SpecError, known_kinds, resolve
+from rewardlab.errors import ConfigError
+
+
+def _embed(fixtures: dict) -> RewardModel:
+    return fixtures["trained_embed"]
+
+
+FACTORIES: dict[str, Callable[[dict], RewardModel]] = {"embed": _embed}
+
+
+def test_every_registered_kind_is_under_contract() -> None:
+    assert set(known_kinds()) == set(FACTORIES)
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def model(request: pytest.FixtureRequest) -> RewardModel:
+    fixtures = {"trained_embed": request.getfixturevalue("trained_embed")}
+    return FACTORIES[request.param](fixtures)
+
+
+@pytest.fixture(scope="module")
+def inputs(hh_small) -> tuple[list, list[str]]:
+    test = hh_small[1]
+    prompts = [r.prompt for r in test][:10]
+    replies = [r.chosen for r in test][:10]
+    return [*prompts, "A plain string prompt"], [*replies, ""]
+
+
+def test_score_is_float64_of_shape_n(model: RewardModel, inputs) -> None:
+    assert isinstance(model, RewardModel)
+    scores = model.score(*inputs)
+    assert isinstance(scores, np.ndarray) and scores.dtype == np.float64
+    assert scores.shape == (len(inputs[1]),)
+    assert model.score([], []).shape == (0,)
+
+
+def test_same_inputs_same_scores(model: RewardModel, inputs) -> None:
+    np.testing.assert_array_equal(model.score(*inputs), model.score(*inputs))
+
+
+def test_save_load_round_trip(model: RewardModel, inputs, tmp_path: Path) -> None:
+    if not isinstance(model, Saveable):
+        pytest.skip(f"{type(model).__name__} is not Saveable")
+    loaded = resolve(model.save(tmp_path / "saved"))
+    np.testing.assert_allclose(loaded.score(*inputs), model.score(*inputs), atol=1e-6)
+
+
+def test_mismatched_inputs_are_refused(model: RewardModel) -> None:
+    with pytest.raises(ConfigError, match="must pair up"):
+        model.score(["one", "two"], ["only one"])
+
+
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_unknown_spec_options_are_refused(kind: str) -> None:
+    with pytest.raises(SpecError, match="unknown option 'nonsense'"):
+        resolve(f"{kind}:minilm?nonsense=1")
