@@ -8,9 +8,16 @@ from rich.console import Console
 from rich.table import Table
 
 from rewardlab.data import SkippedRow
+from rewardlab.evaluate.best_of_n import BestOfNResult, BestOfNSummary
 from rewardlab.evaluate.pairwise import PairwiseResult, SubsetResult
 
-__all__ = ["make_console", "pairwise_table", "print_skipped"]
+__all__ = [
+    "best_of_n_table",
+    "evaluation_table",
+    "make_console",
+    "pairwise_table",
+    "print_skipped",
+]
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -60,6 +67,60 @@ def pairwise_table(result: PairwiseResult, title: str | None = None) -> Table:
     ties = "ties count half" if result.ties == "half" else "ties count as losses"
     table.caption = f"accuracy in %, {ties}; margin = mean reward(chosen) − reward(rejected)"
     return table
+
+
+def _best_of_n_row(s: BestOfNSummary, name: str) -> list[str]:
+    baseline = max(s.random, s.majority)
+    beats = s.best_of_n_accuracy > baseline
+    mark = "[green]✓[/]" if beats and s.ci95[0] > baseline else ("~" if beats else "[red]✗[/]")
+    return [
+        name,
+        str(s.n),
+        f"[bold]{_pct(s.best_of_n_accuracy)}[/]",
+        f"{_pct(s.ci95[0])}–{_pct(s.ci95[1])}",
+        _pct(s.oracle),
+        _pct(s.random),
+        _pct(s.majority),
+        mark,
+        _pct(s.pairwise_accuracy),
+        _pct(s.top_ties),
+    ]
+
+
+def best_of_n_table(result: BestOfNResult, title: str | None = None) -> Table:
+    """Best-of-n accuracy (%) per subset with its 95% CI, beside the oracle, random and
+    majority-vote pickers, and pairwise accuracy on correct-vs-incorrect pairs (its interval
+    is in the JSON).
+
+    The "beats" column says whether the model beats both random and majority: ✓ when the
+    CI's lower bound does, ~ when only the point estimate does, ✗ when it does not.
+    """
+    table = Table(title=title or f"{result.model} on {result.data} (best of {result.k})",
+                  title_justify="left")
+    for col in ("subset", "n", "best\nof n", "95% CI", "oracle", "random", "major-\nity",
+                "beats", "pair-\nwise", "top\nties"):
+        justify = "left" if col == "subset" else ("center" if col == "beats" else "right")
+        table.add_column(col, justify=justify, no_wrap=col != "subset")  # type: ignore[arg-type]
+    for s in result.subsets:
+        table.add_row(*_best_of_n_row(s, s.name))
+    if result.subsets:
+        table.add_section()
+    table.add_row(*_best_of_n_row(result.overall, "all"), style="bold")
+    if result.ties == "half":
+        ties = "a tie at the top counts as a random pick among the tied, a pair tie as half"
+    else:
+        ties = "a tie at the top counts as correct only if all tied are, a pair tie as a loss"
+    table.caption = (f"n = problems; in %; {ties}; pairwise = correct scored above incorrect "
+                     f"({result.overall.n_pairs} pairs); top ties = problems with a tie at "
+                     "the top")
+    return table
+
+
+def evaluation_table(result: PairwiseResult | BestOfNResult) -> Table:
+    """The table for whichever evaluation ``rewardlab eval`` ran."""
+    if isinstance(result, BestOfNResult):
+        return best_of_n_table(result)
+    return pairwise_table(result)
 
 
 def print_skipped(console: Console, skipped: Sequence[SkippedRow], written_to: object = None,

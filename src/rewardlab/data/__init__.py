@@ -2,6 +2,7 @@
 already have (TRL explicit and implicit prompts, Anthropic HH dialogues, chat messages, GSM8K
 example solutions), from JSONL, JSON, CSV/TSV and Parquet."""
 
+from rewardlab.data._convert import best_of_n_to_pairs
 from rewardlab.data._formats import DEFAULT_MAX_CHARS
 from rewardlab.data._loader import BUNDLED, bundled_path, load_dataset, require_task
 from rewardlab.data._records import (
@@ -33,6 +34,7 @@ __all__ = [
     "Prompt",
     "SkippedRow",
     "Task",
+    "best_of_n_to_pairs",
     "bundled_path",
     "kfold_by_prompt",
     "last_user_turn",

@@ -1,5 +1,14 @@
-"""Evaluation: metrics as pure functions, and evaluators that return one result object."""
+"""Evaluation: metrics as pure functions, and evaluators that return one result object
+(pairwise accuracy on preference pairs; best-of-n accuracy on labelled candidates)."""
 
+from rewardlab.evaluate.best_of_n import (
+    BestOfNResult,
+    BestOfNSummary,
+    best_of_n_outcomes,
+    evaluate_best_of_n,
+    majority_outcomes,
+    score_best_of_n,
+)
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes, pairwise_accuracy
 from rewardlab.evaluate.pairwise import (
     PairwiseResult,
@@ -9,11 +18,17 @@ from rewardlab.evaluate.pairwise import (
 )
 
 __all__ = [
+    "BestOfNResult",
+    "BestOfNSummary",
     "PairwiseResult",
     "SubsetResult",
+    "best_of_n_outcomes",
     "bootstrap_ci",
+    "evaluate_best_of_n",
     "evaluate_pairwise",
+    "majority_outcomes",
     "pair_outcomes",
     "pairwise_accuracy",
+    "score_best_of_n",
     "score_pairs",
 ]

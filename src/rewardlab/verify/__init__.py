@@ -1,0 +1,34 @@
+"""Rule-based rewards against a reference: find a solution's final answer and check it.
+
+``extract_answer`` finds the answer (``#### 42``, ``A: 42``, ``\\boxed{42}``, "the answer is
+42", optionally the last number); ``MathChecker`` compares it with the reference, exactly for
+plain numbers and with math-verify (in a worker process with a per-item time limit) for the
+rest. ``verify:math`` (``rewardlab.models.verify``) wraps it as a reward model, and
+``rewardlab.verify.rl`` as verl's ``compute_score`` and a TRL reward function.
+"""
+
+from rewardlab.verify._check import FALLBACKS, REASONS, MathChecker, Verdict, close_worker
+from rewardlab.verify._extract import (
+    MARKERS,
+    Answer,
+    answer_key,
+    clean_answer,
+    extract_answer,
+    parse_number,
+    reference_answer,
+)
+
+__all__ = [
+    "FALLBACKS",
+    "MARKERS",
+    "REASONS",
+    "Answer",
+    "MathChecker",
+    "Verdict",
+    "answer_key",
+    "clean_answer",
+    "close_worker",
+    "extract_answer",
+    "parse_number",
+    "reference_answer",
+]
