@@ -50,6 +50,17 @@ def trained_embed(hh_small):
     return model.fit(hh_small[0])
 
 
+@pytest.fixture(scope="session")
+def trained_seq(hh_small):
+    """A ``seq:minilm`` model fine-tuned for one epoch on 16 real pairs at 64 tokens (shared;
+    fine-tuning costs ~1 CPU-second per pair per step at full length)."""
+    from rewardlab import resolve
+
+    train, test = hh_small
+    model = resolve("seq:minilm?max_length=64&batch_size=8&epochs=1&lr=5e-5")
+    return model.fit(train.take(range(16)), eval_data=test.take(range(12)))
+
+
 class CliResult:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err

@@ -175,9 +175,34 @@ def test_untrained_model_says_how_to_train(run_cli, tmp_path) -> None:
                        "rewardlab train DATA --model embed:minilm --out DIR")
 
 
-def test_eval_on_best_of_n_data_is_explained(run_cli, saved_model) -> None:
-    assert_clean_error(run_cli("eval", saved_model, "bundled:gsm8k_examples"),
-                       "bundled:gsm8k_examples", "needs pairwise data", "best-of-n")
+def test_eval_on_best_of_n_data_reports_best_of_n(run_cli, tmp_path) -> None:
+    report = tmp_path / "bon.json"
+    result = run_cli("eval", "verify:math", "bundled:gsm8k_examples", "--json", report)
+    assert result.code == 0, result.err
+    assert "best of 4" in result.out and "oracle" in result.out and "random" in result.out
+    body = json.loads(report.read_text())
+    assert body["task"] == "best-of-n" and body["n"] == 819
+    assert body["best_of_n_accuracy"] == body["oracle"] > body["majority"] > body["random"]
+    assert body["pairwise_accuracy"] == 1.0
+
+
+def test_eval_of_a_trained_model_on_best_of_n_data(run_cli, saved_model, tmp_path) -> None:
+    from rewardlab.data import bundled_path
+
+    rows = bundled_path("gsm8k_examples").read_text().splitlines()[:3]
+    path = tmp_path / "bon.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    result = run_cli("eval", saved_model, path, "--json", tmp_path / "r.json")
+    assert result.code == 0, result.err
+    body = json.loads((tmp_path / "r.json").read_text())
+    assert body["n"] == 3 and 0.0 <= body["best_of_n_accuracy"] <= body["oracle"]
+
+
+def test_eval_on_pointwise_data_is_explained(run_cli, saved_model, tmp_path) -> None:
+    path = tmp_path / "points.jsonl"
+    path.write_text(json.dumps({"prompt": "p", "response": "r", "score": 1}) + "\n")
+    assert_clean_error(run_cli("eval", saved_model, path), "points.jsonl",
+                       "evaluation needs pairwise or best-of-n data", "pointwise")
 
 
 def test_unwritable_output(run_cli, saved_model, tmp_path) -> None:

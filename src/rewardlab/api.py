@@ -18,9 +18,11 @@ from rewardlab.data import (
     SkippedRow,
     Task,
     load_dataset,
+    require_task,
     split_by_prompt,
 )
 from rewardlab.errors import CapabilityError, OutputError
+from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
 from rewardlab.models.base import RewardModel, Saveable, Trainable, describe, require_capability
 from rewardlab.models.registry import resolve
@@ -30,6 +32,7 @@ __all__ = [
     "DemoResult",
     "ScoreResult",
     "TrainResult",
+    "checkpoint_dir_for",
     "evaluate",
     "load_data",
     "run_demo",
@@ -39,11 +42,14 @@ __all__ = [
 
 
 def load_data(data: str | Path | Dataset[Any], *, format: Task | None = None,
-              skip_invalid: bool = False, max_chars: int = DEFAULT_MAX_CHARS) -> Dataset[Any]:
-    """A ``Dataset`` passes through; a path (or ``bundled:NAME``) is read with ``load_dataset``."""
+              skip_invalid: bool = False, max_chars: int = DEFAULT_MAX_CHARS,
+              limit: int | None = None) -> Dataset[Any]:
+    """A ``Dataset`` passes through; a path (or ``bundled:NAME``) is read with ``load_dataset``
+    (``limit``: the first N valid rows, for a quick look)."""
     if isinstance(data, Dataset):
-        return data
-    return load_dataset(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
+        return data if limit is None else data.take(range(min(limit, len(data))))
+    return load_dataset(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
+                        limit=limit)
 
 
 def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardModel:
@@ -68,7 +74,11 @@ def _report_skipped(dataset: Dataset[Any], output: Path | None) -> Path | None:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What ``train`` did: the fitted model, where it was saved, and the training log."""
+    """What ``train`` did: the fitted model, where it was saved, and the training log.
+
+    ``report`` holds what the options changed: ``flipped`` (``inject_noise``), the
+    ``noise_filter`` summary (``noise_robust``), ``eval_accuracy`` (``eval_data``).
+    """
 
     model: RewardModel
     n_train: int
@@ -78,6 +88,13 @@ class TrainResult:
     skipped: tuple[SkippedRow, ...] = ()
     skipped_file: Path | None = None
     encoded_texts: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def checkpoint_dir_for(out: str | Path) -> Path:
+    """Where a run saving to ``out`` keeps its checkpoints: ``OUT.checkpoints`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".checkpoints")
 
 
 def train(
@@ -89,34 +106,98 @@ def train(
     format: Task | None = None,
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
+    eval_data: str | Path | Dataset[Any] | None = None,
+    ensemble: int = 0,
+    inject_noise: float = 0.0,
+    noise_robust: bool = False,
+    noise_drop_rate: float = 0.2,
+    resume: bool = False,
+    limit: int | None = None,
 ) -> TrainResult:
     """Train a trainable model on ``data`` and, with ``out``, save it there.
+
+    Args:
+        eval_data: held-out pairs, scored after every epoch where the model supports it
+            (``seq:``) and once at the end otherwise.
+        ensemble: train this many members (seeds and bootstrap samples) as one ensemble.
+        inject_noise: flip this share of training pairs first (seeded; for experiments).
+        noise_robust: train despite flipped labels, assuming a share ``noise_drop_rate`` of
+            them: co-teaching for ``embed:`` heads, else co-filtering
+            (``train.noise.co_filter``) before training.
+        resume: continue a ``seq:`` run from the checkpoints beside ``out``.
+        limit: train on the first N valid rows only (a quick trial run).
 
     Example:
         >>> result = train("embed:minilm?epochs=2", "bundled:hh_harmless",
         ...                out=tmp / "rm")  # doctest: +SKIP
     """
+    from rewardlab.models.ensemble import train_ensemble
+    from rewardlab.train.noise import co_filter, inject_label_noise
+
     start = time.perf_counter()
-    rm = _with_params(resolve(model), params)
+    base = resolve(model)
+    rm = _with_params(base, params)
     require_capability(rm, Trainable, "train")
     if out is not None:
         require_capability(rm, Saveable, "be saved")
-    dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
-    rm.fit(dataset)
+    dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
+                        limit=limit)
+    held_out = None if eval_data is None else load_data(eval_data, format=format,
+                                                        max_chars=max_chars)
+    report: dict[str, Any] = {}
+    training = dataset
+    if inject_noise:
+        seed = int(getattr(getattr(rm, "config", None), "seed", 0))
+        training, flipped = inject_label_noise(training, inject_noise, seed=seed)
+        report["flipped"] = len(flipped)
+    # heads over cached features train two peers at once (co-teaching); other models, and
+    # ensembles, drop implausible pairs with cross-fitted peers first (co-filtering)
+    co_teaching = noise_robust and not ensemble and getattr(rm, "supports_co_teaching", False)
+    if noise_robust and not co_teaching:
+        config = rm.get_config()  # type: ignore[attr-defined]
+        training, filtered = co_filter(lambda seed: type(rm)(**{**config, "seed": seed}),
+                                       training, drop_rate=noise_drop_rate,
+                                       seed=int(config.get("seed", 0)))
+        report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
+    checkpoints = None if out is None else checkpoint_dir_for(out)
+    if resume and not getattr(rm, "supports_resume", False):
+        raise CapabilityError(f"model '{describe(rm)}' cannot --resume: only seq: models "
+                              "train from checkpoints")
+    if ensemble:
+        rm = train_ensemble(rm, training, ensemble)
+    elif getattr(rm, "supports_resume", False):
+        rm.fit(training, eval_data=held_out, checkpoint_dir=checkpoints,  # type: ignore[call-arg]
+               resume=resume)
+    elif co_teaching:
+        rm.fit(training, co_teaching=noise_drop_rate)  # type: ignore[call-arg]
+        report["noise_filter"] = rm.noise_report_  # type: ignore[attr-defined]
+    else:
+        rm.fit(training)
     skipped_file = None
     if out is not None:
-        rm.save(out)
+        rm.save(out)  # type: ignore[attr-defined]
         skipped_file = _report_skipped(dataset, Path(out))
-    encoder = getattr(rm, "encoder", None)
+        if checkpoints is not None and checkpoints.exists():
+            import shutil
+
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    history = list(getattr(rm, "history_", []))
+    if held_out is not None and not any("eval_accuracy" in h for h in history):
+        report["eval_accuracy"] = evaluate_pairwise(rm, held_out).overall.accuracy
+    elif history and "eval_accuracy" in history[-1]:
+        report["eval_accuracy"] = history[-1]["eval_accuracy"]
+    encoder = getattr(rm, "encoder", None) or getattr(
+        next(iter(getattr(rm, "members", [])), None), "encoder", None)
     return TrainResult(
         model=rm,
-        n_train=len(dataset),
+        n_train=len(training),
         out=Path(out) if out is not None else None,
-        history=list(getattr(rm, "history_", [])),
+        history=history,
         seconds=time.perf_counter() - start,
         skipped=dataset.skipped,
         skipped_file=skipped_file,
         encoded_texts=getattr(encoder, "encoded_texts", 0),
+        report=report,
     )
 
 
@@ -129,11 +210,22 @@ def evaluate(
     format: Task | None = None,
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
-) -> PairwiseResult:
-    """Evaluate ``model`` on pairwise data; with ``json_out``, write the result as JSON."""
+) -> PairwiseResult | BestOfNResult:
+    """Evaluate ``model``; with ``json_out``, write the result as JSON.
+
+    Pairwise data gives pairwise accuracy (``PairwiseResult``); best-of-n data with
+    ``is_correct`` labels gives best-of-n accuracy beside the oracle, random and majority-vote
+    pickers (``BestOfNResult``). A verifier (``ReferenceScorer``) is given each best-of-n
+    row's reference answer.
+    """
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
-    result = evaluate_pairwise(rm, dataset, ties=ties)
+    require_task(dataset, ("pairwise", "best-of-n"), purpose="evaluation")
+    result: PairwiseResult | BestOfNResult
+    if dataset.task == "best-of-n":
+        result = evaluate_best_of_n(rm, dataset, ties=ties)
+    else:
+        result = evaluate_pairwise(rm, dataset, ties=ties)
     if json_out is not None:
         write_json(json_out, result.to_json())
         _report_skipped(dataset, Path(json_out))

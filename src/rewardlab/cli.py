@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from rewardlab import __version__, api
-from rewardlab._console import make_console, pairwise_table, print_skipped
+from rewardlab._console import evaluation_table, make_console, pairwise_table, print_skipped
 from rewardlab._io import skipped_path, write_json
 from rewardlab._progress import set_progress
 from rewardlab.data import DEFAULT_MAX_CHARS
@@ -82,31 +82,70 @@ def _main(
 def train(
     data: Annotated[str, typer.Argument(help="Training data file (or bundled:NAME).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the model.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model spec to train.")
-                     ] = "embed:minilm",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model spec to train: embed:minilm, "
+                                       "seq:minilm, seq:PATH, ...")] = "embed:minilm",
     epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.")] = None,
     lr: Annotated[float | None, typer.Option(min=0.0, help="Learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Pairs per batch.")] = None,
-    loss: Annotated[str | None, typer.Option(help="bt, margin or label-smoothing.")] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="bt, margin (needs a margin column), label-smoothing or hinge.")] = None,
     center_coef: Annotated[float | None, typer.Option(min=0.0,
                                                       help="Reward-centring coefficient.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
+    max_length: Annotated[int | None, typer.Option(min=8, help="Tokens per input.")] = None,
+    lora: Annotated[int | None, typer.Option(min=0, help="LoRA rank for seq: models "
+                                             "(0 = full fine-tuning).")] = None,
+    grad_accum: Annotated[int | None, typer.Option(min=1, help="Micro-batches per optimiser "
+                                                   "step (seq:).")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        min=0, help="Optimiser steps between checkpoints (seq:; kept in OUT.checkpoints).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue a seq: run from OUT.checkpoints.")
+                      ] = False,
+    eval_data: Annotated[str | None, typer.Option(
+        help="Held-out pairs, evaluated after each epoch (seq:) or at the end.")] = None,
+    ensemble: Annotated[int, typer.Option(min=0, help="Train K members (seeds, bootstrap "
+                                          "samples) as one ensemble model.")] = 0,
+    inject_noise: Annotated[float, typer.Option(min=0.0, max=1.0, help="Flip this share of "
+                                                "training pairs first (experiments).")] = 0.0,
+    noise_robust: Annotated[bool, typer.Option(help="Train despite flipped labels: "
+                                               "co-teaching (embed:) or co-filtering.")
+                            ] = False,
+    noise_drop_rate: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of pairs "
+                                                   "--noise-robust leaves out (the expected "
+                                                   "noise rate).")] = 0.2,
+    limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N valid rows "
+                                              "only (a quick trial).")] = None,
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
     """Train a reward model on preference pairs and save it to --out."""
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
-             "center_coef": center_coef, "seed": seed}
+             "center_coef": center_coef, "seed": seed, "max_length": max_length,
+             "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every}
     params = {k: v for k, v in given.items() if v is not None}
     result = api.train(model, data, out=out_dir, params=params, format=_fmt(format),
-                       skip_invalid=skip_invalid, max_chars=max_chars)
+                       skip_invalid=skip_invalid, max_chars=max_chars, eval_data=eval_data,
+                       ensemble=ensemble, inject_noise=inject_noise, noise_robust=noise_robust,
+                       noise_drop_rate=noise_drop_rate, resume=resume, limit=limit)
     last = result.history[-1] if result.history else {}
-    out.print(f"trained [bold]{model}[/] on {result.n_train} pairs in {result.seconds:.1f}s "
-              f"({result.encoded_texts} texts embedded, the rest from cache)")
+    embedded = (f" ({result.encoded_texts} texts embedded, the rest from cache)"
+                if result.encoded_texts else "")
+    out.print(f"trained [bold]{model}[/] on {result.n_train} pairs in {result.seconds:.1f}s"
+              f"{embedded}")
+    report = result.report
+    if "flipped" in report:
+        out.print(f"--inject-noise flipped {report['flipped']} training pairs")
+    if "noise_filter" in report:
+        f = report["noise_filter"]
+        out.print(f"--noise-robust ({f['method']}) dropped {f['n_dropped']} of "
+                  f"{f['n_pairs']} pairs")
     if last:
         out.print(f"final epoch: loss {last['loss']:.4f}, train accuracy "
                   f"{100 * last['accuracy']:.1f}%, margin {last['margin']:+.3f}")
+    if "eval_accuracy" in report:
+        out.print(f"held-out accuracy on {eval_data}: {100 * report['eval_accuracy']:.1f}%")
     out.print(f"saved to [bold]{result.out}[/]; use it as a model spec: "
               f"rewardlab eval {result.out} DATA")
     print_skipped(err, result.skipped, result.skipped_file)
@@ -115,7 +154,8 @@ def train(
 @app.command("eval")
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
-    data: Annotated[str, typer.Argument(help="Pairwise data file (or bundled:NAME).")],
+    data: Annotated[str, typer.Argument(help="Pairwise or best-of-n data file (or "
+                                        "bundled:NAME).")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")
                         ] = None,
     ties: Annotated[Ties, typer.Option(help="How reward ties count: half, or loss "
@@ -124,10 +164,11 @@ def evaluate(
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
-    """Pairwise accuracy with a 95% CI, per subset, beside length-only baselines."""
+    """Pairwise data: accuracy with a 95% CI, per subset, beside length-only baselines.
+    Best-of-n data: best-of-n accuracy beside oracle, random and majority vote."""
     result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
                           skip_invalid=skip_invalid, max_chars=max_chars)
-    out.print(pairwise_table(result))
+    out.print(evaluation_table(result))
     if json_out is not None:
         out.print(f"wrote {json_out}")
     print_skipped(err, result.skipped, skipped_path(json_out) if json_out else None)

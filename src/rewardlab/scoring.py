@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from rewardlab._progress import progress
 from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord
+from rewardlab.evaluate.best_of_n import score_best_of_n
 from rewardlab.evaluate.pairwise import score_pairs
-from rewardlab.models.base import RewardModel
+from rewardlab.models.base import RewardModel, UncertainScorer
 
 __all__ = ["iter_scored_rows"]
 
@@ -28,35 +30,48 @@ def _clean(value: float) -> float | None:
 def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int = 2048
                      ) -> Iterator[dict[str, Any]]:
     """Yield one dict per record: ``id`` plus ``reward`` (pointwise), ``reward_chosen`` and
-    ``reward_rejected`` (pairs) or ``rewards`` (best-of-n)."""
+    ``reward_rejected`` (pairs) or ``rewards`` (best-of-n); models with an uncertainty
+    (ensembles) add ``uncertainty`` / ``uncertainty_chosen`` / ``uncertainty_rejected``."""
     records = data.records
     with progress("scoring rows", total=len(records)) as advance:
         for start in range(0, len(records), chunk_size):
             chunk = records[start : start + chunk_size]
-            yield from _score_chunk(model, data.task, chunk)
+            yield from _score_chunk(model, data, chunk)
             advance(len(chunk))
 
 
-def _score_chunk(model: RewardModel, task: str, chunk: tuple[Any, ...]
+def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...]
                  ) -> Iterator[dict[str, Any]]:
-    if task == "pairwise":
+    if data.task == "pairwise":
         pairs: tuple[PairRecord, ...] = chunk
+        if isinstance(model, UncertainScorer):
+            n = len(pairs)
+            rewards, spread = model.score_with_uncertainty(
+                [r.prompt for r in pairs] * 2,
+                [r.chosen for r in pairs] + [r.rejected for r in pairs])
+            for i, r in enumerate(pairs):
+                yield {"id": r.id, "reward_chosen": _clean(rewards[i]),
+                       "reward_rejected": _clean(rewards[n + i]),
+                       "uncertainty_chosen": _clean(spread[i]),
+                       "uncertainty_rejected": _clean(spread[n + i])}
+            return
         chosen, rejected = score_pairs(model, pairs)
         for r, c, j in zip(pairs, chosen, rejected, strict=True):
             yield {"id": r.id, "reward_chosen": _clean(c), "reward_rejected": _clean(j)}
-    elif task == "pointwise":
+    elif data.task == "pointwise":
         points: tuple[PointRecord, ...] = chunk
-        rewards = np.asarray(model.score([r.prompt for r in points],
-                                         [r.response for r in points]), dtype=np.float64)
+        args = ([r.prompt for r in points], [r.response for r in points])
+        if isinstance(model, UncertainScorer):
+            rewards, spread = model.score_with_uncertainty(*args)
+            for r, value, u in zip(points, rewards, spread, strict=True):
+                yield {"id": r.id, "reward": _clean(value), "uncertainty": _clean(u)}
+            return
+        rewards = np.asarray(model.score(*args), dtype=np.float64)
         for r, value in zip(points, rewards, strict=True):
             yield {"id": r.id, "reward": _clean(value)}
     else:
         groups: tuple[BestOfNRecord, ...] = chunk
-        prompts = [r.prompt for r in groups for _ in r.responses]
-        responses = [resp for r in groups for resp in r.responses]
-        flat = np.asarray(model.score(prompts, responses), dtype=np.float64)
-        at = 0
-        for r in groups:
-            k = len(r.responses)
-            yield {"id": r.id, "rewards": [_clean(v) for v in flat[at : at + k]]}
-            at += k
+        # the evaluator's scorer: verifiers get each row's reference answer
+        per_row = score_best_of_n(model, replace(data, records=groups))
+        for r, rewards in zip(groups, per_row, strict=True):
+            yield {"id": r.id, "rewards": [_clean(v) for v in rewards]}

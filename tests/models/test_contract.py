@@ -13,13 +13,36 @@ import pytest
 
 from rewardlab import RewardModel, Saveable, SpecError, known_kinds, resolve
 from rewardlab.errors import ConfigError
+from rewardlab.models.base import ReferenceScorer
 
 
 def _embed(fixtures: dict) -> RewardModel:
     return fixtures["trained_embed"]
 
 
-FACTORIES: dict[str, Callable[[dict], RewardModel]] = {"embed": _embed}
+def _verify(fixtures: dict) -> RewardModel:
+    return resolve("verify:math")
+
+
+def _seq(fixtures: dict) -> RewardModel:
+    return fixtures["trained_seq"]
+
+
+def _ensemble(fixtures: dict) -> RewardModel:
+    from rewardlab.models.ensemble import EnsembleRewardModel
+
+    return EnsembleRewardModel([fixtures["trained_embed"], fixtures["trained_seq"]], agg="uwo")
+
+
+FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
+    "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble}
+
+
+def _score(model: RewardModel, prompts: list, responses: list[str]) -> np.ndarray:
+    """``score``, or for a verifier ``score_with_references`` (every reference is 42)."""
+    if isinstance(model, ReferenceScorer):
+        return model.score_with_references(prompts, responses, ["42"] * len(responses))
+    return model.score(prompts, responses)
 
 
 def test_every_registered_kind_is_under_contract() -> None:
@@ -28,7 +51,7 @@ def test_every_registered_kind_is_under_contract() -> None:
 
 @pytest.fixture(params=sorted(FACTORIES))
 def model(request: pytest.FixtureRequest) -> RewardModel:
-    fixtures = {"trained_embed": request.getfixturevalue("trained_embed")}
+    fixtures = {name: request.getfixturevalue(name) for name in ("trained_embed", "trained_seq")}
     return FACTORIES[request.param](fixtures)
 
 
@@ -42,21 +65,21 @@ def inputs(hh_small) -> tuple[list, list[str]]:
 
 def test_score_is_float64_of_shape_n(model: RewardModel, inputs) -> None:
     assert isinstance(model, RewardModel)
-    scores = model.score(*inputs)
+    scores = _score(model, *inputs)
     assert isinstance(scores, np.ndarray) and scores.dtype == np.float64
     assert scores.shape == (len(inputs[1]),)
-    assert model.score([], []).shape == (0,)
+    assert _score(model, [], []).shape == (0,)
 
 
 def test_same_inputs_same_scores(model: RewardModel, inputs) -> None:
-    np.testing.assert_array_equal(model.score(*inputs), model.score(*inputs))
+    np.testing.assert_array_equal(_score(model, *inputs), _score(model, *inputs))
 
 
 def test_save_load_round_trip(model: RewardModel, inputs, tmp_path: Path) -> None:
     if not isinstance(model, Saveable):
         pytest.skip(f"{type(model).__name__} is not Saveable")
     loaded = resolve(model.save(tmp_path / "saved"))
-    np.testing.assert_allclose(loaded.score(*inputs), model.score(*inputs), atol=1e-6)
+    np.testing.assert_allclose(_score(loaded, *inputs), _score(model, *inputs), atol=1e-6)
 
 
 def test_mismatched_inputs_are_refused(model: RewardModel) -> None:

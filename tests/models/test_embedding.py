@@ -105,10 +105,11 @@ def test_margin_loss_uses_the_margins(tmp_path: Path) -> None:
     assert model.history_[-1]["accuracy"] == 1.0
 
 
-def test_training_needs_pairs() -> None:
-    data = load_dataset("bundled:gsm8k_examples", limit=2)
-    with pytest.raises(DataError, match="needs pairwise data"):
-        resolve("embed:minilm").fit(data)
+def test_training_needs_pairs_or_best_of_n(tmp_path) -> None:
+    path = tmp_path / "points.jsonl"
+    path.write_text('{"prompt": "q", "response": "a", "score": 1}\n')
+    with pytest.raises(DataError, match="needs pairwise or best-of-n data"):
+        resolve("embed:minilm").fit(load_dataset(path))
 
 
 def test_same_seed_same_model(hh_small) -> None:

@@ -63,7 +63,7 @@ def test_gradient_separates_the_pair() -> None:
 
 
 def test_pairwise_loss_dispatch_and_errors() -> None:
-    assert set(LOSSES) == {"bt", "margin", "label-smoothing"}
+    assert set(LOSSES) == {"bt", "margin", "label-smoothing", "hinge"}
     assert pairwise_loss("bt", C, R).item() == pytest.approx(bradley_terry_loss(C, R).item())
     with pytest.raises(ConfigError, match="'name' parameter of pairwise_loss must be one of"):
         pairwise_loss("hinge?", C, R)
@@ -71,3 +71,16 @@ def test_pairwise_loss_dispatch_and_errors() -> None:
         pairwise_loss("margin", C, R)
     with pytest.raises(ConfigError, match="label_smoothing"):
         pairwise_loss("label-smoothing", C, R, label_smoothing=0.7)
+
+
+def test_hinge_ignores_pairs_already_separated_by_the_margin() -> None:
+    from rewardlab.train.losses import hinge_loss
+
+    c, r = torch.tensor([3.0, 0.5, 0.0]), torch.tensor([0.0, 0.0, 1.0])
+    # per pair: max(0, 1 - d) = 0, 0.5, 2
+    assert hinge_loss(c, r).item() == pytest.approx(2.5 / 3)
+    assert hinge_loss(c, r, margin=torch.tensor([4.0, 0.0, 0.0])).item() == pytest.approx(
+        (1.0 + 0.0 + 1.0) / 3)
+    assert pairwise_loss("hinge", c, r).item() == pytest.approx(hinge_loss(c, r).item())
+    weight = torch.tensor([1.0, 0.0, 0.0])
+    assert hinge_loss(c, r, weight=weight).item() == 0.0

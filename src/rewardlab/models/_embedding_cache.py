@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,13 +52,16 @@ class EmbeddingCache:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._broken = False
+        # RL trainers (verl, OpenRLHF, TRL's async path) score from worker threads: one
+        # connection shared under a lock, rather than SQLite's same-thread check
+        self._lock = threading.RLock()
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is not None or self._broken:
             return self._conn
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)"
@@ -77,6 +81,10 @@ class EmbeddingCache:
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The cached vectors among ``keys``; missing keys are simply absent."""
+        with self._lock:
+            return self._get_many(keys)
+
+    def _get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         conn = self._connect()
         found: dict[bytes, np.ndarray] = {}
         if conn is None:
@@ -94,24 +102,28 @@ class EmbeddingCache:
         return found
 
     def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
-        conn = self._connect()
-        if conn is None:
-            return
         rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
                 for k, v in zip(keys, vectors, strict=True)]
-        try:
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
-        except sqlite3.Error as exc:
-            self._disable(exc)
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return
+            try:
+                with conn:
+                    conn.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)",
+                                     rows)
+            except sqlite3.Error as exc:
+                self._disable(exc)
 
     def __len__(self) -> int:
-        conn = self._connect()
-        if conn is None:
-            return 0
-        return int(conn.execute("SELECT COUNT(*) FROM emb").fetchone()[0])
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return 0
+            return int(conn.execute("SELECT COUNT(*) FROM emb").fetchone()[0])
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

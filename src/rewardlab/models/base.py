@@ -17,9 +17,11 @@ from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import CapabilityError
 
 __all__ = [
+    "ReferenceScorer",
     "RewardModel",
     "Saveable",
     "Trainable",
+    "UncertainScorer",
     "describe",
     "require_capability",
 ]
@@ -49,6 +51,32 @@ class Saveable(Protocol):
     """A reward model that writes itself to a directory that ``rewardlab.load_model`` reads."""
 
     def save(self, path: str | Path) -> Path: ...
+
+
+@runtime_checkable
+class ReferenceScorer(Protocol):
+    """A reward model that judges each response against a reference answer (a verifier).
+
+    ``score(prompts, responses)`` has no reference to offer, so such a model raises
+    ``CapabilityError`` there; evaluators and adapters that hold references (best-of-n rows
+    with ``reference`` / ``ground_truth`` / ``answer``) call this method instead.
+    """
+
+    def score_with_references(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                              references: Sequence[str]) -> np.ndarray:
+        """Rewards as float64 ``(len(responses),)``, response ``i`` judged against
+        ``references[i]``."""
+        ...
+
+
+@runtime_checkable
+class UncertainScorer(Protocol):
+    """A reward model that knows how sure it is (an ensemble: the members' spread)."""
+
+    def score_with_uncertainty(self, prompts: Sequence[Prompt], responses: Sequence[str]
+                               ) -> tuple[np.ndarray, np.ndarray]:
+        """Rewards and their uncertainty (a standard deviation), both ``(n,)``."""
+        ...
 
 
 def describe(model: object) -> str:

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rewardlab._validation import check_int, check_option, check_positive, check_range
-from rewardlab.data import Dataset, PairRecord, Prompt, last_user_turn, render_prompt
+from rewardlab.data import (
+    Dataset,
+    Prompt,
+    best_of_n_to_pairs,
+    last_user_turn,
+    render_prompt,
+)
 from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
@@ -120,6 +126,7 @@ class EmbeddingRewardModel:
 
     kind = "embed"
     spec: str | None = None
+    supports_co_teaching = True
 
     def __init__(self, *, cache: bool | str | Path = True, **params: Any) -> None:
         self.config = EmbedConfig(**params)
@@ -185,11 +192,22 @@ class EmbeddingRewardModel:
 
     # --- training ------------------------------------------------------------------------
 
-    def fit(self, data: Dataset[PairRecord]) -> EmbeddingRewardModel:
-        """Train the head on preference pairs; the encoder stays frozen. Returns ``self``."""
+    def fit(self, data: Dataset[Any], *, co_teaching: float = 0.0) -> EmbeddingRewardModel:
+        """Train the head on preference pairs; the encoder stays frozen. Returns ``self``.
+
+        Best-of-n data trains an outcome reward model: within each problem, every correct
+        candidate is preferred to every incorrect one (``best_of_n_to_pairs``).
+
+        Args:
+            co_teaching: expected share of flipped labels; above 0, two heads train each
+                other on their small-loss pairs (``train.loop.train_coteaching_heads``) and
+                the first is kept — the noise-robust mode.
+        """
         import torch
 
-        require_task(data, ("pairwise",), purpose="training an embedding reward model")
+        require_task(data, ("pairwise", "best-of-n"),
+                     purpose="training an embedding reward model")
+        data = best_of_n_to_pairs(data)
         records = data.records
         cfg = self.config
         margin = None
@@ -209,13 +227,21 @@ class EmbeddingRewardModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             head = _build_head(cfg, feats.shape[1])
-        from rewardlab.train.loop import train_pairwise_head
+            peer = _build_head(cfg, feats.shape[1]) if co_teaching else None
+        from rewardlab.train.loop import train_coteaching_heads, train_pairwise_head
 
-        self.history_ = train_pairwise_head(
-            head, x[:n], x[n:], loss=cfg.loss, epochs=cfg.epochs, batch_size=cfg.batch_size,
-            lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed, margin=margin,
-            label_smoothing=cfg.label_smoothing, center_coef=cfg.center_coef,
-        )
+        common = {"loss": cfg.loss, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+                  "lr": cfg.lr, "weight_decay": cfg.weight_decay, "seed": cfg.seed,
+                  "margin": margin, "label_smoothing": cfg.label_smoothing,
+                  "center_coef": cfg.center_coef}
+        if peer is not None:
+            self.history_ = train_coteaching_heads(head, peer, x[:n], x[n:],
+                                                   forget_rate=co_teaching, **common)
+            self.noise_report_ = {"method": "co-teaching", "n_pairs": n,
+                                  "n_dropped": round(co_teaching * n),
+                                  "drop_rate": co_teaching}
+        else:
+            self.history_ = train_pairwise_head(head, x[:n], x[n:], **common)
         self.head_ = head
         self.feature_mean_ = mean.astype(np.float32)
         self.feature_scale_ = scale.astype(np.float32)
@@ -234,12 +260,17 @@ class EmbeddingRewardModel:
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
         """Rewards float64 ``(n,)``; independent of batch composition and order."""
-        import torch
-
         self._check_fitted()
         if len(responses) == 0:
             return np.zeros(0, dtype=np.float64)
-        feats = (self.features(prompts, responses) - self.feature_mean_) / self.feature_scale_
+        return self.score_features(self.features(prompts, responses))
+
+    def score_features(self, feats: np.ndarray) -> np.ndarray:
+        """Rewards for precomputed ``features``: ensembles of heads share one embedding pass."""
+        import torch
+
+        self._check_fitted()
+        feats = (feats - self.feature_mean_) / self.feature_scale_
         with torch.inference_mode():
             rewards = self.head_(torch.from_numpy(feats.astype(np.float32))).squeeze(-1)
         return rewards.double().numpy()

@@ -32,7 +32,8 @@ __all__ = [
 _KINDS: dict[str, type] = {}
 #: Modules that define the built-in kinds; imported on first use so ``import rewardlab``
 #: stays light and heavy dependencies load only with the kind that needs them.
-_BUILTIN_KIND_MODULES = ("rewardlab.models.embedding",)
+_BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
+                         "rewardlab.models.ensemble", "rewardlab.models.verify")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)
@@ -82,7 +83,7 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
             f"'{spec}' is neither a model spec nor a saved model directory. Specs look like "
             f"KIND:ARG, e.g. embed:minilm; known kinds: {', '.join(known_kinds())}"
         )
-    arg, _, query = rest.partition("?")
+    arg, query = _split_query(rest)
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
@@ -95,6 +96,18 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
             raise SpecError(f"option '{key}' is given twice in '{spec}'")
         options[key] = value
     return kind, arg, options
+
+
+def _split_query(rest: str) -> tuple[str, str]:
+    """Split ``ARG?QUERY`` at the first ``?`` outside parentheses (ensemble members keep
+    their own options inside parentheses)."""
+    depth = 0
+    for i, ch in enumerate(rest):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "?" and depth == 0:
+            return rest[:i], rest[i + 1:]
+    return rest, ""
 
 
 def resolve(spec: str | Path | RewardModel) -> RewardModel:

@@ -10,6 +10,8 @@ Relations:
       "much better" must be separated by more.
     * with ``label_smoothing=ε`` it is the conservative loss that assumes a fraction ε of labels
       are flipped: ``-(1-ε) log σ(d) - ε log σ(-d)``.
+    * ``hinge_loss`` is the ranking hinge ``max(0, 1 - (r_c - r_r))`` (with ``margin``, the
+      gap required is the margin); it stops pushing pairs that are already well separated.
     * ``center_coef`` adds TRL's reward-centring term ``coef * mean((r_c + r_r)^2)``, which
       pins the rewards' mean near zero without changing their order (Eisenstein et al., 2023).
 """
@@ -24,10 +26,10 @@ from rewardlab.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LOSSES", "bradley_terry_loss", "pairwise_loss"]
+__all__ = ["LOSSES", "bradley_terry_loss", "hinge_loss", "pairwise_loss"]
 
 #: Names accepted by ``pairwise_loss`` (and ``--loss``).
-LOSSES = ("bt", "margin", "label-smoothing")
+LOSSES = ("bt", "margin", "label-smoothing", "hinge")
 
 
 def bradley_terry_loss(
@@ -76,6 +78,32 @@ def bradley_terry_loss(
     return loss
 
 
+def hinge_loss(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    *,
+    margin: torch.Tensor | None = None,
+    center_coef: float = 0.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Ranking hinge: pairs separated by at least the margin (1 by default) cost nothing.
+
+    Example:
+        >>> import torch
+        >>> hinge_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])).item()
+        0.5
+    """
+    per_pair = (1.0 - (chosen - rejected) if margin is None
+                else margin - (chosen - rejected)).clamp_min(0.0)
+    if weight is not None:
+        loss = (per_pair * weight).sum() / weight.sum().clamp_min(1e-12)
+    else:
+        loss = per_pair.mean()
+    if center_coef:
+        loss = loss + center_coef * ((chosen + rejected) ** 2).mean()
+    return loss
+
+
 def pairwise_loss(
     name: str,
     chosen: torch.Tensor,
@@ -98,6 +126,9 @@ def pairwise_loss(
                               "no 'margin' column. Add one or use --loss bt.")
         return bradley_terry_loss(chosen, rejected, margin=margin, center_coef=center_coef,
                                   weight=weight)
+    if name == "hinge":
+        return hinge_loss(chosen, rejected, margin=margin, center_coef=center_coef,
+                          weight=weight)
     if name == "label-smoothing":
         check_range("pairwise_loss", "label_smoothing", label_smoothing, 0.0, 0.5)
         return bradley_terry_loss(chosen, rejected, label_smoothing=label_smoothing,

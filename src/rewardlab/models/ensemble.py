@@ -1,0 +1,222 @@
+"""``ensemble:`` — several reward models combined, with their disagreement as uncertainty.
+
+Reward-model ensembles are the standard guard against over-optimisation (Coste et al., 2024,
+"Reward Model Ensembles Help Mitigate Overoptimization"): ``agg=mean`` averages members,
+``agg=min`` is worst-case optimisation (WCO), ``agg=uwo`` is uncertainty-weighted
+optimisation, mean − λ·variance. The member standard deviation is reported as the
+uncertainty of every reward.
+
+Embedding members that read the same features from the same encoder share one feature
+computation: an ensemble of K heads costs one embedding pass plus K small matrix products.
+
+Spec: ``ensemble:SPEC1,SPEC2,...?agg=uwo&lambda=0.5``. Members are specs or saved
+directories; a member spec with its own options is written in parentheses, e.g.
+``ensemble:(embed:minilm?seed=1),(embed:minilm?seed=2)``. ``rewardlab train --ensemble K``
+trains K members of one spec with different seeds and bootstrap samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab._validation import check_option, check_positive
+from rewardlab.data import Dataset, Prompt
+from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError, SpecError
+from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models.base import Saveable, Trainable, describe, require_capability
+from rewardlab.models.registry import register_kind, resolve
+
+__all__ = ["AGGREGATIONS", "EnsembleRewardModel", "split_members"]
+
+AGGREGATIONS = ("mean", "min", "uwo")
+
+
+@dataclass(frozen=True, slots=True)
+class EnsembleConfig:
+    """How members' rewards combine: ``agg`` from ``AGGREGATIONS``; ``lam`` weighs the
+    variance penalty of ``uwo``."""
+
+    agg: str = "mean"
+    lam: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_option("ensemble", "agg", self.agg, AGGREGATIONS)
+        check_positive("ensemble", "lambda", self.lam, allow_zero=True)
+
+
+def split_members(arg: str) -> list[str]:
+    """Member specs from ``a,b,(c?x=1&y=2)``: commas inside parentheses do not split."""
+    members, depth, current = [], 0, []
+    for ch in arg:
+        if ch == "(":
+            depth += 1
+            if depth == 1:
+                continue
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise SpecError(f"unbalanced ')' in ensemble members '{arg}'")
+            if depth == 0:
+                continue
+        if ch == "," and depth == 0:
+            members.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if depth:
+        raise SpecError(f"unbalanced '(' in ensemble members '{arg}'")
+    members.append("".join(current).strip())
+    if any(not m for m in members):
+        raise SpecError(f"empty member in ensemble '{arg}'; separate member specs with commas")
+    return members
+
+
+@register_kind("ensemble")
+class EnsembleRewardModel:
+    """Members scored on the same inputs; ``score`` aggregates, ``score_with_uncertainty``
+    also returns the members' standard deviation.
+
+    Example:
+        >>> split_members("embed:minilm,(embed:minilm?seed=1&head=linear)")
+        ['embed:minilm', 'embed:minilm?seed=1&head=linear']
+    """
+
+    kind = "ensemble"
+    spec: str | None = None
+
+    def __init__(self, members: Sequence[Any], *, agg: str = "mean", lam: float = 0.5) -> None:
+        if len(members) < 2:
+            raise ConfigError(f"an ensemble needs at least 2 members; got {len(members)}")
+        self.members = list(members)
+        self.config = EnsembleConfig(agg=agg, lam=lam)
+
+    @classmethod
+    def from_spec(cls, arg: str, options: dict[str, str]) -> EnsembleRewardModel:
+        for key in options:
+            if key not in ("agg", "lambda"):
+                raise SpecError(f"unknown option '{key}' for ensemble:; allowed: agg, lambda")
+        try:
+            lam = float(options.get("lambda", 0.5))
+        except ValueError:
+            raise SpecError(f"ensemble option lambda must be a number, got "
+                            f"{options['lambda']!r}") from None
+        members = []
+        for text in split_members(arg):
+            try:
+                members.append(resolve(text))
+            except RewardLabError as exc:
+                raise type(exc)(f"ensemble member '{text}': {exc}") from None
+        return cls(members, agg=options.get("agg", "mean"), lam=lam)
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def member_scores(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        """Rewards of every member, ``(n_members, n)``; shared features computed once."""
+        out = np.empty((len(self.members), len(responses)), dtype=np.float64)
+        shared: dict[Any, np.ndarray] = {}
+        for i, member in enumerate(self.members):
+            key = _feature_key(member)
+            if key is None:
+                out[i] = member.score(prompts, responses)
+                continue
+            if key not in shared:
+                shared[key] = member.features(prompts, responses)
+            out[i] = member.score_features(shared[key])
+        return out
+
+    def score_with_uncertainty(self, prompts: Sequence[Prompt], responses: Sequence[str]
+                               ) -> tuple[np.ndarray, np.ndarray]:
+        """Aggregated rewards and the members' standard deviation, both ``(n,)``."""
+        scores = self.member_scores(prompts, responses)
+        std = scores.std(axis=0)
+        agg = self.config.agg
+        if agg == "mean":
+            reward = scores.mean(axis=0)
+        elif agg == "min":
+            reward = scores.min(axis=0)
+        else:
+            reward = scores.mean(axis=0) - self.config.lam * scores.var(axis=0)
+        return reward, std
+
+    def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        return self.score_with_uncertainty(prompts, responses)[0]
+
+    # --- training and persistence --------------------------------------------------------
+
+    def fit(self, data: Dataset[Any]) -> EnsembleRewardModel:
+        """Fit every member on ``data`` as given (``train_ensemble`` adds bootstrap samples)."""
+        for member in self.members:
+            require_capability(member, Trainable, "train")
+            member.fit(data)
+        return self
+
+    def get_config(self) -> dict[str, Any]:
+        return {"agg": self.config.agg, "lam": self.config.lam}
+
+    def save(self, path: str | Path) -> Path:
+        """A directory per member (``member-0``, ...) plus the ensemble's manifest."""
+        for member in self.members:
+            require_capability(member, Saveable, "be saved inside an ensemble")
+        with atomic_directory(path) as tmp:
+            names = []
+            for i, member in enumerate(self.members):
+                name = f"member-{i}"
+                member.save(tmp / name)
+                names.append(name)
+            write_manifest(tmp, kind=self.kind, config=self.get_config(),
+                           state={"members": names,
+                                  "member_kinds": [getattr(m, "kind", describe(m))
+                                                   for m in self.members]})
+        return Path(path)
+
+    @classmethod
+    def load(cls, directory: Path, manifest: dict[str, Any]) -> EnsembleRewardModel:
+        names = manifest.get("state", {}).get("members")
+        if not isinstance(names, list) or len(names) < 2:
+            raise ModelFormatError(f"{directory}/rewardlab.json lists no ensemble members")
+        members = []
+        for name in names:
+            if not (directory / name).is_dir():
+                raise ModelFormatError(f"{directory} is missing its member folder '{name}'")
+            members.append(resolve(directory / name))
+        config = manifest.get("config", {})
+        return cls(members, agg=config.get("agg", "mean"), lam=float(config.get("lam", 0.5)))
+
+
+def _feature_key(member: Any) -> Any:
+    """Members with equal keys read identical features (same encoder, blocks, length)."""
+    if not (hasattr(member, "features") and hasattr(member, "score_features")):
+        return None
+    cfg = member.config
+    return (type(member), cfg.encoder, cfg.max_length, tuple(cfg.features))
+
+
+def train_ensemble(spec: str | Any, data: Dataset[Any], k: int, *, bootstrap: bool = True,
+                   agg: str = "mean", lam: float = 0.5,
+                   params: dict[str, Any] | None = None) -> EnsembleRewardModel:
+    """K members of one trainable spec, each with its own seed and bootstrap sample.
+
+    Embedding members share the encoder and its cache, so the texts are embedded once.
+    """
+    if k < 2:
+        raise ConfigError(f"--ensemble needs at least 2 members; got {k}")
+    base = resolve(spec) if isinstance(spec, str | Path) else spec
+    require_capability(base, Trainable, "train")
+    config = {**base.get_config(), **(params or {})}
+    seed0 = int(config.get("seed", 0))
+    rng = np.random.default_rng(seed0)
+    members: list[Any] = []
+    for i in range(k):
+        member = type(base)(**{**config, "seed": seed0 + i})
+        if members and getattr(members[0], "_encoder", None) is not None:
+            member._encoder = members[0]._encoder  # one loaded encoder for all members
+        sample = data
+        if bootstrap:
+            sample = data.take(sorted(rng.integers(0, len(data), len(data)).tolist()))
+        members.append(member.fit(sample))
+    return EnsembleRewardModel(members, agg=agg, lam=lam)

