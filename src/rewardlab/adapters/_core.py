@@ -1,0 +1,420 @@
+"""Reward models behind one call, for RL trainers: load once, score, check, combine.
+
+Every adapter (TRL, verl, OpenRLHF) turns its trainer's batch into prompts, responses and
+(optionally) reference answers, and hands them to a ``CombinedReward``. That class
+
+* resolves each model spec once per process (``rewardlab.resolve``) and shares the loaded
+  model between adapters, calls and threads (trainers call reward functions from worker
+  threads; each model is scored under its own lock);
+* sends reference answers to models that judge against them (``ReferenceScorer``, e.g.
+  ``verify:math``) and plain ``score`` to the rest;
+* reports a NaN or infinite reward with the model, sample index and text it came from;
+* combines several rewards with weights, either as a plain weighted sum or after normalising
+  each reward within its group (GDPO, ``rewardlab.shaping.gdpo_advantages``).
+
+Rewards can be given as a spec string, a saved model directory, a model object, a list or dict
+of those, ``RewardTerm`` objects, or JSON text (what the ``REWARDLAB_REWARD_SPEC`` environment
+variable of the verl and OpenRLHF files holds)::
+
+    embed:minilm                                                 one spec or saved directory
+    [{"spec": "/models/rm", "weight": 1.0, "name": "rm"},
+     {"spec": "verify:math", "weight": 0.5}]                     several, weighted
+    {"rewards": [...as above...], "normalize": "group"}          with options
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import math
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rewardlab._validation import check_option
+from rewardlab.data import Prompt, render_prompt
+from rewardlab.errors import ConfigError, TrainingError
+from rewardlab.models.base import ReferenceScorer, RewardModel, describe
+from rewardlab.models.registry import resolve
+from rewardlab.shaping import gdpo_advantages
+
+__all__ = [
+    "REFERENCE_KEYS",
+    "CombinedReward",
+    "RewardTerm",
+    "Scores",
+    "group_ids",
+    "parse_reward_config",
+    "reward_terms",
+]
+
+#: Dataset columns read as reference answers, in this order, when none is named (the order
+#: ``rewardlab.verify.rl`` uses too).
+REFERENCE_KEYS = ("ground_truth", "answer", "reference", "solution")
+
+Normalize = Literal["none", "group"]
+_NORMALIZE = ("none", "group")
+
+_MODELS: dict[str, RewardModel] = {}
+_LOAD_LOCK = threading.Lock()
+_SCORE_LOCKS: dict[int, threading.Lock] = {}
+_SCORE_LOCKS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RewardTerm:
+    """One reward of a combination.
+
+    Args:
+        model: a spec (``embed:minilm``, ``verify:math``), a saved model directory, or a
+            model object.
+        weight: its weight in the weighted sum (any finite number; negative penalises).
+        name: the key it is logged under; by default derived from the spec.
+    """
+
+    model: str | Path | RewardModel
+    weight: float = 1.0
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        w = self.weight
+        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w):
+            raise ConfigError(f"The 'weight' parameter of RewardTerm must be a finite number. "
+                              f"Got {w!r} instead.")
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise ConfigError(f"The 'name' parameter of RewardTerm must be a non-empty string. "
+                              f"Got {self.name!r} instead.")
+
+
+def _default_name(model: str | Path | RewardModel) -> str:
+    if isinstance(model, Path):
+        base = model.name
+    elif isinstance(model, str):
+        base = Path(model).name if (":" not in model and "/" in model) else model
+    else:
+        base = describe(model)
+        if "/" in base:
+            base = Path(base).name
+    return re.sub(r"[^A-Za-z0-9]+", "_", base).strip("_")[:48] or "reward"
+
+
+def _term_from_json(item: Any, where: str) -> RewardTerm:
+    if isinstance(item, str):
+        return RewardTerm(model=item)
+    if isinstance(item, Mapping) and isinstance(item.get("spec"), str):
+        unknown = set(item) - {"spec", "weight", "name"}
+        if unknown:
+            raise ConfigError(f"{where} has unknown keys {sorted(unknown)}; a reward is "
+                              '{"spec": ..., "weight": ..., "name": ...}')
+        return RewardTerm(model=item["spec"], weight=item.get("weight", 1.0),
+                          name=item.get("name"))
+    raise ConfigError(f'{where} must be a spec string or {{"spec": ..., "weight": ..., '
+                      f'"name": ...}}; got {item!r}')
+
+
+def parse_reward_config(text: str) -> tuple[tuple[RewardTerm, ...], dict[str, Any]]:
+    """Reward terms and options from a spec string or JSON text (see the module docstring).
+
+    Example:
+        >>> terms, options = parse_reward_config(
+        ...     '{"rewards": [{"spec": "verify:math", "weight": 2}], "normalize": "none"}')
+        >>> terms[0].model, terms[0].weight, options
+        ('verify:math', 2, {'normalize': 'none'})
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise ConfigError("the reward spec is empty; give a model spec such as embed:minilm, "
+                          "a saved model directory, or a JSON list of rewards")
+    if stripped[0] not in "[{":
+        return (RewardTerm(model=stripped),), {}
+    try:
+        value = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"cannot read the reward spec as JSON ({exc.msg} at character "
+                          f"{exc.pos}): {stripped[:200]!r}") from None
+    options: dict[str, Any] = {}
+    if isinstance(value, Mapping):
+        items = value.get("rewards")
+        options = {k: v for k, v in value.items() if k != "rewards"}
+        if items is None:
+            raise ConfigError('a JSON reward spec object needs a "rewards" list, e.g. '
+                              '{"rewards": [{"spec": "verify:math", "weight": 1}]}')
+    else:
+        items = value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"the rewards of a JSON reward spec must be a non-empty list; got "
+                          f"{items!r}")
+    return tuple(_term_from_json(item, f"reward {i}") for i, item in enumerate(items)), options
+
+
+def reward_terms(rewards: Any, weights: Any = None) -> tuple[RewardTerm, ...]:
+    """Normalise every accepted way of naming rewards to named ``RewardTerm`` objects.
+
+    ``weights`` (a sequence, or a dict by name) overrides the terms' own weights. Names are
+    made unique by appending ``_2``, ``_3``, ...
+    """
+    if isinstance(rewards, str) and rewards.strip()[:1] in ("[", "{"):
+        terms = list(parse_reward_config(rewards)[0])
+    elif isinstance(rewards, RewardTerm | str | Path | RewardModel):
+        terms = [rewards if isinstance(rewards, RewardTerm) else RewardTerm(model=rewards)]
+    elif isinstance(rewards, Mapping):
+        terms = [RewardTerm(model=t.model, weight=t.weight, name=str(k))
+                 if isinstance(t, RewardTerm) else RewardTerm(model=t, name=str(k))
+                 for k, t in rewards.items()]
+    elif isinstance(rewards, Sequence):
+        terms = [t if isinstance(t, RewardTerm) else RewardTerm(model=t) for t in rewards]
+    else:
+        raise ConfigError(f"cannot use {type(rewards).__name__} as rewards; give a spec "
+                          "string, a saved model directory, a RewardModel, or a list or dict "
+                          "of them")
+    if not terms:
+        raise ConfigError("no rewards given; name at least one model spec")
+    names: list[str] = []
+    for t in terms:
+        base = t.name or _default_name(t.model)
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    out = [RewardTerm(model=t.model, weight=t.weight, name=n)
+           for t, n in zip(terms, names, strict=True)]
+    if weights is not None:
+        if isinstance(weights, Mapping):
+            if set(weights) != set(names):
+                raise ConfigError(f"weights name {sorted(weights)}, but the rewards are "
+                                  f"{names}; give one weight per reward name")
+            values = [weights[n] for n in names]
+        else:
+            values = list(weights)
+            if len(values) != len(out):
+                raise ConfigError(f"got {len(values)} weights for {len(out)} rewards "
+                                  f"({names}); give one weight per reward")
+        out = [RewardTerm(model=t.model, weight=w, name=t.name)
+               for t, w in zip(out, values, strict=True)]
+    return tuple(out)
+
+
+def _cache_key(model: str | Path) -> str:
+    text = str(model)
+    path = Path(text)
+    return str(path.resolve()) if isinstance(model, Path) or path.is_dir() else text
+
+
+def load_once(model: str | Path | RewardModel) -> RewardModel:
+    """The model a spec names, resolved once per process and shared by every adapter."""
+    if not isinstance(model, str | Path):
+        return model
+    key = _cache_key(model)
+    with _LOAD_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = resolve(model)
+        return _MODELS[key]
+
+
+def _score_lock(model: RewardModel) -> threading.Lock:
+    with _SCORE_LOCKS_LOCK:
+        return _SCORE_LOCKS.setdefault(id(model), threading.Lock())
+
+
+def group_ids(prompts: Sequence[Prompt]) -> np.ndarray:
+    """One integer per response: equal prompts (the responses of one group) share it."""
+    codes: dict[Prompt, int] = {}
+    return np.array([codes.setdefault(p, len(codes)) for p in prompts], dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What one call produced: the combined reward and each term's raw reward (float64)."""
+
+    total: np.ndarray
+    components: dict[str, np.ndarray]
+
+
+def _snippet(text: Any, limit: int = 80) -> str:
+    s = render_prompt(text) if not isinstance(text, str) else text
+    s = " ".join(s.split())
+    return repr(s if len(s) <= limit else s[: limit - 1] + "…")
+
+
+class CombinedReward:
+    """One or several reward models scored on the same responses and combined.
+
+    Args:
+        rewards: a spec, saved directory, model, ``RewardTerm``, a list or dict of them, or
+            JSON text (see the module docstring).
+        weights: one weight per reward (a sequence, or a dict by name); overrides the terms'.
+        normalize: ``"none"``: the weighted sum of raw rewards. ``"group"``: each reward is
+            first normalised within its group (the responses to one prompt; GDPO,
+            ``rewardlab.shaping.gdpo_advantages`` without its batch step). Every group must
+            then be whole within one call.
+        nan_policy: ``"raise"``: a NaN or infinite reward stops the call, naming the model,
+            the sample and its text. ``"omit"``: it is left out of the weighted sum (the
+            total is NaN only when every reward of a sample is missing).
+
+    Example:
+        >>> combo = CombinedReward(["verify:math", "verify:math?format_score=0.1"],
+        ...                        weights=[1.0, 0.5])
+        >>> combo.names
+        ['verify_math', 'verify_math_format_score_0_1']
+        >>> combo.score(["q", "q"], ["#### 4", "#### 5"], references=["4", "4"]).total
+        array([1.5 , 0.05])
+    """
+
+    def __init__(self, rewards: Any, *, weights: Any = None, normalize: Normalize = "none",
+                 nan_policy: Literal["raise", "omit"] = "raise") -> None:
+        check_option("CombinedReward", "normalize", normalize, _NORMALIZE)
+        check_option("CombinedReward", "nan_policy", nan_policy, ("raise", "omit"))
+        self.rewards, self.weights = rewards, weights
+        self.normalize, self.nan_policy = normalize, nan_policy
+        self.terms = reward_terms(rewards, weights)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{t.name}={t.weight:g}" for t in self.terms)
+        return f"CombinedReward({parts}, normalize={self.normalize!r})"
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.terms]  # type: ignore[misc]
+
+    def models(self) -> list[RewardModel]:
+        """The loaded models, in term order (loaded on first use, once per process)."""
+        return [load_once(t.model) for t in self.terms]
+
+    def needs_references(self) -> bool:
+        """Whether any model judges responses against reference answers."""
+        return any(isinstance(m, ReferenceScorer) for m in self.models())
+
+    def all_need_references(self) -> bool:
+        """Whether every model is a reference judge (so prompts do not matter to any)."""
+        return all(isinstance(m, ReferenceScorer) for m in self.models())
+
+    # --- scoring ---------------------------------------------------------------------------
+
+    def _check_inputs(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                      references: Sequence[Any] | None) -> list[str] | None:
+        if len(prompts) != len(responses):
+            raise ConfigError(f"got {len(prompts)} prompts but {len(responses)} responses; "
+                              "they must pair up one to one")
+        bad = next((i for i, r in enumerate(responses) if not isinstance(r, str)), None)
+        if bad is not None:
+            raise ConfigError(f"responses[{bad}] is {type(responses[bad]).__name__}, not text")
+        if references is None or not self.needs_references():
+            return None
+        if len(references) != len(responses):
+            raise ConfigError(f"got {len(references)} reference answers for {len(responses)} "
+                              "responses; they must pair up one to one")
+        missing = next((i for i, r in enumerate(references) if r is None), None)
+        if missing is not None:
+            raise ConfigError(f"sample {missing} has no reference answer, which "
+                              f"{self._reference_models()} needs to judge its response")
+        return [r if isinstance(r, str) else str(r) for r in references]
+
+    def _reference_models(self) -> str:
+        return ", ".join(f"'{describe(m)}'" for m in self.models()
+                         if isinstance(m, ReferenceScorer))
+
+    def _score_term(self, term: RewardTerm, model: RewardModel, prompts: Sequence[Prompt],
+                    responses: Sequence[str], references: list[str] | None) -> np.ndarray:
+        with _score_lock(model):
+            if isinstance(model, ReferenceScorer):
+                if references is None:
+                    raise ConfigError(
+                        f"model '{describe(model)}' (reward '{term.name}') judges responses "
+                        "against reference answers, and none were given: put them in a "
+                        f"dataset column ({', '.join(REFERENCE_KEYS)}), verl's ground_truth "
+                        "or OpenRLHF's --label_key")
+                out = model.score_with_references(prompts, responses, references)
+            else:
+                out = model.score(prompts, responses)
+        return self._check_output(term, model, np.asarray(out, dtype=np.float64), prompts,
+                                  responses)
+
+    def _check_output(self, term: RewardTerm, model: RewardModel, out: np.ndarray,
+                      prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        if out.shape != (len(responses),):
+            raise TrainingError(f"model '{describe(model)}' returned rewards of shape "
+                                f"{out.shape} for {len(responses)} responses")
+        bad = np.flatnonzero(~np.isfinite(out))
+        if bad.size and self.nan_policy == "raise":
+            i = int(bad[0])
+            more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+            raise TrainingError(
+                f"model '{describe(model)}' (reward '{term.name}') returned {out[i]} for "
+                f"sample {i}{more}: prompt {_snippet(prompts[i])}, response "
+                f"{_snippet(responses[i])}. A NaN reward would poison the advantages; fix the "
+                "model or its input, or use nan_policy='omit' to leave such rewards out")
+        return out
+
+    def _combine(self, components: dict[str, np.ndarray], prompts: Sequence[Prompt],
+                 groups: Any) -> np.ndarray:
+        weights = np.array([t.weight for t in self.terms], dtype=np.float64)
+        stacked = np.stack(list(components.values()), axis=-1) if components else None
+        if stacked is None or stacked.shape[0] == 0:
+            return np.zeros(0)
+        if self.normalize == "none":
+            present = np.isfinite(stacked)
+            total = np.where(present, stacked, 0.0) @ weights
+            return np.where(present.any(axis=1), total, np.nan)
+        ids = group_ids(prompts) if groups is None else np.asarray(groups)
+        _, first, counts = np.unique(ids, return_index=True, return_counts=True)
+        if (counts < 2).any():
+            lone = int(first[np.flatnonzero(counts < 2)[0]])
+            raise ConfigError(
+                f"normalize='group' needs every group (the responses to one prompt) whole in "
+                f"one call, but sample {lone} has no other response to its prompt in this "
+                "batch. Trainers that call the reward one sample at a time (verl's naive "
+                "manager, OpenRLHF) cannot group: use normalize='none' and let the trainer's "
+                "advantage estimator (GRPO, GDPO) normalise")
+        total = gdpo_advantages(stacked, ids, weights=weights, batch_normalize=False,
+                                nan_policy=self.nan_policy)
+        missing = ~np.isfinite(stacked).any(axis=1)
+        return np.where(missing, np.nan, total)
+
+    def score(self, prompts: Sequence[Prompt], responses: Sequence[str],
+              references: Sequence[Any] | None = None, groups: Any = None) -> Scores:
+        """Score every term and combine.
+
+        Args:
+            prompts: a prompt (text or ``Message`` tuple) per response.
+            responses: the responses.
+            references: a reference answer per response, for models that judge against one.
+            groups: group id per response for ``normalize="group"``; default: equal prompts.
+
+        Raises:
+            ConfigError: inputs do not pair up, a reference is missing, or a group is split.
+            TrainingError: a model returned NaN/inf (``nan_policy="raise"``) or a wrong shape.
+        """
+        refs = self._check_inputs(prompts, responses, references)
+        components = {t.name: self._score_term(t, m, prompts, responses, refs)
+                      for t, m in zip(self.terms, self.models(), strict=True)}
+        return Scores(self._combine(components, prompts, groups), components)  # type: ignore[arg-type]
+
+    async def ascore(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                     references: Sequence[Any] | None = None, groups: Any = None) -> Scores:
+        """``score`` without blocking the event loop.
+
+        Terms are scored concurrently: a model with an ``async def ascore(prompts, responses)``
+        method (a remote judge) is awaited; the others run in worker threads.
+        """
+        refs = self._check_inputs(prompts, responses, references)
+
+        async def one(term: RewardTerm, model: RewardModel) -> np.ndarray:
+            native = getattr(model, "ascore", None)
+            if native is not None and inspect.iscoroutinefunction(native) and not isinstance(
+                    model, ReferenceScorer):
+                out = np.asarray(await native(prompts, responses), dtype=np.float64)
+                return self._check_output(term, model, out, prompts, responses)
+            return await asyncio.to_thread(self._score_term, term, model, prompts, responses,
+                                           refs)
+
+        models = await asyncio.to_thread(self.models)
+        results = await asyncio.gather(*(one(t, m) for t, m in
+                                          zip(self.terms, models, strict=True)))
+        components = {t.name: r for t, r in zip(self.terms, results, strict=True)}
+        return Scores(self._combine(components, prompts, groups), components)  # type: ignore[arg-type]

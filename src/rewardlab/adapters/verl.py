@@ -1,0 +1,150 @@
+"""rewardlab rewards as verl's ``compute_score``: point verl's custom reward function here.
+
+verl loads ``custom_reward_function.path`` as a file and calls the function named by
+``custom_reward_function.name`` (default ``compute_score``) with keyword arguments
+``data_source``, ``solution_str`` (the decoded response), ``ground_truth``
+(``reward_model.ground_truth`` of the row) and ``extra_info`` (the row's ``extra_info``
+dict), plus ``reward_kwargs`` from the config; it accepts a float or a dict whose ``score``
+is the reward (the other keys are logged). verl's batch reward manager calls the same name
+with plural keywords (``data_sources``, ``solution_strs``, ``ground_truths``,
+``extra_infos``) and expects a list. This file answers both::
+
+    export REWARDLAB_REWARD_SPEC=/models/my-rm        # or JSON for several, see below
+    python -m verl.trainer.main_ppo ... \\
+        reward.custom_reward_function.path=$(python -c \\
+            "import rewardlab.adapters.verl as m; print(m.__file__)") \\
+        reward.custom_reward_function.name=compute_score
+
+The model is loaded once per process, on the first call. ``REWARDLAB_REWARD_SPEC`` (or a
+``reward_spec`` entry in ``custom_reward_function.reward_kwargs``) is a spec, a saved model
+directory, or JSON: ``[{"spec": "/models/rm", "weight": 1}, {"spec": "verify:math",
+"weight": 0.5}]``. The dict returned holds ``score`` (the weighted sum) and each reward by
+name, which is verl's GDPO contract: with ``algorithm.adv_estimator=gdpo``,
+``+algorithm.gdpo_reward_keys='["rm", "verify_math"]'`` (the names),
+``+algorithm.gdpo_reward_weights`` and ``reward.reward_manager.name=gdpo``, verl normalises
+each reward within its group before combining them.
+
+verl does not pass the prompt: it is read from ``extra_info`` (``prompt``, ``question``,
+``query`` or ``problem``, or the key in ``REWARDLAB_PROMPT_KEY`` / ``prompt_key``). Rewards
+that only check a reference answer (``verify:math``) need no prompt.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rewardlab.adapters._core import CombinedReward, parse_reward_config
+from rewardlab.adapters._text import prompt_from_messages
+from rewardlab.data import Prompt
+from rewardlab.errors import ConfigError
+
+__all__ = ["PROMPT_KEYS", "PROMPT_KEY_ENV", "SPEC_ENV", "VerlScorer", "compute_score"]
+
+SPEC_ENV = "REWARDLAB_REWARD_SPEC"
+PROMPT_KEY_ENV = "REWARDLAB_PROMPT_KEY"
+#: ``extra_info`` keys read as the prompt, in this order, when none is named.
+PROMPT_KEYS = ("prompt", "question", "query", "problem")
+
+
+class VerlScorer:
+    """A rewardlab reward with verl's ``compute_score`` signature (single and batched).
+
+    Args:
+        rewards: a spec, saved directory, model, or several (as ``CombinedReward`` takes).
+        weights: one weight per reward, for several.
+        normalize: ``"none"``, or ``"group"`` (batched calls only, every group whole in the
+            batch; verl's per-sample manager cannot group).
+        prompt_key: the ``extra_info`` key holding the prompt; default: the first of
+            ``PROMPT_KEYS`` present.
+
+    Example:
+        >>> score = VerlScorer("verify:math")
+        >>> score(data_source="openai/gsm8k", solution_str="... #### 72", ground_truth="72")
+        {'score': 1.0, 'verify_math': 1.0}
+    """
+
+    def __init__(self, rewards: Any, *, weights: Any = None, normalize: str = "none",
+                 prompt_key: str | None = None) -> None:
+        self.reward = CombinedReward(rewards, weights=weights, normalize=normalize)  # type: ignore[arg-type]
+        self.prompt_key = prompt_key
+
+    def _prompt(self, extra_info: Any, i: int) -> Prompt:
+        info = extra_info if isinstance(extra_info, Mapping) else {}
+        if self.prompt_key:
+            if self.prompt_key not in info:
+                raise ConfigError(f"sample {i}: extra_info has no '{self.prompt_key}' (the "
+                                  f"prompt key); keys: {sorted(info) or 'none'}")
+            return prompt_from_messages(info[self.prompt_key], f"extra_info['{self.prompt_key}']")
+        key = next((k for k in PROMPT_KEYS if info.get(k) is not None), None)
+        if key is not None:
+            return prompt_from_messages(info[key], f"extra_info['{key}']")
+        if self.reward.all_need_references():
+            return ""  # a verifier checks the answer against the reference; no prompt needed
+        raise ConfigError(
+            f"sample {i}: verl passes compute_score no prompt, and extra_info has none of "
+            f"{', '.join(PROMPT_KEYS)} (keys: {sorted(info) or 'none'}). Put the prompt in "
+            f"extra_info when preparing the data, or name its key with {PROMPT_KEY_ENV}")
+
+    def score_batch(self, solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                    extra_infos: Sequence[Any] | None = None) -> list[dict[str, float]]:
+        """One ``{"score": ..., <reward name>: ...}`` dict per response."""
+        n = len(solution_strs)
+        infos = list(extra_infos) if extra_infos is not None else [None] * n
+        if len(ground_truths) != n or len(infos) != n:
+            raise ConfigError(f"got {n} solution_strs, {len(ground_truths)} ground_truths and "
+                              f"{len(infos)} extra_infos; they must pair up")
+        prompts = [self._prompt(info, i) for i, info in enumerate(infos)]
+        scores = self.reward.score(prompts, list(solution_strs), list(ground_truths))
+        names = list(scores.components)
+        return [{"score": float(scores.total[i]),
+                 **{k: float(scores.components[k][i]) for k in names}} for i in range(n)]
+
+    def __call__(self, data_source: Any = None, solution_str: str | None = None,
+                 ground_truth: Any = None, extra_info: Any = None, *,
+                 data_sources: Sequence[Any] | None = None,
+                 solution_strs: Sequence[str] | None = None,
+                 ground_truths: Sequence[Any] | None = None,
+                 extra_infos: Sequence[Any] | None = None,
+                 **kwargs: Any) -> dict[str, float] | list[dict[str, float]]:
+        if solution_strs is not None:
+            gts = ground_truths if ground_truths is not None else [None] * len(solution_strs)
+            return self.score_batch(solution_strs, gts, extra_infos)
+        if solution_str is None:
+            raise ConfigError("compute_score needs solution_str (one response) or "
+                              "solution_strs (a batch)")
+        if self.reward.normalize == "group":
+            raise ConfigError("normalize='group' cannot work one response at a time; use "
+                              "verl's batch reward manager, or normalize='none' with "
+                              "algorithm.adv_estimator=gdpo")
+        return self.score_batch([solution_str], [ground_truth], [extra_info])[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _scorer(spec: str, prompt_key: str | None) -> VerlScorer:
+    terms, options = parse_reward_config(spec)
+    unknown = set(options) - {"normalize"}
+    if unknown:
+        raise ConfigError(f"unknown options {sorted(unknown)} in the reward spec; verl's "
+                          "compute_score takes 'normalize'")
+    return VerlScorer(terms, normalize=options.get("normalize", "none"), prompt_key=prompt_key)
+
+
+def compute_score(data_source: Any = None, solution_str: str | None = None,
+                  ground_truth: Any = None, extra_info: Any = None, *,
+                  reward_spec: str | None = None, prompt_key: str | None = None,
+                  **kwargs: Any) -> dict[str, float] | list[dict[str, float]]:
+    """verl's reward function, for the model named by ``REWARDLAB_REWARD_SPEC``.
+
+    ``reward_spec`` and ``prompt_key`` (from ``custom_reward_function.reward_kwargs``)
+    override the environment. Batched calls (``solution_strs=...``) return a list. Other
+    keywords verl passes (``reward_router_address``, ...) are accepted and ignored.
+    """
+    spec = reward_spec or os.environ.get(SPEC_ENV)
+    if not spec:
+        raise ConfigError(f"no reward model: set {SPEC_ENV} to a model spec or saved model "
+                          "directory (or reward_spec in custom_reward_function.reward_kwargs)")
+    key = prompt_key if prompt_key is not None else os.environ.get(PROMPT_KEY_ENV) or None
+    return _scorer(spec, key)(data_source, solution_str, ground_truth, extra_info, **kwargs)
