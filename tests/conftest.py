@@ -61,6 +61,26 @@ def trained_seq(hh_small):
     return model.fit(train.take(range(16)), eval_data=test.take(range(12)))
 
 
+@pytest.fixture(scope="session")
+def injected_steps():
+    """Error-injected step data from the first 40 bundled GSM8K test problems' reference
+    solutions: (train = problems 0-29, test = problems 30-39), real text throughout."""
+    from rewardlab.prm import inject_errors, read_problems
+
+    problems, _ = read_problems("bundled:gsm8k_examples", limit=40)
+    return (inject_errors(problems[:30], seed=0).dataset("train"),
+            inject_errors(problems[30:], seed=0).dataset("test"))
+
+
+@pytest.fixture(scope="session")
+def trained_prm(injected_steps):
+    """A ``prm:minilm`` model trained on ``injected_steps``' training part (shared; do not
+    mutate). Reads the problem+step embedding, step position and arithmetic checks."""
+    from rewardlab import resolve
+
+    return resolve("prm:minilm?epochs=20&max_length=128").fit(injected_steps[0])
+
+
 class CliResult:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err

@@ -202,7 +202,7 @@ def test_eval_on_pointwise_data_is_explained(run_cli, saved_model, tmp_path) -> 
     path = tmp_path / "points.jsonl"
     path.write_text(json.dumps({"prompt": "p", "response": "r", "score": 1}) + "\n")
     assert_clean_error(run_cli("eval", saved_model, path), "points.jsonl",
-                       "evaluation needs pairwise or best-of-n data", "pointwise")
+                       "evaluation needs pairwise, best-of-n or steps data", "pointwise")
 
 
 def test_unwritable_output(run_cli, saved_model, tmp_path) -> None:

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PACKAGES = ["rewardlab", "rewardlab.data", "rewardlab.models", "rewardlab.train",
-            "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify"]
+            "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify", "rewardlab.prm"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

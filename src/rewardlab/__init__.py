@@ -29,6 +29,7 @@ from rewardlab.data import (
     PairRecord,
     PointRecord,
     SkippedRow,
+    StepRecord,
     load_dataset,
     split_by_prompt,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "ScoreResult",
     "SkippedRow",
     "SpecError",
+    "StepRecord",
     "TrainResult",
     "Trainable",
     "TrainingError",

@@ -10,6 +10,7 @@ from rich.table import Table
 from rewardlab.data import SkippedRow
 from rewardlab.evaluate.best_of_n import BestOfNResult, BestOfNSummary
 from rewardlab.evaluate.pairwise import PairwiseResult, SubsetResult
+from rewardlab.evaluate.process import ProcessResult, ProcessSummary
 
 __all__ = [
     "best_of_n_table",
@@ -17,6 +18,7 @@ __all__ = [
     "make_console",
     "pairwise_table",
     "print_skipped",
+    "process_table",
 ]
 
 
@@ -116,8 +118,43 @@ def best_of_n_table(result: BestOfNResult, title: str | None = None) -> Table:
     return table
 
 
-def evaluation_table(result: PairwiseResult | BestOfNResult) -> Table:
+def _process_row(s: ProcessSummary, name: str) -> list[str]:
+    ci = "—" if s.f1_ci95[0] != s.f1_ci95[0] else f"{_pct(s.f1_ci95[0])}–{_pct(s.f1_ci95[1])}"
+    return [name, str(s.n), str(s.n_erroneous), f"[bold]{_pct(s.first_error_f1)}[/]", ci,
+            _pct(s.acc_erroneous), _pct(s.acc_correct), _pct(s.early), _pct(s.late),
+            _pct(s.missed)]
+
+
+def process_table(result: ProcessResult, title: str | None = None) -> Table:
+    """First-error F1 (%) per subset with its 95% CI, the accuracies on erroneous and on
+    correct solutions, and how erroneous ones were missed; the trivial baselines below."""
+    threshold = "" if result.threshold is None else f", p < {result.threshold:g} is an error"
+    table = Table(title=title or f"{result.model} on {result.data} (first error{threshold})",
+                  title_justify="left")
+    for col in ("subset", "n", "with\nerror", "F1", "95% CI", "acc\nerroneous", "acc\ncorrect",
+                "too\nearly", "too\nlate", "missed"):
+        table.add_column(col, justify="left" if col == "subset" else "right",
+                         no_wrap=col != "subset")
+    for s in result.subsets:
+        table.add_row(*_process_row(s, s.name))
+    if result.subsets:
+        table.add_section()
+    o = result.overall
+    table.add_row(*_process_row(o, "all"), style="bold")
+    base = o.baselines
+    table.caption = (
+        "in %; F1 = harmonic mean of the accuracy on erroneous solutions (first wrong step "
+        "found exactly) and on correct ones (none flagged); baselines: always none F1 "
+        f"{_pct(base['always_none']['first_error_f1'])}, always step 1 F1 "
+        f"{_pct(base['always_first_step']['first_error_f1'])} (acc erroneous "
+        f"{_pct(base['always_first_step']['acc_erroneous'])})")
+    return table
+
+
+def evaluation_table(result: PairwiseResult | BestOfNResult | ProcessResult) -> Table:
     """The table for whichever evaluation ``rewardlab eval`` ran."""
+    if isinstance(result, ProcessResult):
+        return process_table(result)
     if isinstance(result, BestOfNResult):
         return best_of_n_table(result)
     return pairwise_table(result)

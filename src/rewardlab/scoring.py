@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from rewardlab._progress import progress
-from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord
+from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord, StepRecord
 from rewardlab.evaluate.best_of_n import score_best_of_n
 from rewardlab.evaluate.pairwise import score_pairs
-from rewardlab.models.base import RewardModel, UncertainScorer
+from rewardlab.models.base import RewardModel, StepScorer, UncertainScorer
+from rewardlab.prm._scores import aggregate_step_scores, first_error_index
 
 __all__ = ["iter_scored_rows"]
 
@@ -30,8 +31,10 @@ def _clean(value: float) -> float | None:
 def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int = 2048
                      ) -> Iterator[dict[str, Any]]:
     """Yield one dict per record: ``id`` plus ``reward`` (pointwise), ``reward_chosen`` and
-    ``reward_rejected`` (pairs) or ``rewards`` (best-of-n); models with an uncertainty
-    (ensembles) add ``uncertainty`` / ``uncertainty_chosen`` / ``uncertainty_rejected``."""
+    ``reward_rejected`` (pairs), ``rewards`` (best-of-n) or ``reward`` of the whole solution
+    (steps); models with an uncertainty (ensembles) add ``uncertainty`` /
+    ``uncertainty_chosen`` / ``uncertainty_rejected``, process reward models add every
+    step's ``step_scores`` and the ``first_error`` they predict."""
     records = data.records
     with progress("scoring rows", total=len(records)) as advance:
         for start in range(0, len(records), chunk_size):
@@ -69,9 +72,34 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...]
         rewards = np.asarray(model.score(*args), dtype=np.float64)
         for r, value in zip(points, rewards, strict=True):
             yield {"id": r.id, "reward": _clean(value)}
+    elif data.task == "steps":
+        yield from _score_steps(model, chunk)
     else:
         groups: tuple[BestOfNRecord, ...] = chunk
         # the evaluator's scorer: verifiers get each row's reference answer
         per_row = score_best_of_n(model, replace(data, records=groups))
         for r, rewards in zip(groups, per_row, strict=True):
             yield {"id": r.id, "rewards": [_clean(v) for v in rewards]}
+
+
+def _score_steps(model: RewardModel, solutions: tuple[StepRecord, ...]
+                 ) -> Iterator[dict[str, Any]]:
+    """A step-labelled row's solution: a process reward model scores its steps as given; any
+    other model scores the steps joined by newlines as one response."""
+    prompts = [r.prompt for r in solutions]
+    if isinstance(model, StepScorer):
+        step_scores = model.score_steps(prompts, [r.steps for r in solutions])
+        threshold = getattr(model, "threshold_", None)
+        # with the model's own threshold at hand, reuse the scores rather than score again
+        first = (model.first_error(prompts, [r.steps for r in solutions]) if threshold is None
+                 else [first_error_index(s, threshold) for s in step_scores])
+        agg = getattr(getattr(model, "config", None), "agg", "min")
+        rewards = aggregate_step_scores(step_scores, agg)
+        for r, value, steps, f in zip(solutions, rewards, step_scores, first, strict=True):
+            yield {"id": r.id, "reward": _clean(value),
+                   "step_scores": [_clean(v) for v in steps], "first_error": f}
+        return
+    rewards = np.asarray(model.score(prompts, ["\n".join(r.steps) for r in solutions]),
+                         dtype=np.float64)
+    for r, value in zip(solutions, rewards, strict=True):
+        yield {"id": r.id, "reward": _clean(value)}

@@ -34,8 +34,12 @@ def _ensemble(fixtures: dict) -> RewardModel:
     return EnsembleRewardModel([fixtures["trained_embed"], fixtures["trained_seq"]], agg="uwo")
 
 
+def _prm(fixtures: dict) -> RewardModel:
+    return fixtures["trained_prm"]
+
+
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
-    "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble}
+    "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm}
 
 
 def _score(model: RewardModel, prompts: list, responses: list[str]) -> np.ndarray:
@@ -51,8 +55,19 @@ def test_every_registered_kind_is_under_contract() -> None:
 
 @pytest.fixture(params=sorted(FACTORIES))
 def model(request: pytest.FixtureRequest) -> RewardModel:
-    fixtures = {name: request.getfixturevalue(name) for name in ("trained_embed", "trained_seq")}
-    return FACTORIES[request.param](fixtures)
+    return FACTORIES[request.param](_LazyFixtures(request))
+
+
+class _LazyFixtures(dict):
+    """Trained models by fixture name, each built on first use: a run of one kind's
+    contract (``-k prm``) does not fine-tune the others."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def __missing__(self, name: str) -> RewardModel:
+        return self.request.getfixturevalue(name)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
-"""Reading reward data: pairs, pointwise scores and best-of-n candidates, in the formats users
-already have (TRL explicit and implicit prompts, Anthropic HH dialogues, chat messages, GSM8K
-example solutions), from JSONL, JSON, CSV/TSV and Parquet."""
+"""Reading reward data: pairs, pointwise scores, best-of-n candidates and step-labelled
+solutions, in the formats users already have (TRL explicit and implicit prompts, Anthropic HH
+dialogues, chat messages, GSM8K example solutions, TRL's PRM format, PRMBench), from JSONL,
+JSON, CSV/TSV and Parquet."""
 
 from rewardlab.data._convert import best_of_n_to_pairs
 from rewardlab.data._formats import DEFAULT_MAX_CHARS
@@ -15,6 +16,7 @@ from rewardlab.data._records import (
     PointRecord,
     Prompt,
     SkippedRow,
+    StepRecord,
     Task,
     last_user_turn,
     render_prompt,
@@ -33,6 +35,7 @@ __all__ = [
     "PointRecord",
     "Prompt",
     "SkippedRow",
+    "StepRecord",
     "Task",
     "best_of_n_to_pairs",
     "bundled_path",

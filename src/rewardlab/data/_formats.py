@@ -6,6 +6,7 @@ the file, line and field. Nothing here decides whether to stop or skip: the load
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -43,13 +44,18 @@ _CANDIDATE_TEXT_KEYS = ("response", "text", "solution", "completion", "content")
 
 @dataclass(frozen=True, slots=True)
 class RowContext:
-    """Where a row came from, so every error can say so."""
+    """Where a row came from, so every error can say so.
+
+    ``seen`` is shared by all rows of one load, for layouts whose rows repeat content that
+    should be read once (PRMBench repeats a correct solution beside each of its corruptions).
+    """
 
     file: str
     line: int
     index: int
     location: str = "line"
     max_chars: int = DEFAULT_MAX_CHARS
+    seen: set[Any] = dataclasses.field(default_factory=set)
 
     def fail(self, field: str | None, msg: str) -> DataError:
         return DataError(msg, file=self.file, line=self.line, field=field, location=self.location)
@@ -59,6 +65,8 @@ def detect_task(row: dict[str, Any]) -> Task | None:
     """The task a row's fields imply, or None when they match no known layout."""
     if "chosen" in row or "rejected" in row:
         return "pairwise"  # one side missing is reported by the pairwise parser, by name
+    if "completions" in row or "original_process" in row or "modified_process" in row:
+        return "steps"  # TRL's PRM format, or PRMBench's correct / modified processes
     if "responses" in row or _gsm8k_candidate_keys(row):
         return "best-of-n"
     if "response" in row and any(key in row for key in _SCORE_KEYS):

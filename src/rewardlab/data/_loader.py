@@ -15,6 +15,7 @@ from typing import Any
 from rewardlab.data._formats import DEFAULT_MAX_CHARS, PARSERS, RowContext, detect_task
 from rewardlab.data._readers import iter_raw_rows
 from rewardlab.data._records import TASKS, Dataset, SkippedRow, Task
+from rewardlab.data._steps import parse_steps
 from rewardlab.errors import DataError
 
 __all__ = ["BUNDLED", "bundled_path", "load_dataset", "require_task"]
@@ -23,12 +24,16 @@ __all__ = ["BUNDLED", "bundled_path", "load_dataset", "require_task"]
 BUNDLED = {
     "hh_harmless": "hh_harmless/pairs.jsonl",
     "gsm8k_examples": "gsm8k/example_model_solutions.jsonl",
+    # 200 PRMBench rows, 25 per error type, drawn at random (seed 0) from the 2,842 rows of
+    # ../shared/data/prmbench whose steps are all non-empty and whose error steps exist
+    "prmbench": "prmbench/steps.jsonl",
 }
+_PARSERS = {**PARSERS, "steps": parse_steps}
 _BUNDLED_PREFIX = "bundled:"
 
 
 def bundled_path(name: str) -> Path:
-    """Path of a bundled data set (``hh_harmless``, ``gsm8k_examples``)."""
+    """Path of a bundled data set (``hh_harmless``, ``gsm8k_examples``, ``prmbench``)."""
     if name not in BUNDLED:
         raise DataError(
             f"no bundled data set named '{name}'; known: {', '.join(sorted(BUNDLED))}",
@@ -58,12 +63,12 @@ def load_dataset(
     max_chars: int = DEFAULT_MAX_CHARS,
     limit: int | None = None,
 ) -> Dataset[Any]:
-    """Read a data file of pairs, pointwise scores or best-of-n candidates.
+    """Read a data file of pairs, pointwise scores, best-of-n candidates or labelled steps.
 
     Args:
         source: a ``.jsonl``/``.json``/``.csv``/``.tsv``/``.parquet`` path, or ``bundled:NAME``.
-        format: ``"pairwise"``, ``"pointwise"`` or ``"best-of-n"``; detected from the first
-            row's fields when omitted.
+        format: ``"pairwise"``, ``"pointwise"``, ``"best-of-n"`` or ``"steps"``; detected
+            from the first row's fields when omitted.
         skip_invalid: keep going past bad rows, recording each in ``Dataset.skipped``.
         max_chars: longest text a field may hold.
         limit: read at most this many valid rows (for a quick look at a big file).
@@ -91,6 +96,7 @@ def load_dataset(
     records: list[Any] = []
     skipped: list[SkippedRow] = []
     forms: Counter[str] = Counter()
+    seen: set[Any] = set()  # shared by the rows of this load (see RowContext.seen)
     index = -1
     for raw in rows:
         index += 1
@@ -107,15 +113,16 @@ def load_dataset(
             if task is None:
                 task = _detect(raw.value, file, raw.line, location)
             ctx = RowContext(file=file, line=raw.line, index=index, location=location,
-                             max_chars=max_chars)
-            record, form = PARSERS[task](raw.value, ctx)
+                             max_chars=max_chars, seen=seen)
+            record, form = _PARSERS[task](raw.value, ctx)
         except DataError as exc:
             if not skip_invalid:
                 raise
             skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason,
                                       raw.value if raw.error is None else raw.text))
             continue
-        records.append(record)
+        # a PRMBench row holds two solutions, so a parser may return a list of records
+        records.extend(record if isinstance(record, list) else [record])
         forms[form] += 1
 
     if index < 0:
@@ -140,8 +147,8 @@ def _detect(row: dict[str, Any], file: str, line: int, location: str) -> Task:
         raise DataError(
             f"cannot tell the data format from its fields ({fields}). Expected pairwise "
             "(prompt/chosen/rejected, or whole chosen/rejected dialogues), pointwise "
-            "(prompt/response/score) or best-of-n (prompt/responses); rename the fields or "
-            "pass --format",
+            "(prompt/response/score), best-of-n (prompt/responses) or steps "
+            "(prompt/completions/labels); rename the fields or pass --format",
             file=file, line=line, location=location,
         )
     return task
@@ -150,8 +157,9 @@ def _detect(row: dict[str, Any], file: str, line: int, location: str) -> Task:
 def require_task(dataset: Dataset[Any], allowed: tuple[Task, ...], *, purpose: str) -> None:
     """Raise a DataError naming the file when ``dataset`` is not of an ``allowed`` task."""
     if dataset.task not in allowed:
+        wanted = " or ".join(allowed) if len(allowed) < 3 else (
+            f"{', '.join(allowed[:-1])} or {allowed[-1]}")
         raise DataError(
-            f"{purpose} needs {' or '.join(allowed)} data, but the file holds "
-            f"{dataset.task} rows",
+            f"{purpose} needs {wanted} data, but the file holds {dataset.task} rows",
             file=dataset.source,
         )

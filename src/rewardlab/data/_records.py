@@ -21,13 +21,14 @@ __all__ = [
     "PointRecord",
     "Prompt",
     "SkippedRow",
+    "StepRecord",
     "Task",
     "last_user_turn",
     "render_prompt",
 ]
 
-Task = Literal["pairwise", "pointwise", "best-of-n"]
-TASKS: tuple[Task, ...] = ("pairwise", "pointwise", "best-of-n")
+Task = Literal["pairwise", "pointwise", "best-of-n", "steps"]
+TASKS: tuple[Task, ...] = ("pairwise", "pointwise", "best-of-n", "steps")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,33 @@ class BestOfNRecord:
     line: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    """A solution split into steps, each optionally labelled correct (TRL's PRM format:
+    ``prompt``, ``completions`` = the steps, ``labels`` = one bool per step).
+
+    A label says whether the solution is still right *after* that step, so the first
+    ``False`` is where it went wrong; process reward models are trained on these labels and
+    judged on ``first_error``. ``subset`` names the kind of error where the source has one
+    (PRMBench's error types, the corruption error injection made).
+    """
+
+    prompt: Prompt
+    steps: tuple[str, ...]
+    id: str | int
+    labels: tuple[bool, ...] | None = None
+    subset: str | None = None
+    line: int | None = None
+
+    @property
+    def first_error(self) -> int | None:
+        """0-based index of the first step labelled ``False``; None for a correct solution
+        (or an unlabelled one)."""
+        if self.labels is None:
+            return None
+        return next((i for i, ok in enumerate(self.labels) if not ok), None)
+
+
 @dataclass(frozen=True, slots=True)
 class SkippedRow:
     """A row left out with ``--skip-invalid``, with why; written next to every output."""
@@ -130,7 +158,7 @@ class SkippedRow:
         }
 
 
-R = TypeVar("R", PairRecord, PointRecord, BestOfNRecord)
+R = TypeVar("R", PairRecord, PointRecord, BestOfNRecord, StepRecord)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Evaluation: metrics as pure functions, and evaluators that return one result object
-(pairwise accuracy on preference pairs; best-of-n accuracy on labelled candidates)."""
+(pairwise accuracy on preference pairs; best-of-n accuracy on labelled candidates; first-error
+F1 of process reward models on step-labelled solutions)."""
 
 from rewardlab.evaluate.best_of_n import (
     BestOfNResult,
@@ -16,16 +17,28 @@ from rewardlab.evaluate.pairwise import (
     evaluate_pairwise,
     score_pairs,
 )
+from rewardlab.evaluate.process import (
+    ProcessResult,
+    ProcessSummary,
+    evaluate_process,
+    first_error_accuracies,
+    harmonic_f1,
+)
 
 __all__ = [
     "BestOfNResult",
     "BestOfNSummary",
     "PairwiseResult",
+    "ProcessResult",
+    "ProcessSummary",
     "SubsetResult",
     "best_of_n_outcomes",
     "bootstrap_ci",
     "evaluate_best_of_n",
     "evaluate_pairwise",
+    "evaluate_process",
+    "first_error_accuracies",
+    "harmonic_f1",
     "majority_outcomes",
     "pair_outcomes",
     "pairwise_accuracy",

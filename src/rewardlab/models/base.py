@@ -20,6 +20,7 @@ __all__ = [
     "ReferenceScorer",
     "RewardModel",
     "Saveable",
+    "StepScorer",
     "Trainable",
     "UncertainScorer",
     "describe",
@@ -66,6 +67,26 @@ class ReferenceScorer(Protocol):
                               references: Sequence[str]) -> np.ndarray:
         """Rewards as float64 ``(len(responses),)``, response ``i`` judged against
         ``references[i]``."""
+        ...
+
+
+@runtime_checkable
+class StepScorer(Protocol):
+    """A reward model that judges every step of a solution (a process reward model).
+
+    ``score(prompts, responses)`` still gives one reward per response (steps split and
+    aggregated); these methods expose the steps, which first-error evaluation needs.
+    """
+
+    def score_steps(self, prompts: Sequence[Prompt], step_lists: Sequence[Sequence[str]]
+                    ) -> list[np.ndarray]:
+        """Per solution, float64 ``(len(steps),)``: p(the solution is still correct) after
+        each step."""
+        ...
+
+    def first_error(self, prompts: Sequence[Prompt], step_lists: Sequence[Sequence[str]], *,
+                    threshold: float | None = None) -> list[int | None]:
+        """Per solution, the 0-based index of the first wrong step, or None."""
         ...
 
 

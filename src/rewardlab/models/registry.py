@@ -33,7 +33,8 @@ _KINDS: dict[str, type] = {}
 #: Modules that define the built-in kinds; imported on first use so ``import rewardlab``
 #: stays light and heavy dependencies load only with the kind that needs them.
 _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
-                         "rewardlab.models.ensemble", "rewardlab.models.verify")
+                         "rewardlab.models.ensemble", "rewardlab.models.verify",
+                         "rewardlab.models.prm")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)
