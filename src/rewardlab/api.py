@@ -24,16 +24,19 @@ from rewardlab.data import (
 from rewardlab.errors import CapabilityError, OutputError
 from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
+from rewardlab.evaluate.process import ProcessResult, evaluate_process
 from rewardlab.models.base import RewardModel, Saveable, Trainable, describe, require_capability
 from rewardlab.models.registry import resolve
 from rewardlab.scoring import iter_scored_rows
 
 __all__ = [
     "DemoResult",
+    "InjectResult",
     "ScoreResult",
     "TrainResult",
     "checkpoint_dir_for",
     "evaluate",
+    "inject_errors",
     "load_data",
     "run_demo",
     "score",
@@ -210,20 +213,23 @@ def evaluate(
     format: Task | None = None,
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
-) -> PairwiseResult | BestOfNResult:
+) -> PairwiseResult | BestOfNResult | ProcessResult:
     """Evaluate ``model``; with ``json_out``, write the result as JSON.
 
     Pairwise data gives pairwise accuracy (``PairwiseResult``); best-of-n data with
     ``is_correct`` labels gives best-of-n accuracy beside the oracle, random and majority-vote
     pickers (``BestOfNResult``). A verifier (``ReferenceScorer``) is given each best-of-n
-    row's reference answer.
+    row's reference answer. Step-labelled data gives a process reward model's first-error
+    accuracy and F1 beside the trivial baselines (``ProcessResult``).
     """
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
-    require_task(dataset, ("pairwise", "best-of-n"), purpose="evaluation")
-    result: PairwiseResult | BestOfNResult
+    require_task(dataset, ("pairwise", "best-of-n", "steps"), purpose="evaluation")
+    result: PairwiseResult | BestOfNResult | ProcessResult
     if dataset.task == "best-of-n":
         result = evaluate_best_of_n(rm, dataset, ties=ties)
+    elif dataset.task == "steps":
+        result = evaluate_process(rm, dataset)
     else:
         result = evaluate_pairwise(rm, dataset, ties=ties)
     if json_out is not None:
@@ -261,6 +267,55 @@ def score(
     n = write_jsonl(out, iter_scored_rows(rm, dataset))
     return ScoreResult(n_rows=n, out=out, task=dataset.task, skipped=dataset.skipped,
                        skipped_file=_report_skipped(dataset, out))
+
+
+@dataclass(frozen=True)
+class InjectResult:
+    """What ``inject_errors`` wrote: solutions per corruption kind, and what was left out."""
+
+    out: Path
+    n_problems: int
+    n_rows: int
+    kinds: dict[str, int]
+    uncorrupted: tuple[str | int, ...] = ()
+    skipped: tuple[SkippedRow, ...] = ()
+    skipped_file: Path | None = None
+
+
+def inject_errors(
+    data: str | Path,
+    *,
+    out: str | Path,
+    seed: int = 0,
+    include_correct: bool = True,
+    limit: int | None = None,
+    skip_invalid: bool = False,
+) -> InjectResult:
+    """Write step-labelled solutions (TRL's PRM format) made by error injection.
+
+    Every problem's correct worked solution gets one calculation corrupted and carried
+    forward (``rewardlab.prm.inject``); with ``include_correct`` the correct solution is
+    written too. Problems with nothing to corrupt are counted in ``uncorrupted``.
+    """
+    from rewardlab.prm import inject_errors as inject
+    from rewardlab.prm import read_problems
+
+    problems, skipped = read_problems(data, skip_invalid=skip_invalid, limit=limit)
+    result = inject(problems, seed=seed, include_correct=include_correct)
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(f"cannot write steps to {out}: it is a directory; give a file name")
+    n = write_jsonl(out, result.rows())
+    kinds: dict[str, int] = {}
+    for record in result.records:
+        kinds[record.subset or ""] = kinds.get(record.subset or "", 0) + 1
+    skipped_file = None
+    if skipped:
+        skipped_file = skipped_path(out)
+        write_skipped(skipped, skipped_file)
+    return InjectResult(out=out, n_problems=len(problems), n_rows=n, kinds=kinds,
+                        uncorrupted=result.uncorrupted, skipped=tuple(skipped),
+                        skipped_file=skipped_file)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class DataFormat(StrEnum):
     pairwise = "pairwise"
     pointwise = "pointwise"
     best_of_n = "best-of-n"
+    steps = "steps"
 
 
 class Ties(StrEnum):
@@ -120,7 +121,7 @@ def train(
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
-    """Train a reward model on preference pairs and save it to --out."""
+    """Train a reward model (pairs, best-of-n rows or step labels) and save it to --out."""
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
              "center_coef": center_coef, "seed": seed, "max_length": max_length,
              "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every}
@@ -154,8 +155,8 @@ def train(
 @app.command("eval")
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
-    data: Annotated[str, typer.Argument(help="Pairwise or best-of-n data file (or "
-                                        "bundled:NAME).")],
+    data: Annotated[str, typer.Argument(help="Pairwise, best-of-n or step-labelled data file "
+                                        "(or bundled:NAME).")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")
                         ] = None,
     ties: Annotated[Ties, typer.Option(help="How reward ties count: half, or loss "
@@ -165,7 +166,8 @@ def evaluate(
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
     """Pairwise data: accuracy with a 95% CI, per subset, beside length-only baselines.
-    Best-of-n data: best-of-n accuracy beside oracle, random and majority vote."""
+    Best-of-n data: best-of-n accuracy beside oracle, random and majority vote.
+    Step-labelled data (prm: models): first-error F1 beside the trivial baselines."""
     result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
                           skip_invalid=skip_invalid, max_chars=max_chars)
     out.print(evaluation_table(result))
@@ -190,6 +192,37 @@ def score(
     print_skipped(err, result.skipped, result.skipped_file)
 
 
+label_app = typer.Typer(help="Make step-labelled data for process reward models.",
+                        no_args_is_help=True)
+app.add_typer(label_app, name="label")
+
+
+@label_app.command("inject-errors")
+def inject_errors(
+    data: Annotated[str, typer.Argument(help="Problems with correct worked solutions: raw "
+                                        "GSM8K (question/answer) or bundled:gsm8k_examples.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL (TRL's PRM "
+                                           "format).")],
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (per problem).")] = 0,
+    correct: Annotated[bool, typer.Option("--correct/--no-correct", help="Also write each "
+                                          "problem's correct solution.")] = True,
+    limit: Annotated[int | None, typer.Option(min=1, help="Read the first N problems only.")
+                     ] = None,
+    skip_invalid: SkipOpt = False,
+) -> None:
+    """Corrupt one calculation of every correct solution and carry it forward; label the
+    steps before it correct and it (and every later step) wrong."""
+    result = api.inject_errors(data, out=out_file, seed=seed, include_correct=correct,
+                               limit=limit, skip_invalid=skip_invalid)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.kinds.items()))
+    out.print(f"wrote {result.n_rows} solutions ({kinds}) from {result.n_problems} problems "
+              f"into [bold]{result.out}[/]")
+    if result.uncorrupted:
+        out.print(f"{len(result.uncorrupted)} problems had no calculation whose corruption "
+                  "reaches the final answer; they are left out")
+    print_skipped(err, result.skipped, result.skipped_file)
+
+
 @app.command()
 def demo(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")
@@ -209,6 +242,41 @@ def demo(
         write_json(json_out, {**result.evaluation.to_json(), "n_train": result.n_train,
                               "seconds": result.seconds, "encoded_texts": result.encoded_texts})
         out.print(f"wrote {json_out}")
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    token: Annotated[str | None, typer.Option(
+        envvar="REWARDLAB_SERVE_TOKEN", show_default=False,
+        help="Require 'Authorization: Bearer TOKEN' (also read from REWARDLAB_SERVE_TOKEN, "
+             "which keeps it out of the process list).")] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most items per model call (1: every "
+                                           "item in a call of its own).")] = 64,
+    max_wait_ms: Annotated[float, typer.Option(min=0.0, help="Longest an item waits for "
+                                               "others to share its model call.")] = 5.0,
+    max_request_items: Annotated[int, typer.Option(min=1, help="Most items in one request "
+                                                   "(413 above).")] = 16384,
+    max_body_mb: Annotated[float, typer.Option(min=0.001, help="Largest request body in MiB "
+                                               "(413 above).")] = 128.0,
+) -> None:
+    """Serve a reward model over HTTP: OpenRLHF's POST /get_reward, POST /v1/score,
+    GET /health and GET /metrics, with concurrent requests micro-batched."""
+    from rewardlab.serve import ServeConfig, create_app, run
+
+    config = ServeConfig(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms,
+                         max_request_items=max_request_items,
+                         max_body_bytes=int(max_body_mb * 1024 * 1024))
+    server = create_app(model, config)
+    url = f"http://{host}:{port}"
+    out.print(f"serving [bold]{escape(model)}[/] on {url}: POST /get_reward (OpenRLHF "
+              f"--remote_rm_url {url}/get_reward), POST /v1/score, GET /health, GET /metrics; "
+              f"micro-batches of up to {max_batch} items, waiting at most {max_wait_ms:g} ms"
+              + ("; bearer token required" if token else ""))
+    run(server, host=host, port=port)
 
 
 def main() -> None:

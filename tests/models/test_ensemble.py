@@ -35,6 +35,8 @@ def test_aggregations_follow_their_definitions(heads, hh_small) -> None:
     members = heads.member_scores(prompts, replies)
     assert members.shape == (3, len(replies))
     assert not np.allclose(members[0], members[1])  # different seeds and samples
+    for row, member in zip(members, heads.members, strict=True):  # stacked == one by one
+        np.testing.assert_allclose(row, member.score(prompts, replies), atol=1e-5)
     reward, std = heads.score_with_uncertainty(prompts, replies)
     np.testing.assert_allclose(std, members.std(axis=0))
     np.testing.assert_allclose(reward, members.mean(axis=0) - 0.5 * members.var(axis=0))

@@ -116,18 +116,31 @@ class EnsembleRewardModel:
     # --- scoring -------------------------------------------------------------------------
 
     def member_scores(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
-        """Rewards of every member, ``(n_members, n)``; shared features computed once."""
+        """Rewards of every member, ``(n_members, n)``; shared features computed once, and
+        heads of one shape evaluated together as one stacked head."""
         out = np.empty((len(self.members), len(responses)), dtype=np.float64)
-        shared: dict[Any, np.ndarray] = {}
+        groups: dict[Any, list[int]] = {}
         for i, member in enumerate(self.members):
             key = _feature_key(member)
             if key is None:
                 out[i] = member.score(prompts, responses)
-                continue
-            if key not in shared:
-                shared[key] = member.features(prompts, responses)
-            out[i] = member.score_features(shared[key])
+            else:
+                groups.setdefault(key, []).append(i)
+        for key, idx in groups.items():
+            feats = self.members[idx[0]].features(prompts, responses)
+            stacked = self._stacked_heads(key, idx)
+            if stacked is not None:
+                out[idx] = stacked(feats)
+            else:
+                for i in idx:
+                    out[i] = self.members[i].score_features(feats)
         return out
+
+    def _stacked_heads(self, key: Any, idx: list[int]) -> _StackedHeads | None:
+        cache = self.__dict__.setdefault("_stacked", {})
+        if key not in cache:
+            cache[key] = _StackedHeads.build([self.members[i] for i in idx])
+        return cache[key]
 
     def score_with_uncertainty(self, prompts: Sequence[Prompt], responses: Sequence[str]
                                ) -> tuple[np.ndarray, np.ndarray]:
@@ -186,6 +199,62 @@ class EnsembleRewardModel:
             members.append(resolve(directory / name))
         config = manifest.get("config", {})
         return cls(members, agg=config.get("agg", "mean"), lam=float(config.get("lam", 0.5)))
+
+
+class _StackedHeads:
+    """K trained heads as one: feature standardisation folded into the first layer, first
+    layers stacked into one matrix, second layers applied with one einsum.
+
+    Five small heads otherwise cost five rounds of normalisation, matmuls and thread
+    start-ups, which on warm-cache scoring outweigh the shared embedding lookup.
+    """
+
+    def __init__(self, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray | None,
+                 b2: np.ndarray | None) -> None:
+        self.w1, self.b1, self.w2, self.b2 = w1, b1, w2, b2
+
+    @classmethod
+    def build(cls, members: list[Any]) -> _StackedHeads | None:
+        """None unless every member is a fitted linear head, or every one an MLP of one width."""
+        from torch import nn
+
+        layers = []
+        for m in members:
+            head = getattr(m, "head_", None)
+            if head is None:
+                return None
+            linears = [mod for mod in head.modules() if isinstance(mod, nn.Linear)]
+            if len(linears) not in (1, 2):
+                return None
+            first = linears[0]
+            w = first.weight.detach().double().numpy() / m.feature_scale_.astype(np.float64)
+            b = first.bias.detach().double().numpy() - w @ m.feature_mean_.astype(np.float64)
+            second = linears[1] if len(linears) == 2 else None
+            layers.append((w, b, second))
+        shapes = {(w.shape, s is None) for w, _, s in layers}
+        if len(shapes) != 1:
+            return None
+        w1 = np.concatenate([w for w, _, _ in layers]).astype(np.float32)
+        b1 = np.concatenate([b for _, b, _ in layers]).astype(np.float32)
+        if layers[0][2] is None:
+            return cls(w1, b1, None, None)
+        w2 = np.stack([s.weight.detach().numpy()[0] for _, _, s in layers])
+        b2 = np.array([s.bias.detach().numpy()[0] for _, _, s in layers], dtype=np.float32)
+        return cls(w1, b1, w2, b2)
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))
+            h = torch.addmm(torch.from_numpy(self.b1), x, torch.from_numpy(self.w1).T)
+            if self.w2 is None:
+                return h.T.double().numpy()
+            k, width = self.w2.shape
+            h = F.gelu(h).view(len(x), k, width)
+            out = torch.einsum("nkh,kh->kn", h, torch.from_numpy(self.w2))
+            return (out + torch.from_numpy(self.b2)[:, None]).double().numpy()
 
 
 def _feature_key(member: Any) -> Any:

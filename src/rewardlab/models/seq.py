@@ -52,6 +52,9 @@ class SeqConfig:
         dropout: keep the checkpoint's dropout during training (TRL disables it by default,
             and so does rewardlab: dropout makes the two sides of a pair see different nets).
         checkpoint_every: optimiser steps between checkpoints (0 = only at epoch ends).
+        precision: training matmuls in ``bf16`` (autocast; weights, optimiser and scores stay
+            fp32) or ``fp32``; ``auto`` picks bf16 where the CPU has native bf16 instructions
+            (AVX512-BF16 / AMX), ~1.4x faster per step there, and fp32 elsewhere.
         seed: fixes head initialisation and batch order.
         threads: torch threads (0 = torch's default).
     """
@@ -72,6 +75,7 @@ class SeqConfig:
     lora_dropout: float = 0.0
     dropout: bool = False
     checkpoint_every: int = 0
+    precision: str = "auto"
     seed: int = 0
     threads: int = 0
 
@@ -91,6 +95,7 @@ class SeqConfig:
         check_int(owner, "lora_alpha", self.lora_alpha)
         check_range(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0)
         check_int(owner, "checkpoint_every", self.checkpoint_every, minimum=0)
+        check_option(owner, "precision", self.precision, ("auto", "bf16", "fp32"))
         check_int(owner, "seed", self.seed, minimum=0)
         check_int(owner, "threads", self.threads, minimum=0)
 

@@ -11,6 +11,7 @@ Where TRL's ``RewardTrainer`` spends CPU time that this loop does not (measured 
 * **one forward per batch**: chosen and rejected inputs go through the network together.
 * everything is tokenised once, up front, and truncated instead of dropped (TRL filters out
   pairs longer than ``max_length``; rewardlab keeps the response and cuts the prompt).
+* both use bf16 autocast on CPUs with native bf16 (``precision=auto``); scoring stays fp32.
 
 Resumable: a checkpoint holds the weights, optimiser and scheduler state, the step and the
 history; batch order is a pure function of (seed, epoch), so a resumed run replays exactly
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from rewardlab.models._hf_inputs import EncodedPair
     from rewardlab.models.seq import SeqConfig
 
-__all__ = ["collate", "grouped_batches", "length_batches", "train_sequence_pairs"]
+__all__ = ["collate", "grouped_batches", "length_batches", "train_sequence_pairs", "use_bf16"]
 
 _WINDOW_BATCHES = 64
 _STATE_FILE = "trainer_state.json"
@@ -100,6 +101,18 @@ def collate(items: Sequence[EncodedPair], pad_id: int | None) -> dict[str, torch
     return out
 
 
+def use_bf16(precision: str) -> bool:
+    """Whether training autocasts to bf16: asked for, or ``auto`` on a CPU with native bf16."""
+    if precision != "auto":
+        return precision == "bf16"
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _disable_dropout(net: Any) -> None:
     from torch import nn
 
@@ -153,6 +166,7 @@ def train_sequence_pairs(
         optimizer, lambda s: min((s + 1) / max(warmup, 1), 1.0) if s < warmup
         else max(0.0, (total_steps - s) / max(total_steps - warmup, 1)))
     margin_t = None if margin is None else torch.tensor(margin, dtype=torch.float32)
+    bf16 = use_bf16(cfg.precision)
     weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32)
 
     history: list[dict[str, float]] = []
@@ -181,7 +195,8 @@ def train_sequence_pairs(
                 for batch in group:
                     inputs = collate([chosen[i] for i in batch] + [rejected[i] for i in batch],
                                      pad_id)
-                    rewards = net(**inputs).logits[:, 0]
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                        rewards = net(**inputs).logits[:, 0].float()
                     r_c, r_r = rewards[: len(batch)], rewards[len(batch):]
                     value = pairwise_loss(
                         cfg.loss, r_c, r_r,
