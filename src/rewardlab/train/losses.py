@@ -32,6 +32,18 @@ __all__ = ["LOSSES", "bradley_terry_loss", "hinge_loss", "pairwise_loss"]
 LOSSES = ("bt", "margin", "label-smoothing", "hinge")
 
 
+def _reduce(per_pair: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor, *,
+            weight: torch.Tensor | None, center_coef: float) -> torch.Tensor:
+    """(Weighted) mean of per-pair losses plus TRL's centring term, shared by every loss."""
+    if weight is not None:
+        loss = (per_pair * weight).sum() / weight.sum().clamp_min(1e-12)
+    else:
+        loss = per_pair.mean()
+    if center_coef:
+        loss = loss + center_coef * ((chosen + rejected) ** 2).mean()
+    return loss
+
+
 def bradley_terry_loss(
     chosen: torch.Tensor,
     rejected: torch.Tensor,
@@ -69,13 +81,7 @@ def bradley_terry_loss(
     per_pair = -F.logsigmoid(diff)
     if label_smoothing:
         per_pair = (1.0 - label_smoothing) * per_pair - label_smoothing * F.logsigmoid(-diff)
-    if weight is not None:
-        loss = (per_pair * weight).sum() / weight.sum().clamp_min(1e-12)
-    else:
-        loss = per_pair.mean()
-    if center_coef:
-        loss = loss + center_coef * ((chosen + rejected) ** 2).mean()
-    return loss
+    return _reduce(per_pair, chosen, rejected, weight=weight, center_coef=center_coef)
 
 
 def hinge_loss(
@@ -95,13 +101,7 @@ def hinge_loss(
     """
     per_pair = (1.0 - (chosen - rejected) if margin is None
                 else margin - (chosen - rejected)).clamp_min(0.0)
-    if weight is not None:
-        loss = (per_pair * weight).sum() / weight.sum().clamp_min(1e-12)
-    else:
-        loss = per_pair.mean()
-    if center_coef:
-        loss = loss + center_coef * ((chosen + rejected) ** 2).mean()
-    return loss
+    return _reduce(per_pair, chosen, rejected, weight=weight, center_coef=center_coef)
 
 
 def pairwise_loss(
