@@ -123,7 +123,7 @@ def resolve(spec: str | Path | RewardModel) -> RewardModel:
         >>> resolve("embd:minilm")
         Traceback (most recent call last):
         ...
-        rewardlab.errors.UnknownKindError: unknown model kind 'embd' in 'embd:minilm'; known: embed
+        rewardlab.errors.UnknownKindError: unknown model kind 'embd' in 'embd:minilm'; known: embed, ensemble, prm, seq, verify
     """
     if isinstance(spec, RewardModel) and not isinstance(spec, str | Path):
         return spec
