@@ -120,10 +120,10 @@ def resolve(spec: str | Path | RewardModel) -> RewardModel:
         ModelFormatError: a directory is missing, corrupt, or not a saved model.
 
     Example:
-        >>> resolve("embd:minilm")
+        >>> resolve("embd:minilm")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        rewardlab.errors.UnknownKindError: unknown model kind 'embd' in 'embd:minilm'; known: embed, ensemble, prm, seq, verify
+        rewardlab.errors.UnknownKindError: unknown model kind 'embd' in 'embd:minilm'; known: embed, ...
     """
     if isinstance(spec, RewardModel) and not isinstance(spec, str | Path):
         return spec
