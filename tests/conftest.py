@@ -20,6 +20,14 @@ from rewardlab.data import Dataset, PairRecord, load_dataset, split_by_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 
+try:  # property tests draw the same examples on every run: CI cannot be flaky by chance
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("rewardlab", derandomize=True, deadline=None)
+    _hypothesis_settings.load_profile("rewardlab")
+except ImportError:  # hypothesis is a test extra; tests that need it import it themselves
+    pass
+
 
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
