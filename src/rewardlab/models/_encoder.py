@@ -84,8 +84,9 @@ def _weights_digest(path: Path) -> str:
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Hide transformers' weight-loading bar and info logs while an encoder loads."""
+def quiet_transformers() -> Iterator[None]:
+    """Hide transformers' weight-loading bars and load reports (an untrained seq: head is
+    expected before training; rewardlab says so itself when it matters)."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
@@ -142,7 +143,7 @@ class SentenceEncoder:
         from sentence_transformers import SentenceTransformer
 
         try:
-            with _quiet_transformers():
+            with quiet_transformers():
                 model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelFormatError(

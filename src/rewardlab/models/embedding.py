@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +31,12 @@ from rewardlab.data import (
     render_prompt,
 )
 from rewardlab.data._loader import require_task
-from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
+from rewardlab.errors import ConfigError, DataError, NotFittedError
 from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
 from rewardlab.models._encoder import SentenceEncoder
-from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models._head_io import build_head, load_head, save_head
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.train.losses import LOSSES
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["FEATURE_BLOCKS", "EmbedConfig", "EmbeddingRewardModel"]
 
@@ -51,7 +48,6 @@ __all__ = ["FEATURE_BLOCKS", "EmbedConfig", "EmbeddingRewardModel"]
 FEATURE_BLOCKS = ("reply", "turn", "context", "joint", "dialogue", "turn*reply",
                   "context*reply")
 HEADS = ("linear", "mlp")
-WEIGHTS_FILE = "model.safetensors"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -226,8 +222,8 @@ class EmbeddingRewardModel:
         x = torch.from_numpy((feats - mean) / scale)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            head = _build_head(cfg, feats.shape[1])
-            peer = _build_head(cfg, feats.shape[1]) if co_teaching else None
+            head = build_head(cfg, feats.shape[1])
+            peer = build_head(cfg, feats.shape[1]) if co_teaching else None
         from rewardlab.train.loop import train_coteaching_heads, train_pairwise_head
 
         common = {"loss": cfg.loss, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
@@ -279,66 +275,19 @@ class EmbeddingRewardModel:
 
     def save(self, path: str | Path) -> Path:
         """Write ``rewardlab.json`` and ``model.safetensors`` to ``path`` (atomically)."""
-        from safetensors.torch import save_file
-
         self._check_fitted()
-        import torch
-
-        tensors = {f"head.{k}": v.detach().contiguous() for k, v in self.head_.state_dict().items()}
-        tensors["feature_mean"] = torch.from_numpy(self.feature_mean_)
-        tensors["feature_scale"] = torch.from_numpy(self.feature_scale_)
-        with atomic_directory(path) as tmp:
-            save_file(tensors, str(tmp / WEIGHTS_FILE))
-            write_manifest(tmp, kind=self.kind, config=self.get_config(), state={
-                "feature_dim": int(self.feature_mean_.shape[0]),
-                "n_train_pairs": self.n_train_pairs_,
-                "encoder_identity": self.encoder.identity,
-                "final_epoch": self.history_[-1] if getattr(self, "history_", None) else None,
-            })
-        return Path(path)
+        return save_head(path, kind=self.kind, config=self.get_config(), head=self.head_,
+                         mean=self.feature_mean_, scale=self.feature_scale_, state={
+                             "n_train_pairs": self.n_train_pairs_,
+                             "encoder_identity": self.encoder.identity,
+                             "final_epoch": self.history_[-1]
+                             if getattr(self, "history_", None) else None,
+                         })
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, Any]) -> EmbeddingRewardModel:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        config = dict(manifest["config"])
-        if isinstance(config.get("features"), list):
-            config["features"] = tuple(config["features"])
-        try:
-            model = cls(**config)
-        except (TypeError, ConfigError) as exc:
-            raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
-        weights = directory / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ModelFormatError(f"{directory} is missing {WEIGHTS_FILE}")
-        try:
-            tensors = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelFormatError(f"{weights} is corrupt: {exc}") from None
-        try:
-            mean = tensors.pop("feature_mean").numpy()
-            scale = tensors.pop("feature_scale").numpy()
-            head = _build_head(model.config, mean.shape[0])
-            head.load_state_dict({k.removeprefix("head."): v for k, v in tensors.items()})
-        except (KeyError, RuntimeError) as exc:
-            raise ModelFormatError(f"{weights} does not match its config: {exc}") from None
-        head.eval()
+        model, head, mean, scale = load_head(cls, directory, manifest)
         model.head_, model.feature_mean_, model.feature_scale_ = head, mean, scale
         model.n_train_pairs_ = manifest.get("state", {}).get("n_train_pairs", 0)
         model.history_ = []
         return model
-
-
-def _build_head(config: EmbedConfig, dim: int) -> torch.nn.Module:
-    from torch import nn
-
-    if config.head == "linear":
-        return nn.Linear(dim, 1)
-    return nn.Sequential(
-        nn.Dropout(config.dropout),
-        nn.Linear(dim, config.hidden),
-        nn.GELU(),
-        nn.Dropout(config.dropout),
-        nn.Linear(config.hidden, 1),
-    )

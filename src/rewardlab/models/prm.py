@@ -42,7 +42,7 @@ from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
 from rewardlab.models._encoder import SentenceEncoder
-from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models._head_io import build_head, load_head, save_head
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.prm._checks import numeric_checks
 from rewardlab.prm._scores import (
@@ -68,7 +68,6 @@ PRM_FEATURE_BLOCKS = ("step", "question", "joint", "prefix", "question*step", "p
                       "checks")
 AFTER_ERROR = ("ignore", "false")
 HEADS = ("linear", "mlp")
-WEIGHTS_FILE = "model.safetensors"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -295,7 +294,7 @@ class ProcessRewardModel:
         x = torch.from_numpy(((feats - mean) / scale).astype(np.float32))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            head = _build_head(cfg, feats.shape[1])
+            head = build_head(cfg, feats.shape[1])
         history = train_step_head(
             head, x, torch.from_numpy(labels), weight=torch.from_numpy(weight),
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -390,53 +389,21 @@ class ProcessRewardModel:
 
     def save(self, path: str | Path) -> Path:
         """Write ``rewardlab.json`` and ``model.safetensors`` to ``path`` (atomically)."""
-        import torch
-        from safetensors.torch import save_file
-
         self._check_fitted()
-        tensors = {f"head.{k}": v.detach().contiguous() for k, v in self.head_.state_dict().items()}
-        tensors["feature_mean"] = torch.from_numpy(self.feature_mean_)
-        tensors["feature_scale"] = torch.from_numpy(self.feature_scale_)
-        with atomic_directory(path) as tmp:
-            save_file(tensors, str(tmp / WEIGHTS_FILE))
-            write_manifest(tmp, kind=self.kind, config=self.get_config(), state={
-                "feature_dim": int(self.feature_mean_.shape[0]),
-                "n_train_solutions": self.n_train_solutions_,
-                "n_train_steps": self.n_train_steps_,
-                "threshold": self.threshold_,
-                "threshold_report": getattr(self, "threshold_report_", {}),
-                "encoder_identity": self.encoder.identity,
-                "final_epoch": self.history_[-1] if getattr(self, "history_", None) else None,
-            })
-        return Path(path)
+        return save_head(path, kind=self.kind, config=self.get_config(), head=self.head_,
+                         mean=self.feature_mean_, scale=self.feature_scale_, state={
+                             "n_train_solutions": self.n_train_solutions_,
+                             "n_train_steps": self.n_train_steps_,
+                             "threshold": self.threshold_,
+                             "threshold_report": getattr(self, "threshold_report_", {}),
+                             "encoder_identity": self.encoder.identity,
+                             "final_epoch": self.history_[-1]
+                             if getattr(self, "history_", None) else None,
+                         })
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, Any]) -> ProcessRewardModel:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        config = dict(manifest["config"])
-        if isinstance(config.get("features"), list):
-            config["features"] = tuple(config["features"])
-        try:
-            model = cls(**config)
-        except (TypeError, ConfigError) as exc:
-            raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
-        weights = directory / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ModelFormatError(f"{directory} is missing {WEIGHTS_FILE}")
-        try:
-            tensors = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelFormatError(f"{weights} is corrupt: {exc}") from None
-        try:
-            mean = tensors.pop("feature_mean").numpy()
-            scale = tensors.pop("feature_scale").numpy()
-            head = _build_head(model.config, mean.shape[0])
-            head.load_state_dict({k.removeprefix("head."): v for k, v in tensors.items()})
-        except (KeyError, RuntimeError) as exc:
-            raise ModelFormatError(f"{weights} does not match its config: {exc}") from None
-        head.eval()
+        model, head, mean, scale = load_head(cls, directory, manifest)
         state = manifest.get("state", {})
         model.head_, model.feature_mean_, model.feature_scale_ = head, mean, scale
         model.n_train_solutions_ = state.get("n_train_solutions", 0)
@@ -449,17 +416,3 @@ class ProcessRewardModel:
         model.threshold_report_ = state.get("threshold_report", {})
         model.history_ = []
         return model
-
-
-def _build_head(config: PRMConfig, dim: int) -> torch.nn.Module:
-    from torch import nn
-
-    if config.head == "linear":
-        return nn.Linear(dim, 1)
-    return nn.Sequential(
-        nn.Dropout(config.dropout),
-        nn.Linear(dim, config.hidden),
-        nn.GELU(),
-        nn.Dropout(config.dropout),
-        nn.Linear(config.hidden, 1),
-    )

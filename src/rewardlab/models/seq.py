@@ -12,8 +12,7 @@ the conversation. Either way the response is kept and the prompt is cut from the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from rewardlab._validation import check_int, check_option, check_positive, check
 from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs
 from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
-from rewardlab.models._encoder import ENCODER_ALIASES, resolve_encoder_path
+from rewardlab.models._encoder import ENCODER_ALIASES, quiet_transformers, resolve_encoder_path
 from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.registry import config_from_options, register_kind
@@ -176,7 +175,7 @@ class SequenceRewardModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             try:
-                with _quiet_transformers():
+                with quiet_transformers():
                     net, info = AutoModelForSequenceClassification.from_pretrained(
                         path, config=hf_config, output_loading_info=True, dtype=torch.float32)
             except (OSError, ValueError, RuntimeError) as exc:
@@ -318,7 +317,7 @@ class SequenceRewardModel:
         if hasattr(net, "merge_and_unload"):
             net = net.merge_and_unload()
             self._net = net
-        with atomic_directory(path) as tmp, _quiet_transformers():
+        with atomic_directory(path) as tmp, quiet_transformers():
             net.config.id2label, net.config.label2id = {0: "reward"}, {"reward": 0}
             net.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
@@ -337,24 +336,6 @@ class SequenceRewardModel:
             raise ModelFormatError(f"{directory}/{MANIFEST} has a bad config: {exc}") from None
         model._load_network(directory)
         return model
-
-
-@contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load report: an untrained head is expected before training,
-    and rewardlab says so itself when it matters (scoring an untrained head)."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def _is_decoder(hf_config: Any) -> bool:
