@@ -125,8 +125,6 @@ BAD_ROWS = [
     ({"prompt": "p", "chosen": "a", "rejected": None}, "rejected", "is missing"),
     ({"prompt": {"x": 1}, "chosen": "a", "rejected": "b"}, "prompt", "must be a string"),
     ({"prompt": "p", "chosen": "same", "rejected": "same"}, "rejected", "identical"),
-    ({"prompt": "p", "chosen": "", "rejected": "b"}, "chosen", "is empty"),
-    ({"prompt": "p", "chosen": "   ", "rejected": "b"}, "chosen", "is empty"),
     ({"prompt": "p", "chosen": "a" * 1_048_576, "rejected": "b"}, "chosen",
      "1,048,576 characters"),
     ({"prompt": "p", "chosen": "a", "rejected": "b", "margin": "lots"}, "margin",
@@ -168,3 +166,28 @@ def test_max_chars_is_configurable(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="limit is 10"):
         load_dataset(path, max_chars=10)
     assert load_dataset(path, max_chars=50)[0].chosen == "a" * 50
+
+
+def test_empty_reply_is_a_real_candidate_not_an_error(tmp_path: Path) -> None:
+    # PandaLM has 56 pairs whose losing model answered with nothing; they must be scored
+    path = write_jsonl(tmp_path / "empty.jsonl", [
+        {"prompt": "p", "chosen": "an answer", "rejected": ""},
+        {"prompt": "p", "chosen": "   ", "rejected": "b"},
+    ])
+    data = load_dataset(path)
+    assert [r.rejected for r in data.records] == ["", "b"]
+    assert data.records[1].chosen == "   "
+
+
+def test_json_looking_text_is_text_in_jsonl_but_decoded_in_csv(tmp_path: Path) -> None:
+    # LLMBar's "divide this list by 10" answer is the string "[0.5, 1.5]", not a message list
+    path = write_jsonl(tmp_path / "list.jsonl",
+                       [{"prompt": "p", "chosen": "[0.5, 1.5]", "rejected": "[5, 15]"}])
+    assert load_dataset(path).records[0].chosen == "[0.5, 1.5]"
+    csv_path = tmp_path / "msgs.csv"
+    cell = ('"[{""role"": ""user"", ""content"": ""q""}, '
+            '{""role"": ""assistant"", ""content"": ""X""}]"')
+    csv_path.write_text("chosen,rejected\n" + cell.replace("X", "a") + "," + cell.replace("X", "b")
+                        + "\n", encoding="utf-8")
+    record = load_dataset(csv_path).records[0]
+    assert (record.chosen, record.rejected) == ("a", "b")

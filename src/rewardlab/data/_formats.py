@@ -56,6 +56,9 @@ class RowContext:
     location: str = "line"
     max_chars: int = DEFAULT_MAX_CHARS
     seen: set[Any] = dataclasses.field(default_factory=set)
+    #: CSV/TSV cells can only hold text, so lists and objects arrive as JSON text there; in
+    #: JSON/JSONL/Parquet a string that looks like JSON ("[0.5, 1.5]") is a real answer.
+    cells_are_text: bool = False
 
     def fail(self, field: str | None, msg: str) -> DataError:
         return DataError(msg, file=self.file, line=self.line, field=field, location=self.location)
@@ -77,9 +80,9 @@ def detect_task(row: dict[str, Any]) -> Task | None:
 # --- field helpers -----------------------------------------------------------------------
 
 
-def _maybe_json(value: Any) -> Any:
+def _maybe_json(value: Any, ctx: RowContext) -> Any:
     """CSV cells hold lists as JSON text; decode them when they look like JSON containers."""
-    if isinstance(value, str) and value[:1] in "[{":
+    if ctx.cells_are_text and isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -147,7 +150,7 @@ def _messages(value: list[Any], ctx: RowContext, field: str) -> list[Message]:
 def _prompt(row: dict[str, Any], ctx: RowContext) -> tuple[str, Prompt] | None:
     for key in _PROMPT_KEYS:
         if key in row and row[key] is not None:
-            value = _maybe_json(row[key])
+            value = _maybe_json(row[key], ctx)
             if isinstance(value, list):
                 return key, tuple(_messages(value, ctx, key))
             return key, _text(value, ctx, key, allow_empty=True)
@@ -193,7 +196,7 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
     for key in ("chosen", "rejected"):
         if key not in row or row[key] is None:
             raise ctx.fail(key, "is missing; a pairwise row needs 'chosen' and 'rejected'")
-    chosen_raw, rejected_raw = _maybe_json(row["chosen"]), _maybe_json(row["rejected"])
+    chosen_raw, rejected_raw = _maybe_json(row["chosen"], ctx), _maybe_json(row["rejected"], ctx)
     explicit = _prompt(row, ctx)
 
     if isinstance(chosen_raw, list) or isinstance(rejected_raw, list):
@@ -221,8 +224,9 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
             rejected = _reply_text(r_rest, ctx, "rejected")
         form = "conversational"
     else:
-        chosen_text = _text(chosen_raw, ctx, "chosen")
-        rejected_text = _text(rejected_raw, ctx, "rejected")
+        # an empty reply is a real candidate (policies do answer with nothing), as in HH
+        chosen_text = _text(chosen_raw, ctx, "chosen", allow_empty=True)
+        rejected_text = _text(rejected_raw, ctx, "rejected", allow_empty=True)
         if explicit is not None:
             prompt, chosen, rejected, form = explicit[1], chosen_text, rejected_text, "explicit"
         elif is_hh_text(chosen_text) and is_hh_text(rejected_text):
@@ -304,7 +308,7 @@ def _candidate(item: Any, ctx: RowContext, field: str) -> tuple[str, bool | None
 
 
 def _parallel(row: dict[str, Any], key: str, n: int, ctx: RowContext, kind: Callable) -> tuple:
-    value = _maybe_json(row[key])
+    value = _maybe_json(row[key], ctx)
     if not isinstance(value, list):
         raise ctx.fail(key, f"must be a list with one entry per response, got {_type_name(value)}")
     if len(value) != n:
@@ -315,7 +319,7 @@ def _parallel(row: dict[str, Any], key: str, n: int, ctx: RowContext, kind: Call
 def parse_best_of_n(row: dict[str, Any], ctx: RowContext) -> tuple[BestOfNRecord, str]:
     names: tuple[str, ...] | None = None
     if "responses" in row:
-        items = _maybe_json(row["responses"])
+        items = _maybe_json(row["responses"], ctx)
         if not isinstance(items, list) or not items:
             raise ctx.fail("responses", f"must be a non-empty list, got {_type_name(items)}")
         form = "responses"

@@ -27,13 +27,21 @@ BUNDLED = {
     # 200 PRMBench rows, 25 per error type, drawn at random (seed 0) from the 2,842 rows of
     # ../shared/data/prmbench whose steps are all non-empty and whose error steps exist
     "prmbench": "prmbench/steps.jsonl",
+    # the sets below are copied by tools/bundle_data.py (docs/data.md has the sample sizes)
+    "llmbar": "llmbar/pairs.jsonl",
+    "pandalm": "pandalm/pairs.jsonl",
+    "finegrained_qa": "finegrained_qa/pairs.jsonl",
+    "evalbiasbench": "evalbiasbench/pairs.jsonl",
+    # not a pairwise file: the same prompts answered concisely / normally / verbosely, each
+    # with a GPT-4-turbo preference against a reference; read by the audit's length probe
+    "alpacaeval_length": "alpacaeval_length/annotations.jsonl",
 }
 _PARSERS = {**PARSERS, "steps": parse_steps}
 _BUNDLED_PREFIX = "bundled:"
 
 
 def bundled_path(name: str) -> Path:
-    """Path of a bundled data set (``hh_harmless``, ``gsm8k_examples``, ``prmbench``)."""
+    """Path of a bundled data set (a key of ``BUNDLED``, e.g. ``hh_harmless``)."""
     if name not in BUNDLED:
         raise DataError(
             f"no bundled data set named '{name}'; known: {', '.join(sorted(BUNDLED))}",
@@ -113,7 +121,8 @@ def load_dataset(
             if task is None:
                 task = _detect(raw.value, file, raw.line, location)
             ctx = RowContext(file=file, line=raw.line, index=index, location=location,
-                             max_chars=max_chars, seen=seen)
+                             max_chars=max_chars, seen=seen,
+                             cells_are_text=path.suffix.lower() in (".csv", ".tsv"))
             record, form = _PARSERS[task](raw.value, ctx)
         except DataError as exc:
             if not skip_invalid:

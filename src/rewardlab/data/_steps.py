@@ -26,7 +26,7 @@ _ENUMERATION = re.compile(r"^\s*(\d+)\.\s+")
 
 
 def _step_list(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...]:
-    value = _maybe_json(row.get(key))
+    value = _maybe_json(row.get(key), ctx)
     if value is None:
         raise ctx.fail(key, "is missing; a step-labelled row needs its steps as a list")
     if not isinstance(value, list):
@@ -46,7 +46,7 @@ def _step_list(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...
 def _labels(row: dict[str, Any], n_steps: int, ctx: RowContext) -> tuple[bool, ...] | None:
     if row.get("labels") is None:
         return None
-    value = _maybe_json(row["labels"])
+    value = _maybe_json(row["labels"], ctx)
     if not isinstance(value, list):
         raise ctx.fail("labels", f"must be a list with one true/false per step, got "
                        f"{type(value).__name__}")
@@ -96,7 +96,7 @@ def parse_prmbench(row: dict[str, Any], ctx: RowContext) -> list[StepRecord]:
     builds up to eight corruptions from one original; the original is read once.
     """
     modified = _unnumbered(_step_list(row, "modified_process", ctx))
-    errors = _maybe_json(row.get("error_steps"))
+    errors = _maybe_json(row.get("error_steps"), ctx)
     if not isinstance(errors, list) or not errors:
         raise ctx.fail("error_steps", "must be a non-empty list of 1-based step numbers (the "
                        "steps of 'modified_process' that are wrong)")

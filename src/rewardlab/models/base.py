@@ -17,6 +17,7 @@ from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import CapabilityError
 
 __all__ = [
+    "PairwiseJudge",
     "ReferenceScorer",
     "RewardModel",
     "Saveable",
@@ -97,6 +98,25 @@ class UncertainScorer(Protocol):
     def score_with_uncertainty(self, prompts: Sequence[Prompt], responses: Sequence[str]
                                ) -> tuple[np.ndarray, np.ndarray]:
         """Rewards and their uncertainty (a standard deviation), both ``(n,)``."""
+        ...
+
+
+@runtime_checkable
+class PairwiseJudge(Protocol):
+    """A reward model that can read two responses side by side (a generative judge).
+
+    ``score`` still gives one reward per response; ``compare`` is the judge's native
+    question, which position-bias audits and tournament advantages need.
+    """
+
+    def compare(self, prompts: Sequence[Prompt], responses_a: Sequence[str],
+                responses_b: Sequence[str], *, swap: bool = False) -> np.ndarray:
+        """P(response A is better than response B) per pair, float64 ``(n,)``.
+
+        With ``swap=False`` A is shown first, exactly as given, so order effects stay
+        visible; ``swap=True`` also asks with B first and averages the two answers.
+        NaN marks a pair the judge gave no verdict for.
+        """
         ...
 
 
