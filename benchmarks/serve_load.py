@@ -15,6 +15,11 @@ the first run (the script warms it before timing): what is measured is the serve
 model's per-call work (tokeniser, cache lookups, the head), not MiniLM encoding. With a cold
 cache, encoding (~65 ms of CPU per 256-token text) dominates and both sides are bound by it.
 
+With `--fresh`, every request carries texts never seen before (each reply gets a unique
+rollout tag, as fresh policy samples would), so the server and the offline reference both
+run MiniLM on every item: the RL-loop case. (Their embeddings do land in the on-disk
+cache, a few MB per run; the tags make sure no later run can hit them.)
+
 "Offline" is `model.score` called in batches of the server's `--max-batch`, the batch size
 the server's micro-batches reach (one call over all items is reported beside it). Each request
 size K (`--items`, default 1, 8 and 64: recent OpenRLHF sends one sample per request, 0.8 a
@@ -39,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -116,13 +122,19 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
         head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
+        status_line = b""
+        for _ in range(2):  # an idle keep-alive connection the server closed: reconnect once
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            self.writer.write(head.encode() + body)
+            status_line = await self.reader.readline()
+            if status_line:
+                break
+            self.close()
+            self.writer = None
         status = int(status_line.split()[1])
         length = 0
         while True:
@@ -150,7 +162,8 @@ async def drive(url: str, bodies: list[bytes], clients: int, n_requests: int
     latencies: list[float] = []
     answers: dict[int, bytes] = {}
     # open every connection and warm the server's code paths (not timed)
-    await asyncio.gather(*(c.post("/get_reward", bodies[i % len(bodies)])
+    # (from the end of the list: with --fresh those bodies are extra, never timed)
+    await asyncio.gather(*(c.post("/get_reward", bodies[-1 - i % len(bodies)])
                            for i, c in enumerate(connections)))
     before = batch_stats(await asyncio.to_thread(lambda: httpx.get(url + "/metrics").text))
     todo = iter(range(n_requests))
@@ -173,7 +186,8 @@ async def drive(url: str, bodies: list[bytes], clients: int, n_requests: int
 
 
 def run_server(model_dir: Path, args: argparse.Namespace, max_batch: int, bodies: list[bytes],
-               expected: list[np.ndarray], n_requests: int) -> dict:
+               expected: list[np.ndarray] | Callable[[int], np.ndarray], n_requests: int
+               ) -> dict:
     """Start `rewardlab serve`, drive it, stop it; throughput, latency, batching, accuracy."""
     proc, url = start_server(model_dir, max_batch, args.max_wait_ms)
     try:
@@ -186,7 +200,8 @@ def run_server(model_dir: Path, args: argparse.Namespace, max_batch: int, bodies
     worst = 0.0
     for i, content in answers.items():
         got = np.array(json.loads(content)["rewards"])
-        worst = max(worst, float(np.max(np.abs(got - expected[i % len(bodies)]))))
+        want = expected(i) if callable(expected) else expected[i % len(bodies)]
+        worst = max(worst, float(np.max(np.abs(got - want))))
     items = after[0] - before[0]
     lat = sorted(latencies)
     calls = after[1] - before[1]
@@ -227,7 +242,12 @@ def main() -> None:
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--unbatched-items", type=int, default=4096,
                         help="items sent to the --max-batch 1 server (it is slow)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="never-seen texts in every request (the model encodes each item)")
     args = parser.parse_args()
+    if args.fresh:
+        run_fresh(args)
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
 
@@ -281,6 +301,73 @@ def main() -> None:
                               "batch_1": round(offline_single, 1)},
          runs=runs, targets={"vs_offline": 0.8, "vs_unbatched": 3.0},
          seconds=round(time.perf_counter() - started, 1))
+
+
+def run_fresh(args: argparse.Namespace) -> None:
+    """The RL-loop case: every item is new, so every reward costs a MiniLM encoding."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        train, test = split_by_prompt(load_dataset("bundled:hh_harmless"), seed=0)
+        model = resolve("embed:minilm?epochs=10").fit(train)
+        base_prompts = [r.prompt for r in test.records] * 2
+        base_replies = [r.chosen for r in test.records] + [r.rejected for r in test.records]
+        run_tag = f"{os.getpid()}-{time.time_ns()}"
+        counter = iter(range(10**9))
+
+        def fresh(n: int) -> tuple[list, list[str]]:
+            idx = [i % len(base_replies) for i in range(n)]
+            return ([base_prompts[i] for i in idx],
+                    [f"{base_replies[i]}\n\n(rollout {run_tag}-{next(counter)})" for i in idx])
+
+        def offline(batch: int, n: int) -> float:
+            prompts, replies = fresh(n)
+            start = time.perf_counter()
+            for i in range(0, n, batch):
+                model.score(prompts[i:i + batch], replies[i:i + batch])
+            return n / (time.perf_counter() - start)
+
+        def fresh_requests(k: int, n_requests: int) -> tuple[list[bytes], Callable]:
+            """`n_requests` OpenRLHF bodies of `k` never-seen items, and their offline rewards."""
+            n_bodies = n_requests + args.clients  # the last `clients` only warm up
+            prompts, replies = fresh(n_bodies * k)
+            texts = [hh_prompt_text(p) for p in prompts]
+            bodies = [json.dumps({"query": [t + " " + r for t, r in
+                                            zip(texts[b * k:(b + 1) * k],
+                                                replies[b * k:(b + 1) * k], strict=True)],
+                                  "prompts": texts[b * k:(b + 1) * k]}).encode()
+                      for b in range(n_bodies)]
+
+            def expected(i: int) -> np.ndarray:
+                return model.score(prompts[i * k:(i + 1) * k], replies[i * k:(i + 1) * k])
+
+            return bodies, expected
+
+        model_dir = model.save(Path(tmp) / "rm")
+        first = offline(args.max_batch, args.items_budget)
+        runs: dict[str, dict] = {}
+        for k in args.items:
+            n_requests = max(args.items_budget // k, args.clients)
+            # each server gets its own fresh texts, so both encode every item they receive
+            run = {"micro_batched": run_server(model_dir, args, args.max_batch,
+                                               *fresh_requests(k, n_requests), n_requests),
+                   "each_request_alone": run_server(model_dir, args, k,
+                                                    *fresh_requests(k, n_requests),
+                                                    n_requests)}
+            runs[f"{k}_per_request"] = run
+        offline_rate_best = max(first, offline(args.max_batch, args.items_budget))
+        for run in runs.values():
+            rate = run["micro_batched"]["items_per_s"]
+            run["ratios"] = {
+                "vs_offline_same_batch": round(rate / offline_rate_best, 3),
+                "vs_each_request_alone": round(
+                    rate / run["each_request_alone"]["items_per_s"], 2)}
+        emit("serve_load_fresh",
+             model=f"embed:minilm?epochs=10 trained on {len(train)} HH pairs, cold cache",
+             clients=args.clients, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+             request_shape="OpenRLHF query+prompts, HH prompts, unique replies",
+             offline_items_per_s={f"batch_{args.max_batch}": round(offline_rate_best, 1)},
+             runs=runs, targets={"vs_offline": 0.8, "vs_unbatched": 3.0},
+             seconds=round(time.perf_counter() - started, 1))
 
 
 if __name__ == "__main__":
