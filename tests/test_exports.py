@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 PACKAGES = ["rewardlab", "rewardlab.data", "rewardlab.models", "rewardlab.train",
-            "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify", "rewardlab.prm"]
+            "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify", "rewardlab.prm",
+            "rewardlab.judge"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

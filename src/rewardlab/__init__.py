@@ -34,6 +34,7 @@ from rewardlab.data import (
     split_by_prompt,
 )
 from rewardlab.errors import (
+    BackendError,
     CapabilityError,
     ConfigError,
     DataError,
@@ -60,6 +61,7 @@ from rewardlab.models import (
 )
 
 __all__ = [
+    "BackendError",
     "BestOfNRecord",
     "CapabilityError",
     "ConfigError",

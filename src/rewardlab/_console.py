@@ -68,7 +68,23 @@ def pairwise_table(result: PairwiseResult, title: str | None = None) -> Table:
     table.add_row(*_row(o, "all", max(o.longer_wins, o.shorter_wins)), style="bold")
     ties = "ties count half" if result.ties == "half" else "ties count as losses"
     table.caption = f"accuracy in %, {ties}; margin = mean reward(chosen) − reward(rejected)"
+    if result.judge is not None:
+        table.caption += "\n" + _judge_caption(result.judge)
     return table
+
+
+def _judge_caption(judge: dict[str, float]) -> str:
+    """A generative judge's position-bias figures, under its accuracy table."""
+    parts = ["judge: chosen shown first in every other pair"]
+    if judge.get("swap"):
+        parts.append(f"both orders averaged; order consistency "
+                     f"{_pct(judge.get('order_consistency', float('nan')))}%")
+    parts.append(f"first-shown response wins {_pct(judge['first_shown_wins'])}% of questions")
+    if judge.get("no_verdict"):
+        parts.append(f"no verdict for {_pct(judge['no_verdict'])}% of pairs")
+    if judge.get("truncated"):
+        parts.append(f"{_pct(judge['truncated'])}% of prompts cut to fit the context")
+    return "; ".join(parts)
 
 
 def _best_of_n_row(s: BestOfNSummary, name: str) -> list[str]:

@@ -37,6 +37,7 @@ __all__ = [
     "checkpoint_dir_for",
     "evaluate",
     "inject_errors",
+    "judge_options",
     "load_data",
     "run_demo",
     "score",
@@ -360,3 +361,21 @@ def run_demo(*, spec: str = DEMO_SPEC, test_fraction: float = 0.25, seed: int = 
         spec=spec,
         timings={"train": t1 - t0, "evaluate": t2 - t1},
     )
+
+
+def judge_options(model: str | Path | RewardModel, *, swap: bool | None = None,
+                  reason: bool | None = None) -> str | Path | RewardModel:
+    """``model`` with a generative judge's ``swap`` / ``reason`` set (``--swap``,
+    ``--reason``); returned unchanged when neither is given.
+
+    Raises:
+        CapabilityError: an option was given for a model that is not a ``judge:``.
+    """
+    params = {k: v for k, v in {"swap": swap, "reason": reason}.items() if v is not None}
+    if not params:
+        return model
+    rm = resolve(model)
+    if not hasattr(rm, "judge_pairs"):
+        raise CapabilityError(f"--swap and --reason apply to judge: models; '{describe(rm)}' "
+                              "is not one")
+    return _with_params(rm, params)

@@ -161,13 +161,22 @@ def evaluate(
                         ] = None,
     ties: Annotated[Ties, typer.Option(help="How reward ties count: half, or loss "
                                        "(RewardBench).")] = Ties.half,
+    swap: Annotated[bool | None, typer.Option(
+        "--swap/--no-swap", help="judge: models: ask every pair in both orders and average "
+        "(position-bias control; reports the order-consistency rate).")] = None,
+    reason: Annotated[bool | None, typer.Option(
+        "--reason/--no-reason", help="judge: models: write a rationale before each verdict "
+        "(kept in the output).")] = None,
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
     """Pairwise data: accuracy with a 95% CI, per subset, beside length-only baselines.
     Best-of-n data: best-of-n accuracy beside oracle, random and majority vote.
-    Step-labelled data (prm: models): first-error F1 beside the trivial baselines."""
+    Step-labelled data (prm: models): first-error F1 beside the trivial baselines.
+    judge: models compare pairs side by side, the chosen response shown first in every other
+    pair; --swap asks both orders."""
+    model = api.judge_options(model, swap=swap, reason=reason)
     result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
                           skip_invalid=skip_invalid, max_chars=max_chars)
     out.print(evaluation_table(result))
@@ -181,11 +190,18 @@ def score(
     model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
     data: Annotated[str, typer.Argument(help="Data file to score (or bundled:NAME).")],
     out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
+    swap: Annotated[bool | None, typer.Option(
+        "--swap/--no-swap", help="judge: models: ask every pair in both orders and average "
+        "(position-bias control; reports the order-consistency rate).")] = None,
+    reason: Annotated[bool | None, typer.Option(
+        "--reason/--no-reason", help="judge: models: write a rationale before each verdict "
+        "(kept in the output).")] = None,
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
     """Score every row: one output row per input row, in order, with its id."""
+    model = api.judge_options(model, swap=swap, reason=reason)
     result = api.score(model, data, out=out_file, format=_fmt(format),
                        skip_invalid=skip_invalid, max_chars=max_chars)
     out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")

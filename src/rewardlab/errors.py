@@ -13,6 +13,7 @@ The tree::
     ├── ModelFormatError (ValueError)   a saved model directory is missing, corrupt or too new
     ├── TrainingError (RuntimeError)    training cannot go on (the loss became NaN or infinite)
     ├── OutputError (OSError)           an output file or directory cannot be written
+    ├── BackendError (ConnectionError)  a model server cannot be reached or refuses every request
     └── MissingDependencyError (ImportError)
                                         an optional dependency is not installed; names the extra
 
@@ -23,6 +24,7 @@ Each class also subclasses the builtin that callers already catch, so code writt
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "CapabilityError",
     "ConfigError",
     "DataError",
@@ -104,6 +106,11 @@ class TrainingError(RewardLabError, RuntimeError):
 
 class OutputError(RewardLabError, OSError):
     """An output file or directory cannot be written (permissions, a missing disk, ...)."""
+
+
+class BackendError(RewardLabError, ConnectionError):
+    """A model server (a judge's OpenAI-compatible endpoint) cannot be reached, or refuses
+    every request (a bad API key); one failing request gives a NaN reward instead."""
 
 
 class MissingDependencyError(RewardLabError, ImportError):

@@ -16,6 +16,7 @@ import numpy as np
 from rewardlab._progress import progress
 from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord, StepRecord
 from rewardlab.evaluate.best_of_n import score_best_of_n
+from rewardlab.evaluate.judged import judge_pair_rewards, uses_comparison
 from rewardlab.evaluate.pairwise import score_pairs
 from rewardlab.models.base import RewardModel, StepScorer, UncertainScorer
 from rewardlab.prm._scores import aggregate_step_scores, first_error_index
@@ -34,7 +35,9 @@ def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int 
     ``reward_rejected`` (pairs), ``rewards`` (best-of-n) or ``reward`` of the whole solution
     (steps); models with an uncertainty (ensembles) add ``uncertainty`` /
     ``uncertainty_chosen`` / ``uncertainty_rejected``, process reward models add every
-    step's ``step_scores`` and the ``first_error`` they predict."""
+    step's ``step_scores`` and the ``first_error`` they predict, generative judges add their
+    ``judgment`` (pairs) or ``probs`` / ``rationale`` (single responses) and, where a reward
+    is null, the ``reason``."""
     records = data.records
     with progress("scoring rows", total=len(records)) as advance:
         for start in range(0, len(records), chunk_size):
@@ -45,7 +48,11 @@ def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int 
 
 def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...]
                  ) -> Iterator[dict[str, Any]]:
-    if data.task == "pairwise":
+    if data.task == "pairwise" and uses_comparison(model):
+        yield from _judge_pairs(model, chunk)
+    elif data.task == "pointwise" and hasattr(model, "grade"):
+        yield from _judge_points(model, chunk)
+    elif data.task == "pairwise":
         pairs: tuple[PairRecord, ...] = chunk
         if isinstance(model, UncertainScorer):
             n = len(pairs)
@@ -80,6 +87,28 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...]
         per_row = score_best_of_n(model, replace(data, records=groups))
         for r, rewards in zip(groups, per_row, strict=True):
             yield {"id": r.id, "rewards": [_clean(v) for v in rewards]}
+
+
+def _judge_pairs(model: Any, pairs: tuple[PairRecord, ...]) -> Iterator[dict[str, Any]]:
+    """A generative judge compares each pair (order balanced as in evaluation): the chosen
+    side's reward is P(chosen better); the judgment (both orders with swap, probabilities,
+    rationale, and the reason for a missing verdict) comes along."""
+    chosen, rejected, judgments, first = judge_pair_rewards(model, pairs)
+    for r, c, j, judged, shown_first in zip(pairs, chosen, rejected, judgments, first,
+                                            strict=True):
+        row = {"id": r.id, "reward_chosen": _clean(c), "reward_rejected": _clean(j),
+               "chosen_shown_first": bool(shown_first), "judgment": judged.to_json()}
+        if judged.reason is not None:
+            row["reason"] = judged.reason
+        yield row
+
+
+def _judge_points(model: Any, points: tuple[PointRecord, ...]) -> Iterator[dict[str, Any]]:
+    """A generative judge grades each response; its rationale and any reason come along."""
+    verdicts = model.grade([r.prompt for r in points], [r.response for r in points])
+    for r, verdict in zip(points, verdicts, strict=True):
+        yield {"id": r.id, "reward": _clean(verdict.value),
+               **{k: v for k, v in verdict.to_json().items() if k != "value"}}
 
 
 def _score_steps(model: RewardModel, solutions: tuple[StepRecord, ...]

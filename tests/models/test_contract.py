@@ -5,6 +5,7 @@ A new kind adds a factory to ``FACTORIES``; the first test fails until it does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,8 +39,15 @@ def _prm(fixtures: dict) -> RewardModel:
     return fixtures["trained_prm"]
 
 
+@functools.cache
+def _judge(fixtures: object = None) -> RewardModel:
+    # the real default model (loaded once), its context kept small: long HH prompts are cut
+    return resolve("judge:default?n_ctx=256")
+
+
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
-    "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm}
+    "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm,
+    "judge": lambda fixtures: _judge()}
 
 
 def _score(model: RewardModel, prompts: list, responses: list[str]) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from rewardlab.data import Dataset, PairRecord, SkippedRow
 from rewardlab.data._loader import require_task
+from rewardlab.evaluate.judged import judge_pair_rewards, judge_summary, uses_comparison
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe
 
@@ -53,6 +54,8 @@ class PairwiseResult:
     subsets: tuple[SubsetResult, ...] = ()
     skipped: tuple[SkippedRow, ...] = ()
     ties: str = "half"
+    #: a generative judge's position-bias figures (``judge_summary``), when one compared pairs
+    judge: dict[str, float] | None = None
     primary_metric: str = field(default="pairwise/accuracy")
     greater_is_better: bool = True
 
@@ -69,6 +72,8 @@ class PairwiseResult:
         }
         for s in self.subsets:
             out[f"pairwise/{s.name}/accuracy"] = s.accuracy
+        for key, value in (self.judge or {}).items():
+            out[f"judge/{key}"] = value
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +86,7 @@ class PairwiseResult:
             "subsets": {s.name: s.to_json() for s in self.subsets},
             "skipped": len(self.skipped),
             "ties": self.ties,
+            **({"judge": self.judge} if self.judge is not None else {}),
             "primary_metric": self.primary_metric,
             "metrics": self.metrics,
         }
@@ -128,6 +134,7 @@ def evaluate_pairwise(
     n_boot: int = 2000,
     seed: int = 0,
     rewards: tuple[np.ndarray, np.ndarray] | None = None,
+    swap: bool | None = None,
 ) -> PairwiseResult:
     """Accuracy of ``model`` on preference pairs, with a 95% bootstrap interval.
 
@@ -138,13 +145,26 @@ def evaluate_pairwise(
         n_boot: bootstrap resamples for the interval.
         seed: seed of the bootstrap.
         rewards: precomputed ``(chosen, rejected)`` rewards, to skip scoring.
+        swap: for a generative judge that compares pairs: ask both orders (default: the
+            judge's own setting).
+
+    A generative judge with ``mode=pairwise`` compares each pair side by side (the chosen
+    response shown first in every other pair, so position bias cannot pass for accuracy):
+    the chosen side's reward is P(chosen better), and the result carries the judge's
+    position-bias figures (``judge``).
 
     Returns:
         A ``PairwiseResult`` with overall and per-subset figures and length baselines.
     """
     require_task(data, ("pairwise",), purpose="pairwise evaluation")
     records = data.records
-    chosen, rejected = rewards if rewards is not None else score_pairs(model, records)
+    judge = None
+    if rewards is None and uses_comparison(model):
+        chosen, rejected, judgments, _ = judge_pair_rewards(model, records, swap=swap)
+        used_swap = getattr(model.config, "swap", False) if swap is None else swap
+        judge = judge_summary(judgments, swap=bool(used_swap))
+    else:
+        chosen, rejected = rewards if rewards is not None else score_pairs(model, records)
     len_c = np.array([len(r.chosen) for r in records], dtype=np.float64)
     len_r = np.array([len(r.rejected) for r in records], dtype=np.float64)
     kw = {"ties": ties, "n_boot": n_boot, "seed": seed}
@@ -158,4 +178,4 @@ def evaluate_pairwise(
         for name, idx in ((k, np.array(v)) for k, v in sorted(groups.items()))
     )
     return PairwiseResult(model=describe(model), data=data.source, overall=overall,
-                          subsets=subsets, skipped=data.skipped, ties=ties)
+                          subsets=subsets, skipped=data.skipped, ties=ties, judge=judge)

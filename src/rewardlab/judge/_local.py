@@ -1,0 +1,364 @@
+"""In-process backends: a causal LM run with ``transformers`` or with llama.cpp.
+
+Both keep the model's key/value cache of the last token sequence they ran and, for the next
+one, run only what follows the longest common prefix. A judge asks its questions in an order
+that makes this pay: the two orders of a swapped pair follow each other (they share the
+instructions, rubric and conversation), and every question of a batch shares the instructions.
+Verdicts are read from the logits of the last position only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from rewardlab.errors import MissingDependencyError, ModelFormatError
+from rewardlab.judge._backend import ItemFailure, Messages
+
+__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend", "render_chat"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def render_chat(template: str | None, messages: Messages, *, bos: str = "", eos: str = ""
+                ) -> str:
+    """Messages as the model's chat template renders them, ready for the assistant's reply.
+
+    Both in-process backends use this one renderer, so they feed a model the same text. A model
+    without a chat template (a base model) gets a plain ``User:`` / ``Assistant:`` transcript.
+    """
+    if not template:
+        turns = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+        return "\n\n".join(turns) + "\n\nAssistant:"
+    from rewardlab.judge._prompts import _jinja
+
+    def raise_exception(message: str) -> None:
+        raise ModelFormatError(f"the model's chat template refused the messages: {message}")
+
+    return _jinja(template).render(messages=messages, add_generation_prompt=True,
+                                   bos_token=bos, eos_token=eos,
+                                   raise_exception=raise_exception)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo] holds; find the first difference by bisection
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+class LocalBackend:
+    """Shared machinery of the in-process backends: prefix reuse, greedy decoding and option
+    probabilities. Subclasses provide ``_tokenize``, ``_decode``, ``_run`` and ``_crop``."""
+
+    name = "local"
+    n_ctx: int | None = None
+    chat_template: str | None = None
+    bos_token = ""
+    eos_token = ""
+    eos_ids: frozenset[int] = frozenset()
+    #: run only what follows the cached prefix; False runs every question cold (benchmarks)
+    reuse_prefix = True
+
+    def __init__(self) -> None:
+        self._ids: list[int] = []  # the tokens whose keys/values the cache holds
+        self._lock = threading.Lock()
+        self._option_cache: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
+        self.tokens_run = 0  # tokens actually fed to the model (prefix reuse shows here)
+
+    # --- what a subclass provides -------------------------------------------------------
+    def _tokenize(self, text: str) -> list[int]: ...
+
+    def _decode(self, ids: Sequence[int]) -> str: ...
+
+    def _run(self, ids: list[int]) -> np.ndarray:
+        """Feed ``ids`` after the cached tokens; the logits of the last position."""
+        ...
+
+    def _crop(self, n: int) -> None:
+        """Keep only the first ``n`` cached tokens."""
+        ...
+
+    # --- shared -------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def count_chat_overhead(self) -> int:
+        return len(self._chat_ids([{"role": "user", "content": ""}]))
+
+    def _chat_ids(self, messages: Messages) -> list[int]:
+        text = render_chat(self.chat_template, messages, bos=self.bos_token, eos=self.eos_token)
+        return self._tokenize(text)
+
+    def _advance(self, ids: list[int]) -> np.ndarray:
+        """Logits after ``ids``, running only what follows the prefix already cached."""
+        if self.n_ctx is not None and len(ids) > self.n_ctx:
+            raise ItemFailure(f"the prompt takes {len(ids)} tokens, more than the judge's "
+                              f"context of {self.n_ctx}")
+        keep = min(_common_prefix(self._ids, ids), len(ids) - 1)
+        if not self.reuse_prefix and keep < len(ids) - 1:
+            keep = 0  # a new question from scratch (a rationale's next token still continues)
+        if keep < len(self._ids):
+            self._crop(keep)
+            self._ids = self._ids[:keep]
+        logits = self._run(ids[keep:])
+        self.tokens_run += len(ids) - keep
+        self._ids = list(ids)
+        return logits
+
+    def reset(self) -> None:
+        """Forget the cached prefix (the next question runs cold)."""
+        with self._lock:
+            self._crop(0)
+            self._ids = []
+
+    def _option_tokens(self, options: Sequence[str]) -> list[tuple[str, tuple[int, ...]]]:
+        """Each option's token sequences: as written, after a space, and other casings."""
+        key = tuple(options)
+        if key not in self._option_cache:
+            table: list[tuple[str, tuple[int, ...]]] = []
+            for option in options:
+                variants = {option, " " + option}
+                if option.isalpha():
+                    variants |= {v for o in (option.lower(), option.upper())
+                                 for v in (o, " " + o)}
+                seen = set()
+                for variant in sorted(variants):
+                    ids = tuple(self._tokenize(variant))
+                    if not ids or not self._decode(ids[:1]).strip() or ids in seen:
+                        continue  # a bare-space first token says nothing about the option
+                    seen.add(ids)
+                    table.append((option, ids[:2]))
+            self._option_cache[key] = table
+        return self._option_cache[key]
+
+    def option_probs(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+        ids = self._chat_ids(messages)
+        table = self._option_tokens(options)
+        with self._lock:
+            p = _softmax(self._advance(ids))
+            out = dict.fromkeys(options, 0.0)
+            singles: dict[int, list[str]] = {}
+            doubles: dict[int, list[tuple[int, str]]] = {}
+            for option, seq in table:
+                if len(seq) == 1:
+                    singles.setdefault(seq[0], []).append(option)
+                else:
+                    doubles.setdefault(seq[0], []).append((seq[1], option))
+            for first, rest in doubles.items():
+                if p[first] < 1e-6:
+                    continue  # negligible: not worth a forward step
+                after = _softmax(self._advance([*ids, first]))
+                taken = 0.0
+                for second in {s for s, _ in rest}:
+                    taken += after[second]
+                for second, option in rest:
+                    out[option] += p[first] * after[second]
+                for option in singles.pop(first, []):
+                    # "1" as a whole answer: the first token, not followed by "0" (of "10")
+                    out[option] += p[first] * max(0.0, 1.0 - taken)
+            for first, names in singles.items():
+                for option in names:
+                    out[option] += p[first]
+        return {k: float(v) for k, v in out.items()}
+
+    def generate(self, messages: Messages, max_tokens: int) -> str:
+        ids = self._chat_ids(messages)
+        produced: list[int] = []
+        with self._lock:
+            logits = self._advance(ids)
+            for _ in range(max_tokens):
+                token = int(np.argmax(logits))
+                if token in self.eos_ids:
+                    break
+                produced.append(token)
+                if self.n_ctx is not None and len(ids) + len(produced) >= self.n_ctx:
+                    break
+                logits = self._advance(ids + produced)
+        return self._decode(produced).strip()
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        return [fn(item) for item in items]
+
+
+# --- transformers ---------------------------------------------------------------------------
+
+
+def _is_gguf(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"GGUF"
+
+
+def check_gguf(path: Path) -> Path:
+    """``path`` if it is a GGUF file; ``ModelFormatError`` saying what it is otherwise."""
+    if not path.exists():
+        raise ModelFormatError(f"no GGUF file at {path}")
+    if path.is_dir() or not _is_gguf(path):
+        what = "a directory" if path.is_dir() else "not a GGUF file (no GGUF magic bytes)"
+        raise ModelFormatError(f"{path} is {what}; judge:gguf: and judge:hf: read .gguf files "
+                               "(judge:hf: also reads a transformers checkpoint directory)")
+    return path
+
+
+class HFBackend(LocalBackend):
+    """A causal LM in-process with ``transformers``: a checkpoint directory (safetensors), or a
+    GGUF file, dequantised once and cached as safetensors (``dequantised_checkpoint``).
+
+    Args:
+        path: a checkpoint directory or a ``.gguf`` file.
+        n_ctx: context size in tokens (capped at the model's maximum).
+        threads: torch threads; ``None`` leaves torch's setting alone.
+    """
+
+    name = "hf"
+
+    def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int | None = None
+                 ) -> None:
+        super().__init__()
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+        from rewardlab.judge._models import dequantised_checkpoint
+        from rewardlab.models._encoder import quiet_transformers
+
+        path = Path(path)
+        if not path.exists():
+            raise ModelFormatError(f"no model at {path}: judge:hf: takes a transformers "
+                                   "checkpoint directory or a .gguf file")
+        if path.is_file():
+            path = dequantised_checkpoint(check_gguf(path))
+        elif not (path / "config.json").exists():
+            raise ModelFormatError(f"{path} is not a transformers checkpoint (no config.json)")
+        if threads is not None:
+            torch.set_num_threads(threads)
+        with quiet_transformers():
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        self.model.eval()
+        self._torch = torch
+        self._new_cache = DynamicCache
+        self._cache: Any = None
+        # the key/value cache argument: `cache` from transformers 5.2x, `past_key_values` before
+        params = inspect.signature(type(self.model).forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        tok = self.tokenizer
+        limit = getattr(self.model.config, "max_position_embeddings", None) or n_ctx
+        self.n_ctx = min(n_ctx, int(limit))
+        self.chat_template = tok.chat_template
+        self.bos_token, self.eos_token = tok.bos_token or "", tok.eos_token or ""
+        eos = {tok.eos_token_id, *tok.convert_tokens_to_ids(["<|im_end|>", "<end_of_turn>"])}
+        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        eos |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+        self.eos_ids = frozenset(i for i in eos if isinstance(i, int) and i != tok.unk_token_id)
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def _crop(self, n: int) -> None:
+        if self._cache is not None:
+            if n == 0:
+                self._cache = None
+            elif n < len(self._ids):
+                # negative: "remove this many" in every transformers version (4.x read a
+                # positive value as the length to keep; 5.x refuses it)
+                self._cache.crop(n - len(self._ids))
+
+    def _run(self, ids: list[int]) -> np.ndarray:
+        torch = self._torch
+        if self._cache is None:
+            self._cache = self._new_cache()
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([ids]), **{self._cache_arg: self._cache},
+                             use_cache=True, logits_to_keep=1)
+        self._cache = getattr(out, self._cache_arg)
+        return out.logits[0, -1].float().numpy()
+
+
+# --- llama.cpp ------------------------------------------------------------------------------
+
+
+class LlamaCppBackend(LocalBackend):
+    """A GGUF model run by llama.cpp (``llama-cpp-python``, the ``rewardlab[llamacpp]`` extra).
+
+    ``logits_all`` stays off (only the last position's logits are computed, and read straight
+    from the context), so prompt processing is as fast as llama.cpp allows.
+
+    Args:
+        path: a ``.gguf`` file.
+        n_ctx: context size in tokens.
+        threads: llama.cpp threads; 1 by default, the fastest on a busy 2-core machine.
+    """
+
+    name = "gguf"
+
+    def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int | None = None
+                 ) -> None:
+        super().__init__()
+        try:
+            import llama_cpp
+        except ImportError:
+            raise MissingDependencyError(
+                "judge:gguf: needs llama-cpp-python: pip install 'rewardlab[llamacpp]' (PyPI "
+                "has only its source, a ~20 minute compile; `pip install --find-links "
+                "../shared/wheels llama-cpp-python` uses a prebuilt wheel where there is one). "
+                "judge:hf: runs the same GGUF file without it") from None
+        path = check_gguf(Path(path))
+        self._lib = llama_cpp
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
+                                   n_threads=threads or 1, logits_all=False, verbose=False)
+        # close while the interpreter is still whole (llama.cpp's own __del__ fails at exit)
+        weakref.finalize(self, self.llm.close)
+        self.n_ctx = self.llm.n_ctx()
+        meta = self.llm.metadata
+        self.chat_template = meta.get("tokenizer.chat_template")
+        vocab = self.llm._model
+
+        def piece(token_id: int) -> str:
+            return vocab.token_get_text(token_id) if token_id >= 0 else ""
+
+        self.bos_token, self.eos_token = piece(self.llm.token_bos()), piece(self.llm.token_eos())
+        eos = {self.llm.token_eos()}
+        for marker in ("<|im_end|>", "<end_of_turn>", "<|eot_id|>"):
+            ids = self.llm.tokenize(marker.encode(), add_bos=False, special=True)
+            if len(ids) == 1:
+                eos.add(ids[0])
+        self.eos_ids = frozenset(eos)
+        self._n_vocab = self.llm.n_vocab()
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+
+    def _crop(self, n: int) -> None:
+        self.llm._ctx.kv_cache_seq_rm(0, n, -1)
+        self.llm.n_tokens = n
+
+    def _run(self, ids: list[int]) -> np.ndarray:
+        self.llm.eval(ids)
+        ptr = self._lib.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()

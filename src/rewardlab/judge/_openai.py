@@ -1,0 +1,218 @@
+"""A judge behind any OpenAI-compatible chat/completions endpoint (vLLM, llama.cpp's server,
+``transformers serve``, hosted APIs).
+
+Verdicts come from ``logprobs`` / ``top_logprobs`` of the first reply token where the server
+offers them; a server that does not (no ``logprobs`` in its reply, or a 400 that names them) is
+asked for text instead, which is parsed. Transient failures (connection resets, timeouts, HTTP
+408/409/425/429/5xx) are retried with exponential backoff, honouring ``Retry-After``; a question
+that still fails gets a NaN reward with the reason. A server that cannot be reached at all, or
+refuses the key (401/403), stops the run with a ``BackendError``: every row would fail the same
+way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from rewardlab.errors import BackendError, ConfigError
+from rewardlab.judge._backend import ItemFailure, Messages
+
+__all__ = ["OpenAIBackend", "split_target"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+#: Characters per token, to estimate lengths where the server's tokenizer is not at hand.
+CHARS_PER_TOKEN = 4
+
+
+def split_target(target: str) -> tuple[str, str | None]:
+    """``URL#MODEL`` → the chat/completions URL and the model name (None: the server's only
+    model, asked from ``/models``).
+
+    Example:
+        >>> split_target("http://127.0.0.1:8080/v1#smollm2")
+        ('http://127.0.0.1:8080/v1/chat/completions', 'smollm2')
+    """
+    url, _, model = target.partition("#")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"judge:openai: takes URL#MODEL with an http(s) URL, e.g. "
+                          f"judge:openai:http://127.0.0.1:8000/v1#my-model. Got {target!r}.")
+    url = url.rstrip("/")
+    if not url.endswith("/chat/completions"):
+        url += "/chat/completions"
+    return url, model or None
+
+
+class OpenAIBackend:
+    """Questions sent to an OpenAI-compatible server, ``concurrency`` at a time.
+
+    Args:
+        target: ``URL#MODEL`` (the base URL, e.g. ``http://host:8000/v1``).
+        api_key_env: environment variable holding the API key (unset: no key is sent).
+        timeout: seconds per request.
+        retries: extra attempts after a transient failure.
+        concurrency: requests in flight at once.
+        n_ctx: the model's context in tokens, to cut over-long prompts (estimated at 4
+            characters a token); ``None`` leaves that to the server.
+        logprobs: read verdicts from log-probabilities when the server offers them.
+        transport: an ``httpx`` transport (tests use ``httpx.MockTransport``).
+    """
+
+    name = "openai"
+
+    def __init__(self, target: str, *, api_key_env: str = "OPENAI_API_KEY",
+                 timeout: float = 60.0, retries: int = 4, concurrency: int = 4,
+                 n_ctx: int | None = None, logprobs: bool = True,
+                 transport: Any = None, backoff: float = 0.5) -> None:
+        import httpx
+
+        self.url, self.model = split_target(target)
+        self.n_ctx = n_ctx
+        self.retries, self.concurrency, self.backoff = retries, concurrency, backoff
+        self.use_logprobs = logprobs
+        self._httpx = httpx
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(api_key_env) if api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self.client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+        self._model_lock = threading.Lock()
+        self.requests_sent = 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    def count_tokens(self, text: str) -> int:
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+    def count_chat_overhead(self) -> int:
+        return 16
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def _model_name(self) -> str:
+        with self._model_lock:
+            if self.model is None:
+                models_url = self.url.removesuffix("/chat/completions") + "/models"
+                body = self._request("GET", models_url, None)
+                try:
+                    self.model = str(body["data"][0]["id"])
+                except (KeyError, IndexError, TypeError):
+                    raise BackendError(f"{models_url} lists no model; name one: "
+                                       "judge:openai:URL#MODEL") from None
+            return self.model
+
+    def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> Any:
+        """One call with retries; the parsed JSON body. Raises ``ItemFailure`` (this question
+        fails) or ``BackendError`` (every question would)."""
+        httpx = self._httpx
+        last, retry_after = "", None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self._delay(attempt, retry_after))
+            retry_after = None
+            try:
+                self.requests_sent += 1
+                response = self.client.request(method, url, json=payload)
+            except httpx.ConnectError as exc:
+                last = f"cannot connect to {url} ({exc})"
+                continue
+            except httpx.TimeoutException:
+                last = f"no answer from {url} within {self.client.timeout.read}s"
+                continue
+            except httpx.TransportError as exc:  # resets, broken chunks, protocol errors
+                last = f"{type(exc).__name__} talking to {url}: {exc}"
+                continue
+            status = response.status_code
+            if status in (401, 403):
+                raise BackendError(f"{url} refused the request with HTTP {status}: "
+                                   f"{_excerpt(response.text)}; check the API key variable "
+                                   "(option api_key_env, default OPENAI_API_KEY)")
+            if status in _RETRY_STATUS:
+                last = f"HTTP {status} from {url}: {_excerpt(response.text)}"
+                retry_after = _retry_after(response.headers.get("retry-after"))
+                continue
+            if status >= 400:
+                raise ItemFailure(f"HTTP {status} from {url}: {_excerpt(response.text)}")
+            try:
+                return response.json()
+            except ValueError:
+                raise ItemFailure(f"{url} answered HTTP {status} with a body that is not "
+                                  f"JSON: {_excerpt(response.text)}") from None
+        if last.startswith("cannot connect"):
+            raise BackendError(f"{last}, after {self.retries + 1} tries: is the server up?")
+        raise ItemFailure(f"{last} (after {self.retries + 1} tries)")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, 60.0)
+        return self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+
+    def _chat(self, messages: Messages, max_tokens: int, top_logprobs: int | None) -> Any:
+        payload: dict[str, Any] = {"model": self._model_name(), "messages": messages,
+                                   "max_tokens": max_tokens, "temperature": 0.0, "seed": 0}
+        if top_logprobs:
+            payload |= {"logprobs": True, "top_logprobs": top_logprobs}
+        body = self._request("POST", self.url, payload)
+        try:
+            choice = body["choices"][0]
+        except (KeyError, IndexError, TypeError):
+            raise ItemFailure(f"{self.url} answered without choices: "
+                              f"{_excerpt(str(body))}") from None
+        return choice
+
+    # --- Backend ------------------------------------------------------------------------
+    def option_probs(self, messages: Messages, options: Sequence[str]
+                     ) -> dict[str, float] | None:
+        if not self.use_logprobs:
+            return None
+        try:
+            choice = self._chat(messages, 1, 20)
+        except ItemFailure as exc:
+            if "logprob" in str(exc).lower():  # the server does not do log-probabilities
+                self.use_logprobs = False
+                return None
+            raise
+        content = ((choice.get("logprobs") or {}).get("content") or [None])[0]
+        if not content or not content.get("top_logprobs"):
+            self.use_logprobs = False  # the server ignores the request: parse text from now on
+            return None
+        out = dict.fromkeys(options, 0.0)
+        wanted = {o.lower(): o for o in options}
+        for entry in content["top_logprobs"]:
+            token = str(entry.get("token", "")).strip().lower()
+            if token in wanted:
+                out[wanted[token]] += math.exp(float(entry["logprob"]))
+        return out
+
+    def generate(self, messages: Messages, max_tokens: int) -> str:
+        choice = self._chat(messages, max_tokens, None)
+        text = (choice.get("message") or {}).get("content")
+        if not isinstance(text, str):
+            raise ItemFailure(f"{self.url} answered without message text")
+        return text.strip()
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        if self.concurrency <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(fn, items))  # results in input order
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
