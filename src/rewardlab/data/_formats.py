@@ -90,11 +90,11 @@ def _maybe_json(value: Any, ctx: RowContext) -> Any:
     return value
 
 
-def _text(value: Any, ctx: RowContext, field: str, *, allow_empty: bool = False) -> str:
+def _text(value: Any, ctx: RowContext, field: str) -> str:
+    """A text field. Empty text is valid: policies do answer with nothing (56 PandaLM pairs
+    lose to a model that did; four HH annotators preferred silence to a harmful answer)."""
     if not isinstance(value, str):
         raise ctx.fail(field, f"must be a string, got {_type_name(value)}")
-    if not allow_empty and not value.strip():
-        raise ctx.fail(field, "is empty; a reply must have some text")
     if len(value) > ctx.max_chars:
         raise ctx.fail(
             field,
@@ -143,7 +143,7 @@ def _messages(value: list[Any], ctx: RowContext, field: str) -> list[Message]:
         role, content = item.get("role"), item.get("content")
         if not isinstance(role, str) or not role:
             raise ctx.fail(f"{where}.role", "must be a non-empty string")
-        out.append(Message(role, _text(content, ctx, f"{where}.content", allow_empty=True)))
+        out.append(Message(role, _text(content, ctx, f"{where}.content")))
     return out
 
 
@@ -153,7 +153,7 @@ def _prompt(row: dict[str, Any], ctx: RowContext) -> tuple[str, Prompt] | None:
             value = _maybe_json(row[key], ctx)
             if isinstance(value, list):
                 return key, tuple(_messages(value, ctx, key))
-            return key, _text(value, ctx, key, allow_empty=True)
+            return key, _text(value, ctx, key)
     return None
 
 
@@ -161,13 +161,12 @@ def _reply_text(turns: list[Message], ctx: RowContext, field: str) -> str:
     """The reply carried by the turns after the prompt: normally one assistant message.
 
     An empty final assistant turn is kept as an empty reply: in HH a few annotators preferred
-    saying nothing to a harmful answer, and that is a real preference. (An empty *field* is
-    still an error: that is a broken export, not a reply.)
+    saying nothing to a harmful answer, and that is a real preference.
     """
     if not turns:
         raise ctx.fail(field, "has no reply after the prompt it shares with the other side")
     text = turns[0].content if len(turns) == 1 else render_hh(turns)
-    return _text(text, ctx, field, allow_empty=True)
+    return _text(text, ctx, field)
 
 
 def _row_id(row: dict[str, Any], ctx: RowContext) -> str | int:
@@ -224,9 +223,8 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
             rejected = _reply_text(r_rest, ctx, "rejected")
         form = "conversational"
     else:
-        # an empty reply is a real candidate (policies do answer with nothing), as in HH
-        chosen_text = _text(chosen_raw, ctx, "chosen", allow_empty=True)
-        rejected_text = _text(rejected_raw, ctx, "rejected", allow_empty=True)
+        chosen_text = _text(chosen_raw, ctx, "chosen")
+        rejected_text = _text(rejected_raw, ctx, "rejected")
         if explicit is not None:
             prompt, chosen, rejected, form = explicit[1], chosen_text, rejected_text, "explicit"
         elif is_hh_text(chosen_text) and is_hh_text(rejected_text):

@@ -35,7 +35,7 @@ def _step_list(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...
         raise ctx.fail(key, "is empty; a solution needs at least one step")
     steps = []
     for i, step in enumerate(value):
-        text = _text(step, ctx, f"{key}[{i}]", allow_empty=True)
+        text = _text(step, ctx, f"{key}[{i}]")
         if not text.strip():
             raise ctx.fail(f"{key}[{i}]", "is an empty step; every step must have some text "
                            "(drop the empty entry, and its label, from the row)")
