@@ -10,6 +10,10 @@ the deterministic part of the cost.
 - ``swap``: both orders, the second reusing the first's prefix (instructions + conversation);
 - ``*_cold``: the same with every question run from scratch (no reuse at all).
 
+Wall-clock ratios move with the load of a shared machine; process CPU time (``*_cpu``) and the
+token counts are what the work costs. With ``threads=1`` a core's judgments per CPU-second is
+the rate of one worker; two workers (or ``threads=2``) use both cores.
+
     ../.venv/bin/python judge_swap_cost.py [--model judge:default] [--pairs 12] [--repeats 2]
 """
 
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import time
+
+import torch
 
 from _common import emit
 from rewardlab import load_dataset, resolve, split_by_prompt
@@ -47,6 +53,7 @@ def main() -> None:
     ways = {"single": (False, True), "swap": (True, True), "single_cold": (False, False),
             "swap_cold": (True, False)}
     seconds = dict.fromkeys(ways, 0.0)
+    cpu = dict.fromkeys(ways, 0.0)  # process CPU time: what the work costs, whatever the load
     tokens = dict.fromkeys(ways, 0)
     judge.judge_pairs(prompts[:1], a[:1], b[:1])  # warm-up: weights, kernels
     for _ in range(args.repeats):
@@ -54,19 +61,24 @@ def main() -> None:
             backend.reset()
             backend.reuse_prefix = reuse
             before = backend.tokens_run
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             judge.judge_pairs(prompts, a, b, swap=swap)
             seconds[way] += time.perf_counter() - start
+            cpu[way] += time.process_time() - start_cpu
             tokens[way] += backend.tokens_run - before
     backend.reuse_prefix = True
     n = len(records) * args.repeats
     emit("judge_swap_cost", model=args.model, backend=backend.name, pairs=len(records),
          repeats=args.repeats, mean_question_tokens=round(sum(k for _, k in chosen) / len(chosen)),
+         swap_over_single_cpu=round(cpu["swap"] / cpu["single"], 3),
+         naive_swap_over_single_cpu=round(cpu["swap_cold"] / cpu["single_cold"], 3),
          swap_over_single=round(seconds["swap"] / seconds["single"], 3),
          swap_over_single_tokens=round(tokens["swap"] / tokens["single"], 3),
          naive_swap_over_single=round(seconds["swap_cold"] / seconds["single_cold"], 3),
          swap_over_single_cold=round(seconds["swap"] / seconds["single_cold"], 3),
          judgments_per_second={w: round(n / s, 3) for w, s in seconds.items()},
+         judgments_per_cpu_second={w: round(n / s, 3) for w, s in cpu.items()},
+         threads=torch.get_num_threads(),
          tokens={w: t // args.repeats for w, t in tokens.items()},
          seconds={w: round(s, 1) for w, s in seconds.items()}, target=1.4)
 

@@ -169,3 +169,10 @@ def test_llama_cpp_backend_matches_itself_with_and_without_reuse() -> None:
 def test_llama_cpp_backend_refuses_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ModelFormatError, match="is a directory"):
         resolve(f"judge:gguf:{tmp_path}")
+
+
+def test_text_fallback_in_process() -> None:
+    j = resolve("judge:default?logprobs=false&n_ctx=512")
+    judged = j.judge_pairs([QUESTION], ["Paris."], ["Berlin."])[0]
+    assert judged.forward.probs is None and isinstance(judged.forward.text, str)
+    assert judged.p in (0.0, 0.5, 1.0) or "no verdict in the reply" in judged.reason

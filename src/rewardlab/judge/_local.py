@@ -79,6 +79,8 @@ class LocalBackend:
     eos_ids: frozenset[int] = frozenset()
     #: run only what follows the cached prefix; False runs every question cold (benchmarks)
     reuse_prefix = True
+    #: read verdicts from token probabilities; False makes the judge parse generated text
+    use_logprobs = True
 
     def __init__(self) -> None:
         self._ids: list[int] = []  # the tokens whose keys/values the cache holds
@@ -152,7 +154,10 @@ class LocalBackend:
             self._option_cache[key] = table
         return self._option_cache[key]
 
-    def option_probs(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+    def option_probs(self, messages: Messages, options: Sequence[str]
+                     ) -> dict[str, float] | None:
+        if not self.use_logprobs:
+            return None
         ids = self._chat_ids(messages)
         table = self._option_tokens(options)
         with self._lock:

@@ -179,8 +179,7 @@ class LLMJudge:
         path = default_gguf() if self.target == "default" else Path(self.target)
         backend_cls = HFBackend if self.backend_name == "hf" else LlamaCppBackend
         backend = backend_cls(path, n_ctx=c.n_ctx or 2048, threads=c.threads)
-        if not c.logprobs:
-            backend.option_probs = lambda messages, options: None  # type: ignore[method-assign]
+        backend.use_logprobs = c.logprobs
         return backend
 
     # --- judging ------------------------------------------------------------------------
