@@ -1,0 +1,142 @@
+"""Read one shard of the input and turn its rows into records, exactly as the loader would.
+
+A worker reads only its own byte range (JSONL) or row range (Parquet) straight from the
+input file, so rows never pass through the driver. Each row keeps its absolute line number
+and index, so error messages and default ids match ``rewardlab score`` without ``--ray``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rewardlab.data import DEFAULT_MAX_CHARS, SkippedRow, Task
+from rewardlab.data._formats import RowContext
+from rewardlab.data._loader import _PARSERS
+from rewardlab.data._readers import RawRow, _decode
+from rewardlab.errors import DataError
+
+if TYPE_CHECKING:
+    from rewardlab.scale._plan import Shard
+
+__all__ = ["ParsedChunk", "iter_record_chunks", "iter_shard_rows"]
+
+_BOM = b"\xef\xbb\xbf"
+_PARQUET_BATCH = 1024
+
+
+def iter_shard_rows(path: Path, file_type: str, shard: Shard, *, source: str
+                    ) -> Iterator[RawRow]:
+    """The raw rows of ``shard``, each with its absolute line (JSONL) or row (Parquet)."""
+    if file_type == "parquet":
+        return _parquet_range(path, shard, source)
+    return _jsonl_range(path, shard, source)
+
+
+def _jsonl_range(path: Path, shard: Shard, source: str) -> Iterator[RawRow]:
+    with path.open("rb") as fh:
+        fh.seek(shard.start)
+        offset, number = shard.start, shard.first_line - 1
+        for raw in fh:
+            if offset >= shard.end:
+                return
+            offset += len(raw)
+            number += 1
+            if number == 1:
+                raw = raw.removeprefix(_BOM)
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            try:
+                text = _decode(raw, Path(source), number)
+                value = json.loads(text)
+            except DataError as exc:
+                yield RawRow(number, error=exc, text=raw.decode("utf-8", "replace")[:200])
+            except json.JSONDecodeError as exc:
+                err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno})",
+                                file=source, line=number)
+                yield RawRow(number, error=err, text=text[:200])
+            else:
+                yield RawRow(number, value=value)
+
+
+def _parquet_range(path: Path, shard: Shard, source: str) -> Iterator[RawRow]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        groups, first_row, row = [], None, 0
+        for g in range(meta.num_row_groups):  # only the row groups that overlap the shard
+            n = meta.row_group(g).num_rows
+            if row + n > shard.start and row < shard.end:
+                groups.append(g)
+                first_row = row if first_row is None else first_row
+            row += n
+        number = first_row or 0
+        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH, row_groups=groups):
+            lo, hi = max(shard.start - number, 0), min(shard.end - number, batch.num_rows)
+            if lo < hi:
+                for k, value in enumerate(batch.slice(lo, hi - lo).to_pylist()):
+                    yield RawRow(number + lo + k + 1, value=value)
+            number += batch.num_rows
+            if number >= shard.end:
+                return
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"the Parquet file cannot be read in rows {shard.start + 1}-"
+                        f"{shard.end} ({exc})", file=source) from None
+
+
+@dataclass
+class ParsedChunk:
+    """Up to ``chunk_rows`` consecutive raw rows of a shard: the records they gave, the rows
+    that were skipped, and how many raw rows they were."""
+
+    records: list[Any] = field(default_factory=list)
+    skipped: list[SkippedRow] = field(default_factory=list)
+    rows: int = 0
+    forms: dict[str, int] = field(default_factory=dict)
+
+
+def iter_record_chunks(rows: Iterator[RawRow], shard: Shard, *, task: Task, source: str,
+                       location: str, chunk_rows: int, skip_invalid: bool,
+                       max_chars: int = DEFAULT_MAX_CHARS, cells_are_text: bool = False
+                       ) -> Iterator[ParsedChunk]:
+    """Parse raw rows with the loader's own parsers, ``chunk_rows`` raw rows at a time.
+
+    Raises:
+        DataError: a row is bad and ``skip_invalid`` is off (the loader's message).
+    """
+    parse = _PARSERS[task]
+    seen: set[Any] = set()  # per shard: see RowContext.seen (PRMBench originals)
+    chunk = ParsedChunk()
+    for k, raw in enumerate(rows):
+        chunk.rows += 1
+        try:
+            if raw.error is not None:
+                raise raw.error
+            if not isinstance(raw.value, dict):
+                raise DataError(
+                    f"must be a JSON object with named fields, got {type(raw.value).__name__}",
+                    file=source, line=raw.line, location=location)
+            ctx = RowContext(file=source, line=raw.line, index=shard.first_index + k,
+                             location=location, max_chars=max_chars, seen=seen,
+                             cells_are_text=cells_are_text)
+            record, form = parse(raw.value, ctx)
+        except DataError as exc:
+            if not skip_invalid:
+                raise
+            chunk.skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason,
+                                            raw.value if raw.error is None else raw.text))
+        else:
+            chunk.records.extend(record if isinstance(record, list) else [record])
+            chunk.forms[form] = chunk.forms.get(form, 0) + 1
+        if chunk.rows >= chunk_rows:
+            yield chunk
+            chunk = ParsedChunk()
+    if chunk.rows:
+        yield chunk
