@@ -8,7 +8,8 @@ import pytest
 
 PACKAGES = ["rewardlab", "rewardlab.data", "rewardlab.models", "rewardlab.train",
             "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify", "rewardlab.prm",
-            "rewardlab.judge"]
+            "rewardlab.judge", "rewardlab.audit", "rewardlab.bench", "rewardlab.scale",
+            "rewardlab.shaping", "rewardlab.adapters", "rewardlab.serve"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

@@ -12,8 +12,29 @@ import pytest
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+def blocks(language: str, text: str = README) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def section(title: str) -> str:
+    """The README text under a heading, up to the next heading of any level."""
+    body = README.split(f"{title}\n", 1)[1]
+    return re.split(r"\n#{1,6} ", body, maxsplit=1)[0]
+
+
+def section_commands(title: str) -> list[str]:
+    """The `rewardlab ...` lines of the bash block(s) of one README section."""
+    return [line for block in blocks("bash", section(title)) for line in block.splitlines()
+            if line.startswith("rewardlab ")]
+
+
+def run_all(run_cli, commands: list[str]) -> list:
+    results = []
+    for command in commands:
+        result = run_cli(*shlex.split(command)[1:])
+        assert result.code == 0, (command, result.out, result.err)
+        results.append(result)
+    return results
 
 
 def test_quick_start_shows_the_two_commands_first() -> None:
@@ -36,11 +57,9 @@ def test_python_example_runs(tmp_path, monkeypatch) -> None:
 def test_cli_examples_run(run_cli, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     usage = README.split("## Use it", 1)[1]
-    commands = [line for line in blocks("bash")[2].splitlines() if line.startswith("rewardlab ")]
+    commands = section_commands("## Use it")
     assert commands and commands[0] in usage
-    for command in commands:
-        result = run_cli(*shlex.split(command)[1:])
-        assert result.code == 0, (command, result.err)
+    run_all(run_cli, commands)
     assert (tmp_path / "my-rm" / "rewardlab.json").is_file()
     assert (tmp_path / "eval.json").is_file()
     assert len((tmp_path / "scores.jsonl").read_text().splitlines()) == 1812
@@ -49,14 +68,9 @@ def test_cli_examples_run(run_cli, tmp_path, monkeypatch) -> None:
 @pytest.mark.slow
 def test_fine_tuning_ensemble_and_noise_examples_run(run_cli, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    section = README.split("### Fine-tuning, ensembles and noisy labels", 1)[1]
-    block = blocks("bash")[3]
-    assert block in section
-    commands = [line for line in block.splitlines() if line.startswith("rewardlab ")]
+    commands = section_commands("### Fine-tuning, ensembles and noisy labels")
     assert len(commands) == 4
-    for command in commands:
-        result = run_cli(*shlex.split(command)[1:])
-        assert result.code == 0, (command, result.err)
+    result = run_all(run_cli, commands)[-1]
     assert (tmp_path / "my-seq-rm" / "config.json").is_file()
     assert not (tmp_path / "my-seq-rm.checkpoints").exists()  # removed once the run succeeded
     rows = [json.loads(line) for line in
@@ -67,12 +81,50 @@ def test_fine_tuning_ensemble_and_noise_examples_run(run_cli, tmp_path, monkeypa
 
 def test_verifier_examples_run(run_cli, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    section = README.split("### Verifiers and best-of-n", 1)[1]
-    block = blocks("bash")[4]
-    assert block in section
-    for command in [line for line in block.splitlines() if line.startswith("rewardlab ")]:
-        result = run_cli(*shlex.split(command)[1:])
-        assert result.code == 0, (command, result.err)
+    commands = section_commands("### Verifiers and best-of-n")
+    assert commands
+    run_all(run_cli, commands)
     report = json.loads((tmp_path / "best-of-4.json").read_text())
     assert report["best_of_n_accuracy"] == pytest.approx(report["oracle"])
     assert len((tmp_path / "verified.jsonl").read_text().splitlines()) == 819
+
+
+@pytest.mark.slow
+def test_rollout_labels_example_runs(run_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (command,) = section_commands("### Process reward models")
+    run_all(run_cli, [command])
+    rows = [json.loads(line) for line in (tmp_path / "mc-steps.jsonl").read_text().splitlines()]
+    assert len(rows) == 4  # the four model solutions of the first GSM8K test problem
+    for row in rows:
+        assert len(row["labels"]) == len(row["completions"]) == len(row["mc_values"])
+        assert all(0.0 <= v <= 1.0 for v in row["mc_values"])
+
+
+@pytest.mark.slow
+def test_judge_examples_run(run_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    commands = section_commands("### Generative judges")
+    assert len(commands) == 2
+    swapped, _ = run_all(run_cli, commands)
+    assert "order" in swapped.out and "consisten" in swapped.out
+    rows = [json.loads(line) for line in (tmp_path / "graded.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    assert all(1.0 <= row["reward_chosen"] <= 10.0 for row in rows)
+
+
+@pytest.mark.slow
+def test_audit_and_bench_examples_run(run_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    audit = section_commands("### Audit a reward model")
+    bench = section_commands("### Benchmark table: `rewardlab bench`")
+    assert audit[0].startswith("rewardlab train") and len(audit) == 3 and len(bench) == 1
+    run_all(run_cli, audit + bench)
+    report = json.loads((tmp_path / "audit.json").read_text())
+    assert set(report["probes"]) == {"length", "master-keys", "paraphrase", "calibration"}
+    assert "<svg" in (tmp_path / "audit.html").read_text()
+    table = json.loads((tmp_path / "bench.json").read_text())
+    (model,) = table["models"]
+    assert table["limit"] == 20 and model["rows"]
+    scored = [row for row in model["rows"] if row["skipped"] is None]
+    assert scored and all(0 < row["n"] <= 20 and 0.0 <= row["score"] <= 1.0 for row in scored)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rewardlab._io import skipped_path, write_json, write_jsonl, write_skipped
 from rewardlab.data import (
@@ -29,18 +29,24 @@ from rewardlab.models.base import RewardModel, Saveable, Trainable, describe, re
 from rewardlab.models.registry import resolve
 from rewardlab.scoring import iter_scored_rows
 
+if TYPE_CHECKING:
+    from rewardlab.scale import DistributedScoreResult
+
 __all__ = [
     "DemoResult",
     "InjectResult",
+    "RolloutLabelResult",
     "ScoreResult",
     "TrainResult",
     "checkpoint_dir_for",
     "evaluate",
     "inject_errors",
     "judge_options",
+    "label_rollouts",
     "load_data",
     "run_demo",
     "score",
+    "score_distributed",
     "train",
 ]
 
@@ -214,6 +220,7 @@ def evaluate(
     format: Task | None = None,
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
+    limit: int | None = None,
 ) -> PairwiseResult | BestOfNResult | ProcessResult:
     """Evaluate ``model``; with ``json_out``, write the result as JSON.
 
@@ -221,10 +228,12 @@ def evaluate(
     ``is_correct`` labels gives best-of-n accuracy beside the oracle, random and majority-vote
     pickers (``BestOfNResult``). A verifier (``ReferenceScorer``) is given each best-of-n
     row's reference answer. Step-labelled data gives a process reward model's first-error
-    accuracy and F1 beside the trivial baselines (``ProcessResult``).
+    accuracy and F1 beside the trivial baselines (``ProcessResult``). ``limit``: the first N
+    valid rows only (a quick look, e.g. at a slow judge).
     """
     rm = resolve(model)
-    dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
+    dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
+                        limit=limit)
     require_task(dataset, ("pairwise", "best-of-n", "steps"), purpose="evaluation")
     result: PairwiseResult | BestOfNResult | ProcessResult
     if dataset.task == "best-of-n":
@@ -258,16 +267,32 @@ def score(
     format: Task | None = None,
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
+    limit: int | None = None,
 ) -> ScoreResult:
-    """Score every row of ``data`` into ``out`` (JSONL): one row out per row in, in order."""
+    """Score every row of ``data`` into ``out`` (JSONL): one row out per row in, in order
+    (``limit``: the first N valid rows only)."""
     rm = resolve(model)
-    dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
+    dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
+                        limit=limit)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"cannot write scores to {out}: it is a directory; give a file name")
     n = write_jsonl(out, iter_scored_rows(rm, dataset))
     return ScoreResult(n_rows=n, out=out, task=dataset.task, skipped=dataset.skipped,
                        skipped_file=_report_skipped(dataset, out))
+
+
+def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out: str | Path,
+                      **options: Any) -> DistributedScoreResult:
+    """Score ``data`` on Ray into the shard directory ``out`` (``rewardlab score --ray``).
+
+    A thin entry point: ``rewardlab.scale.score_distributed`` documents the options
+    (``address``, ``workers``, ``shard_rows``, ``output_format``, ...) and returns a
+    ``DistributedScoreResult``. Imported lazily, so the API needs Ray only when used.
+    """
+    from rewardlab.scale import score_distributed as run
+
+    return run(model, data, out=out, **options)
 
 
 @dataclass(frozen=True)
@@ -317,6 +342,60 @@ def inject_errors(
     return InjectResult(out=out, n_problems=len(problems), n_rows=n, kinds=kinds,
                         uncorrupted=result.uncorrupted, skipped=tuple(skipped),
                         skipped_file=skipped_file)
+
+
+@dataclass(frozen=True)
+class RolloutLabelResult:
+    """What ``label_rollouts`` wrote: the labelled rows, the counts, and every solution that
+    got no row (malformed, no reference, policy failure, dropped by denoising) with why."""
+
+    out: Path
+    n_solutions: int
+    n_rows: int
+    stats: dict[str, float]
+    skipped: tuple[SkippedRow, ...] = ()
+    skipped_file: Path | None = None
+
+
+def label_rollouts(
+    data: str | Path,
+    *,
+    policy: str | Any,
+    out: str | Path,
+    limit: int | None = None,
+    skip_invalid: bool = False,
+    **options: Any,
+) -> RolloutLabelResult:
+    """Write step labels (TRL's PRM format) estimated by Monte-Carlo rollouts.
+
+    ``policy`` is a spec (``policy:default``, ``policy:gguf:PATH``,
+    ``policy:openai:URL#MODEL``) or a loaded policy; ``options`` are ``RolloutConfig`` fields
+    (``k``, ``seed``, ``temperature``, ``threshold``, ``denoise``, ...). The data is read and
+    the policy loaded (a missing model or a server that is down fails here) before any
+    rollout; ``rewardlab.prm.rollouts`` documents the labels.
+    """
+    from rewardlab.prm import RolloutConfig, label_solutions, load_policy, read_solutions
+
+    config = RolloutConfig(**options)
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(f"cannot write steps to {out}: it is a directory; give a file name")
+    solutions, bad_rows = read_solutions(data, split=config.split, skip_invalid=skip_invalid,
+                                         limit=limit)
+    loaded = load_policy(policy) if isinstance(policy, str) else policy
+    try:
+        result = label_solutions(solutions, loaded, config, file=str(data))
+    finally:
+        if isinstance(policy, str):
+            loaded.close()
+    n = write_jsonl(out, result.rows)
+    skipped = (*bad_rows, *result.skipped)
+    skipped_file = None
+    if skipped:
+        skipped_file = skipped_path(out)
+        write_skipped(skipped, skipped_file)
+    return RolloutLabelResult(out=out, n_solutions=len(solutions), n_rows=n,
+                              stats=result.stats, skipped=skipped, skipped_file=skipped_file)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from rewardlab._console import evaluation_table, make_console, pairwise_table, p
 from rewardlab._io import skipped_path, write_json
 from rewardlab._progress import set_progress
 from rewardlab.data import DEFAULT_MAX_CHARS
-from rewardlab.errors import RewardLabError
+from rewardlab.errors import ConfigError, RewardLabError
 
 app = typer.Typer(
     name="rewardlab",
@@ -55,6 +55,10 @@ SkipOpt = Annotated[
 ]
 MaxCharsOpt = Annotated[
     int, typer.Option("--max-chars", min=1, help="Longest text a field may hold.")
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Read the first N valid rows only (a quick "
+                             "look).")
 ]
 
 
@@ -170,6 +174,7 @@ def evaluate(
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
+    limit: LimitOpt = None,
 ) -> None:
     """Pairwise data: accuracy with a 95% CI, per subset, beside length-only baselines.
     Best-of-n data: best-of-n accuracy beside oracle, random and majority vote.
@@ -178,18 +183,24 @@ def evaluate(
     pair; --swap asks both orders."""
     model = api.judge_options(model, swap=swap, reason=reason)
     result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
-                          skip_invalid=skip_invalid, max_chars=max_chars)
+                          skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
     out.print(evaluation_table(result))
     if json_out is not None:
         out.print(f"wrote {json_out}")
     print_skipped(err, result.skipped, skipped_path(json_out) if json_out else None)
 
 
+class PartFormat(StrEnum):
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
 @app.command()
 def score(
     model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
     data: Annotated[str, typer.Argument(help="Data file to score (or bundled:NAME).")],
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file (with "
+                                           "--ray: a directory of shards).")],
     swap: Annotated[bool | None, typer.Option(
         "--swap/--no-swap", help="judge: models: ask every pair in both orders and average "
         "(position-bias control; reports the order-consistency rate).")] = None,
@@ -199,13 +210,57 @@ def score(
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
+    limit: LimitOpt = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Score a JSONL/Parquet file of any size "
+                                      "on Ray, streamed in resumable shards (docs/ray.md).")
+                   ] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to use (HOST:6379, "
+                                                "ray://HOST:10001, auto); default: a local "
+                                                "Ray. Needs --ray.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Scoring workers, each loading "
+                                                "the model once (default: CPUs / "
+                                                "--cpus-per-worker). Needs --ray.")] = None,
+    cpus_per_worker: Annotated[float, typer.Option(min=0.01, help="CPUs (and torch threads) "
+                                                   "per worker. Needs --ray.")] = 1.0,
+    shard_rows: Annotated[int, typer.Option(min=1, help="Input rows per shard: the unit of "
+                                            "output, retry and resume. Needs --ray.")
+                          ] = 5000,
+    output_format: Annotated[PartFormat, typer.Option(help="Shard file format. Needs --ray.")
+                             ] = PartFormat.jsonl,
+    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for "
+                                                   "--address to answer.")] = 10.0,
 ) -> None:
-    """Score every row: one output row per input row, in order, with its id."""
+    """Score every row: one output row per input row, in order, with its id. With --ray,
+    shards of the file are scored in parallel into --out; rerun to resume."""
     model = api.judge_options(model, swap=swap, reason=reason)
-    result = api.score(model, data, out=out_file, format=_fmt(format),
-                       skip_invalid=skip_invalid, max_chars=max_chars)
-    out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
-    print_skipped(err, result.skipped, result.skipped_file)
+    given = {"--limit": limit} if ray else {"--address": address, "--workers": workers}
+    used = [name for name, value in given.items() if value is not None]
+    if used:
+        raise ConfigError(f"{', '.join(used)} " + ("does not apply to --ray" if ray else
+                                                   "only applies to Ray scoring; add --ray"))
+    if not ray:
+        result = api.score(model, data, out=out_file, format=_fmt(format),
+                           skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
+        out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
+        print_skipped(err, result.skipped, result.skipped_file)
+        return
+    shards = api.score_distributed(
+        model, data, out=out_file, address=address, workers=workers,
+        cpus_per_worker=cpus_per_worker, shard_rows=shard_rows,
+        output_format=output_format.value, format=_fmt(format), skip_invalid=skip_invalid,
+        max_chars=max_chars, connect_timeout=connect_timeout)
+    resumed = (f", {shards.shards_resumed} already done by an earlier run"
+               if shards.shards_resumed else "")
+    how = (f"{shards.shards_scored} scored by {shards.workers} Ray "
+           f"worker{'s' * (shards.workers != 1)} on {escape(shards.address)}{resumed}"
+           if shards.shards_scored else "all finished by an earlier run; nothing left to score")
+    out.print(f"scored {shards.n_rows} {shards.task} rows into [bold]{shards.out}[/] "
+              f"({shards.n_shards} {shards.output_format} shards: {how}) "
+              f"in {shards.seconds:.1f}s")
+    if shards.n_skipped > len(shards.skipped):
+        err.print(f"[yellow]{shards.n_skipped} rows skipped in all; the first "
+                  f"{len(shards.skipped)} follow[/]")
+    print_skipped(err, shards.skipped, shards.skipped_file)
 
 
 label_app = typer.Typer(help="Make step-labelled data for process reward models.",
@@ -236,6 +291,57 @@ def inject_errors(
     if result.uncorrupted:
         out.print(f"{len(result.uncorrupted)} problems had no calculation whose corruption "
                   "reaches the final answer; they are left out")
+    print_skipped(err, result.skipped, result.skipped_file)
+
+
+class Denoise(StrEnum):
+    none = "none"
+    mark = "mark"
+    drop = "drop"
+
+
+@label_app.command("rollouts")
+def label_rollouts(
+    data: Annotated[str, typer.Argument(help="Solutions with a reference answer: GSM8K "
+                                        "problems, best-of-n rows (bundled:gsm8k_examples) "
+                                        "or steps with a 'reference'.")],
+    policy: Annotated[str, typer.Option(help="policy:default, policy:gguf:PATH or "
+                                        "policy:openai:URL#MODEL (options after ?).")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL (TRL's PRM "
+                                           "format).")],
+    k: Annotated[int, typer.Option("--k", min=1, help="Rollouts per step prefix.")] = 8,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (per prefix).")] = 0,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature.")] = 0.7,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling.")] = 1.0,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Longest continuation.")] = 256,
+    threshold: Annotated[float, typer.Option(min=0.0, max=0.999, help="Hard label = MC value "
+                                             "> threshold (0: Math-Shepherd's hard "
+                                             "estimation).")] = 0.0,
+    denoise: Annotated[Denoise, typer.Option(help="Low-confidence labels (SCAN): none, mark "
+                                             "them, or drop their rows.")] = Denoise.none,
+    alpha: Annotated[float, typer.Option(min=0.0, max=0.999, help="Plausibility level of "
+                                         "the low-confidence test.")] = 0.1,
+    keep_rollouts: Annotated[bool, typer.Option(help="Write every rollout's text.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Read the first N rows only.")
+                     ] = None,
+    skip_invalid: SkipOpt = False,
+) -> None:
+    """Label every step by Monte-Carlo rollouts (Math-Shepherd): the share of K
+    continuations from the step that reach the reference answer."""
+    result = api.label_rollouts(data, policy=policy, out=out_file, k=k, seed=seed,
+                                temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                                threshold=threshold, denoise=denoise.value, alpha=alpha,
+                                keep_rollouts=keep_rollouts, limit=limit,
+                                skip_invalid=skip_invalid)
+    st = result.stats
+    steps = int(st["steps"])
+    share = f" ({st['positive'] / steps:.0%} positive)" if steps else ""
+    out.print(f"wrote {result.n_rows} of {result.n_solutions} solutions into "
+              f"[bold]{result.out}[/]: {steps} steps labelled{share} from "
+              f"{int(st['rollouts'])} rollouts in {st['seconds']:.1f}s")
+    if denoise != Denoise.none:
+        out.print(f"{int(st['low_confidence'])} low-confidence step labels; "
+                  f"{int(st['dropped'])} rows dropped")
     print_skipped(err, result.skipped, result.skipped_file)
 
 
@@ -293,6 +399,123 @@ def serve(
               f"micro-batches of up to {max_batch} items, waiting at most {max_wait_ms:g} ms"
               + ("; bearer token required" if token else ""))
     run(server, host=host, port=port)
+
+
+class BenchTies(StrEnum):
+    half = "half"
+    rewardbench = "rewardbench"
+
+
+@app.command()
+def bench(
+    models: Annotated[list[str], typer.Argument(metavar="MODEL", help="Model specs or "
+                                                "saved model directories; several are "
+                                                "compared on the same rows.")],
+    suite: Annotated[str, typer.Option(help="default (or another bundled suite), a suite "
+                                       ".toml file, or a data file as a one-file suite.")
+                     ] = "default",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write everything as JSON.")
+                        ] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the table as a "
+                                                  "self-contained HTML page.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Score the first N rows of every "
+                                              "table row only (a quick look).")] = None,
+    ties: Annotated[BenchTies, typer.Option(help="half, or rewardbench (a pair tie is a "
+                                            "loss).")] = BenchTies.half,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit with status 1 when a row "
+                                         "was skipped.")] = False,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached scores.")
+                     ] = True,
+) -> None:
+    """A RewardBench-style table over a suite of data sets: per-row and section scores with
+    95% CIs beside length-only baselines; several models get a paired bootstrap test."""
+    from rewardlab.bench import bench_tables, run_bench, write_bench_html
+
+    result = run_bench(models, suite, ties=ties.value, limit=limit, cache=cache)
+    for item in bench_tables(result):
+        if isinstance(item, str):
+            out.print(escape(item), soft_wrap=True)
+        else:
+            out.print(item)
+    if json_out is not None:
+        write_json(json_out, result.to_json())
+        out.print(f"wrote {json_out}")
+    if html_out is not None:
+        write_bench_html(result, html_out)
+        out.print(f"wrote {html_out}")
+    if strict and result.any_skipped:
+        raise typer.Exit(1)
+
+
+class FailOn(StrEnum):
+    never = "never"
+    warn = "warn"
+    flagged = "flagged"
+
+
+@app.command()
+def audit(
+    model: Annotated[str, typer.Argument(help="Model spec or saved model directory.")],
+    data: Annotated[str, typer.Argument(help="Pairwise or best-of-n data file (or "
+                                        "bundled:NAME).")],
+    probes: Annotated[str | None, typer.Option(help="Comma-separated probes (default all): "
+                                               "length, master-keys, paraphrase, position, "
+                                               "label-noise, over-optimisation, calibration."
+                                               )] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the self-contained "
+                                                  "HTML report.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write every figure as JSON.")
+                        ] = None,
+    max_pairs: Annotated[int, typer.Option(min=2, help="Pairs (or best-of-n problems) each "
+                                           "probe that rewrites responses draws.")] = 32,
+    reference_prompts: Annotated[int, typer.Option(min=2, help="AlpacaEval prompts the "
+                                                   "length probe scores in three lengths.")
+                                 ] = 16,
+    length_references: Annotated[bool, typer.Option(
+        "--length-references/--no-length-references", help="Also read the bundled AlpacaEval "
+        "length and EvalBiasBench sets in the length probe.")] = True,
+    best_of_n: Annotated[str | None, typer.Option(help="Best-of-n data with is_correct (or "
+                                                  "--gold) for over-optimisation; default "
+                                                  "DATA when it is best-of-n.")] = None,
+    gold: Annotated[str | None, typer.Option(help="Gold reward model spec for "
+                                             "over-optimisation.")] = None,
+    master_key: Annotated[list[str] | None, typer.Option(
+        help="An extra content-free response to try (repeatable).")] = None,
+    noise_rates: Annotated[str, typer.Option(help="Label-flip rates of the label-noise "
+                                             "probe.")] = "0,0.1,0.2,0.4",
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every sample and split.")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Read the first N rows of DATA "
+                                              "only.")] = None,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit with status 1 when a probe's verdict "
+                                            "is at least this (for CI).")] = FailOn.never,
+) -> None:
+    """Audit a reward model for hacking and bias: length, master keys, paraphrase, position,
+    label noise, over-optimisation and calibration probes, with an HTML/JSON report."""
+    from rewardlab.audit import AuditConfig
+    from rewardlab.audit import audit as run_audit
+    from rewardlab.audit._table import summary_table
+
+    try:
+        rates = tuple(float(r) for r in noise_rates.split(",") if r.strip())
+    except ValueError:
+        raise ConfigError(f"--noise-rates must be comma-separated numbers in [0, 0.5). Got "
+                          f"{noise_rates!r}.") from None
+    config = AuditConfig(
+        probes=tuple(p for p in probes.split(",") if p.strip()) if probes else None,
+        max_pairs=max_pairs, seed=seed, master_keys=tuple(master_key or ()),
+        noise_rates=rates, best_of_n=best_of_n, gold=gold,
+        length_references=length_references, reference_prompts=reference_prompts)
+    result = run_audit(model, data, config=config, html=html_out, json_out=json_out,
+                       limit=limit)
+    out.print(summary_table(result))
+    for probe in result.skipped:
+        err.print(f"[yellow]skipped {escape(probe.name)}:[/] {escape(probe.reason or '')}")
+    for path in (html_out, json_out):
+        if path is not None:
+            out.print(f"wrote {path}")
+    levels = {"ok": 0, "warn": 1, "flagged": 2}
+    if fail_on != FailOn.never and levels[result.worst] >= levels[fail_on.value]:
+        raise typer.Exit(1)
 
 
 def main() -> None:
