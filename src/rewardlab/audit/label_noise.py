@@ -15,9 +15,6 @@ embedding cache after the first run, so each fit costs seconds.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -50,27 +47,6 @@ def fresh_copy(model: RewardModel) -> RewardModel:
     return copy
 
 
-@contextmanager
-def _small_head_threads(model: RewardModel) -> Iterator[None]:
-    """One torch thread while fitting a head over cached features (``embed:``).
-
-    Such a head is a few small matrix products per batch: a thread pool gains nothing, and on a
-    machine whose cores are busy it loses badly (one demo-sized fit measured 130 s with torch's
-    2 threads against 9 s with 1, at load average 9). Other kinds keep their threads.
-    """
-    if not getattr(model, "supports_co_teaching", False) or "torch" not in sys.modules:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(ctx: AuditContext) -> ProbeResult:
     """Held-out accuracy after training on 0/10/20/40% flipped labels."""
     from rewardlab import api
@@ -87,8 +63,9 @@ def run(ctx: AuditContext) -> ProbeResult:
     rates = sorted(set(ctx.config.noise_rates) | {0.0})
     rows: list[dict[str, Any]] = []
     for rate in rates:
-        with _small_head_threads(ctx.model):
-            trained = api.train(fresh_copy(ctx.model), train, inject_noise=rate)
+        # head fits run on one torch thread (train.loop.one_torch_thread): four of them on a
+        # busy machine took 490 s with two threads, 31 s with one
+        trained = api.train(fresh_copy(ctx.model), train, inject_noise=rate)
         result = evaluate_pairwise(trained.model, test, seed=ctx.config.seed).overall
         ctx.scored += 2 * len(test)
         rows.append({"noise_rate": rate, "flipped": trained.report.get("flipped", 0),

@@ -332,8 +332,11 @@ class LlamaCppBackend(LocalBackend):
                 "judge:hf: runs the same GGUF file without it") from None
         path = check_gguf(Path(path))
         self._lib = llama_cpp
+        # prompt evaluation too: llama.cpp's batch default is every core, which under CPU
+        # contention is slower than one thread
         self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
-                                   n_threads=threads or 1, logits_all=False, verbose=False)
+                                   n_threads=threads or 1, n_threads_batch=threads or 1,
+                                   logits_all=False, verbose=False)
         # close while the interpreter is still whole (llama.cpp's own __del__ fails at exit)
         weakref.finalize(self, self.llm.close)
         self.n_ctx = self.llm.n_ctx()

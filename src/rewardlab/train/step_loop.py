@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from rewardlab._progress import progress
 from rewardlab.errors import TrainingError
+from rewardlab.train.loop import one_torch_thread
 
 if TYPE_CHECKING:
     import torch
@@ -84,16 +85,9 @@ def train_step_head(
                                   fused=True)
     generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    # a head this small gains nothing from a second thread (idle machine: 4.8 s of CPU for
-    # 40 epochs on 5,000 steps with one, 7.3 s with two), and on a busy one every op's thread
-    # barrier waits for a core: four heads took 236 s with two threads there (restored below)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():  # a head this small only loses with a thread pool
         _run_epochs(head, features, labels, w, optimizer, generator, history, epochs=epochs,
                     batch_size=batch_size, seed=seed, description=description)
-    finally:
-        torch.set_num_threads(threads)
     head.eval()
     return history
 
