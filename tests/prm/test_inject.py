@@ -132,10 +132,16 @@ def test_a_solution_without_calculations_cannot_be_corrupted() -> None:
 
 def test_rows_are_trl_prm_format_with_the_corruption(examples) -> None:
     _, result = examples
-    row = next(r for r in result.rows() if r["subset"] != "correct")
-    assert set(row) == {"id", "prompt", "completions", "labels", "subset", "corruption"}
+    rows = result.rows()
+    row = next(r for r in rows if r["subset"] != "correct")
+    assert set(row) == {"id", "prompt", "completions", "labels", "subset", "corruption",
+                        "reference"}
     assert len(row["completions"]) == len(row["labels"])
     assert row["corruption"]["kind"] == row["subset"]
+    # the correct solution of the same problem states the answer the corruption changed
+    correct = next(r for r in rows if r["id"] == row["id"].rsplit(":", 1)[0] + ":correct")
+    assert correct["reference"] == row["reference"] == row["corruption"]["answer"]
+    assert row["corruption"]["corrupted_answer"] != row["reference"]
 
 
 def test_bad_rows_and_options(tmp_path: Path) -> None:

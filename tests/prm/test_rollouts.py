@@ -170,14 +170,13 @@ def test_reads_problems_example_solutions_and_injected_steps(tmp_path: Path) -> 
     assert [s.source["is_correct"] for s in examples] == [False, False, False, True]
     assert {s.reference for s in examples} == {examples[0].reference} and "A: 18" in \
         examples[0].reference
-    # `label inject-errors` output: corrupted rows keep the original answer, correct rows
-    # carry no reference and are reported
+    # `label inject-errors` output: every row carries the original answer as its reference
     injected = tmp_path / "steps.jsonl"
     api.inject_errors(raw, out=injected, limit=1)
     corrupted, correct = read_solutions(injected)[0]
     assert corrupted.reference == "72" and corrupted.source["corruption"]["answer"] == "72"
     assert False in corrupted.source["labels"]
-    assert correct.reference is None
+    assert correct.reference == "72" and all(correct.source["labels"])
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "hello"}\n')
     with pytest.raises(DataError, match=r"bad\.jsonl:1: cannot tell the layout"):

@@ -26,7 +26,7 @@ import operator
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -402,11 +402,14 @@ class InjectionResult:
         corruptions: the corruption behind each corrupted record, by record id.
         uncorrupted: ids of problems with no usable calculation (left out; their count is
             reported, never hidden).
+        references: the problem's original final answer, by record id (corrupted and correct
+            records alike), so the rows can go on to ``label rollouts`` or a verifier.
     """
 
     records: tuple[StepRecord, ...]
     corruptions: dict[str | int, Corruption]
     uncorrupted: tuple[str | int, ...]
+    references: dict[str | int, str] = field(default_factory=dict)
 
     def dataset(self, source: str = "error-injection") -> Dataset[StepRecord]:
         """The records as a ``steps`` dataset, ready for ``fit`` or ``evaluate_process``."""
@@ -414,11 +417,14 @@ class InjectionResult:
 
     def rows(self) -> list[dict[str, Any]]:
         """JSON rows in TRL's PRM format (``prompt``, ``completions``, ``labels``) plus
-        ``id``, ``subset`` and, for corrupted ones, the ``corruption``."""
+        ``id``, ``subset``, the original final answer as ``reference`` and, for corrupted
+        ones, the ``corruption``."""
         out = []
         for r in self.records:
             row: dict[str, Any] = {"id": r.id, "prompt": r.prompt, "completions": list(r.steps),
                                    "labels": list(r.labels or ()), "subset": r.subset}
+            if r.id in self.references:
+                row["reference"] = self.references[r.id]
             if r.id in self.corruptions:
                 row["corruption"] = self.corruptions[r.id].to_json()
             out.append(row)
@@ -448,6 +454,7 @@ def inject_errors(problems: Sequence[Problem], *, seed: int = 0,
                           f"{', '.join(CORRUPTIONS)}. Got none.")
     records: list[StepRecord] = []
     corruptions: dict[str | int, Corruption] = {}
+    references: dict[str | int, str] = {}
     uncorrupted: list[str | int] = []
     for p in problems:
         done = inject_error(p.question, p.solution, seed=seed, kinds=kinds)
@@ -460,10 +467,12 @@ def inject_errors(problems: Sequence[Problem], *, seed: int = 0,
                                   labels=tuple(i < corruption.step for i in range(len(steps))),
                                   id=rid, subset=corruption.kind, line=p.line))
         corruptions[rid] = corruption
+        references[rid] = corruption.answer
         if include_correct:
             correct = split_steps(p.solution)
             records.append(StepRecord(prompt=p.question, steps=tuple(correct),
                                       labels=(True,) * len(correct), id=f"{p.id}:correct",
                                       subset="correct", line=p.line))
+            references[f"{p.id}:correct"] = corruption.answer
     return InjectionResult(records=tuple(records), corruptions=corruptions,
-                           uncorrupted=tuple(uncorrupted))
+                           uncorrupted=tuple(uncorrupted), references=references)
