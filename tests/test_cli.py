@@ -113,7 +113,7 @@ def test_skip_invalid_scores_the_rest_and_writes_the_skipped_rows(run_cli, saved
     skipped = [json.loads(x) for x in (tmp_path / "scores.skipped.jsonl").read_text().splitlines()]
     assert [(s["line"], s["field"]) for s in skipped] == [(2, None), (3, "rejected")]
     assert "identical" in skipped[1]["reason"] and skipped[1]["row"]["chosen"] == "same"
-    assert "skipped 2 invalid row(s)" in result.err
+    assert "skipped 2 row(s)" in result.err
 
 
 BAD_FILES = {

@@ -182,7 +182,7 @@ def print_skipped(console: Console, skipped: Sequence[SkippedRow], written_to: o
     if not skipped:
         return
     where = f"; all written to {written_to}" if written_to else ""
-    console.print(f"[yellow]skipped {len(skipped)} invalid row(s){where}:[/]")
+    console.print(f"[yellow]skipped {len(skipped)} row(s){where}:[/]")
     for row in skipped[:show]:
         line = f"line {row.line}" if row.line is not None else "file"
         field = f" field '{row.field}'" if row.field else ""
