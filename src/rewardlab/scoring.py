@@ -29,27 +29,28 @@ def _clean(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int = 2048
-                     ) -> Iterator[dict[str, Any]]:
+def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int = 2048,
+                     first_index: int = 0) -> Iterator[dict[str, Any]]:
     """Yield one dict per record: ``id`` plus ``reward`` (pointwise), ``reward_chosen`` and
     ``reward_rejected`` (pairs), ``rewards`` (best-of-n) or ``reward`` of the whole solution
     (steps); models with an uncertainty (ensembles) add ``uncertainty`` /
     ``uncertainty_chosen`` / ``uncertainty_rejected``, process reward models add every
     step's ``step_scores`` and the ``first_error`` they predict, generative judges add their
     ``judgment`` (pairs) or ``probs`` / ``rationale`` (single responses) and, where a reward
-    is null, the ``reason``."""
+    is null, the ``reason``. ``first_index``: where ``data`` starts in a larger data set (a
+    Ray shard), so a judge shows each pair in the same order whichever way it is scored."""
     records = data.records
     with progress("scoring rows", total=len(records)) as advance:
         for start in range(0, len(records), chunk_size):
             chunk = records[start : start + chunk_size]
-            yield from _score_chunk(model, data, chunk)
+            yield from _score_chunk(model, data, chunk, first_index + start)
             advance(len(chunk))
 
 
-def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...]
-                 ) -> Iterator[dict[str, Any]]:
+def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
+                 first_index: int) -> Iterator[dict[str, Any]]:
     if data.task == "pairwise" and uses_comparison(model):
-        yield from _judge_pairs(model, chunk)
+        yield from _judge_pairs(model, chunk, first_index)
     elif data.task == "pointwise" and hasattr(model, "grade"):
         yield from _judge_points(model, chunk)
     elif data.task == "pairwise":
@@ -89,11 +90,13 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...]
             yield {"id": r.id, "rewards": [_clean(v) for v in rewards]}
 
 
-def _judge_pairs(model: Any, pairs: tuple[PairRecord, ...]) -> Iterator[dict[str, Any]]:
+def _judge_pairs(model: Any, pairs: tuple[PairRecord, ...], first_index: int
+                 ) -> Iterator[dict[str, Any]]:
     """A generative judge compares each pair (order balanced as in evaluation): the chosen
     side's reward is P(chosen better); the judgment (both orders with swap, probabilities,
     rationale, and the reason for a missing verdict) comes along."""
-    chosen, rejected, judgments, first = judge_pair_rewards(model, pairs)
+    chosen, rejected, judgments, first = judge_pair_rewards(model, pairs,
+                                                            first_index=first_index)
     for r, c, j, judged, shown_first in zip(pairs, chosen, rejected, judgments, first,
                                             strict=True):
         row = {"id": r.id, "reward_chosen": _clean(c), "reward_rejected": _clean(j),

@@ -27,24 +27,30 @@ def uses_comparison(model: object) -> bool:
     return isinstance(model, PairwiseJudge) and bool(getattr(model, "compares_pairs", False))
 
 
-def chosen_shown_first(n: int) -> np.ndarray:
-    """Which pairs show the chosen response first: every other one, starting with the first.
+def chosen_shown_first(n: int, first_index: int = 0) -> np.ndarray:
+    """Which pairs show the chosen response first: every other one by the pair's position in
+    its data set (``first_index`` is the position of the first of these ``n``), so a file
+    scored in chunks, shards or at once asks each pair in the same order.
 
     Example:
         >>> chosen_shown_first(5).tolist()
         [True, False, True, False, True]
+        >>> chosen_shown_first(2, first_index=3).tolist()
+        [False, True]
     """
-    return np.arange(n) % 2 == 0
+    return (np.arange(n) + first_index) % 2 == 0
 
 
-def judge_pair_rewards(model: Any, records: Sequence[PairRecord], *, swap: bool | None = None
+def judge_pair_rewards(model: Any, records: Sequence[PairRecord], *, swap: bool | None = None,
+                       first_index: int = 0
                        ) -> tuple[np.ndarray, np.ndarray, list[Any], np.ndarray]:
     """``(reward_chosen, reward_rejected, judgments, chosen_first)``: P(chosen better) and its
     complement per pair, the judge's ``PairJudgment`` per pair (in the order it was shown),
-    and which pairs showed the chosen response first."""
+    and which pairs showed the chosen response first (``first_index``: the position of
+    ``records[0]`` in its data set, see ``chosen_shown_first``)."""
     if not hasattr(model, "judge_pairs"):
         raise CapabilityError(f"model '{describe(model)}' cannot judge pairs side by side")
-    first = chosen_shown_first(len(records))
+    first = chosen_shown_first(len(records), first_index)
     prompts = [r.prompt for r in records]
     a = [r.chosen if f else r.rejected for r, f in zip(records, first, strict=True)]
     b = [r.rejected if f else r.chosen for r, f in zip(records, first, strict=True)]

@@ -203,6 +203,7 @@ def score_shard(model: RewardModel, job: ShardJob, shard: Shard) -> dict[str, An
     digest, n_rows, n_records, skipped, forms = _IdsDigest(), 0, 0, [], {}
     try:
         for chunk in chunks:
+            first_index = shard.first_index + n_rows  # the chunk's first row in the file
             n_rows += chunk.rows
             skipped.extend(s.to_json() for s in chunk.skipped)
             for form, n in chunk.forms.items():
@@ -211,7 +212,8 @@ def score_shard(model: RewardModel, job: ShardJob, shard: Shard) -> dict[str, An
                 continue
             data = Dataset(task=job.task, records=tuple(chunk.records), source=job.source,
                            form="")
-            scored = list(iter_scored_rows(model, data, chunk_size=len(chunk.records)))
+            scored = list(iter_scored_rows(model, data, chunk_size=len(chunk.records),
+                                           first_index=first_index))
             for row in scored:
                 digest.update(row["id"])
             n_records += len(scored)
