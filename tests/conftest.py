@@ -7,8 +7,12 @@ Models and embeddings are shared through session fixtures: MiniLM costs ~65 ms o
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -111,3 +115,61 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (for servers to start, or to be refused)."""
+    return _unused_port()
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """``python -m llama_cpp.server`` with the default model (SmolLM2-135M, alias
+    ``smollm2``) on a free loopback port, started once for the session; its base URL
+    (``http://127.0.0.1:PORT/v1``). One thread, so it competes fairly on a busy machine;
+    ``logits_all`` so the judge can read log-probabilities. Skipped without
+    llama-cpp-python[server]."""
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
+    import httpx
+
+    from rewardlab.judge import default_gguf
+
+    port = _unused_port()
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the server's log, closed below
+    proc = subprocess.Popen(  # a file, not a pipe: a full pipe would stall the server
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()),
+         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+         "--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", "2048",
+         "--logits_all", "true", "--interrupt_requests", "False", "--verbose", "False"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"llama_cpp.server exited: {log.read()[-2000:]}")
+            try:
+                if httpx.get(base + "/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("llama_cpp.server did not answer within 300 s")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -6,19 +6,12 @@ fallback is what runs. Skipped where llama-cpp-python is not installed."""
 from __future__ import annotations
 
 import math
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
-import httpx
 import numpy as np
 import pytest
 
 from rewardlab import resolve
 from rewardlab.errors import BackendError
-from rewardlab.judge import default_gguf
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
 
@@ -30,47 +23,8 @@ PAIRS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "1",
-         "--logits_all", "true", "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT)  # a file: a full pipe would stall the server
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"llama_cpp.server exited: {log.read()[-2000:]}")
-            try:
-                if httpx.get(url + "/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama_cpp.server did not start within 300 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def test_server_and_in_process_give_the_same_verdicts(server: str) -> None:
-    remote = resolve(f"judge:openai:{server}#smollm2?n_ctx=1024")
+def test_server_and_in_process_give_the_same_verdicts(llama_server: str) -> None:
+    remote = resolve(f"judge:openai:{llama_server}#smollm2?n_ctx=1024")
     local = resolve("judge:gguf:default?n_ctx=1024")
     for swap in (False, True):
         p_remote = remote.compare(*PAIRS, swap=swap)
@@ -89,14 +43,14 @@ def test_server_and_in_process_give_the_same_verdicts(server: str) -> None:
             assert 1 <= verdict.value <= 10
 
 
-def test_model_name_from_the_server(server: str) -> None:
-    judge = resolve(f"judge:openai:{server}")
+def test_model_name_from_the_server(llama_server: str) -> None:
+    judge = resolve(f"judge:openai:{llama_server}")
     assert judge.compare(PAIRS[0][:1], PAIRS[1][:1], PAIRS[2][:1]).shape == (1,)
     assert judge.engine.backend.model == "smollm2"
 
 
-def test_text_fallback_against_the_real_server(server: str) -> None:
-    remote = resolve(f"judge:openai:{server}#smollm2?logprobs=false")
+def test_text_fallback_against_the_real_server(llama_server: str) -> None:
+    remote = resolve(f"judge:openai:{llama_server}#smollm2?logprobs=false")
     local = resolve("judge:gguf:default?n_ctx=1024")
     judged = remote.judge_pairs(*PAIRS)
     p_local = local.compare(*PAIRS)
@@ -110,8 +64,7 @@ def test_text_fallback_against_the_real_server(server: str) -> None:
             assert (j.p > 0.5) == (p > 0.5)
 
 
-def test_a_stopped_server_is_a_clear_error() -> None:
-    port = _free_port()  # nothing listens there
-    judge = resolve(f"judge:openai:http://127.0.0.1:{port}/v1#m?retries=1")
+def test_a_stopped_server_is_a_clear_error(unused_port: int) -> None:
+    judge = resolve(f"judge:openai:http://127.0.0.1:{unused_port}/v1#m?retries=1")
     with pytest.raises(BackendError, match="cannot connect"):
         judge.compare(PAIRS[0][:1], PAIRS[1][:1], PAIRS[2][:1])

@@ -1,27 +1,16 @@
-"""Fixtures for Monte-Carlo rollout tests: the default GGUF policy in-process, and the same
-model behind llama-cpp-python's own OpenAI-compatible server on loopback."""
+"""Fixtures for Monte-Carlo rollout tests: the default GGUF policy in-process, and a scripted
+OpenAI-compatible server on loopback for failure cases (the real llama.cpp server is the
+session fixture ``llama_server`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 
 from rewardlab.prm import LlamaCppPolicy
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -37,45 +26,6 @@ def local_policy(default_gguf_path) -> Iterator[LlamaCppPolicy]:
     policy = LlamaCppPolicy(default_gguf_path, spec="policy:default")
     yield policy
     policy.close()
-
-
-@pytest.fixture(scope="session")
-def llama_server(default_gguf_path) -> Iterator[str]:
-    """``python -m llama_cpp.server`` with SmolLM2-135M on a free loopback port; its base
-    URL (``http://127.0.0.1:PORT/v1``). One thread, so it competes fairly on a busy machine."""
-    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
-    port = free_port()
-    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the server's log, closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path),
-         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-         "--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", "2048",
-         "--interrupt_requests", "False", "--verbose", "False"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"llama_cpp.server exited: {log.read()[-2000:]}")
-            try:
-                if httpx.get(base + "/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not answer within 120 s")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 class ScriptedServer:

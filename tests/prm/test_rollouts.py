@@ -5,7 +5,6 @@ default GGUF in-process and the same model behind llama-cpp-python's server on l
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Sequence
 from math import comb
 from pathlib import Path
@@ -199,7 +198,8 @@ def test_api_writes_trl_rows_that_load_as_steps(tmp_path: Path) -> None:
     assert skipped[0]["row"]["id"] == "y" and skipped[0]["line"] == 2
 
 
-def test_bad_configs_and_specs_fail_before_any_work(tmp_path: Path) -> None:
+def test_bad_configs_and_specs_fail_before_any_work(tmp_path: Path, unused_port: int
+                                                     ) -> None:
     with pytest.raises(ConfigError, match="'k' parameter"):
         RolloutConfig(k=0)
     with pytest.raises(ConfigError, match="'denoise' parameter"):
@@ -214,11 +214,8 @@ def test_bad_configs_and_specs_fail_before_any_work(tmp_path: Path) -> None:
         load_policy(f"policy:gguf:{not_gguf}")
     with pytest.raises(SpecError, match="unknown option 'thread'"):
         load_policy("policy:default?thread=2")
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with pytest.raises(BackendError, match="is the server up"):
-        load_policy(f"policy:openai:http://127.0.0.1:{port}/v1#m?retries=0")
+        load_policy(f"policy:openai:http://127.0.0.1:{unused_port}/v1#m?retries=0")
 
 
 def test_a_timeout_is_retried_then_the_row_is_reported(scripted_server) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -59,13 +58,10 @@ def test_readme_example_runs(run_cli, ray_session, tmp_path, monkeypatch) -> Non
     assert len({r["id"] for r in rows}) == 819
 
 
-def test_unreachable_address_and_unstreamable_file_are_errors(run_cli, gsm_clean, tmp_path
-                                                              ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_unreachable_address_and_unstreamable_file_are_errors(run_cli, gsm_clean, tmp_path,
+                                                              unused_port) -> None:
     result = run_cli("score", "verify:math", gsm_clean, "--out", tmp_path / "o", "--ray",
-                     "--address", f"127.0.0.1:{port}", "--connect-timeout", "2")
+                     "--address", f"127.0.0.1:{unused_port}", "--connect-timeout", "2")
     assert result.code == 2 and "cannot reach the Ray cluster at 127.0.0.1" in result.err
     array = tmp_path / "rows.json"
     array.write_text('[{"prompt": "p", "chosen": "a", "rejected": "b"}]')

@@ -28,12 +28,6 @@ from rewardlab.errors import (
 from rewardlab.scale import ClusterError, check_reachable, score_distributed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_every_row_exactly_once_equal_to_score_without_ray(finished_job, gsm_bad,
                                                             reference_scores, read_parts) -> None:
     result, out = finished_job
@@ -188,12 +182,13 @@ def test_another_jobs_directory_is_refused_untouched(finished_job, gsm_bad, gsm_
         score_distributed("verify:math", gsm_clean, out=tmp_path / "file")
 
 
-def test_an_unreachable_address_fails_in_seconds(ray_session, gsm_clean, tmp_path) -> None:
+def test_an_unreachable_address_fails_in_seconds(ray_session, gsm_clean, tmp_path,
+                                                 unused_port) -> None:
     start = time.monotonic()
     with pytest.raises(ClusterError, match=r"cannot reach the Ray cluster at 127.0.0.1:\d+ "
                        r"\(Connection refused.*leave out --address"):
         score_distributed("verify:math", gsm_clean, out=tmp_path / "o",
-                          address=f"127.0.0.1:{_free_port()}")
+                          address=f"127.0.0.1:{unused_port}")
     with pytest.raises(ClusterError, match=r"no-such-host\.invalid \("):
         score_distributed("verify:math", gsm_clean, out=tmp_path / "o",
                           address="no-such-host.invalid")
