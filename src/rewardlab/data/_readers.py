@@ -95,30 +95,33 @@ def _decode(raw: bytes, path: Path, line: int) -> str:
         ) from None
 
 
+def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
+    """Line ``number`` (1-based) of a JSON Lines file as a ``RawRow``, or None when it is
+    blank. A bad line becomes a row holding its error (named after ``source``), so a reader
+    can skip it or stop; shared by whole-file reading and Ray's byte-range shards."""
+    if number == 1:
+        raw = raw.removeprefix(_BOM)
+    raw = raw.rstrip(b"\r\n")
+    if not raw.strip():
+        return None
+    try:
+        text = _decode(raw, Path(source), number)
+    except DataError as exc:
+        return RawRow(number, error=exc, text=raw.decode("utf-8", "replace")[:200])
+    try:
+        return RawRow(number, value=json.loads(text))
+    except json.JSONDecodeError as exc:
+        err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", file=str(source),
+                        line=number)
+        return RawRow(number, error=err, text=text[:200])
+
+
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
-            if number == 1:
-                raw = raw.removeprefix(_BOM)
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            try:
-                text = _decode(raw, path, number)
-            except DataError as exc:
-                yield RawRow(number, error=exc, text=raw.decode("utf-8", "replace")[:200])
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                err = DataError(
-                    f"malformed JSON: {exc.msg} (column {exc.colno})",
-                    file=str(path),
-                    line=number,
-                )
-                yield RawRow(number, error=err, text=text[:200])
-                continue
-            yield RawRow(number, value=value)
+            row = jsonl_row(raw, number, path)
+            if row is not None:
+                yield row
 
 
 def _json_array_rows(path: Path, data: bytes) -> Iterator[RawRow]:

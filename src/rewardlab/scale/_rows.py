@@ -7,7 +7,6 @@ and index, so error messages and default ids match ``rewardlab score`` without `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rewardlab.data import DEFAULT_MAX_CHARS, SkippedRow, Task
 from rewardlab.data._formats import RowContext
 from rewardlab.data._loader import _PARSERS
-from rewardlab.data._readers import RawRow, _decode
+from rewardlab.data._readers import RawRow, jsonl_row
 from rewardlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ParsedChunk", "iter_record_chunks", "iter_shard_rows"]
 
-_BOM = b"\xef\xbb\xbf"
 _PARQUET_BATCH = 1024
 
 
@@ -45,22 +43,9 @@ def _jsonl_range(path: Path, shard: Shard, source: str) -> Iterator[RawRow]:
                 return
             offset += len(raw)
             number += 1
-            if number == 1:
-                raw = raw.removeprefix(_BOM)
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            try:
-                text = _decode(raw, Path(source), number)
-                value = json.loads(text)
-            except DataError as exc:
-                yield RawRow(number, error=exc, text=raw.decode("utf-8", "replace")[:200])
-            except json.JSONDecodeError as exc:
-                err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno})",
-                                file=source, line=number)
-                yield RawRow(number, error=err, text=text[:200])
-            else:
-                yield RawRow(number, value=value)
+            row = jsonl_row(raw, number, source)
+            if row is not None:
+                yield row
 
 
 def _parquet_range(path: Path, shard: Shard, source: str) -> Iterator[RawRow]:
