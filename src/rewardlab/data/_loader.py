@@ -111,24 +111,17 @@ def load_dataset(
         if limit is not None and len(records) >= limit:
             break
         try:
-            if raw.error is not None:
-                raise raw.error
-            if not isinstance(raw.value, dict):
-                raise DataError(
-                    f"must be a JSON object with named fields, got {type(raw.value).__name__}",
-                    file=file, line=raw.line, location=location,
-                )
+            value = raw.json_object(file, location)
             if task is None:
-                task = _detect(raw.value, file, raw.line, location)
+                task = _detect(value, file, raw.line, location)
             ctx = RowContext(file=file, line=raw.line, index=index, location=location,
                              max_chars=max_chars, seen=seen,
                              cells_are_text=path.suffix.lower() in (".csv", ".tsv"))
-            record, form = _PARSERS[task](raw.value, ctx)
+            record, form = _PARSERS[task](value, ctx)
         except DataError as exc:
             if not skip_invalid:
                 raise
-            skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason,
-                                      raw.value if raw.error is None else raw.text))
+            skipped.append(raw.skipped(exc))
             continue
         # a PRMBench row holds two solutions, so a parser may return a list of records
         records.extend(record if isinstance(record, list) else [record])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rewardlab.data._records import SkippedRow
 from rewardlab.errors import DataError
 
 __all__ = ["FILE_TYPES", "RawRow", "file_type", "iter_raw_rows"]
@@ -44,6 +45,23 @@ class RawRow:
     value: Any = None
     error: DataError | None = None
     text: str | None = None
+
+    def json_object(self, file: str, location: str) -> dict[str, Any]:
+        """The row's fields; the reader's error for a row that could not be read, or one
+        naming the row when its JSON is not an object."""
+        if self.error is not None:
+            raise self.error
+        if not isinstance(self.value, dict):
+            raise DataError(
+                f"must be a JSON object with named fields, got {type(self.value).__name__}",
+                file=file, line=self.line, location=location)
+        return self.value
+
+    def skipped(self, exc: DataError) -> SkippedRow:
+        """This row left out for ``exc``, keeping what was read of it (its value, or the
+        start of its text when it could not be parsed)."""
+        return SkippedRow(exc.file, exc.line, exc.field, exc.reason,
+                          self.value if self.error is None else self.text)
 
 
 def file_type(path: Path) -> str:

@@ -365,8 +365,7 @@ def read_problems(source: str | Path, *, skip_invalid: bool = False, limit: int 
         except DataError as exc:
             if not skip_invalid:
                 raise
-            skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason,
-                                      raw.value if raw.error is None else raw.text))
+            skipped.append(raw.skipped(exc))
     if index < 0:
         raise DataError("the file holds no rows", file=file)
     return problems, skipped

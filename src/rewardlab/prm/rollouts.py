@@ -282,8 +282,7 @@ def read_solutions(source: str | Path, *, split: str = "newline", skip_invalid: 
         except DataError as exc:
             if not skip_invalid:
                 raise
-            skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason,
-                                      raw.value if raw.error is None else raw.text))
+            skipped.append(raw.skipped(exc))
             continue
         solutions.extend(found)
     if index < 0:

@@ -102,21 +102,15 @@ def iter_record_chunks(rows: Iterator[RawRow], shard: Shard, *, task: Task, sour
     for k, raw in enumerate(rows):
         chunk.rows += 1
         try:
-            if raw.error is not None:
-                raise raw.error
-            if not isinstance(raw.value, dict):
-                raise DataError(
-                    f"must be a JSON object with named fields, got {type(raw.value).__name__}",
-                    file=source, line=raw.line, location=location)
+            value = raw.json_object(source, location)
             ctx = RowContext(file=source, line=raw.line, index=shard.first_index + k,
                              location=location, max_chars=max_chars, seen=seen,
                              cells_are_text=cells_are_text)
-            record, form = parse(raw.value, ctx)
+            record, form = parse(value, ctx)
         except DataError as exc:
             if not skip_invalid:
                 raise
-            chunk.skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason,
-                                            raw.value if raw.error is None else raw.text))
+            chunk.skipped.append(raw.skipped(exc))
         else:
             chunk.records.extend(record if isinstance(record, list) else [record])
             chunk.forms[form] = chunk.forms.get(form, 0) + 1
