@@ -13,14 +13,12 @@ way.
 from __future__ import annotations
 
 import math
-import os
-import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from rewardlab._http import JSONClient, ServerDown, excerpt
 from rewardlab.errors import BackendError, ConfigError
 from rewardlab.judge._backend import ItemFailure, Messages
 
@@ -28,7 +26,6 @@ __all__ = ["OpenAIBackend", "split_target"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 #: Characters per token, to estimate lengths where the server's tokenizer is not at hand.
 CHARS_PER_TOKEN = 4
 
@@ -72,23 +69,16 @@ class OpenAIBackend:
                  timeout: float = 60.0, retries: int = 4, concurrency: int = 4,
                  n_ctx: int | None = None, logprobs: bool = True,
                  transport: Any = None, backoff: float = 0.5) -> None:
-        import httpx
-
         self.url, self.model = split_target(target)
         self.n_ctx = n_ctx
-        self.retries, self.concurrency, self.backoff = retries, concurrency, backoff
+        self.concurrency = concurrency
         self.use_logprobs = logprobs
-        self._httpx = httpx
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(api_key_env) if api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self.client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+        self.http = JSONClient(timeout=timeout, retries=retries, backoff=backoff,
+                               api_key_env=api_key_env, transport=transport)
         self._model_lock = threading.Lock()
-        self.requests_sent = 0
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()
 
     def count_tokens(self, text: str) -> int:
         return math.ceil(len(text) / CHARS_PER_TOKEN)
@@ -112,48 +102,10 @@ class OpenAIBackend:
     def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> Any:
         """One call with retries; the parsed JSON body. Raises ``ItemFailure`` (this question
         fails) or ``BackendError`` (every question would)."""
-        httpx = self._httpx
-        last, retry_after = "", None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self._delay(attempt, retry_after))
-            retry_after = None
-            try:
-                self.requests_sent += 1
-                response = self.client.request(method, url, json=payload)
-            except httpx.ConnectError as exc:
-                last = f"cannot connect to {url} ({exc})"
-                continue
-            except httpx.TimeoutException:
-                last = f"no answer from {url} within {self.client.timeout.read}s"
-                continue
-            except httpx.TransportError as exc:  # resets, broken chunks, protocol errors
-                last = f"{type(exc).__name__} talking to {url}: {exc}"
-                continue
-            status = response.status_code
-            if status in (401, 403):
-                raise BackendError(f"{url} refused the request with HTTP {status}: "
-                                   f"{_excerpt(response.text)}; check the API key variable "
-                                   "(option api_key_env, default OPENAI_API_KEY)")
-            if status in _RETRY_STATUS:
-                last = f"HTTP {status} from {url}: {_excerpt(response.text)}"
-                retry_after = _retry_after(response.headers.get("retry-after"))
-                continue
-            if status >= 400:
-                raise ItemFailure(f"HTTP {status} from {url}: {_excerpt(response.text)}")
-            try:
-                return response.json()
-            except ValueError:
-                raise ItemFailure(f"{url} answered HTTP {status} with a body that is not "
-                                  f"JSON: {_excerpt(response.text)}") from None
-        if last.startswith("cannot connect"):
-            raise BackendError(f"{last}, after {self.retries + 1} tries: is the server up?")
-        raise ItemFailure(f"{last} (after {self.retries + 1} tries)")
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, 60.0)
-        return self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+        try:
+            return self.http.request(method, url, payload, failure=ItemFailure)
+        except ServerDown as exc:
+            raise BackendError(str(exc)) from None
 
     def _chat(self, messages: Messages, max_tokens: int, top_logprobs: int | None) -> Any:
         payload: dict[str, Any] = {"model": self._model_name(), "messages": messages,
@@ -165,7 +117,7 @@ class OpenAIBackend:
             choice = body["choices"][0]
         except (KeyError, IndexError, TypeError):
             raise ItemFailure(f"{self.url} answered without choices: "
-                              f"{_excerpt(str(body))}") from None
+                              f"{excerpt(str(body))}") from None
         return choice
 
     # --- Backend ------------------------------------------------------------------------
@@ -204,15 +156,3 @@ class OpenAIBackend:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(self.concurrency) as pool:
             return list(pool.map(fn, items))  # results in input order
-
-
-def _excerpt(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

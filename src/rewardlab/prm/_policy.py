@@ -25,10 +25,7 @@ is refused); ``load_policy`` checks for these before any work starts.
 from __future__ import annotations
 
 import dataclasses
-import os
-import random
 import threading
-import time
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from rewardlab._http import JSONClient, ServerDown, excerpt
 from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.errors import (
     BackendError,
@@ -59,7 +57,6 @@ __all__ = [
 
 POLICY_KINDS = ("default", "gguf", "openai")
 Messages = list[dict[str, str]]
-_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 class RolloutFailure(Exception):
@@ -332,10 +329,6 @@ class OpenAIPolicyConfig:
         check_int("policy:openai", "concurrency", self.concurrency)
 
 
-class _ServerDown(Exception):
-    """The server cannot be reached; becomes ``BackendError`` for the caller."""
-
-
 class OpenAIPolicy:
     """Continuations from an OpenAI-compatible server (see the module docstring).
 
@@ -350,8 +343,6 @@ class OpenAIPolicy:
 
     def __init__(self, target: str, *, spec: str | None = None,
                  config: OpenAIPolicyConfig | None = None, check: bool = True) -> None:
-        import httpx
-
         self.config = config or OpenAIPolicyConfig()
         url, _, model = target.partition("#")
         if not url.startswith(("http://", "https://")):
@@ -363,67 +354,26 @@ class OpenAIPolicy:
         self._template: tuple[str | None, str, str] = (None, "", "")
         if self.config.api == "completions":
             self._template = _template_option(self.config.template)
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self._httpx = httpx
-        self.client = httpx.Client(timeout=self.config.timeout, headers=headers)
+        self.http = JSONClient(timeout=self.config.timeout, retries=self.config.retries,
+                               backoff=self.config.backoff,
+                               api_key_env=self.config.api_key_env)
         self.model = model or ""
         self.n_supported: bool | None = None  # learnt from the first reply
-        self.requests_sent = 0
-        self.retried = 0
         if check:
             self.check()
 
+    @property
+    def retried(self) -> int:
+        """Requests sent again after a transient failure, over the policy's life."""
+        return self.http.retried
+
     # --- HTTP ------------------------------------------------------------------------------
     def _post(self, path: str, payload: dict[str, Any] | None) -> Any:
-        """One call with retries; the JSON body. ``RolloutFailure`` when this request keeps
-        failing, ``_ServerDown`` when the server cannot be reached at all."""
-        httpx = self._httpx
-        url = self.base + path
-        why, wait_for = "", None
-        for attempt in range(self.config.retries + 1):
-            if attempt:
-                self.retried += 1
-                delay = self.config.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
-                time.sleep(min(wait_for if wait_for is not None else delay, 60.0))
-            wait_for = None
-            self.requests_sent += 1
-            try:
-                if payload is None:
-                    response = self.client.get(url)
-                else:
-                    response = self.client.post(url, json=payload)
-            except httpx.ConnectError as exc:
-                why = f"cannot connect to {url} ({exc})"
-                continue
-            except httpx.TimeoutException:
-                why = f"no answer from {url} within {self.config.timeout:g}s"
-                continue
-            except httpx.TransportError as exc:
-                why = f"{type(exc).__name__} talking to {url}: {exc}"
-                continue
-            status = response.status_code
-            if status in (401, 403):
-                raise BackendError(f"{url} refused the request with HTTP {status}: "
-                                   f"{_excerpt(response.text)}; check the API key in "
-                                   f"${self.config.api_key_env} (option api_key_env)")
-            if status in _RETRY_STATUS:
-                why = f"HTTP {status} from {url}: {_excerpt(response.text)}"
-                wait_for = _seconds(response.headers.get("retry-after"))
-                continue
-            if status >= 400:
-                raise RolloutFailure(f"HTTP {status} from {url}: {_excerpt(response.text)}")
-            try:
-                return response.json()
-            except ValueError:
-                raise RolloutFailure(f"{url} answered HTTP {status} with a body that is not "
-                                     f"JSON: {_excerpt(response.text)}") from None
-        tries = self.config.retries + 1
-        if why.startswith("cannot connect"):
-            raise _ServerDown(f"{why}, after {tries} tries: is the server up?")
-        raise RolloutFailure(f"{why} (after {tries} tries)")
+        """One call with retries (a GET without ``payload``); the JSON body.
+        ``RolloutFailure`` when this request keeps failing, ``ServerDown`` when the server
+        cannot be reached at all."""
+        return self.http.request("GET" if payload is None else "POST", self.base + path,
+                                 payload, failure=RolloutFailure)
 
     def check(self) -> None:
         """Name the model if the spec did not, and sample one token: a server that is down,
@@ -438,7 +388,7 @@ class OpenAIPolicy:
                                        "policy:openai:URL#MODEL") from None
             probe = Continuation((("user", "Say OK."),), "", (0,))
             self._request(probe, 0, 1, Sampling(temperature=0.0, max_tokens=1))
-        except (_ServerDown, RolloutFailure) as exc:
+        except (ServerDown, RolloutFailure) as exc:
             raise BackendError(f"policy {self.spec} cannot be used: {exc}") from None
 
     def _request(self, item: Continuation, seed: int, n: int, sampling: Sampling
@@ -464,9 +414,9 @@ class OpenAIPolicy:
                 texts = [c["text"] for c in choices]
         except (KeyError, TypeError):
             raise RolloutFailure(f"{self.base} answered without choices: "
-                                 f"{_excerpt(str(body))}") from None
+                                 f"{excerpt(str(body))}") from None
         if not texts or not all(isinstance(t, str) for t in texts):
-            raise RolloutFailure(f"{self.base} answered without text: {_excerpt(str(body))}")
+            raise RolloutFailure(f"{self.base} answered without text: {excerpt(str(body))}")
         return texts
 
     def _sample(self, item: Continuation, sampling: Sampling) -> list[str] | RolloutFailure:
@@ -491,23 +441,11 @@ class OpenAIPolicy:
                 return [self._sample(item, sampling) for item in items]
             with ThreadPoolExecutor(self.config.concurrency) as pool:
                 return list(pool.map(lambda item: self._sample(item, sampling), items))
-        except _ServerDown as exc:
+        except ServerDown as exc:
             raise BackendError(f"policy {self.spec} stopped answering: {exc}") from None
 
     def close(self) -> None:
-        self.client.close()
-
-
-def _excerpt(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+        self.http.close()
 
 
 # --- specs -------------------------------------------------------------------------------
