@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_ensemble_spec_with_unknown_member_fails_cleanly(run_cli, pairs_file) ->
 def test_ensemble_and_noise_options_train_and_report(run_cli, pairs_file, tmp_path) -> None:
     result = run_cli("train", pairs_file, "--out", tmp_path / "ens", "--ensemble", "3",
                      "--epochs", "5", "--inject-noise", "0.25", "--noise-robust",
-                     "--noise-drop-rate", "0.25")
+                     "--noise-rate", "0.25")
     assert result.code == 0, result.err
     assert "--inject-noise flipped 3 training pairs" in result.out
     assert "--noise-robust (co-filtering) dropped 3 of 12 pairs" in result.out
@@ -73,8 +74,21 @@ def test_ensemble_and_noise_options_train_and_report(run_cli, pairs_file, tmp_pa
     assert manifest["kind"] == "ensemble" and len(manifest["state"]["members"]) == 3
 
 
-def test_noise_robust_embed_training_uses_co_teaching(run_cli, pairs_file, tmp_path) -> None:
+def test_noise_robust_embed_training_cross_validates_a_noise_aware_fit(
+        run_cli, pairs_file, tmp_path) -> None:
     result = run_cli("train", pairs_file, "--out", tmp_path / "rm", "--epochs", "4",
-                     "--noise-robust", "--noise-drop-rate", "0.5")
+                     "--noise-robust", "--noise-rate", "0.3")
     assert result.code == 0, result.err
-    assert "--noise-robust (co-teaching) dropped 6 of 12 pairs" in result.out
+    text = " ".join(result.out.split())  # rich wraps long lines
+    match = re.search(r"--noise-robust \(noise-aware likelihood\) down-weighted (\d+) of 12 "
+                      r"pairs \(posterior flip probability > 0.5\); trained ([1-4]) epoch\(s\), "
+                      r"chosen by 5-fold cross-validation", text)
+    assert match, result.out
+
+
+def test_noise_robust_embed_training_refuses_an_impossible_noise_rate(
+        run_cli, pairs_file, tmp_path) -> None:
+    result = run_cli("train", pairs_file, "--out", tmp_path / "rm", "--noise-robust",
+                     "--noise-rate", "0.6")
+    assert_clean_error(result, "noise rate must be in (0, 0.5)")
+    assert not (tmp_path / "rm").exists()

@@ -76,7 +76,7 @@ def test_fine_tuning_ensemble_and_noise_examples_run(run_cli, tmp_path, monkeypa
     rows = [json.loads(line) for line in
             (tmp_path / "ensemble-scores.jsonl").read_text().splitlines()]
     assert len(rows) == 1812 and rows[0]["uncertainty_chosen"] > 0
-    assert "--noise-robust (co-teaching) dropped" in result.out
+    assert "--noise-robust (noise-aware likelihood) down-weighted" in result.out
 
 
 def test_verifier_examples_run(run_cli, tmp_path, monkeypatch) -> None:

@@ -120,7 +120,7 @@ def train(
     ensemble: int = 0,
     inject_noise: float = 0.0,
     noise_robust: bool = False,
-    noise_drop_rate: float = 0.2,
+    noise_rate: float = 0.2,
     resume: bool = False,
     limit: int | None = None,
 ) -> TrainResult:
@@ -131,9 +131,10 @@ def train(
             (``seq:``) and once at the end otherwise.
         ensemble: train this many members (seeds and bootstrap samples) as one ensemble.
         inject_noise: flip this share of training pairs first (seeded; for experiments).
-        noise_robust: train despite flipped labels, assuming a share ``noise_drop_rate`` of
-            them: co-teaching for ``embed:`` heads, else co-filtering
-            (``train.noise.co_filter``) before training.
+        noise_robust: train despite flipped labels, assuming a share ``noise_rate`` of them:
+            ``embed:`` heads use the noise-aware likelihood with cross-validated stopping
+            (``train.loop.train_noise_aware_head``); other models, and ensembles, drop that
+            share of pairs by co-filtering (``train.noise.co_filter``) before training.
         resume: continue a ``seq:`` run from the checkpoints beside ``out``.
         limit: train on the first N valid rows only (a quick trial run).
 
@@ -160,13 +161,14 @@ def train(
         seed = int(getattr(getattr(rm, "config", None), "seed", 0))
         training, flipped = inject_label_noise(training, inject_noise, seed=seed)
         report["flipped"] = len(flipped)
-    # heads over cached features train two peers at once (co-teaching); other models, and
-    # ensembles, drop implausible pairs with cross-fitted peers first (co-filtering)
-    co_teaching = noise_robust and not ensemble and getattr(rm, "supports_co_teaching", False)
-    if noise_robust and not co_teaching:
+    # heads over cached features refit cheaply, so they cross-validate a noise-aware fit;
+    # other models, and ensembles, drop implausible pairs with cross-fitted peers first
+    noise_aware = (noise_robust and not ensemble
+                   and getattr(rm, "supports_noise_aware_fit", False))
+    if noise_robust and not noise_aware:
         config = rm.get_config()  # type: ignore[attr-defined]
         training, filtered = co_filter(lambda seed: type(rm)(**{**config, "seed": seed}),
-                                       training, drop_rate=noise_drop_rate,
+                                       training, drop_rate=noise_rate,
                                        seed=int(config.get("seed", 0)))
         report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
     checkpoints = None if out is None else checkpoint_dir_for(out)
@@ -178,8 +180,8 @@ def train(
     elif getattr(rm, "supports_resume", False):
         rm.fit(training, eval_data=held_out, checkpoint_dir=checkpoints,  # type: ignore[call-arg]
                resume=resume)
-    elif co_teaching:
-        rm.fit(training, co_teaching=noise_drop_rate)  # type: ignore[call-arg]
+    elif noise_aware:
+        rm.fit(training, noise_rate=noise_rate)  # type: ignore[call-arg]
         report["noise_filter"] = rm.noise_report_  # type: ignore[attr-defined]
     else:
         rm.fit(training)

@@ -114,11 +114,12 @@ def train(
     inject_noise: Annotated[float, typer.Option(min=0.0, max=1.0, help="Flip this share of "
                                                 "training pairs first (experiments).")] = 0.0,
     noise_robust: Annotated[bool, typer.Option(help="Train despite flipped labels: "
-                                               "co-teaching (embed:) or co-filtering.")
+                                               "noise-aware likelihood with cross-validated "
+                                               "stopping (embed:), else co-filtering.")
                             ] = False,
-    noise_drop_rate: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of pairs "
-                                                   "--noise-robust leaves out (the expected "
-                                                   "noise rate).")] = 0.2,
+    noise_rate: Annotated[float, typer.Option(min=0.0, max=0.9, help="Expected share of "
+                                              "flipped labels --noise-robust assumes "
+                                              "(co-filtering drops that share).")] = 0.2,
     limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N valid rows "
                                               "only (a quick trial).")] = None,
     format: FormatOpt = None,
@@ -133,7 +134,7 @@ def train(
     result = api.train(model, data, out=out_dir, params=params, format=_fmt(format),
                        skip_invalid=skip_invalid, max_chars=max_chars, eval_data=eval_data,
                        ensemble=ensemble, inject_noise=inject_noise, noise_robust=noise_robust,
-                       noise_drop_rate=noise_drop_rate, resume=resume, limit=limit)
+                       noise_rate=noise_rate, resume=resume, limit=limit)
     last = result.history[-1] if result.history else {}
     embedded = (f" ({result.encoded_texts} texts embedded, the rest from cache)"
                 if result.encoded_texts else "")
@@ -144,8 +145,14 @@ def train(
         out.print(f"--inject-noise flipped {report['flipped']} training pairs")
     if "noise_filter" in report:
         f = report["noise_filter"]
-        out.print(f"--noise-robust ({f['method']}) dropped {f['n_dropped']} of "
-                  f"{f['n_pairs']} pairs")
+        if "n_dropped" in f:
+            out.print(f"--noise-robust ({f['method']}) dropped {f['n_dropped']} of "
+                      f"{f['n_pairs']} pairs")
+        else:
+            out.print(f"--noise-robust ({f['method']}) down-weighted {f['n_down_weighted']} of "
+                      f"{f['n_pairs']} pairs (posterior flip probability > 0.5); "
+                      f"trained {f['epochs']} epoch(s), chosen by {f['folds']}-fold "
+                      "cross-validation")
     if last:
         out.print(f"final epoch: loss {last['loss']:.4f}, train accuracy "
                   f"{100 * last['accuracy']:.1f}%, margin {last['margin']:+.3f}")

@@ -49,3 +49,33 @@ def test_nan_loss_stops_with_a_clear_error() -> None:
     chosen[0, 0] = float("nan")
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1; lower the learning"):
         train_pairwise_head(torch.nn.Linear(8, 1), chosen, rejected, epochs=2)
+
+
+def test_noise_aware_head_stops_early_and_down_weights_the_flipped_pairs() -> None:
+    from rewardlab.train.loop import train_noise_aware_head
+
+    chosen, rejected = toy(n=300, d=32, seed=3)
+    flipped = torch.zeros(300, dtype=torch.bool)
+    flipped[torch.randperm(300, generator=torch.Generator().manual_seed(0))[:90]] = True
+    noisy_c = torch.where(flipped[:, None], rejected, chosen)
+    noisy_r = torch.where(flipped[:, None], chosen, rejected)
+
+    def make_head() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(32, 256), torch.nn.GELU(),
+                                   torch.nn.Linear(256, 1))
+
+    head, history, report = train_noise_aware_head(
+        make_head, noisy_c, noisy_r, flip_rate=0.3, epochs=60, lr=0.01, weight_decay=0.0)
+    assert report["epochs"] == 1 + max(range(60), key=lambda e: report["cv_loglik"][e])
+    assert len(history) == report["epochs"] < 60
+    with torch.no_grad():
+        margin = (head(noisy_c) - head(noisy_r)).squeeze(-1)
+    down = margin < -torch.log(torch.tensor(0.7 / 0.3))  # posterior flip probability > 0.5
+    assert report["n_down_weighted"] == int(down.sum()) > 0
+    assert flipped[down].float().mean() > 0.7  # 0.3 by chance: it stops on flipped pairs
+    plain = make_head()
+    train_pairwise_head(plain, noisy_c, noisy_r, epochs=60, lr=0.01, weight_decay=0.0)
+    with torch.no_grad():
+        clean = [((h(chosen) - h(rejected)) > 0).float().mean().item() for h in (head, plain)]
+    assert clean[0] > clean[1] + 0.03  # the plain head memorised the flips

@@ -84,3 +84,33 @@ def test_hinge_ignores_pairs_already_separated_by_the_margin() -> None:
     assert pairwise_loss("hinge", c, r).item() == pytest.approx(hinge_loss(c, r).item())
     weight = torch.tensor([1.0, 0.0, 0.0])
     assert hinge_loss(c, r, weight=weight).item() == 0.0
+
+
+def test_noise_aware_likelihood_is_bounded_and_stops_pulling_on_confident_flips() -> None:
+    from rewardlab.train.losses import flip_posterior
+
+    eps = 0.3
+    d = torch.tensor([-40.0, -2.0, 0.0, 2.0, 40.0], requires_grad=True)
+    per_pair = [bradley_terry_loss(d[i:i + 1], torch.zeros(1), flip_rate=eps).item()
+                for i in range(5)]
+    # a pair the model is sure is flipped costs at most -log(eps); plain BT costs ~40
+    assert per_pair[0] == pytest.approx(-math.log(eps), rel=1e-5)
+    assert bradley_terry_loss(d[:1], torch.zeros(1)).item() == pytest.approx(40.0, rel=1e-3)
+    assert per_pair[4] == pytest.approx(-math.log(1 - eps), rel=1e-5)
+    assert per_pair == sorted(per_pair, reverse=True)  # still prefers the observed label
+    bradley_terry_loss(d, torch.zeros(5), flip_rate=eps).backward()
+    assert abs(d.grad[0].item()) < 1e-9 < abs(d.grad[1].item())
+    post = flip_posterior(d.detach(), eps)
+    assert post[2].item() == pytest.approx(eps)  # no evidence: the prior
+    assert post[0].item() == pytest.approx(1.0) and post[4].item() == pytest.approx(0.0)
+    assert (post.diff() < 0).all()
+
+
+def test_noise_aware_likelihood_only_combines_with_bradley_terry_losses() -> None:
+    assert pairwise_loss("bt", C, R, flip_rate=0.2).item() == pytest.approx(
+        bradley_terry_loss(C, R, flip_rate=0.2).item())
+    for name in ("hinge", "label-smoothing"):
+        with pytest.raises(ConfigError, match="noise-aware Bradley–Terry"):
+            pairwise_loss(name, C, R, flip_rate=0.2)
+    with pytest.raises(ConfigError, match="flip_rate"):
+        pairwise_loss("bt", C, R, flip_rate=0.5)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from rewardlab.errors import ConfigError
 from rewardlab.models.embedding import EmbeddingRewardModel
+from rewardlab.train.losses import flip_posterior
 from rewardlab.train.noise import co_filter, inject_label_noise
 
 
@@ -39,14 +41,26 @@ def test_co_filter_drops_the_pairs_its_peers_find_least_plausible(hh_small) -> N
                                 "drop_rate": 0.25}
 
 
-def test_co_teaching_ramps_its_forget_rate_and_differs_from_plain_training(hh_small) -> None:
+def test_noise_aware_fit_stops_where_held_out_folds_peak(hh_small) -> None:
     noisy, _ = inject_label_noise(hh_small[0], 0.4, seed=1)
-    robust = EmbeddingRewardModel(epochs=6, seed=0).fit(noisy, co_teaching=0.4)
-    plain = EmbeddingRewardModel(epochs=6, seed=0).fit(noisy)
-    rates = [h["forget_rate"] for h in robust.history_]
-    assert rates == pytest.approx([0.4 * min(e / 10, 1.0) for e in range(1, 7)])
-    assert robust.noise_report_ == {"method": "co-teaching", "n_pairs": len(noisy),
-                                    "n_dropped": round(0.4 * len(noisy)), "drop_rate": 0.4}
+    robust = EmbeddingRewardModel(epochs=12, seed=0).fit(noisy, noise_rate=0.4)
+    plain = EmbeddingRewardModel(epochs=12, seed=0).fit(noisy)
+    report = robust.noise_report_
+    assert report["method"] == "noise-aware likelihood" and report["folds"] == 5
+    assert len(report["cv_loglik"]) == 12
+    # the final head ran for the epoch count where the held-out folds peaked
+    assert report["epochs"] == 1 + int(np.argmax(report["cv_loglik"]))
+    assert len(robust.history_) == report["epochs"] and len(plain.history_) == 12
+    prompts = [r.prompt for r in noisy.records]
+    margins = (robust.score(prompts, [r.chosen for r in noisy.records])
+               - robust.score(prompts, [r.rejected for r in noisy.records]))
+    posterior = flip_posterior(torch.from_numpy(margins), 0.4).numpy()
+    assert report["n_down_weighted"] == int((posterior > 0.5).sum())
     prompts = [r.prompt for r in hh_small[1]]
     replies = [r.chosen for r in hh_small[1]]
     assert not np.allclose(robust.score(prompts, replies), plain.score(prompts, replies))
+
+
+def test_noise_aware_fit_refuses_a_rate_it_cannot_model(hh_small) -> None:
+    with pytest.raises(ConfigError, match=r"noise rate must be in \(0, 0.5\)"):
+        EmbeddingRewardModel(epochs=2).fit(hh_small[0], noise_rate=0.5)

@@ -122,7 +122,7 @@ class EmbeddingRewardModel:
 
     kind = "embed"
     spec: str | None = None
-    supports_co_teaching = True
+    supports_noise_aware_fit = True
 
     def __init__(self, *, cache: bool | str | Path = True, **params: Any) -> None:
         self.config = EmbedConfig(**params)
@@ -188,16 +188,17 @@ class EmbeddingRewardModel:
 
     # --- training ------------------------------------------------------------------------
 
-    def fit(self, data: Dataset[Any], *, co_teaching: float = 0.0) -> EmbeddingRewardModel:
+    def fit(self, data: Dataset[Any], *, noise_rate: float = 0.0) -> EmbeddingRewardModel:
         """Train the head on preference pairs; the encoder stays frozen. Returns ``self``.
 
         Best-of-n data trains an outcome reward model: within each problem, every correct
         candidate is preferred to every incorrect one (``best_of_n_to_pairs``).
 
         Args:
-            co_teaching: expected share of flipped labels; above 0, two heads train each
-                other on their small-loss pairs (``train.loop.train_coteaching_heads``) and
-                the first is kept — the noise-robust mode.
+            noise_rate: expected share of flipped labels, in ``(0, 0.5)`` to train
+                noise-robustly: the noise-aware likelihood with the epoch count chosen by
+                cross-validation (``train.loop.train_noise_aware_head``); 0 for plain
+                training.
         """
         import torch
 
@@ -220,23 +221,27 @@ class EmbeddingRewardModel:
         mean = feats.mean(axis=0)
         scale = feats.std(axis=0) + 1e-6
         x = torch.from_numpy((feats - mean) / scale)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            head = build_head(cfg, feats.shape[1])
-            peer = build_head(cfg, feats.shape[1]) if co_teaching else None
-        from rewardlab.train.loop import train_coteaching_heads, train_pairwise_head
+
+        def make_head() -> torch.nn.Module:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                return build_head(cfg, feats.shape[1])
+
+        from rewardlab.train.loop import train_noise_aware_head, train_pairwise_head
 
         common = {"loss": cfg.loss, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                   "lr": cfg.lr, "weight_decay": cfg.weight_decay, "seed": cfg.seed,
                   "margin": margin, "label_smoothing": cfg.label_smoothing,
                   "center_coef": cfg.center_coef}
-        if peer is not None:
-            self.history_ = train_coteaching_heads(head, peer, x[:n], x[n:],
-                                                   forget_rate=co_teaching, **common)
-            self.noise_report_ = {"method": "co-teaching", "n_pairs": n,
-                                  "n_dropped": round(co_teaching * n),
-                                  "drop_rate": co_teaching}
+        if noise_rate:
+            if not 0.0 < noise_rate < 0.5:
+                raise ConfigError(f"the expected noise rate must be in (0, 0.5) for "
+                                  f"noise-robust training of an embedding head; got "
+                                  f"{noise_rate!r}")
+            head, self.history_, self.noise_report_ = train_noise_aware_head(
+                make_head, x[:n], x[n:], flip_rate=noise_rate, **common)
         else:
+            head = make_head()
             self.history_ = train_pairwise_head(head, x[:n], x[n:], **common)
         self.head_ = head
         self.feature_mean_ = mean.astype(np.float32)

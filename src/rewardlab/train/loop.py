@@ -8,18 +8,18 @@ min/mean/max reward) so numbers compare across tools.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rewardlab._progress import progress
-from rewardlab.errors import TrainingError
-from rewardlab.train.losses import pairwise_loss
+from rewardlab.errors import ConfigError, TrainingError
+from rewardlab.train.losses import flip_posterior, noise_aware_loglik, pairwise_loss
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["one_torch_thread", "train_coteaching_heads", "train_pairwise_head"]
+__all__ = ["one_torch_thread", "train_noise_aware_head", "train_pairwise_head"]
 
 
 @contextmanager
@@ -56,6 +56,8 @@ def train_pairwise_head(
     label_smoothing: float = 0.1,
     center_coef: float = 0.0,
     weight: torch.Tensor | None = None,
+    flip_rate: float = 0.0,
+    validation: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
     description: str = "training head",
 ) -> list[dict[str, float]]:
     """Fit ``head`` so that ``head(chosen) > head(rejected)``, with mini-batch AdamW.
@@ -66,7 +68,9 @@ def train_pairwise_head(
         rejected: features of the other responses, ``(n, d)``.
         loss: a name from ``rewardlab.train.LOSSES``.
         seed: fixes the batch order and dropout masks; the global RNG is left untouched.
-        margin, label_smoothing, center_coef, weight: passed to the loss.
+        margin, label_smoothing, center_coef, weight, flip_rate: passed to the loss.
+        validation: held-out ``(chosen, rejected, margin)`` features; each epoch's entry
+            then has ``val_loglik``, their mean noise-aware log-likelihood at ``flip_rate``.
 
     Returns:
         One dict of training metrics per epoch.
@@ -98,6 +102,7 @@ def train_pairwise_head(
                     label_smoothing=label_smoothing,
                     center_coef=center_coef,
                     weight=None if weight is None else weight[batch],
+                    flip_rate=flip_rate,
                 )
                 if not math.isfinite(value.item()):
                     raise TrainingError(
@@ -109,8 +114,11 @@ def train_pairwise_head(
                 optimizer.step()
                 total += value.item() * len(batch)
                 seen += len(batch)
-            history.append({"epoch": epoch, "loss": total / seen,
-                            **_pair_metrics(head, chosen, rejected)})
+            entry = {"epoch": epoch, "loss": total / seen,
+                     **_pair_metrics(head, chosen, rejected)}
+            if validation is not None:
+                entry["val_loglik"] = _mean_loglik(head, *validation, flip_rate)
+            history.append(entry)
             advance(1)
     head.eval()
     return history
@@ -135,78 +143,89 @@ def _pair_metrics(head: torch.nn.Module, chosen: torch.Tensor, rejected: torch.T
     }
 
 
-def train_coteaching_heads(
-    head_a: torch.nn.Module,
-    head_b: torch.nn.Module,
+def _margins(head: torch.nn.Module, chosen: torch.Tensor, rejected: torch.Tensor,
+             margin: torch.Tensor | None) -> torch.Tensor:
+    import torch
+
+    head.eval()
+    with torch.inference_mode():
+        diff = (head(chosen) - head(rejected)).squeeze(-1)
+    return diff if margin is None else diff - margin
+
+
+def _mean_loglik(head: torch.nn.Module, chosen: torch.Tensor, rejected: torch.Tensor,
+                 margin: torch.Tensor | None, flip_rate: float) -> float:
+    diff = _margins(head, chosen, rejected, margin)
+    if not flip_rate:
+        import torch.nn.functional as F
+
+        return F.logsigmoid(diff).mean().item()
+    return noise_aware_loglik(diff, flip_rate).mean().item()
+
+
+def train_noise_aware_head(
+    make_head: Callable[[], torch.nn.Module],
     chosen: torch.Tensor,
     rejected: torch.Tensor,
     *,
-    forget_rate: float,
-    ramp_epochs: int = 10,
-    loss: str = "bt",
+    flip_rate: float,
+    folds: int = 5,
     epochs: int = 30,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    weight_decay: float = 0.01,
     seed: int = 0,
     margin: torch.Tensor | None = None,
-    label_smoothing: float = 0.1,
-    center_coef: float = 0.0,
-) -> list[dict[str, float]]:
-    """Co-teaching (Han et al., NeurIPS 2018) for two heads over precomputed features.
+    **common: Any,
+) -> tuple[torch.nn.Module, list[dict[str, float]], dict[str, Any]]:
+    """Noise-robust head training: a noise-aware likelihood, stopped where held-out folds peak.
 
-    Networks fit clean patterns before they memorise noise, so in every batch each head
-    ranks the pairs by its own loss and its *peer* learns only from the ``1 - rate`` share
-    with the smallest loss; ``rate`` ramps from 0 to ``forget_rate`` over ``ramp_epochs``.
-    Two heads rather than one keep a head's own early mistakes from confirming themselves.
-    Returns the history of ``head_a`` (the head the caller keeps).
+    Two published ideas, each answering one way a head fails on flipped labels:
+
+    * the loss is the likelihood of the *observed* label under random flips at rate ε
+      (forward correction, Natarajan et al., 2013; ``losses.noise_aware_loglik``): bounded,
+      so a pair the model is sure is flipped stops pulling on it;
+    * an MLP head still memorises flipped pairs given enough epochs — networks fit clean
+      patterns first (Arpit et al., 2017) and early stopping is provably robust to label noise
+      (Li, Soltanolkotabi and Oymak, AISTATS 2020). The epoch count is picked by ``folds``-fold
+      cross-validation on the noisy labels themselves: under random flips the held-out
+      noise-aware likelihood is a proper score of the clean model, so no clean data is needed.
+
+    Measured on HH with 40% injected flips (``benchmarks/noise_robust.py``) this beats
+    co-teaching and co-filtering, which rely on small-loss selection — a weak signal when the
+    clean model is only ~61% accurate. Returns the head trained on all pairs for the chosen
+    number of epochs, its history and a report with ``n_down_weighted`` (pairs whose
+    posterior flip probability ends above 0.5: the loss has in effect stopped learning from
+    them) and the cross-validated curve.
     """
+    import numpy as np
     import torch
-    import torch.nn.functional as F
 
-    history: list[dict[str, float]] = []
     n = chosen.shape[0]
-    opt_a = torch.optim.AdamW(head_a.parameters(), lr=lr, weight_decay=weight_decay)
-    opt_b = torch.optim.AdamW(head_b.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
-    with (torch.random.fork_rng(devices=[]), one_torch_thread(),
-          progress("co-teaching heads", total=epochs) as advance):
-        torch.manual_seed(seed)
-        for epoch in range(1, epochs + 1):
-            head_a.train()
-            head_b.train()
-            rate = forget_rate * min(epoch / max(ramp_epochs, 1), 1.0)
-            total, seen = 0.0, 0
-            for batch in torch.randperm(n, generator=generator).split(batch_size):
-                both = torch.cat([chosen[batch], rejected[batch]])
-                ra, rb = head_a(both).squeeze(-1), head_b(both).squeeze(-1)
-                k = len(batch)
-                keep = max(1, round((1.0 - rate) * k))
-                da, db = ra[:k] - ra[k:], rb[:k] - rb[k:]
-                if margin is not None:
-                    da, db = da - margin[batch], db - margin[batch]
-                pick_a = torch.argsort(-F.logsigmoid(da).detach())[:keep]  # a's small-loss
-                pick_b = torch.argsort(-F.logsigmoid(db).detach())[:keep]
-                weight_for_a = torch.zeros(k).index_fill_(0, pick_b, 1.0)
-                weight_for_b = torch.zeros(k).index_fill_(0, pick_a, 1.0)
-                extra = {"margin": None if margin is None else margin[batch],
-                         "label_smoothing": label_smoothing, "center_coef": center_coef}
-                value_a = pairwise_loss(loss, ra[:k], ra[k:], weight=weight_for_a, **extra)
-                value_b = pairwise_loss(loss, rb[:k], rb[k:], weight=weight_for_b, **extra)
-                if not (math.isfinite(value_a.item()) and math.isfinite(value_b.item())):
-                    raise TrainingError(
-                        f"the co-teaching loss became non-finite at epoch {epoch}; lower the "
-                        "learning rate ('lr')")
-                opt_a.zero_grad(set_to_none=True)
-                opt_b.zero_grad(set_to_none=True)
-                (value_a + value_b).backward()
-                opt_a.step()
-                opt_b.step()
-                total += value_a.item() * k
-                seen += k
-            history.append({"epoch": epoch, "loss": total / seen, "forget_rate": rate,
-                            **_pair_metrics(head_a, chosen, rejected)})
-            advance(1)
-    head_a.eval()
-    head_b.eval()
-    return history
+    if n < 2:
+        raise ConfigError(f"noise-robust training cross-validates on held-out pairs and needs "
+                          f"at least 2 pairs; got {n}")
+    folds = min(folds, n)
+    order = np.random.default_rng(seed).permutation(n)
+    curve = np.zeros(epochs)
+    for k, held in enumerate(np.array_split(order, folds), start=1):
+        held_t = torch.from_numpy(np.sort(held))
+        fit_t = torch.from_numpy(np.setdiff1d(order, held))
+
+        def part(t: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+            return None if t is None else t[rows]
+
+        history = train_pairwise_head(
+            make_head(), chosen[fit_t], rejected[fit_t], epochs=epochs, seed=seed,
+            margin=part(margin, fit_t), flip_rate=flip_rate,
+            validation=(chosen[held_t], rejected[held_t], part(margin, held_t)),
+            description=f"choosing epochs (fold {k}/{folds})", **common)
+        curve += np.array([h["val_loglik"] for h in history]) * len(held) / n
+    best = int(np.argmax(curve)) + 1
+    head = make_head()
+    history = train_pairwise_head(head, chosen, rejected, epochs=best, seed=seed, margin=margin,
+                                  flip_rate=flip_rate, description="training head", **common)
+    posterior = flip_posterior(_margins(head, chosen, rejected, margin), flip_rate)
+    report = {"method": "noise-aware likelihood", "n_pairs": n,
+              "n_down_weighted": int((posterior > 0.5).sum().item()),
+              "mean_flip_posterior": round(float(posterior.mean().item()), 4),
+              "flip_rate": flip_rate, "epochs": best, "folds": folds,
+              "cv_loglik": [round(float(v), 5) for v in curve]}
+    return head, history, report

@@ -10,6 +10,11 @@ Relations:
       "much better" must be separated by more.
     * with ``label_smoothing=ε`` it is the conservative loss that assumes a fraction ε of labels
       are flipped: ``-(1-ε) log σ(d) - ε log σ(-d)``.
+    * with ``flip_rate=ε`` it is the likelihood of the *observed* label when a share ε of
+      labels is flipped at random, ``-log((1-ε) σ(d) + ε σ(-d))`` (forward loss correction,
+      Natarajan et al., NeurIPS 2013; Patrini et al., CVPR 2017). Unlike label smoothing it is
+      bounded: a pair the model confidently disagrees with costs at most ``-log ε`` and its
+      gradient fades, so flipped pairs cannot be memorised at any price.
     * ``hinge_loss`` is the ranking hinge ``max(0, 1 - (r_c - r_r))`` (with ``margin``, the
       gap required is the margin); it stops pushing pairs that are already well separated.
     * ``center_coef`` adds TRL's reward-centring term ``coef * mean((r_c + r_r)^2)``, which
@@ -26,7 +31,8 @@ from rewardlab.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LOSSES", "bradley_terry_loss", "hinge_loss", "pairwise_loss"]
+__all__ = ["LOSSES", "bradley_terry_loss", "flip_posterior", "hinge_loss", "noise_aware_loglik",
+           "pairwise_loss"]
 
 #: Names accepted by ``pairwise_loss`` (and ``--loss``).
 LOSSES = ("bt", "margin", "label-smoothing", "hinge")
@@ -52,6 +58,7 @@ def bradley_terry_loss(
     label_smoothing: float = 0.0,
     center_coef: float = 0.0,
     weight: torch.Tensor | None = None,
+    flip_rate: float = 0.0,
 ) -> torch.Tensor:
     """Bradley–Terry negative log-likelihood that ``chosen`` beats ``rejected``.
 
@@ -62,6 +69,8 @@ def bradley_terry_loss(
         label_smoothing: probability ε that a pair's label is flipped, in ``[0, 0.5)``.
         center_coef: weight of the reward-centring penalty.
         weight: optional per-pair weights (for down-weighting suspected noisy pairs).
+        flip_rate: share ε of labels assumed flipped at random, in ``[0, 0.5)``: the loss
+            becomes the noise-aware likelihood ``-log((1-ε) σ(d) + ε σ(-d))``.
 
     Returns:
         The mean loss, a scalar tensor.
@@ -79,9 +88,46 @@ def bradley_terry_loss(
     if margin is not None:
         diff = diff - margin
     per_pair = -F.logsigmoid(diff)
+    if flip_rate:
+        per_pair = -noise_aware_loglik(diff, flip_rate)
     if label_smoothing:
         per_pair = (1.0 - label_smoothing) * per_pair - label_smoothing * F.logsigmoid(-diff)
     return _reduce(per_pair, chosen, rejected, weight=weight, center_coef=center_coef)
+
+
+def noise_aware_loglik(diff: torch.Tensor, flip_rate: float) -> torch.Tensor:
+    """Per-pair ``log((1-ε) σ(d) + ε σ(-d))``: how likely the observed label is, in log space.
+
+    Computed with ``logaddexp`` so that large margins of either sign neither overflow nor
+    lose the ``log ε`` floor.
+
+    Example:
+        >>> import torch
+        >>> round(noise_aware_loglik(torch.tensor([-50.0]), 0.25).item(), 4)  # log 0.25
+        -1.3863
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    return torch.logaddexp(math.log1p(-flip_rate) + F.logsigmoid(diff),
+                           math.log(flip_rate) + F.logsigmoid(-diff))
+
+
+def flip_posterior(diff: torch.Tensor, flip_rate: float) -> torch.Tensor:
+    """Probability that a pair's label was flipped, given the model's margin ``d`` and ε.
+
+    Bayes' rule on the noise model of ``noise_aware_loglik``: ``ε σ(-d) / ((1-ε) σ(d) +
+    ε σ(-d))``. Above 0.5 the loss has, in effect, stopped learning from the pair.
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    return torch.exp(math.log(flip_rate) + F.logsigmoid(-diff)
+                     - noise_aware_loglik(diff, flip_rate))
 
 
 def hinge_loss(
@@ -113,19 +159,28 @@ def pairwise_loss(
     label_smoothing: float = 0.1,
     center_coef: float = 0.0,
     weight: torch.Tensor | None = None,
+    flip_rate: float = 0.0,
 ) -> torch.Tensor:
     """The loss named ``name`` (one of ``LOSSES``); trainers call this with their config.
 
     ``"margin"`` needs per-pair margins; ``"label-smoothing"`` uses ``label_smoothing``.
+    ``flip_rate`` (noise-robust training) turns ``bt`` and ``margin`` into their noise-aware
+    likelihood; the other two losses already model noise their own way and refuse it.
     """
     check_option("pairwise_loss", "name", name, LOSSES)
     check_positive("pairwise_loss", "center_coef", center_coef, allow_zero=True)
+    if flip_rate:
+        check_range("pairwise_loss", "flip_rate", flip_rate, 0.0, 0.5)
+        if name in ("hinge", "label-smoothing"):
+            raise ConfigError(f"noise-robust training uses the noise-aware Bradley–Terry "
+                              f"likelihood, which does not combine with --loss {name}; use "
+                              "--loss bt or margin")
     if name == "margin":
         if margin is None:
             raise ConfigError("The 'margin' loss needs a margin for every pair; the data has "
                               "no 'margin' column. Add one or use --loss bt.")
         return bradley_terry_loss(chosen, rejected, margin=margin, center_coef=center_coef,
-                                  weight=weight)
+                                  weight=weight, flip_rate=flip_rate)
     if name == "hinge":
         return hinge_loss(chosen, rejected, margin=margin, center_coef=center_coef,
                           weight=weight)
@@ -133,4 +188,5 @@ def pairwise_loss(
         check_range("pairwise_loss", "label_smoothing", label_smoothing, 0.0, 0.5)
         return bradley_terry_loss(chosen, rejected, label_smoothing=label_smoothing,
                                   center_coef=center_coef, weight=weight)
-    return bradley_terry_loss(chosen, rejected, center_coef=center_coef, weight=weight)
+    return bradley_terry_loss(chosen, rejected, center_coef=center_coef, weight=weight,
+                              flip_rate=flip_rate)

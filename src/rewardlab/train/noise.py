@@ -9,8 +9,9 @@ small-loss) combined with cross-fitting (each peer is trained on one half and re
 other half, so it has never memorised the pairs it judges — the failure of small-loss
 selection once a model fits its own noise). Pairs the peer finds most implausible are
 dropped before the final model is trained on the rest. It works for any trainable kind.
-Heads over cached features use co-teaching instead (``train.loop.train_coteaching_heads``),
-which measured better on HH (``benchmarks/noise_robust.py``).
+Heads over cached features use a cross-validated noise-aware fit instead
+(``train.loop.train_noise_aware_head``), which measured better on HH
+(``benchmarks/noise_robust.py``).
 """
 
 from __future__ import annotations
