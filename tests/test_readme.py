@@ -87,6 +87,10 @@ def test_verifier_examples_run(run_cli, tmp_path, monkeypatch) -> None:
     report = json.loads((tmp_path / "best-of-4.json").read_text())
     assert report["best_of_n_accuracy"] == pytest.approx(report["oracle"])
     assert len((tmp_path / "verified.jsonl").read_text().splitlines()) == 819
+    vote = json.loads((tmp_path / "vote.json").read_text())
+    assert vote["best_of_n_accuracy"] == pytest.approx(vote["majority"])
+    assert vote["best_of_n_accuracy"] > vote["random"]
+    assert json.loads((tmp_path / "vote-orm" / "rewardlab.json").read_text())["kind"] == "vote"
 
 
 @pytest.mark.slow

@@ -318,3 +318,23 @@ def test_untrained_model_fails_at_startup() -> None:
 def test_floats_survive_json(rm_server) -> None:
     body = openrlhf_post(rm_server.url + "/get_reward", {"query": ["Hello", "Bye"]})
     assert all(isinstance(r, float) and math.isfinite(r) for r in body["rewards"])
+
+
+def test_a_group_dependent_model_scores_each_request_on_its_own() -> None:
+    """``vote:`` rewards depend on the other answers in the call: concurrent requests with
+    the same prompt must not vote together, whatever the batching."""
+    prompt = CHATML.format("Tom has 3 apples and buys 4 more. How many?")
+    first = [prompt + "#### 7", prompt + "3+4=7. #### 7", prompt + "#### 12"]
+    second = [prompt + "#### 12", prompt + "#### 12"]
+    with BackgroundServer(create_app("vote:", ServeConfig(max_batch=64, max_wait_ms=200))
+                          ) as server:
+        async def both():
+            async with httpx.AsyncClient(timeout=60) as client:
+                return await asyncio.gather(*(
+                    client.post(server.url + "/get_reward",
+                                json={"query": q, "prompts": [prompt] * len(q)})
+                    for q in (first, second)))
+
+        a, b = (r.json()["rewards"] for r in asyncio.run(both()))
+    assert a == pytest.approx([2.25 / 3.5, 2.25 / 3.5, 1.25 / 3.5])  # 7 wins 2 to 1 here
+    assert b == pytest.approx([2.25 / 2.5, 2.25 / 2.5])  # and 12 is unanimous there

@@ -152,3 +152,16 @@ def test_empty_request_needs_no_call() -> None:
 def test_bad_settings(kwargs, name) -> None:
     with pytest.raises(ConfigError, match=f"The '{name}' parameter of MicroBatcher"):
         MicroBatcher(Recorder(), **kwargs)
+
+
+def test_whole_requests_are_neither_merged_nor_split() -> None:
+    scorer = Recorder()
+
+    async def main():
+        async with MicroBatcher(scorer, max_batch=2, max_wait_ms=20,
+                                whole_requests=True) as b:
+            return await asyncio.gather(submit(b, ["a", "bb", "ccc"]), submit(b, ["d"]))
+
+    big, small = run(main())
+    assert sorted(map(len, scorer.calls)) == [1, 3]  # past max_batch, but in one call
+    assert big.rewards.tolist() == [1.0, 2.0, 3.0] and small.rewards.tolist() == [1.0]

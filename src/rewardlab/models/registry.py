@@ -34,7 +34,8 @@ _KINDS: dict[str, type] = {}
 #: stays light and heavy dependencies load only with the kind that needs them.
 _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
                          "rewardlab.models.ensemble", "rewardlab.models.verify",
-                         "rewardlab.models.prm", "rewardlab.models.judge")
+                         "rewardlab.models.prm", "rewardlab.models.judge",
+                         "rewardlab.models.vote")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)

@@ -46,6 +46,9 @@ class SeqConfig:
         grad_accum: micro-batches per optimiser step (effective batch = batch_size*grad_accum).
         loss: ``bt``, ``margin`` (needs a ``margin`` column), ``label-smoothing`` or ``hinge``.
         label_smoothing: assumed label-flip rate for ``loss=label-smoothing``.
+        flip_rate: assumed label-flip rate of the noise-aware likelihood (``bt`` / ``margin``
+            losses; 0 = off), ``-log((1-ε) σ(d) + ε σ(-d))``: bounded, so pairs the model is
+            sure are flipped stop pulling on it.
         center_coef: TRL's reward-centring coefficient (0 = off).
         lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout`` as in peft.
         dropout: keep the checkpoint's dropout during training (TRL disables it by default,
@@ -68,6 +71,7 @@ class SeqConfig:
     warmup_ratio: float = 0.0
     loss: str = "bt"
     label_smoothing: float = 0.1
+    flip_rate: float = 0.0
     center_coef: float = 0.0
     lora: int = 0
     lora_alpha: int = 16
@@ -89,6 +93,7 @@ class SeqConfig:
         check_range(owner, "warmup_ratio", self.warmup_ratio, 0.0, 1.0)
         check_option(owner, "loss", self.loss, LOSSES)
         check_range(owner, "label_smoothing", self.label_smoothing, 0.0, 0.5)
+        check_range(owner, "flip_rate", self.flip_rate, 0.0, 0.5)
         check_positive(owner, "center_coef", self.center_coef, allow_zero=True)
         check_int(owner, "lora", self.lora, minimum=0)
         check_int(owner, "lora_alpha", self.lora_alpha)

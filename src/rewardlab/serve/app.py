@@ -247,7 +247,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         served.warm_up()
     metrics = ServerMetrics(PATHS)
     batcher = MicroBatcher(served, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms,
-                           metrics=metrics)
+                           metrics=metrics,
+                           whole_requests=getattr(served.model, "group_dependent", False))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -90,6 +90,9 @@ class MicroBatcher:
         max_wait_ms: longest the oldest queued item waits for others before its batch is
             scored anyway (the latency paid for batching when traffic is light).
         metrics: where model calls are counted.
+        whole_requests: score each request whole and alone, never split or merged — for a
+            model whose rewards depend on the other responses in the call
+            (``group_dependent``, e.g. ``vote:``), so a reward never depends on traffic.
 
     Example:
         >>> import asyncio, numpy as np
@@ -106,11 +109,12 @@ class MicroBatcher:
     """
 
     def __init__(self, score_fn: ScoreFn, *, max_batch: int = 64, max_wait_ms: float = 5.0,
-                 metrics: ServerMetrics | None = None) -> None:
+                 metrics: ServerMetrics | None = None, whole_requests: bool = False) -> None:
         check_int("MicroBatcher", "max_batch", max_batch)
         check_positive("MicroBatcher", "max_wait_ms", max_wait_ms, allow_zero=True)
         self.score_fn, self.max_batch, self.max_wait_ms = score_fn, max_batch, max_wait_ms
         self.metrics = metrics
+        self.whole_requests = whole_requests
         self.calls = 0
         self._pending: deque[_Job] = deque()
         self._pending_items = 0
@@ -212,13 +216,15 @@ class MicroBatcher:
                 self._pending.popleft()
                 self._pending_items -= len(job) - job.taken
                 continue
-            n = min(room, len(job) - job.taken)
+            n = len(job) if self.whole_requests else min(room, len(job) - job.taken)
             segments.append(_Segment(job, job.taken, job.taken + n))
             job.taken += n
             room -= n
             self._pending_items -= n
             if job.taken == len(job):
                 self._pending.popleft()
+            if self.whole_requests:
+                break  # one request per model call
         return segments
 
     async def _call(self, segments: Sequence[_Segment]) -> BatchScores:

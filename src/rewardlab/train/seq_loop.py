@@ -203,6 +203,7 @@ def train_sequence_pairs(
                         margin=None if margin_t is None else margin_t[batch],
                         label_smoothing=cfg.label_smoothing, center_coef=cfg.center_coef,
                         weight=None if weight_t is None else weight_t[batch],
+                        flip_rate=cfg.flip_rate,
                     )
                     if not math.isfinite(value.item()):
                         where = (f"; the last good checkpoint is in {checkpoint_dir}"

@@ -1,0 +1,171 @@
+"""``vote:`` — a reference-free outcome reward: agreement with the other answers to a prompt.
+
+Self-consistency (Wang et al., ICLR 2023) is the strongest reference-free picker of math
+solutions, and Test-Time RL (Zuo et al., 2025) uses it as the reward itself: a response is
+rewarded for reaching the answer most of its group reached. On GSM8K's example solutions it
+beats a frozen-encoder ORM by far (held-out best-of-4: majority 0.456, ``embed:`` ORM
+0.386, random 0.355) because the ORM cannot check arithmetic and the vote does not need to.
+What the vote cannot do is choose between answers with equal support — half of all groups
+of four on that data — and there a learned ORM helps, as in ORM-weighted voting (Uesato et
+al., 2022; Li et al., 2023): ``vote:SPEC`` breaks ties by the model ``SPEC``.
+
+The reward of a response in a group of ``n`` is
+``(votes + tiebreak · σ(r − mean r)) / (n + tiebreak)``,
+where ``votes`` counts the group's responses with the same final answer (itself included;
+0 for a response with no extractable answer) and ``r`` is the ORM's reward. The ORM term is
+below one vote, so it orders responses only within equal support; rewards lie in [0, 1).
+
+A *group* is every response to the same prompt in one ``score`` call: how best-of-n
+evaluation, ``score`` on best-of-n rows, pairwise evaluation, TRL's GRPO ``reward_funcs`` and
+OpenRLHF batches present a prompt's samples. The reward therefore depends on the other
+responses in the call (``group_dependent``): the server scores such a model one request at a
+time (never merged with other requests), and a caller that scores one response at a time
+(verl's per-sample ``compute_score``) gets a constant — use the ORM itself there.
+
+Spec: ``vote:`` (plain majority), ``vote:SPEC`` or ``vote:DIR`` (ORM tie-break), and
+``vote:(SPEC?opts)?tiebreak=0.5`` when the ORM has options of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab._validation import check_range
+from rewardlab.data import Dataset, Prompt
+from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError, SpecError
+from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models.base import Saveable, Trainable, describe, require_capability
+from rewardlab.models.registry import register_kind, resolve
+from rewardlab.verify import answer_key, extract_answer
+
+__all__ = ["VoteRewardModel", "prompt_groups"]
+
+_ORM_DIR = "orm"
+
+
+def prompt_groups(prompts: Sequence[Prompt]) -> list[list[int]]:
+    """Positions of each distinct prompt, in order of first appearance.
+
+    Example:
+        >>> prompt_groups(["a", "b", "a", "c"])
+        [[0, 2], [1], [3]]
+    """
+    groups: dict[Prompt, list[int]] = {}
+    for i, prompt in enumerate(prompts):
+        groups.setdefault(prompt, []).append(i)
+    return list(groups.values())
+
+
+@register_kind("vote")
+class VoteRewardModel:
+    """Majority-vote reward within each prompt's group, ties broken by an optional ORM.
+
+    Example:
+        >>> vote = VoteRewardModel()
+        >>> vote.score(["q"] * 3, ["#### 4", "so 2+2=4. #### 4", "#### 5"]).round(3).tolist()
+        [0.643, 0.643, 0.357]
+    """
+
+    kind = "vote"
+    spec: str | None = None
+    #: The reward of a response depends on the other responses to its prompt in the call.
+    group_dependent = True
+
+    def __init__(self, orm: Any | None = None, *, tiebreak: float = 0.5) -> None:
+        check_range("vote", "tiebreak", tiebreak, 0.0, 1.0)
+        self.orm = orm
+        self.tiebreak = tiebreak
+
+    @classmethod
+    def from_spec(cls, arg: str, options: dict[str, str]) -> VoteRewardModel:
+        for key in options:
+            if key != "tiebreak":
+                raise SpecError(f"unknown option '{key}' for vote:; allowed: tiebreak")
+        try:
+            tiebreak = float(options.get("tiebreak", 0.5))
+        except ValueError:
+            raise SpecError(f"vote option tiebreak must be a number, got "
+                            f"{options['tiebreak']!r}") from None
+        inner = arg.strip()
+        if inner.startswith("(") and inner.endswith(")"):
+            inner = inner[1:-1].strip()
+        orm = None
+        if inner:
+            try:
+                orm = resolve(inner)
+            except RewardLabError as exc:
+                raise type(exc)(f"vote: tie-break model '{inner}': {exc}") from None
+        return cls(orm, tiebreak=tiebreak)
+
+    def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        """Rewards in [0, 1), ``(n,)``: the share of the group voting for each answer."""
+        if len(prompts) != len(responses):
+            raise ConfigError(f"score() got {len(prompts)} prompts but {len(responses)} "
+                              "responses; they must pair up one to one")
+        n = len(responses)
+        if n == 0:
+            return np.zeros(0, dtype=np.float64)
+        keys = []
+        for text in responses:
+            found = extract_answer(text, fallback=True)
+            keys.append(None if found is None else answer_key(found.text))
+        base = (np.zeros(n) if self.orm is None
+                else np.asarray(self.orm.score(prompts, responses), dtype=np.float64))
+        out = np.empty(n, dtype=np.float64)
+        for idx in prompt_groups(prompts):
+            group = [keys[i] for i in idx]
+            counts: dict[str, int] = {}
+            for key in group:
+                if key is not None:
+                    counts[key] = counts.get(key, 0) + 1
+            votes = np.array([0 if k is None else counts[k] for k in group], dtype=np.float64)
+            r = base[idx]
+            finite = np.isfinite(r)
+            centred = np.where(finite, r - (r[finite].mean() if finite.any() else 0.0), -np.inf)
+            nudge = 1.0 / (1.0 + np.exp(-np.clip(centred, -60, 60)))
+            out[idx] = (votes + self.tiebreak * nudge) / (len(idx) + self.tiebreak)
+        return out
+
+    # --- training and persistence --------------------------------------------------------
+
+    def fit(self, data: Dataset[Any]) -> VoteRewardModel:
+        """Train the tie-break ORM (best-of-n data becomes correct-vs-incorrect pairs)."""
+        if self.orm is None:
+            raise ConfigError("vote: without a model has nothing to train; name the ORM that "
+                              "breaks ties, e.g. --model vote:embed:minilm")
+        require_capability(self.orm, Trainable, "train")
+        self.orm.fit(data)
+        return self
+
+    def get_config(self) -> dict[str, Any]:
+        return {"tiebreak": self.tiebreak}
+
+    def save(self, path: str | Path) -> Path:
+        """The manifest, plus the ORM's own directory (``orm/``) when there is one."""
+        if self.orm is not None:
+            require_capability(self.orm, Saveable, "be saved inside vote:")
+        with atomic_directory(path) as tmp:
+            if self.orm is not None:
+                self.orm.save(tmp / _ORM_DIR)
+            write_manifest(tmp, kind=self.kind, config=self.get_config(), state={
+                "orm": None if self.orm is None else _ORM_DIR,
+                "orm_kind": None if self.orm is None else getattr(self.orm, "kind",
+                                                                  describe(self.orm))})
+        return Path(path)
+
+    @classmethod
+    def load(cls, directory: Path, manifest: dict[str, Any]) -> VoteRewardModel:
+        name = manifest.get("state", {}).get("orm")
+        orm = None
+        if name is not None:
+            if not (directory / str(name)).is_dir():
+                raise ModelFormatError(f"{directory} is missing its ORM folder '{name}'")
+            orm = resolve(directory / str(name))
+        try:
+            return cls(orm, tiebreak=float(manifest.get("config", {}).get("tiebreak", 0.5)))
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
