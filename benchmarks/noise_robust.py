@@ -5,7 +5,8 @@ HH harmless, the demo's split by prompt; 0%, 20% and 40% of the training pairs f
 default; ``--model seq:minilm?...`` runs the same protocol on a fine-tuned transformer
 (expensive: three trainings per noise level and method pair).
 
-    python benchmarks/noise_robust.py [--seeds 3] [--model SPEC] [--pairs N] [--noise-rate R]
+    python benchmarks/noise_robust.py [--seeds 3] [--first-seed 0] [--rates 0 0.2 0.4]
+        [--model SPEC] [--pairs N] [--noise-rate R]
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="embed:minilm")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are first-seed .. first-seed + seeds - 1")
+    parser.add_argument("--rates", type=float, nargs="+", default=[0.0, 0.2, 0.4],
+                        help="shares of training pairs flipped")
     parser.add_argument("--pairs", type=int, default=10_000, help="training pairs used")
     parser.add_argument("--noise-rate", type=float, default=0.2,
                         help="the share of flipped labels --noise-robust assumes")
@@ -36,10 +41,10 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     dropped: dict[str, float] = {}
     epochs: dict[str, list[int | None]] = {}
-    for rate in (0.0, 0.2, 0.4):
+    for rate in args.rates:
         accs: dict[str, list[float]] = {"plain": [], "noise_robust": []}
         drops = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             spec = f"{args.model}{sep}seed={seed}"
             for method in accs:
                 result = api.train(spec, train, inject_noise=rate,
@@ -56,7 +61,8 @@ def main() -> None:
                                                    - results[key]["plain"]), 2)
         dropped[key] = float(np.mean(drops))
     emit("noise_robust", model=args.model, train_pairs=len(train), test_pairs=len(test),
-         seeds=args.seeds, noise_rate=args.noise_rate, accuracy=results,
+         seeds=list(range(args.first_seed, args.first_seed + args.seeds)),
+         noise_rate=args.noise_rate, accuracy=results,
          dropped_or_down_weighted_pairs=dropped, chosen_epochs=epochs,
          targets={"gain_at_40%": 3.0, "loss_at_0%": -1.0},
          seconds=round(time.perf_counter() - start, 1))

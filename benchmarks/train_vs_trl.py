@@ -11,7 +11,12 @@ is per trainer; both are scored on the same held-out pairs (split by prompt, as 
 each reading inputs the way it trained: TRL the whole dialogue text (left-truncated to 256),
 rewardlab the (prompt, reply) pair.
 
-    python benchmarks/train_vs_trl.py [--pairs N] [--test N]     # CI: --pairs 100 --test 100
+With ``--same-pairs`` both train on exactly the pairs TRL keeps (found by building TRL's
+trainer on the data first and reading back which rows survived its length filter), so
+pairs/s compares like with like; without it, rewardlab trains on every pair.
+
+    python benchmarks/train_vs_trl.py [--pairs N] [--test N] [--same-pairs]
+    # CI: --pairs 100 --test 100
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from rewardlab.data import load_dataset, split_by_prompt
 from rewardlab.data._dialogue import render_hh
 
 
-def _split(pairs: int, test: int):
+def _split(pairs: int, test: int, keep: str | None = None):
+    """The training and held-out pairs; ``keep`` names a JSON list of training indices."""
     train, held_out = split_by_prompt(load_dataset("bundled:hh_harmless"), seed=0)
-    return train.take(range(min(pairs, len(train)))), held_out.take(range(min(test,
-                                                                              len(held_out))))
+    train = train.take(range(min(pairs, len(train))))
+    if keep:
+        with open(keep) as f:
+            train = train.take(json.load(f))
+    return train, held_out.take(range(min(test, len(held_out))))
 
 
 def _text(prompt, reply: str) -> str:
@@ -44,29 +53,44 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_trl(pairs: int, test: int, epochs: int) -> dict:
-    import numpy as np
-    import torch
+def _trl_trainer(train, epochs: int, output_dir: str):
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from rewardlab.evaluate.metrics import pairwise_accuracy
     from rewardlab.models._encoder import resolve_encoder_path
 
-    train, held_out = _split(pairs, test)
     path = resolve_encoder_path("minilm")
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.eos_token = tokenizer.sep_token  # TRL appends an EOS; BERT's tokenizer has none
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
-    rows = [{"chosen": _text(r.prompt, r.chosen), "rejected": _text(r.prompt, r.rejected)}
-            for r in train.records]
+    rows = [{"chosen": _text(r.prompt, r.chosen), "rejected": _text(r.prompt, r.rejected),
+             "pair_index": i} for i, r in enumerate(train.records)]
+    args = RewardConfig(output_dir=output_dir, per_device_train_batch_size=16,
+                        num_train_epochs=epochs, max_length=256, report_to=[],
+                        save_strategy="no", use_cpu=True, seed=0, logging_steps=1000)
+    trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer,
+                            train_dataset=Dataset.from_list(rows))
+    return trainer, model, tokenizer
+
+
+def trl_kept(pairs: int, test: int, epochs: int, keep: str | None = None) -> list[int]:
+    """Indices of the training pairs TRL keeps after its ``max_length`` filter."""
+    train, _ = _split(pairs, test)
     with tempfile.TemporaryDirectory() as tmp:
-        args = RewardConfig(output_dir=tmp, per_device_train_batch_size=16,
-                            num_train_epochs=epochs, max_length=256, report_to=[],
-                            save_strategy="no", use_cpu=True, seed=0, logging_steps=1000)
-        trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer,
-                                train_dataset=Dataset.from_list(rows))
+        trainer, _, _ = _trl_trainer(train, epochs, tmp)
+        return sorted(trainer.train_dataset["pair_index"])
+
+
+def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None) -> dict:
+    import numpy as np
+    import torch
+
+    from rewardlab.evaluate.metrics import pairwise_accuracy
+
+    train, held_out = _split(pairs, test, keep)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer, model, tokenizer = _trl_trainer(train, epochs, tmp)
         trained_pairs = len(trainer.train_dataset)
         tokens = sum(len(c) + len(r) for c, r in zip(trainer.train_dataset["chosen_ids"],
                                                      trainer.train_dataset["rejected_ids"],
@@ -95,11 +119,11 @@ def run_trl(pairs: int, test: int, epochs: int) -> dict:
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def run_rewardlab(pairs: int, test: int, epochs: int) -> dict:
+def run_rewardlab(pairs: int, test: int, epochs: int, keep: str | None = None) -> dict:
     from rewardlab import resolve
     from rewardlab.evaluate import evaluate_pairwise
 
-    train, held_out = _split(pairs, test)
+    train, held_out = _split(pairs, test, keep)
     model = resolve(f"seq:minilm?max_length=256&batch_size=16&epochs={epochs}")
     prompts = [r.prompt for r in train.records]
     tokens = sum(len(e.input_ids) for side in ("chosen", "rejected")
@@ -119,22 +143,36 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=10_000, help="training pairs")
     parser.add_argument("--test", type=int, default=10_000, help="held-out pairs")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--worker", choices=["trl", "rewardlab"])
+    parser.add_argument("--same-pairs", action="store_true",
+                        help="train both on the pairs TRL keeps after its length filter")
+    parser.add_argument("--worker", choices=["trl", "rewardlab", "trl-kept"])
+    parser.add_argument("--keep", help="JSON list of training-pair indices (workers)")
     args = parser.parse_args()
     if args.worker:
-        run = run_trl if args.worker == "trl" else run_rewardlab
-        print(json.dumps(run(args.pairs, args.test, args.epochs)))
+        run = {"trl": run_trl, "rewardlab": run_rewardlab, "trl-kept": trl_kept}[args.worker]
+        print(json.dumps(run(args.pairs, args.test, args.epochs, args.keep)))
         return
     results = {}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    for worker in ("rewardlab", "trl"):
-        proc = subprocess.run([sys.executable, __file__, "--worker", worker, "--pairs",
-                               str(args.pairs), "--test", str(args.test), "--epochs",
-                               str(args.epochs)], env=env, check=True, capture_output=True,
-                              text=True)
-        results[worker] = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def worker(name: str, keep: str | None = None):
+        command = [sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
+                   "--test", str(args.test), "--epochs", str(args.epochs)]
+        proc = subprocess.run(command + (["--keep", keep] if keep else []), env=env,
+                              check=True, capture_output=True, text=True)
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        keep = None
+        if args.same_pairs:
+            keep = os.path.join(tmp, "kept.json")
+            with open(keep, "w") as f:
+                json.dump(worker("trl-kept"), f)
+        for name in ("rewardlab", "trl"):
+            results[name] = worker(name, keep)
     ours, trl = results["rewardlab"], results["trl"]
     emit("train_vs_trl", epochs=args.epochs, max_length=256, batch_size=16,
+         same_pairs=args.same_pairs,
          rewardlab={k: round(v, 4) for k, v in ours.items()},
          trl={k: round(v, 4) for k, v in trl.items()},
          pairs_per_second_ratio=round(ours["pairs_per_second"] / trl["pairs_per_second"], 2),
