@@ -66,10 +66,18 @@ def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardMod
     """A copy of ``model`` with some config fields replaced (``--epochs``, ``--lr``, ...)."""
     if not params:
         return model
+    wrapped = getattr(model, "wrapped_model", None)
+    if wrapped is not None:  # e.g. vote:SPEC — the parameters are the inner model's
+        return model.rewrap(_with_params(wrapped, params))  # type: ignore[attr-defined]
     get_config = getattr(model, "get_config", None)
     if get_config is None:
         raise CapabilityError(f"model '{describe(model)}' takes no training parameters")
-    copy = type(model)(**{**get_config(), **params})
+    try:
+        copy = type(model)(**{**get_config(), **params})
+    except TypeError:
+        raise CapabilityError(f"model '{describe(model)}' takes no training parameter(s) "
+                              f"{', '.join('--' + k.replace('_', '-') for k in params)}"
+                              ) from None
     copy.spec = getattr(model, "spec", None)
     return copy
 

@@ -63,11 +63,14 @@ def test_an_orm_orders_only_within_equal_support(gsm8k, trained_embed) -> None:
 def test_trains_saves_and_loads_through_the_cli(run_cli, tmp_path) -> None:
     out = tmp_path / "vote-rm"
     result = run_cli("train", "bundled:gsm8k_examples", "--model",
-                     "vote:(embed:minilm?epochs=5)?tiebreak=0.25", "--out", out, "--limit", "8")
+                     "vote:(embed:minilm?head=linear)?tiebreak=0.25", "--epochs", "5",
+                     "--out", out, "--limit", "8")
     assert result.code == 0, result.err
     manifest = json.loads((out / "rewardlab.json").read_text())
     assert manifest["kind"] == "vote" and manifest["config"] == {"tiebreak": 0.25}
-    assert (out / "orm" / "rewardlab.json").is_file()
+    # training options reach the ORM, with its own spec options kept
+    orm = json.loads((out / "orm" / "rewardlab.json").read_text())["config"]
+    assert orm["epochs"] == 5 and orm["head"] == "linear"
     report = tmp_path / "eval.json"
     result = run_cli("eval", out, "bundled:gsm8k_examples", "--limit", "8", "--json", report)
     assert result.code == 0, result.err
@@ -89,6 +92,15 @@ def test_bad_specs_and_untrainable_votes_fail_clearly() -> None:
         resolve("vote:?agg=min")
     with pytest.raises(ConfigError, match="nothing to train"):
         resolve("vote:").fit(load_dataset("bundled:gsm8k_examples", limit=2))
+
+
+def test_training_options_for_a_vote_without_orm_fail_cleanly(run_cli, tmp_path) -> None:
+    from test_cli import assert_clean_error
+
+    result = run_cli("train", "bundled:gsm8k_examples", "--model", "vote:", "--epochs", "3",
+                     "--out", tmp_path / "v", "--limit", "2")
+    assert_clean_error(result, "takes no training parameter(s) --epochs")
+    assert not (tmp_path / "v").exists()
 
 
 def test_pairwise_evaluation_sees_both_replies_as_one_group(trained_embed, hh_small) -> None:

@@ -132,6 +132,17 @@ class VoteRewardModel:
 
     # --- training and persistence --------------------------------------------------------
 
+    @property
+    def wrapped_model(self) -> Any | None:
+        """The ORM: training options (``--epochs``, ``--lr``, ...) are its options."""
+        return self.orm
+
+    def rewrap(self, orm: Any) -> VoteRewardModel:
+        """The same vote around another ORM (``orm`` with changed training options)."""
+        copy = VoteRewardModel(orm, tiebreak=self.tiebreak)
+        copy.spec = self.spec
+        return copy
+
     def fit(self, data: Dataset[Any]) -> VoteRewardModel:
         """Train the tie-break ORM (best-of-n data becomes correct-vs-incorrect pairs)."""
         if self.orm is None:

@@ -198,6 +198,8 @@ def train_noise_aware_head(
     import numpy as np
     import torch
 
+    if not 0.0 < flip_rate < 0.5:
+        raise ConfigError(f"the assumed flip rate must be in (0, 0.5); got {flip_rate!r}")
     n = chosen.shape[0]
     if n < 2:
         raise ConfigError(f"noise-robust training cross-validates on held-out pairs and needs "
