@@ -88,7 +88,9 @@ def test_bad_specs_and_untrainable_votes_fail_clearly() -> None:
         resolve("vote:nope:x")
     with pytest.raises(ConfigError, match="tiebreak"):
         resolve("vote:?tiebreak=2")
-    with pytest.raises(SpecError, match="unknown option 'agg' for vote:"):
+    with pytest.raises(SpecError, match="tiebreak"):
+        resolve("vote:?tiebreak=lots")
+    with pytest.raises(SpecError, match="unknown option 'agg' in 'vote:'; options: tiebreak"):
         resolve("vote:?agg=min")
     with pytest.raises(ConfigError, match="nothing to train"):
         resolve("vote:").fit(load_dataset("bundled:gsm8k_examples", limit=2))

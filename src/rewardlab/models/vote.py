@@ -29,6 +29,7 @@ Spec: ``vote:`` (plain majority), ``vote:SPEC`` or ``vote:DIR`` (ORM tie-break),
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,10 @@ import numpy as np
 
 from rewardlab._validation import check_range
 from rewardlab.data import Dataset, Prompt
-from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError, SpecError
+from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError
 from rewardlab.models._saved import atomic_directory, write_manifest
 from rewardlab.models.base import Saveable, Trainable, describe, require_capability
-from rewardlab.models.registry import register_kind, resolve
+from rewardlab.models.registry import config_from_options, register_kind, resolve
 from rewardlab.verify import answer_key, extract_answer
 
 __all__ = ["VoteRewardModel", "prompt_groups"]
@@ -60,6 +61,16 @@ def prompt_groups(prompts: Sequence[Prompt]) -> list[list[int]]:
     return list(groups.values())
 
 
+@dataclass(frozen=True, slots=True)
+class VoteConfig:
+    """``tiebreak``: how much of one vote the ORM may add, in [0, 1)."""
+
+    tiebreak: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_range("vote", "tiebreak", self.tiebreak, 0.0, 1.0)
+
+
 @register_kind("vote")
 class VoteRewardModel:
     """Majority-vote reward within each prompt's group, ties broken by an optional ORM.
@@ -76,20 +87,12 @@ class VoteRewardModel:
     group_dependent = True
 
     def __init__(self, orm: Any | None = None, *, tiebreak: float = 0.5) -> None:
-        check_range("vote", "tiebreak", tiebreak, 0.0, 1.0)
         self.orm = orm
-        self.tiebreak = tiebreak
+        self.tiebreak = VoteConfig(tiebreak=tiebreak).tiebreak
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> VoteRewardModel:
-        for key in options:
-            if key != "tiebreak":
-                raise SpecError(f"unknown option '{key}' for vote:; allowed: tiebreak")
-        try:
-            tiebreak = float(options.get("tiebreak", 0.5))
-        except ValueError:
-            raise SpecError(f"vote option tiebreak must be a number, got "
-                            f"{options['tiebreak']!r}") from None
+        tiebreak = config_from_options(VoteConfig, options, spec=f"vote:{arg}").tiebreak
         inner = arg.strip()
         if inner.startswith("(") and inner.endswith(")"):
             inner = inner[1:-1].strip()
