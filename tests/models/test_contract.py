@@ -45,9 +45,15 @@ def _judge(fixtures: object = None) -> RewardModel:
     return resolve("judge:default?n_ctx=256")
 
 
+def _vote(fixtures: dict) -> RewardModel:
+    from rewardlab.models.vote import VoteRewardModel
+
+    return VoteRewardModel(fixtures["trained_embed"], tiebreak=0.3)
+
+
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
     "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm,
-    "judge": lambda fixtures: _judge()}
+    "judge": lambda fixtures: _judge(), "vote": _vote}
 
 
 def _score(model: RewardModel, prompts: list, responses: list[str]) -> np.ndarray:
