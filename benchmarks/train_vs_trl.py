@@ -53,7 +53,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _trl_trainer(train, epochs: int, output_dir: str):
+def _trl_trainer(train, epochs: int, output_dir: str, seed: int = 0):
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
@@ -68,13 +68,14 @@ def _trl_trainer(train, epochs: int, output_dir: str):
              "pair_index": i} for i, r in enumerate(train.records)]
     args = RewardConfig(output_dir=output_dir, per_device_train_batch_size=16,
                         num_train_epochs=epochs, max_length=256, report_to=[],
-                        save_strategy="no", use_cpu=True, seed=0, logging_steps=1000)
+                        save_strategy="no", use_cpu=True, seed=seed, logging_steps=1000)
     trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer,
                             train_dataset=Dataset.from_list(rows))
     return trainer, model, tokenizer
 
 
-def trl_kept(pairs: int, test: int, epochs: int, keep: str | None = None) -> list[int]:
+def trl_kept(pairs: int, test: int, epochs: int, keep: str | None = None,
+             seed: int = 0) -> list[int]:
     """Indices of the training pairs TRL keeps after its ``max_length`` filter."""
     train, _ = _split(pairs, test)
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,7 +83,8 @@ def trl_kept(pairs: int, test: int, epochs: int, keep: str | None = None) -> lis
         return sorted(trainer.train_dataset["pair_index"])
 
 
-def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None) -> dict:
+def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None,
+            seed: int = 0) -> dict:
     import numpy as np
     import torch
 
@@ -90,7 +92,7 @@ def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None) -> dict
 
     train, held_out = _split(pairs, test, keep)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer, model, tokenizer = _trl_trainer(train, epochs, tmp)
+        trainer, model, tokenizer = _trl_trainer(train, epochs, tmp, seed)
         trained_pairs = len(trainer.train_dataset)
         tokens = sum(len(c) + len(r) for c, r in zip(trainer.train_dataset["chosen_ids"],
                                                      trainer.train_dataset["rejected_ids"],
@@ -119,12 +121,13 @@ def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None) -> dict
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def run_rewardlab(pairs: int, test: int, epochs: int, keep: str | None = None) -> dict:
+def run_rewardlab(pairs: int, test: int, epochs: int, keep: str | None = None,
+                  seed: int = 0) -> dict:
     from rewardlab import resolve
     from rewardlab.evaluate import evaluate_pairwise
 
     train, held_out = _split(pairs, test, keep)
-    model = resolve(f"seq:minilm?max_length=256&batch_size=16&epochs={epochs}")
+    model = resolve(f"seq:minilm?max_length=256&batch_size=16&epochs={epochs}&seed={seed}")
     prompts = [r.prompt for r in train.records]
     tokens = sum(len(e.input_ids) for side in ("chosen", "rejected")
                  for e in model.encode(prompts, [getattr(r, side) for r in train.records]))
@@ -147,17 +150,20 @@ def main() -> None:
                         help="train both on the pairs TRL keeps after its length filter")
     parser.add_argument("--worker", choices=["trl", "rewardlab", "trl-kept"])
     parser.add_argument("--keep", help="JSON list of training-pair indices (workers)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="runs per trainer (seeds 0..N-1); figures are their means")
+    parser.add_argument("--seed", type=int, default=0, help="(workers)")
     args = parser.parse_args()
     if args.worker:
         run = {"trl": run_trl, "rewardlab": run_rewardlab, "trl-kept": trl_kept}[args.worker]
-        print(json.dumps(run(args.pairs, args.test, args.epochs, args.keep)))
+        print(json.dumps(run(args.pairs, args.test, args.epochs, args.keep, args.seed)))
         return
     results = {}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
-    def worker(name: str, keep: str | None = None):
+    def worker(name: str, keep: str | None = None, seed: int = 0):
         command = [sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
-                   "--test", str(args.test), "--epochs", str(args.epochs)]
+                   "--test", str(args.test), "--epochs", str(args.epochs), "--seed", str(seed)]
         proc = subprocess.run(command + (["--keep", keep] if keep else []), env=env,
                               check=True, capture_output=True, text=True)
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -168,13 +174,21 @@ def main() -> None:
             keep = os.path.join(tmp, "kept.json")
             with open(keep, "w") as f:
                 json.dump(worker("trl-kept"), f)
-        for name in ("rewardlab", "trl"):
-            results[name] = worker(name, keep)
+        runs: dict[str, list[dict]] = {"rewardlab": [], "trl": []}
+        for seed in range(args.seeds):  # alternate, so machine drift hits both alike
+            for name in runs:
+                runs[name].append(worker(name, keep, seed))
+        for name, per_seed in runs.items():
+            results[name] = {k: sum(r[k] for r in per_seed) / len(per_seed)
+                             for k in per_seed[0]}
+            if args.seeds > 1:
+                results[name]["held_out_accuracy_per_seed"] = [
+                    round(r["held_out_accuracy"], 4) for r in per_seed]
     ours, trl = results["rewardlab"], results["trl"]
     emit("train_vs_trl", epochs=args.epochs, max_length=256, batch_size=16,
-         same_pairs=args.same_pairs,
-         rewardlab={k: round(v, 4) for k, v in ours.items()},
-         trl={k: round(v, 4) for k, v in trl.items()},
+         same_pairs=args.same_pairs, seeds=args.seeds,
+         rewardlab={k: v if isinstance(v, list) else round(v, 4) for k, v in ours.items()},
+         trl={k: v if isinstance(v, list) else round(v, 4) for k, v in trl.items()},
          pairs_per_second_ratio=round(ours["pairs_per_second"] / trl["pairs_per_second"], 2),
          tokens_per_second_ratio=round(ours["tokens_per_second"] / trl["tokens_per_second"],
                                        2),
