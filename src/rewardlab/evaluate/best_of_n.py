@@ -37,7 +37,7 @@ from rewardlab.data._loader import require_task
 from rewardlab.errors import DataError
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import ReferenceScorer, RewardModel, describe
-from rewardlab.verify import answer_key, extract_answer
+from rewardlab.verify import vote_key
 
 __all__ = [
     "BestOfNResult",
@@ -268,11 +268,7 @@ def score_best_of_n(model: RewardModel, data: Dataset[BestOfNRecord]) -> list[np
 
 
 def _answer_keys(records: Sequence[BestOfNRecord]) -> list[list[str | None]]:
-    keys = []
-    for r in records:
-        found = [extract_answer(text, fallback=True) for text in r.responses]
-        keys.append([None if a is None else answer_key(a.text) for a in found])
-    return keys
+    return [[vote_key(text) for text in r.responses] for r in records]
 
 
 def _summarise(name: str, rewards: list[np.ndarray], correct: list[np.ndarray],

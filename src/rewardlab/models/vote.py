@@ -41,7 +41,7 @@ from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError
 from rewardlab.models._saved import atomic_directory, write_manifest
 from rewardlab.models.base import Saveable, Trainable, describe, require_capability
 from rewardlab.models.registry import config_from_options, register_kind, resolve
-from rewardlab.verify import answer_key, extract_answer
+from rewardlab.verify import vote_key
 
 __all__ = ["VoteRewardModel", "prompt_groups"]
 
@@ -112,10 +112,7 @@ class VoteRewardModel:
         n = len(responses)
         if n == 0:
             return np.zeros(0, dtype=np.float64)
-        keys = []
-        for text in responses:
-            found = extract_answer(text, fallback=True)
-            keys.append(None if found is None else answer_key(found.text))
+        keys = [vote_key(text) for text in responses]
         base = (np.zeros(n) if self.orm is None
                 else np.asarray(self.orm.score(prompts, responses), dtype=np.float64))
         out = np.empty(n, dtype=np.float64)

@@ -207,13 +207,13 @@ def train_noise_aware_head(
     folds = min(folds, n)
     order = np.random.default_rng(seed).permutation(n)
     curve = np.zeros(epochs)
+
+    def part(t: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+        return None if t is None else t[rows]
+
     for k, held in enumerate(np.array_split(order, folds), start=1):
         held_t = torch.from_numpy(np.sort(held))
         fit_t = torch.from_numpy(np.setdiff1d(order, held))
-
-        def part(t: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
-            return None if t is None else t[rows]
-
         history = train_pairwise_head(
             make_head(), chosen[fit_t], rejected[fit_t], epochs=epochs, seed=seed,
             margin=part(margin, fit_t), flip_rate=flip_rate,

@@ -16,6 +16,7 @@ from rewardlab.verify._extract import (
     extract_answer,
     parse_number,
     reference_answer,
+    vote_key,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "extract_answer",
     "parse_number",
     "reference_answer",
+    "vote_key",
 ]

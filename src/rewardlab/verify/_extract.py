@@ -241,3 +241,20 @@ def answer_key(text: str) -> str:
     if number is not None:
         return f"number:{number}"
     return "text:" + "".join(text.split())
+
+
+def vote_key(response: str) -> str | None:
+    """The key a response votes with in a majority vote: its final answer (the last number
+    when no answer is marked) as ``answer_key``, or None when it has none.
+
+    One definition for the majority-vote picker (``evaluate.best_of_n``) and the ``vote:``
+    reward, so the two always count the same votes.
+
+    Example:
+        >>> vote_key("so 12 in all. #### $12") == vote_key("The answer is 12.0")
+        True
+        >>> vote_key("no idea") is None
+        True
+    """
+    found = extract_answer(response, fallback=True)
+    return None if found is None else answer_key(found.text)
