@@ -67,7 +67,7 @@ def read_rewardbench2(source: str, *, max_chars: int = 100_000) -> Dataset[BestO
 
     Example:
         >>> data = read_rewardbench2(path_to_rb2_jsonl)  # doctest: +SKIP
-        >>> data.records[0].is_correct
+        >>> data.records[0].is_correct  # doctest: +SKIP
         (True, False, False, False)
     """
     location, rows = iter_raw_rows(_resolve_source(source))

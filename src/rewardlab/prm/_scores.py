@@ -33,7 +33,7 @@ def aggregate_step_scores(step_scores: Sequence[np.ndarray], agg: str = "min") -
         >>> s = [np.array([0.9, 0.2, 0.8]), np.array([0.5])]
         >>> aggregate_step_scores(s, "min").tolist(), aggregate_step_scores(s, "last").tolist()
         ([0.2, 0.5], [0.8, 0.5])
-        >>> [round(x, 3) for x in aggregate_step_scores(s, "prod")]
+        >>> aggregate_step_scores(s, "prod").round(3).tolist()
         [0.144, 0.5]
     """
     check_option("aggregate_step_scores", "agg", agg, AGGREGATIONS)

@@ -285,7 +285,7 @@ def inject_error(question: str, solution: str, *, seed: int = 0,
         ...     "many in May. How many altogether?", "Natalia sold 48/2 = <<48/2=24>>24 "
         ...     "clips in May.\\nNatalia sold 48+24 = <<48+24=72>>72 clips.\\n#### 72", seed=1)
         >>> c.kind, c.step, c.answer != c.corrupted_answer
-        ('quantity', 0, True)
+        ('arithmetic', 0, True)
     """
     for kind in kinds:
         check_option("inject_error", "kinds", kind, CORRUPTIONS)
