@@ -65,7 +65,10 @@ class EmbedConfig:
         loss: ``bt``, ``margin`` (needs a ``margin`` column) or ``label-smoothing``.
         label_smoothing: assumed label-flip rate for ``loss=label-smoothing``.
         center_coef: TRL's reward-centring coefficient (0 = off).
-        epochs, batch_size, lr, weight_decay: AdamW training of the head.
+        epochs, batch_size, lr, weight_decay: AdamW training of the head. Two epochs by
+            default: on HH the head's held-out accuracy peaks at epoch 1-2 and falls
+            after (5-fold CV: 0.627 at 1, 0.625 at 2, 0.612 at 5, 0.609 at 30); with
+            much less data than ~1,000 pairs, raise it.
         seed: fixes initialisation, batch order and dropout.
     """
 
@@ -78,7 +81,7 @@ class EmbedConfig:
     loss: str = "bt"
     label_smoothing: float = 0.1
     center_coef: float = 0.0
-    epochs: int = 30
+    epochs: int = 2
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.1
