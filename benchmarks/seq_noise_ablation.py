@@ -1,12 +1,13 @@
 """Where does ``seq:`` co-filtering's gain come from? One (seed, flip rate) per run.
 
-Runs the co-filtering pipeline by hand so that its parts can be scored on the clean held-out
-pairs: the two cross-fitted peers A and B (each fine-tuned on one half, with the final
-model's seed, so all three share one head initialisation), the final model F fine-tuned on
-the 80% of pairs the peers found most plausible, and what could be built from them at no
-extra training cost — the output ensemble of A, B, F (z-scored rewards summed) and weight
-averages ("model soups", as in WARM, Ramé et al., 2024). Also reports the filter's precision:
-the share of dropped pairs that were really flipped (the base rate is the flip rate).
+Runs ``train.noise.co_filter`` and keeps the peers it trains, so that each part can be
+scored on the clean held-out pairs: the two cross-fitted peers A and B (each fine-tuned on
+one half, with the final model's seed, so all three share one head initialisation), the
+final model F fine-tuned on the 80% of pairs the peers found most plausible, and what could
+be built from them at no extra training cost — the output ensemble of A, B, F (z-scored
+rewards summed) and weight averages ("model soups", as in WARM, Ramé et al., 2024). Also
+reports the filter's precision: the share of dropped pairs that were really flipped (the
+base rate is the flip rate).
 
     python benchmarks/seq_noise_ablation.py --seed S --rate R [--pairs N]
 
@@ -28,7 +29,7 @@ from rewardlab.data import load_dataset, split_by_prompt
 from rewardlab.evaluate.metrics import pairwise_accuracy
 from rewardlab.evaluate.pairwise import score_pairs
 from rewardlab.models.seq import SequenceRewardModel
-from rewardlab.train.noise import inject_label_noise
+from rewardlab.train.noise import co_filter, inject_label_noise
 
 
 def weight_average(models: list[SequenceRewardModel], weights: list[float]
@@ -59,19 +60,18 @@ def main() -> None:
     def fresh() -> SequenceRewardModel:
         return SequenceRewardModel(threads=args.threads, seed=args.seed)
 
-    n = len(noisy)
-    order = np.random.default_rng(args.seed).permutation(n)
-    halves = (np.sort(order[: n // 2]), np.sort(order[n // 2:]))
-    margin = np.zeros(n)
-    peers = []
-    for side in (0, 1):
-        fit_idx, review_idx = halves[side], halves[1 - side]
-        peer = fresh().fit(noisy.take(fit_idx.tolist()))
-        chosen, rejected = score_pairs(peer, noisy.take(review_idx.tolist()).records)
-        margin[review_idx] = np.asarray(chosen) - np.asarray(rejected)
-        peers.append(peer)
-    dropped = np.sort(np.argsort(margin, kind="stable")[: round(args.drop * n)])
-    final = fresh().fit(noisy.take(np.setdiff1d(np.arange(n), dropped).tolist()))
+    peers: list[SequenceRewardModel] = []
+
+    def peer(_seed: int) -> SequenceRewardModel:
+        # the final model's seed, not co_filter's per-peer one: one shared head
+        # initialisation is what makes the weight averages below meaningful
+        model = fresh()
+        peers.append(model)
+        return model
+
+    kept, report = co_filter(peer, noisy, drop_rate=args.drop, seed=args.seed)
+    dropped = report.dropped
+    final = fresh().fit(kept)
 
     def held_out(model: Any) -> tuple[np.ndarray, np.ndarray]:
         chosen, rejected = score_pairs(model, test.records)
@@ -93,7 +93,7 @@ def main() -> None:
     for name, (models, weights) in soups.items():
         accuracy[name] = pairwise_accuracy(*held_out(weight_average(models, weights)))
     emit("seq_noise_ablation", seed=args.seed, rate=args.rate, drop=args.drop,
-         train_pairs=n, test_pairs=len(test), flipped=len(flipped),
+         train_pairs=len(noisy), test_pairs=len(test), flipped=len(flipped),
          drop_precision=float(np.isin(dropped, flipped).mean()) if len(flipped) else None,
          accuracy={k: round(float(v), 4) for k, v in accuracy.items()},
          seconds=round(time.perf_counter() - start, 1))
