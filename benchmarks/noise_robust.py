@@ -61,7 +61,7 @@ def main() -> None:
                     epochs.setdefault(f"{int(rate * 100)}%", []).append(report.get("epochs"))
         key = f"{int(rate * 100)}%"
         results[key] = {m: round(float(np.mean(v)), 4) for m, v in accs.items()}
-        if len(accs) == 2:
+        if {"plain", "noise_robust"} <= accs.keys():
             results[key]["gain_points"] = round(100 * (results[key]["noise_robust"]
                                                        - results[key]["plain"]), 2)
         if drops:
