@@ -12,6 +12,8 @@ The tree::
     ├── CapabilityError (TypeError)     a model lacks the capability a command needs
     ├── ModelFormatError (ValueError)   a saved model directory is missing, corrupt or too new
     ├── TrainingError (RuntimeError)    training cannot go on (the loss became NaN or infinite)
+    ├── ScoringError (RuntimeError)     a model's ``score`` broke the contract: wrong shape or
+    │                                   type, or it raised; names the model and the check
     ├── OutputError (OSError)           an output file or directory cannot be written
     ├── BackendError (ConnectionError)  a model server cannot be reached or refuses every request
     └── MissingDependencyError (ImportError)
@@ -33,6 +35,7 @@ __all__ = [
     "NotFittedError",
     "OutputError",
     "RewardLabError",
+    "ScoringError",
     "SpecError",
     "TrainingError",
     "UnknownKindError",
@@ -102,6 +105,13 @@ class ModelFormatError(RewardLabError, ValueError):
 
 class TrainingError(RewardLabError, RuntimeError):
     """Training cannot continue, e.g. the loss became NaN or infinite."""
+
+
+class ScoringError(RewardLabError, RuntimeError):
+    """A model broke the scoring contract: it returned something that is not one float per
+    response (a list of the wrong length, a 2-D array, text), or raised an exception that is
+    not rewardlab's own. Raised by the one scoring layer, so every consumer (CLI, server,
+    adapters, bench) reports the same message naming the model and the check that failed."""
 
 
 class OutputError(RewardLabError, OSError):
