@@ -25,7 +25,17 @@ from rewardlab.errors import CapabilityError, OutputError
 from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
 from rewardlab.evaluate.process import ProcessResult, evaluate_process
-from rewardlab.models.base import RewardModel, Saveable, Trainable, describe, require_capability
+from rewardlab.models.base import (
+    FitOptions,
+    NoiseAware,
+    PairwiseJudge,
+    Resumable,
+    RewardModel,
+    Saveable,
+    Trainable,
+    describe,
+    require_capability,
+)
 from rewardlab.models.registry import resolve
 from rewardlab.scoring import iter_scored_rows
 
@@ -171,8 +181,7 @@ def train(
         report["flipped"] = len(flipped)
     # heads over cached features refit cheaply, so they cross-validate a noise-aware fit;
     # other models, and ensembles, drop implausible pairs with cross-fitted peers first
-    noise_aware = (noise_robust and not ensemble
-                   and getattr(rm, "supports_noise_aware_fit", False))
+    noise_aware = noise_robust and not ensemble and isinstance(rm, NoiseAware)
     if noise_robust and not noise_aware:
         config = rm.get_config()  # type: ignore[attr-defined]
         training, filtered = co_filter(lambda seed: type(rm)(**{**config, "seed": seed}),
@@ -180,17 +189,18 @@ def train(
                                        seed=int(config.get("seed", 0)))
         report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
     checkpoints = None if out is None else checkpoint_dir_for(out)
-    if resume and not getattr(rm, "supports_resume", False):
+    if resume and not isinstance(rm, Resumable):
         raise CapabilityError(f"model '{describe(rm)}' cannot --resume: only seq: models "
                               "train from checkpoints")
+    options = FitOptions(eval_data=held_out, checkpoint_dir=checkpoints, resume=resume,
+                         noise_rate=noise_rate if noise_aware else 0.0)
     if ensemble:
         rm = train_ensemble(rm, training, ensemble)
-    elif getattr(rm, "supports_resume", False):
-        rm.fit(training, eval_data=held_out, checkpoint_dir=checkpoints,  # type: ignore[call-arg]
-               resume=resume)
+    elif isinstance(rm, Resumable):
+        rm.fit_resumable(training, options)
     elif noise_aware:
-        rm.fit(training, noise_rate=noise_rate)  # type: ignore[call-arg]
-        report["noise_filter"] = rm.noise_report_  # type: ignore[attr-defined]
+        rm.fit_noise_aware(training, options)  # type: ignore[union-attr]
+        report["noise_filter"] = rm.noise_report_  # type: ignore[union-attr]
     else:
         rm.fit(training)
     skipped_file = None
@@ -464,7 +474,7 @@ def judge_options(model: str | Path | RewardModel, *, swap: bool | None = None,
     if not params:
         return model
     rm = resolve(model)
-    if not hasattr(rm, "judge_pairs"):
+    if not isinstance(rm, PairwiseJudge):
         raise CapabilityError(f"--swap and --reason apply to judge: models; '{describe(rm)}' "
                               "is not one")
     return _with_params(rm, params)

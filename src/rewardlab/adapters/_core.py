@@ -6,8 +6,10 @@ Every adapter (TRL, verl, OpenRLHF) turns its trainer's batch into prompts, resp
 * resolves each model spec once per process (``rewardlab.resolve``) and shares the loaded
   model between adapters, calls and threads (trainers call reward functions from worker
   threads; each model is scored under its own lock);
-* sends reference answers to models that judge against them (``ReferenceScorer``, e.g.
-  ``verify:math``) and plain ``score`` to the rest;
+* scores through the scoring layer (``rewardlab.scoring.score_batch``), which sends reference
+  answers to models that judge against them (``ReferenceScorer``, e.g. ``verify:math``),
+  whole groups to ``vote:``, and checks every result (``ScoringError`` for a model that
+  returns the wrong shape or type, or raises);
 * reports a NaN or infinite reward with the model, sample index and text it came from;
 * combines several rewards with weights, either as a plain weighted sum or after normalising
   each reward within its group (GDPO, ``rewardlab.shaping.gdpo_advantages``).
@@ -25,7 +27,6 @@ variable of the verl and OpenRLHF files holds)::
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import math
 import re
@@ -40,8 +41,9 @@ import numpy as np
 from rewardlab._validation import check_option
 from rewardlab.data import Prompt, render_prompt
 from rewardlab.errors import ConfigError, TrainingError
-from rewardlab.models.base import ReferenceScorer, RewardModel, describe
+from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
+from rewardlab.scoring import ascore_batch, needs_references, score_batch
 from rewardlab.shaping import gdpo_advantages
 
 __all__ = [
@@ -228,6 +230,11 @@ def group_ids(prompts: Sequence[Prompt]) -> np.ndarray:
     return np.array([codes.setdefault(p, len(codes)) for p in prompts], dtype=np.intp)
 
 
+def _group_list(groups: Any) -> list[Any] | None:
+    """Group ids as plain Python values (a tensor's elements do not hash by value)."""
+    return None if groups is None else np.asarray(groups).tolist()
+
+
 @dataclass(frozen=True)
 class Scores:
     """What one call produced: the combined reward and each term's raw reward (float64)."""
@@ -288,11 +295,11 @@ class CombinedReward:
 
     def needs_references(self) -> bool:
         """Whether any model judges responses against reference answers."""
-        return any(isinstance(m, ReferenceScorer) for m in self.models())
+        return any(needs_references(m) for m in self.models())
 
     def all_need_references(self) -> bool:
         """Whether every model is a reference judge (so prompts do not matter to any)."""
-        return all(isinstance(m, ReferenceScorer) for m in self.models())
+        return all(needs_references(m) for m in self.models())
 
     # --- scoring ---------------------------------------------------------------------------
 
@@ -316,30 +323,29 @@ class CombinedReward:
         return [r if isinstance(r, str) else str(r) for r in references]
 
     def _reference_models(self) -> str:
-        return ", ".join(f"'{describe(m)}'" for m in self.models()
-                         if isinstance(m, ReferenceScorer))
+        return ", ".join(f"'{describe(m)}'" for m in self.models() if needs_references(m))
+
+    def _require_references(self, term: RewardTerm, model: RewardModel,
+                            references: list[str] | None) -> None:
+        if references is None and needs_references(model):
+            raise ConfigError(
+                f"model '{describe(model)}' (reward '{term.name}') judges responses "
+                "against reference answers, and none were given: put them in a "
+                f"dataset column ({', '.join(REFERENCE_KEYS)}), verl's ground_truth "
+                "or OpenRLHF's --label_key")
 
     def _score_term(self, term: RewardTerm, model: RewardModel, prompts: Sequence[Prompt],
-                    responses: Sequence[str], references: list[str] | None) -> np.ndarray:
+                    responses: Sequence[str], references: list[str] | None,
+                    groups: Any = None) -> np.ndarray:
+        self._require_references(term, model, references)
         with _score_lock(model):
-            if isinstance(model, ReferenceScorer):
-                if references is None:
-                    raise ConfigError(
-                        f"model '{describe(model)}' (reward '{term.name}') judges responses "
-                        "against reference answers, and none were given: put them in a "
-                        f"dataset column ({', '.join(REFERENCE_KEYS)}), verl's ground_truth "
-                        "or OpenRLHF's --label_key")
-                out = model.score_with_references(prompts, responses, references)
-            else:
-                out = model.score(prompts, responses)
-        return self._check_output(term, model, np.asarray(out, dtype=np.float64), prompts,
-                                  responses)
+            out = score_batch(model, prompts, responses, references=references,
+                              groups=groups).rewards
+        return self._check_output(term, model, out, prompts, responses)
 
     def _check_output(self, term: RewardTerm, model: RewardModel, out: np.ndarray,
                       prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
-        if out.shape != (len(responses),):
-            raise TrainingError(f"model '{describe(model)}' returned rewards of shape "
-                                f"{out.shape} for {len(responses)} responses")
+        """The adapter's NaN policy; the scoring layer has already checked the shape."""
         bad = np.flatnonzero(~np.isfinite(out))
         if bad.size and self.nan_policy == "raise":
             i = int(bad[0])
@@ -388,10 +394,12 @@ class CombinedReward:
 
         Raises:
             ConfigError: inputs do not pair up, a reference is missing, or a group is split.
-            TrainingError: a model returned NaN/inf (``nan_policy="raise"``) or a wrong shape.
+            TrainingError: a model returned NaN/inf (``nan_policy="raise"``).
+            ScoringError: a model returned the wrong shape or type, or raised.
         """
         refs = self._check_inputs(prompts, responses, references)
-        components = {t.name: self._score_term(t, m, prompts, responses, refs)
+        ids = _group_list(groups)
+        components = {t.name: self._score_term(t, m, prompts, responses, refs, ids)
                       for t, m in zip(self.terms, self.models(), strict=True)}
         return Scores(self._combine(components, prompts, groups), components)  # type: ignore[arg-type]
 
@@ -405,13 +413,10 @@ class CombinedReward:
         refs = self._check_inputs(prompts, responses, references)
 
         async def one(term: RewardTerm, model: RewardModel) -> np.ndarray:
-            native = getattr(model, "ascore", None)
-            if native is not None and inspect.iscoroutinefunction(native) and not isinstance(
-                    model, ReferenceScorer):
-                out = np.asarray(await native(prompts, responses), dtype=np.float64)
-                return self._check_output(term, model, out, prompts, responses)
-            return await asyncio.to_thread(self._score_term, term, model, prompts, responses,
-                                           refs)
+            self._require_references(term, model, refs)
+            out = await ascore_batch(model, prompts, responses, references=refs,
+                                     groups=_group_list(groups), lock=_score_lock(model))
+            return self._check_output(term, model, out.rewards, prompts, responses)
 
         models = await asyncio.to_thread(self.models)
         results = await asyncio.gather(*(one(t, m) for t, m in

@@ -1,9 +1,10 @@
 """What every probe reads: the model, the pairs, the settings, and one way to score.
 
-Probes never call ``model.score`` themselves. ``AuditContext.score`` dispatches on the
-model's capabilities (a verifier is given each pair's reference answer; a model that needs one
-and has none makes the probe skip with the reason), checks the shape of what comes back, and
-counts what was scored, so the report can say what the audit cost.
+Probes never call ``model.score`` themselves. ``AuditContext.score`` scores through the
+scoring layer (``rewardlab.scoring``: a verifier is given each pair's reference answer, and
+what comes back is checked there); a model that needs a reference and has none makes the
+probe skip with the reason. The context counts what was scored, so the report can say what
+the audit cost.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from rewardlab._validation import check_int, check_range
 from rewardlab.audit._results import ProbeSkipped
 from rewardlab.data import BestOfNRecord, Dataset, PairRecord, Prompt, best_of_n_to_pairs
 from rewardlab.errors import ConfigError, DataError
-from rewardlab.models.base import PairwiseJudge, ReferenceScorer, RewardModel, describe
+from rewardlab.models.base import RewardModel, describe
+from rewardlab.scoring import compare_pairs, needs_references, score_batch, uses_comparison
 
 __all__ = ["DEFAULT_NOISE_RATES", "AuditConfig", "AuditContext", "AuditPair"]
 
@@ -156,27 +158,19 @@ class AuditContext:
         """Rewards float64 ``(n,)``; a verifier gets ``references`` (or the probe skips)."""
         if len(responses) == 0:
             return np.zeros(0)
-        if isinstance(self.model, ReferenceScorer):
-            if references is None or any(r is None for r in references):
-                raise ProbeSkipped(
-                    f"model '{self.name}' checks responses against reference answers, and "
-                    "these responses have none (give best-of-n data with a 'reference')")
-            rewards = self.model.score_with_references(prompts, responses,
-                                                       references)  # type: ignore[arg-type]
-        else:
-            rewards = self.model.score(prompts, responses)
-        rewards = np.asarray(rewards, dtype=np.float64)
-        if rewards.shape != (len(responses),):
-            raise ValueError(f"model '{self.name}' returned rewards of shape {rewards.shape} "
-                             f"for {len(responses)} responses; expected ({len(responses)},)")
+        if needs_references(self.model) and (references is None
+                                             or any(r is None for r in references)):
+            raise ProbeSkipped(
+                f"model '{self.name}' checks responses against reference answers, and "
+                "these responses have none (give best-of-n data with a 'reference')")
+        rewards = score_batch(self.model, prompts, responses, references=references).rewards
         self.scored += len(responses)
         return rewards
 
     @property
     def compares(self) -> bool:
         """Pairs are judged side by side (a judge in pairwise mode), not scored one by one."""
-        return isinstance(self.model, PairwiseJudge) and bool(
-            getattr(self.model, "compares_pairs", False))
+        return uses_comparison(self.model)
 
     def score_pairs(self, pairs: Sequence[AuditPair]) -> tuple[np.ndarray, np.ndarray]:
         """Rewards of the chosen and the rejected sides, in one call.
@@ -189,9 +183,8 @@ class AuditContext:
         n = len(pairs)
         prompts = [p.prompt for p in pairs]
         if self.compares and n:
-            p = np.asarray(self.model.compare(  # type: ignore[attr-defined]
-                prompts, [x.chosen for x in pairs], [x.rejected for x in pairs], swap=True),
-                dtype=np.float64)
+            p = compare_pairs(self.model, prompts, [x.chosen for x in pairs],
+                              [x.rejected for x in pairs], swap=True)
             self.scored += 2 * n
             p = np.clip(p, 1e-6, 1 - 1e-6)
             half = np.log(p / (1 - p)) / 2

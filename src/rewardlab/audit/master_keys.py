@@ -28,6 +28,7 @@ from rewardlab.audit._context import AuditContext
 from rewardlab.audit._results import Example, ProbeResult, Threshold
 from rewardlab.audit._text import as_text
 from rewardlab.models.base import PairwiseJudge, ReferenceScorer
+from rewardlab.scoring import compare_pairs
 
 __all__ = ["CATALOGUE", "NAME", "THRESHOLD", "TITLE", "run"]
 
@@ -86,8 +87,8 @@ def run(ctx: AuditContext) -> ProbeResult:
     for j, (key, family) in enumerate(keys):
         if judge:
             texts = [key] * n
-            p_rej = np.asarray(ctx.model.compare(prompts, texts,  # type: ignore[attr-defined]
-                                                 [p.rejected for p in pairs], swap=True))
+            p_rej = compare_pairs(ctx.model, prompts, texts, [p.rejected for p in pairs],
+                                  swap=True)
             # judges are slow: only the question the figure needs (vs rejected, both orders)
             ctx.scored += 2 * n
             beats_rej, beats_cho = p_rej > 0.5, np.full(n, np.nan)

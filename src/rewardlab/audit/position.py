@@ -22,6 +22,7 @@ from rewardlab.audit._results import Example, ProbeResult, ProbeSkipped, Thresho
 from rewardlab.audit._stats import wilson_interval
 from rewardlab.audit._text import as_text
 from rewardlab.models.base import PairwiseJudge
+from rewardlab.scoring import compare_pairs
 
 __all__ = ["NAME", "THRESHOLD", "TITLE", "run"]
 
@@ -45,8 +46,8 @@ def run(ctx: AuditContext) -> ProbeResult:
     pairs = [ctx.pairs[i] for i in idx]
     prompts = [p.prompt for p in pairs]
     chosen, rejected = [p.chosen for p in pairs], [p.rejected for p in pairs]
-    p_ab = np.asarray(ctx.model.compare(prompts, chosen, rejected, swap=False), dtype=float)
-    p_ba = np.asarray(ctx.model.compare(prompts, rejected, chosen, swap=False), dtype=float)
+    p_ab = compare_pairs(ctx.model, prompts, chosen, rejected, swap=False)
+    p_ba = compare_pairs(ctx.model, prompts, rejected, chosen, swap=False)
     ctx.scored += 2 * len(pairs)
     answered = ~(np.isnan(p_ab) | np.isnan(p_ba))
     n = int(answered.sum())

@@ -4,8 +4,10 @@ aggregate the RewardBench way, and compare models with a paired bootstrap.
 Planning reads every data file once and is model-independent (rows, sections, weights,
 length-only baselines). A task that cannot run becomes skipped rows with their reason; a
 model that cannot score a task (a first-error set for a model that is not a ``StepScorer``,
-pairs for a verifier) skips that task's rows for that model only. Everything else that goes
-wrong is raised.
+pairs for a verifier) or breaks the scoring contract on it (``ScoringError``: wrong shape or
+type, or an exception inside the model) skips that task's rows for that model only, with
+the reason. Everything else that goes wrong is raised. Scores come from the scoring layer
+(``rewardlab.scoring``), through the score cache.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ from rewardlab.bench._stats import (
     section_scores,
 )
 from rewardlab.bench._suite import BENCH_TASKS, Suite, SuiteTask, load_suite
-from rewardlab.errors import CapabilityError, DataError
+from rewardlab.errors import CapabilityError, DataError, ScoringError
 from rewardlab.evaluate.best_of_n import best_of_n_outcomes
 from rewardlab.evaluate.metrics import pair_outcomes
-from rewardlab.models.base import ReferenceScorer, RewardModel, StepScorer, describe
+from rewardlab.models.base import GroupDependent, RewardModel, StepScorer, describe
 from rewardlab.models.registry import resolve
+from rewardlab.scoring import first_errors, needs_references, score_batch
 
 __all__ = ["TIES", "run_bench"]
 
@@ -201,19 +204,28 @@ def plan_suite(suite: Suite, *, limit: int | None = None, ties: str = "half"
 def _score_rewards(model: RewardModel, cache: ScoreCache, prompts: list[Any],
                    responses: list[str], refs: list[str | None] | None, advance: Any
                    ) -> np.ndarray:
-    if isinstance(model, ReferenceScorer):
+    if isinstance(model, GroupDependent):
+        # a reward depends on the rest of its group: score every group whole, in one call,
+        # never a cache's leftovers or a chunk that cuts a group
+        rewards = score_batch(model, prompts, responses, references=refs).rewards
+        advance(len(responses))
+        return rewards
+    if needs_references(model):
         if refs is None or any(r is None for r in refs):
             raise DataError(f"has no reference answers, which model '{describe(model)}' "
                             "checks replies against", file="(this task)")
         keys = [cache.key("ref", prompt_key(p), t, ref or "")
                 for p, t, ref in zip(prompts, responses, refs, strict=True)]
-        return cache.values(keys, lambda idx: model.score_with_references(
-            [prompts[i] for i in idx], [responses[i] for i in idx],
-            [refs[i] for i in idx]), advance=advance)  # type: ignore[index,misc]
-    keys = [cache.key("score", prompt_key(p), t) for p, t in zip(prompts, responses, strict=True)]
-    return cache.values(keys, lambda idx: model.score([prompts[i] for i in idx],
-                                                      [responses[i] for i in idx]),
-                        advance=advance)
+    else:
+        keys = [cache.key("score", prompt_key(p), t)
+                for p, t in zip(prompts, responses, strict=True)]
+
+    def compute(idx: list[int]) -> np.ndarray:
+        return score_batch(model, [prompts[i] for i in idx], [responses[i] for i in idx],
+                           references=None if refs is None else [refs[i] for i in idx]
+                           ).rewards
+
+    return cache.values(keys, compute, advance=advance)
 
 
 def _outcomes(model: RewardModel, cache: ScoreCache, rows: list[_Row], ties: str,
@@ -260,8 +272,8 @@ def _outcomes(model: RewardModel, cache: ScoreCache, rows: list[_Row], ties: str
                 for r in records]
         with progress(label, total=len(records)) as advance:
             raw = cache.values(keys, lambda idx: [
-                -1 if p is None else p for p in model.first_error(  # type: ignore[attr-defined]
-                    [records[i].prompt for i in idx], [records[i].steps for i in idx])],
+                -1 if p is None else p for p in first_errors(
+                    model, [records[i].prompt for i in idx], [records[i].steps for i in idx])],
                 advance=advance)
         at = 0
         for row in rows:
@@ -432,7 +444,7 @@ def run_bench(
             for name, rows in by_task.items():
                 try:
                     outcomes.update(_outcomes(model, store, rows, ties, f"{spec}: {name}"))
-                except (CapabilityError, DataError) as exc:
+                except (CapabilityError, DataError, ScoringError) as exc:
                     reasons.update(dict.fromkeys((r.key for r in rows), str(exc)))
         finally:
             store.close()

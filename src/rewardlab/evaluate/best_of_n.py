@@ -36,7 +36,8 @@ from rewardlab.data import BestOfNRecord, Dataset, SkippedRow
 from rewardlab.data._loader import require_task
 from rewardlab.errors import DataError
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
-from rewardlab.models.base import ReferenceScorer, RewardModel, describe
+from rewardlab.models.base import RewardModel, describe
+from rewardlab.scoring import score_best_of_n
 from rewardlab.verify import vote_key
 
 __all__ = [
@@ -233,38 +234,7 @@ class BestOfNResult:
         }
 
 
-# --- scoring and evaluation -----------------------------------------------------------------
-
-
-def score_best_of_n(model: RewardModel, data: Dataset[BestOfNRecord]) -> list[np.ndarray]:
-    """Every candidate's reward, per problem, scored in one call.
-
-    A ``ReferenceScorer`` (a verifier) gets each row's ``reference``; a row without one is a
-    ``DataError`` naming its line.
-    """
-    records = data.records
-    prompts = [r.prompt for r in records for _ in r.responses]
-    responses = [text for r in records for text in r.responses]
-    if isinstance(model, ReferenceScorer):
-        missing = next((r for r in records if r.reference is None), None)
-        if missing is not None:
-            raise DataError(
-                f"has no reference answer, which model '{describe(model)}' checks responses "
-                "against; add a 'reference' (or 'ground_truth' / 'answer') field to every row",
-                file=data.source, line=missing.line, field="reference")
-        refs = [r.reference for r in records for _ in r.responses]
-        flat = model.score_with_references(prompts, responses, refs)  # type: ignore[arg-type]
-    else:
-        flat = model.score(prompts, responses)
-    flat = np.asarray(flat, dtype=np.float64)
-    if flat.shape != (len(responses),):
-        raise ValueError(f"model '{describe(model)}' returned rewards of shape {flat.shape} "
-                         f"for {len(responses)} responses; expected ({len(responses)},)")
-    out, at = [], 0
-    for r in records:
-        out.append(flat[at : at + len(r.responses)])
-        at += len(r.responses)
-    return out
+# --- evaluation (scoring is the scoring layer's ``score_best_of_n``) ----------------------
 
 
 def _answer_keys(records: Sequence[BestOfNRecord]) -> list[list[str | None]]:

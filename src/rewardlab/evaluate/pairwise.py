@@ -7,7 +7,6 @@ for instance, the shorter reply wins 58% of the time: a model at 0.58 has learnt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +14,10 @@ import numpy as np
 
 from rewardlab.data import Dataset, PairRecord, SkippedRow
 from rewardlab.data._loader import require_task
-from rewardlab.evaluate.judged import judge_pair_rewards, judge_summary, uses_comparison
+from rewardlab.evaluate.judged import judge_summary
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe
+from rewardlab.scoring import score_pair_batch, score_pairs
 
 __all__ = ["PairwiseResult", "SubsetResult", "evaluate_pairwise", "score_pairs"]
 
@@ -92,23 +92,6 @@ class PairwiseResult:
         }
 
 
-def score_pairs(model: RewardModel, records: Sequence[PairRecord]) -> tuple[np.ndarray, np.ndarray]:
-    """Rewards of the chosen and of the rejected side, scored in one call.
-
-    One call (not two) lets a model share work between the sides: the prompt of a pair is
-    embedded once for both replies.
-    """
-    n = len(records)
-    prompts = [r.prompt for r in records]
-    rewards = model.score(prompts + prompts,
-                          [r.chosen for r in records] + [r.rejected for r in records])
-    rewards = np.asarray(rewards, dtype=np.float64)
-    if rewards.shape != (2 * n,):
-        raise ValueError(f"model '{describe(model)}' returned rewards of shape {rewards.shape} "
-                         f"for {2 * n} responses; expected ({2 * n},)")
-    return rewards[:n], rewards[n:]
-
-
 def _summarise(name: str, chosen: np.ndarray, rejected: np.ndarray,
                len_c: np.ndarray, len_r: np.ndarray, *, ties: str, n_boot: int, seed: int
                ) -> SubsetResult:
@@ -159,12 +142,15 @@ def evaluate_pairwise(
     require_task(data, ("pairwise",), purpose="pairwise evaluation")
     records = data.records
     judge = None
-    if rewards is None and uses_comparison(model):
-        chosen, rejected, judgments, _ = judge_pair_rewards(model, records, swap=swap)
-        used_swap = getattr(model.config, "swap", False) if swap is None else swap
-        judge = judge_summary(judgments, swap=bool(used_swap))
+    if rewards is not None:
+        chosen, rejected = rewards
     else:
-        chosen, rejected = rewards if rewards is not None else score_pairs(model, records)
+        scored = score_pair_batch(model, records, swap=swap)
+        chosen, rejected = scored.chosen, scored.rejected
+        if scored.judgments is not None:  # a judge compared the pairs side by side
+            config_swap = getattr(getattr(model, "config", None), "swap", False)
+            judge = judge_summary(scored.judgments,
+                                  swap=bool(config_swap if swap is None else swap))
     len_c = np.array([len(r.chosen) for r in records], dtype=np.float64)
     len_r = np.array([len(r.rejected) for r in records], dtype=np.float64)
     kw = {"ties": ties, "n_boot": n_boot, "seed": seed}

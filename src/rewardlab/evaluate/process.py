@@ -29,6 +29,7 @@ from rewardlab.data._loader import require_task
 from rewardlab.errors import DataError
 from rewardlab.models.base import RewardModel, StepScorer, describe, require_capability
 from rewardlab.prm._scores import first_error_accuracies, harmonic_f1
+from rewardlab.scoring import first_errors
 
 __all__ = [
     "ProcessResult",
@@ -184,8 +185,8 @@ def evaluate_process(
                         "per step", file=data.source, line=unlabelled.line, field="labels")
     if predictions is None:
         require_capability(model, StepScorer, "evaluate first errors")
-        predictions = model.first_error(  # type: ignore[attr-defined]
-            [r.prompt for r in records], [r.steps for r in records], threshold=threshold)
+        predictions = first_errors(model, [r.prompt for r in records],
+                                   [r.steps for r in records], threshold=threshold)
     predicted = list(predictions)
     if len(predicted) != len(records):
         raise ValueError(f"got {len(predicted)} predictions for {len(records)} solutions")

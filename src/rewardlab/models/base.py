@@ -8,6 +8,7 @@ when a model lacks what they need, instead of failing somewhere deep inside.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,8 +18,13 @@ from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import CapabilityError
 
 __all__ = [
+    "FitOptions",
+    "Grader",
+    "GroupDependent",
+    "NoiseAware",
     "PairwiseJudge",
     "ReferenceScorer",
+    "Resumable",
     "RewardModel",
     "Saveable",
     "StepScorer",
@@ -46,6 +52,76 @@ class Trainable(Protocol):
     """A reward model that learns from data. ``fit`` returns ``self``."""
 
     def fit(self, data: Dataset[Any]) -> Trainable: ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FitOptions:
+    """What ``rewardlab.train`` passes to a fit beyond the data, for the kinds that take it.
+
+    A plain ``Trainable.fit(data)`` needs none of it; a ``Resumable`` kind reads
+    ``eval_data``, ``checkpoint_dir`` and ``resume``; a ``NoiseAware`` kind reads
+    ``noise_rate``. One object, so a new option is one field here, not a new keyword in every
+    kind's ``fit``.
+
+    Args:
+        eval_data: held-out pairs scored after every epoch (``eval_accuracy`` in the history).
+        checkpoint_dir: where checkpoints go; a failed run leaves its last good one there.
+        resume: continue from the checkpoint in ``checkpoint_dir``.
+        noise_rate: expected share of flipped labels, for a noise-aware fit (0: plain).
+    """
+
+    eval_data: Dataset[Any] | None = None
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    noise_rate: float = 0.0
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A trainable model that checkpoints while it trains and can continue from a checkpoint
+    (``seq:``), evaluating ``eval_data`` after every epoch. ``rewardlab train --resume``
+    needs it."""
+
+    def fit_resumable(self, data: Dataset[Any], options: FitOptions) -> Resumable:
+        """``fit`` with checkpoints in ``options.checkpoint_dir`` (resumed from with
+        ``options.resume``) and per-epoch evaluation on ``options.eval_data``."""
+        ...
+
+
+@runtime_checkable
+class NoiseAware(Protocol):
+    """A trainable model that can learn despite flipped labels itself, given their expected
+    share (``embed:`` heads: a noise-aware likelihood with cross-validated stopping).
+    ``rewardlab train --noise-robust`` uses it; other kinds are co-filtered instead.
+
+    After ``fit_noise_aware`` the model holds ``noise_report_``: a JSON-ready summary of what
+    the noise-aware fit did."""
+
+    def fit_noise_aware(self, data: Dataset[Any], options: FitOptions) -> NoiseAware:
+        """``fit`` assuming a share ``options.noise_rate`` of the labels is flipped."""
+        ...
+
+
+@runtime_checkable
+class GroupDependent(Protocol):
+    """A reward model whose reward of a response depends on the other responses of its group
+    (``vote:``: agreement with the group's other answers). The scoring layer hands it whole
+    groups; the server scores each request alone, never merged with other traffic."""
+
+    def score_groups(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                     groups: Sequence[Any] | None = None) -> np.ndarray:
+        """Rewards float64 ``(n,)``, each response judged within its group: responses with
+        equal ``groups`` ids (default: equal prompts)."""
+        ...
+
+
+@runtime_checkable
+class Grader(Protocol):
+    """A reward model that explains each reward (a generative judge): ``grade`` returns per
+    response a verdict whose ``value`` is the reward and whose ``to_json()`` adds the
+    judge's probabilities, rationale and the reason a reward is missing."""
+
+    def grade(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[Any]: ...
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ from rewardlab.errors import ConfigError, DataError, NotFittedError
 from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
 from rewardlab.models._encoder import SentenceEncoder
 from rewardlab.models._head_io import build_head, load_head, save_head
+from rewardlab.models.base import FitOptions, NoiseAware
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.train.losses import LOSSES
 
@@ -109,7 +110,7 @@ class EmbedConfig:
 
 
 @register_kind("embed")
-class EmbeddingRewardModel:
+class EmbeddingRewardModel(NoiseAware):
     """A frozen sentence encoder plus a small head trained with a Bradley–Terry loss.
 
     Args:
@@ -125,7 +126,6 @@ class EmbeddingRewardModel:
 
     kind = "embed"
     spec: str | None = None
-    supports_noise_aware_fit = True
 
     def __init__(self, *, cache: bool | str | Path = True, **params: Any) -> None:
         self.config = EmbedConfig(**params)
@@ -251,6 +251,12 @@ class EmbeddingRewardModel:
         self.feature_scale_ = scale.astype(np.float32)
         self.n_train_pairs_ = n
         return self
+
+    def fit_noise_aware(self, data: Dataset[Any], options: FitOptions
+                        ) -> EmbeddingRewardModel:
+        """``fit`` assuming a share ``options.noise_rate`` of flipped labels (the
+        ``NoiseAware`` capability); ``noise_report_`` says what it did."""
+        return self.fit(data, noise_rate=options.noise_rate)
 
     # --- scoring -------------------------------------------------------------------------
 

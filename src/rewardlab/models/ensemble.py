@@ -28,7 +28,13 @@ from rewardlab._validation import check_option, check_positive
 from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError, SpecError
 from rewardlab.models._saved import atomic_directory, write_manifest
-from rewardlab.models.base import Saveable, Trainable, describe, require_capability
+from rewardlab.models.base import (
+    Saveable,
+    Trainable,
+    UncertainScorer,
+    describe,
+    require_capability,
+)
 from rewardlab.models.registry import register_kind, resolve
 
 __all__ = ["AGGREGATIONS", "EnsembleRewardModel", "split_members"]
@@ -77,7 +83,7 @@ def split_members(arg: str) -> list[str]:
 
 
 @register_kind("ensemble")
-class EnsembleRewardModel:
+class EnsembleRewardModel(UncertainScorer):
     """Members scored on the same inputs; ``score`` aggregates, ``score_with_uncertainty``
     also returns the members' standard deviation.
 

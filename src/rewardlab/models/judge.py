@@ -43,6 +43,7 @@ from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError, ModelFormatError, SpecError
 from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models.base import Grader, PairwiseJudge, ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 
 __all__ = ["BACKENDS", "JudgeConfig", "LLMJudge", "ReferenceLLMJudge"]
@@ -104,7 +105,7 @@ class JudgeConfig:
 
 
 @register_kind("judge")
-class LLMJudge:
+class LLMJudge(PairwiseJudge, Grader):
     """A generative judge; see the module docstring for specs and what each method asks.
 
     Args:
@@ -229,7 +230,7 @@ class LLMJudge:
             raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
 
 
-class ReferenceLLMJudge(LLMJudge):
+class ReferenceLLMJudge(LLMJudge, ReferenceScorer):
     """A judge that checks responses against reference answers (``mode=reference``)."""
 
     def grade(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[Any]:

@@ -43,6 +43,7 @@ from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFitted
 from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
 from rewardlab.models._encoder import SentenceEncoder
 from rewardlab.models._head_io import build_head, load_head, save_head
+from rewardlab.models.base import StepScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.prm._checks import numeric_checks
 from rewardlab.prm._scores import (
@@ -142,7 +143,7 @@ class PRMConfig:
 
 
 @register_kind("prm")
-class ProcessRewardModel:
+class ProcessRewardModel(StepScorer):
     """Scores every step of a solution; aggregated, a reward; thresholded, a first error.
 
     Args:

@@ -26,6 +26,7 @@ from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFitted
 from rewardlab.models._encoder import ENCODER_ALIASES, quiet_transformers, resolve_encoder_path
 from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
+from rewardlab.models.base import FitOptions, Resumable
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.train.losses import LOSSES
 
@@ -122,7 +123,7 @@ def checkpoint_path(name: str) -> Path:
 
 
 @register_kind("seq")
-class SequenceRewardModel:
+class SequenceRewardModel(Resumable):
     """A transformers sequence classifier (one logit) used and trained as a reward model.
 
     Example:
@@ -133,7 +134,6 @@ class SequenceRewardModel:
 
     kind = "seq"
     spec: str | None = None
-    supports_resume = True
 
     def __init__(self, **params: Any) -> None:
         self.config = SeqConfig(**params)
@@ -267,6 +267,13 @@ class SequenceRewardModel:
         self.trained_ = True
         self.n_train_pairs_ = len(records)
         return self
+
+    def fit_resumable(self, data: Dataset[PairRecord], options: FitOptions
+                      ) -> SequenceRewardModel:
+        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, per-epoch eval
+        (the ``Resumable`` capability)."""
+        return self.fit(data, eval_data=options.eval_data,
+                        checkpoint_dir=options.checkpoint_dir, resume=options.resume)
 
     def _wrap_lora(self) -> None:
         from rewardlab.errors import MissingDependencyError

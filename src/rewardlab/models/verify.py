@@ -23,6 +23,7 @@ from rewardlab._validation import check_option, check_positive, check_range
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError, ModelFormatError, SpecError
 from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 
@@ -57,7 +58,7 @@ class VerifyConfig:
 
 
 @register_kind("verify")
-class MathVerifier:
+class MathVerifier(ReferenceScorer):
     """Reward 1.0 when the response's final answer equals the reference answer, else 0.0
     (or ``format_score`` for a marked but wrong answer).
 

@@ -18,7 +18,7 @@ below one vote, so it orders responses only within equal support; rewards lie in
 A *group* is every response to the same prompt in one ``score`` call: how best-of-n
 evaluation, ``score`` on best-of-n rows, pairwise evaluation, TRL's GRPO ``reward_funcs`` and
 OpenRLHF batches present a prompt's samples. The reward therefore depends on the other
-responses in the call (``group_dependent``): the server scores such a model one request at a
+responses in the call (``GroupDependent``): the server scores such a model one request at a
 time (never merged with other requests), and a caller that scores one response at a time
 (verl's per-sample ``compute_score``) gets a constant — use the ORM itself there.
 
@@ -39,7 +39,13 @@ from rewardlab._validation import check_range
 from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError
 from rewardlab.models._saved import atomic_directory, write_manifest
-from rewardlab.models.base import Saveable, Trainable, describe, require_capability
+from rewardlab.models.base import (
+    GroupDependent,
+    Saveable,
+    Trainable,
+    describe,
+    require_capability,
+)
 from rewardlab.models.registry import config_from_options, register_kind, resolve
 from rewardlab.verify import vote_key
 
@@ -72,7 +78,7 @@ class VoteConfig:
 
 
 @register_kind("vote")
-class VoteRewardModel:
+class VoteRewardModel(GroupDependent):
     """Majority-vote reward within each prompt's group, ties broken by an optional ORM.
 
     Example:
@@ -83,8 +89,6 @@ class VoteRewardModel:
 
     kind = "vote"
     spec: str | None = None
-    #: The reward of a response depends on the other responses to its prompt in the call.
-    group_dependent = True
 
     def __init__(self, orm: Any | None = None, *, tiebreak: float = 0.5) -> None:
         self.orm = orm
@@ -105,7 +109,14 @@ class VoteRewardModel:
         return cls(orm, tiebreak=tiebreak)
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
-        """Rewards in [0, 1), ``(n,)``: the share of the group voting for each answer."""
+        """Rewards in [0, 1), ``(n,)``: the share of the group voting for each answer; a
+        group is every response to one prompt in this call."""
+        return self.score_groups(prompts, responses)
+
+    def score_groups(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                     groups: Sequence[Any] | None = None) -> np.ndarray:
+        """Rewards in [0, 1), ``(n,)``, voting within ``groups`` (one id per response;
+        default: equal prompts vote together)."""
         if len(prompts) != len(responses):
             raise ConfigError(f"score() got {len(prompts)} prompts but {len(responses)} "
                               "responses; they must pair up one to one")
@@ -115,8 +126,11 @@ class VoteRewardModel:
         keys = [vote_key(text) for text in responses]
         base = (np.zeros(n) if self.orm is None
                 else np.asarray(self.orm.score(prompts, responses), dtype=np.float64))
+        if groups is not None and len(groups) != n:
+            raise ConfigError(f"score_groups() got {len(groups)} group ids for {n} "
+                              "responses; give one per response")
         out = np.empty(n, dtype=np.float64)
-        for idx in prompt_groups(prompts):
+        for idx in prompt_groups(prompts if groups is None else groups):
             group = [keys[i] for i in idx]
             counts: dict[str, int] = {}
             for key in group:

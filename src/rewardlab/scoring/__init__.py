@@ -1,8 +1,55 @@
 """The one scoring layer: routes a batch to a model by its declared capabilities and checks
 what comes back. Everything that scores (evaluation, the server, the RL adapters, bench,
-audit, ``score``) goes through here, so a new kind or capability is routed in one place."""
+audit, ``score``) goes through here, so a new kind or capability is routed in one place.
 
+- ``score_batch`` (and ``ascore_batch``): prompts and responses, with optional reference
+  answers and group ids, to a ``ScoredBatch`` (rewards, uncertainty, per-item details);
+- ``score_pair_batch`` / ``score_pairs``: both sides of preference pairs, or a judge's
+  side-by-side comparison (``judge_pair_rewards``, ``compare_pairs``);
+- ``score_best_of_n``: every candidate of best-of-n rows;
+- ``score_solutions`` / ``first_errors``: solutions given as steps;
+- ``check_rewards``: the one check of what a model returned (``ScoringError``);
+- ``iter_scored_rows``: every row of a data set, as ``rewardlab score`` writes it.
+"""
+
+from rewardlab.scoring._batch import (
+    ScoredBatch,
+    ascore_batch,
+    call_model,
+    needs_references,
+    score_batch,
+)
+from rewardlab.scoring._best_of_n import score_best_of_n
 from rewardlab.scoring._check import check_rewards
+from rewardlab.scoring._pairs import (
+    ScoredPairs,
+    chosen_shown_first,
+    compare_pairs,
+    judge_pair_rewards,
+    score_pair_batch,
+    score_pairs,
+    uses_comparison,
+)
 from rewardlab.scoring._rows import iter_scored_rows
+from rewardlab.scoring._steps import ScoredSteps, first_errors, score_solutions
 
-__all__ = ["check_rewards", "iter_scored_rows"]
+__all__ = [
+    "ScoredBatch",
+    "ScoredPairs",
+    "ScoredSteps",
+    "ascore_batch",
+    "call_model",
+    "check_rewards",
+    "chosen_shown_first",
+    "compare_pairs",
+    "first_errors",
+    "iter_scored_rows",
+    "judge_pair_rewards",
+    "needs_references",
+    "score_batch",
+    "score_best_of_n",
+    "score_pair_batch",
+    "score_pairs",
+    "score_solutions",
+    "uses_comparison",
+]

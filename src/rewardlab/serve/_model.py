@@ -1,8 +1,9 @@
 """The served model, and how request texts become its prompts, responses and references.
 
-The server holds exactly one model. ``ServedModel`` fixes once, at start-up, which method a
-batch goes to (``score_with_references`` for verifiers, ``score_with_uncertainty`` for
-ensembles, plain ``score`` otherwise) and warms the model up with one tiny call, so an
+The server holds exactly one model. ``ServedModel`` scores every batch through the scoring
+layer (``rewardlab.scoring.score_batch``, which picks the model's method by its capabilities
+and checks what comes back), records once what the routes need (reference answers for
+verifiers, an uncertainty for ensembles) and warms the model up with one tiny call, so an
 untrained model or a missing dependency stops ``rewardlab serve`` before it listens, not at the
 first RL step.
 """
@@ -13,14 +14,12 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from rewardlab.adapters._text import END_MARKERS, response_from_query
 from rewardlab.data import Message, Prompt
 from rewardlab.data._dialogue import is_hh_text, parse_hh
-from rewardlab.errors import ConfigError, TrainingError
-from rewardlab.models.base import ReferenceScorer, RewardModel, UncertainScorer, describe
+from rewardlab.models.base import GroupDependent, RewardModel, UncertainScorer, describe
 from rewardlab.models.registry import resolve
+from rewardlab.scoring import needs_references, score_batch
 from rewardlab.serve.batcher import BatchScores
 
 __all__ = ["ServedModel", "split_query"]
@@ -79,37 +78,27 @@ class ServedModel:
     def __init__(self, model: str | Path | RewardModel) -> None:
         self.model: RewardModel = resolve(model) if isinstance(model, str | Path) else model
         self.name = describe(self.model)
-        self.needs_references = isinstance(self.model, ReferenceScorer)
+        self.needs_references = needs_references(self.model)
         self.has_uncertainty = (not self.needs_references
-                                and isinstance(self.model, UncertainScorer))
+                                and isinstance(self.model, UncertainScorer)
+                                and not isinstance(self.model, GroupDependent))
+        #: rewards depend on the other responses in the call: score each request alone
+        self.group_dependent = isinstance(self.model, GroupDependent)
 
     def __repr__(self) -> str:
         return f"ServedModel({self.name!r})"
 
     def __call__(self, prompts: Sequence[Prompt], responses: Sequence[str],
                  references: Sequence[str | None]) -> BatchScores:
-        """Score one batch (in the batcher's worker thread)."""
-        uncertainty = None
-        if self.needs_references:
-            missing = next((i for i, r in enumerate(references) if r is None), None)
-            if missing is not None:
-                raise ConfigError(f"item {missing} has no reference answer, which model "
-                                  f"'{self.name}' needs")
-            rewards = self.model.score_with_references(  # type: ignore[attr-defined]
-                prompts, responses, references)
-        elif self.has_uncertainty:
-            rewards, uncertainty = self.model.score_with_uncertainty(  # type: ignore[attr-defined]
-                prompts, responses)
-            uncertainty = np.asarray(uncertainty, dtype=np.float64)
-        else:
-            rewards = self.model.score(prompts, responses)
-        rewards = np.asarray(rewards, dtype=np.float64)
-        n = len(responses)
-        if rewards.shape != (n,) or (uncertainty is not None and uncertainty.shape != (n,)):
-            raise TrainingError(f"model '{self.name}' returned rewards of shape "
-                                f"{rewards.shape} for {n} responses; a reward model returns "
-                                "one reward per response")
-        return BatchScores(rewards, uncertainty)
+        """Score one batch (in the batcher's worker thread).
+
+        Raises:
+            ConfigError: a reference answer the model needs is missing.
+            ScoringError: the model broke the scoring contract or raised (answered 502).
+        """
+        batch = score_batch(self.model, prompts, responses,
+                            references=references if self.needs_references else None)
+        return BatchScores(batch.rewards, batch.uncertainty)
 
     def warm_up(self) -> None:
         """One tiny call: loads lazy weights and fails early if the model cannot score."""

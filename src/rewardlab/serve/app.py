@@ -20,14 +20,17 @@ status  when
 415     ``/get_reward`` without ``Content-Type: application/json``
 422     a field has the wrong type, lengths of ``query``/``prompts``/``labels`` differ, a
         query does not contain its prompt, a verifier's reference answer is missing
-502     ``/get_reward`` only: the model returned NaN or infinity (OpenRLHF cannot take a
-        missing reward, and a NaN would poison the advantages; the message names the items)
+502     the model broke the scoring contract (wrong shape or type) or raised: the message
+        names the model and the check (``ScoringError``); on ``/get_reward`` also a NaN or
+        infinite reward (OpenRLHF cannot take a missing reward, and a NaN would poison the
+        advantages; the message names the items)
 503     the server is shutting down
 ======  =============================================================================
 
 On ``/v1/score`` a NaN or infinite reward is returned as ``"reward": null`` with an ``error``
 on that item (and counted in ``rewardlab_nonfinite_rewards_total``); the other items keep
-their rewards. A bug in a model (any other exception) is a 500 with the exception named.
+their rewards. A bug in the server itself (any other exception) is a 500 with the exception
+named.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from rewardlab.errors import (
     DataError,
     NotFittedError,
     RewardLabError,
+    ScoringError,
     SpecError,
     TrainingError,
 )
@@ -120,7 +124,7 @@ class ServeConfig:
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotFittedError, 409),
     (DataError, 422), (SpecError, 422), (ConfigError, 422), (CapabilityError, 422),
-    (TrainingError, 502),
+    (ScoringError, 502), (TrainingError, 502),
 )
 
 
@@ -248,7 +252,7 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
     metrics = ServerMetrics(PATHS)
     batcher = MicroBatcher(served, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms,
                            metrics=metrics,
-                           whole_requests=getattr(served.model, "group_dependent", False))
+                           whole_requests=served.group_dependent)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,209 @@
+"""One batch of (prompt, response) pairs scored by a model, routed by its declared capability.
+
+The route, first match wins:
+
+1. ``ReferenceScorer`` (verifiers, a judge in ``mode=reference``): ``score_with_references``;
+   every item needs its reference answer.
+2. ``GroupDependent`` (``vote:``): ``score_groups``, so each group is scored whole.
+3. ``UncertainScorer`` (ensembles): ``score_with_uncertainty``; the spread comes along.
+4. ``Grader`` (generative judges): ``grade``; the reward is each verdict's value and the
+   verdict's probabilities, rationale and reason for a missing reward come along.
+5. anything else: ``score``.
+
+Whatever the route, what comes back passes ``check_rewards``, and an exception that is not
+rewardlab's own becomes ``ScoringError`` naming the model and the method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from rewardlab.data import Prompt
+from rewardlab.errors import CapabilityError, ConfigError, RewardLabError, ScoringError
+from rewardlab.models.base import (
+    Grader,
+    GroupDependent,
+    ReferenceScorer,
+    UncertainScorer,
+    describe,
+)
+from rewardlab.scoring._check import check_rewards
+
+__all__ = ["ScoredBatch", "ascore_batch", "call_model", "needs_references", "score_batch"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """What ``score_batch`` returns.
+
+    Attributes:
+        rewards: float64 ``(n,)``; NaN where the model gave none (a judge without a verdict).
+        uncertainty: float64 ``(n,)`` for models that know how sure they are (ensembles).
+        details: per item, what the model said beside the reward (a judge's ``probs``,
+            ``rationale`` and, where the reward is NaN, the ``reason``); ``None`` for models
+            that say nothing more.
+    """
+
+    rewards: np.ndarray
+    uncertainty: np.ndarray | None = None
+    details: tuple[dict[str, Any], ...] | None = None
+
+
+def call_model(model: object, method: str, fn: Callable[..., T], *args: Any,
+               **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` (a method of ``model``), with any exception that is not
+    rewardlab's own turned into ``ScoringError`` naming the model and ``method`` (chained,
+    so the original traceback stays one ``raise ... from`` away).
+
+    Example:
+        >>> call_model(object(), "score", int, "x")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.ScoringError: model 'object' failed in score(): ValueError: ...
+    """
+    try:
+        return fn(*args, **kwargs)
+    except RewardLabError:
+        raise
+    except Exception as exc:
+        raise ScoringError(f"model '{describe(model)}' failed in {method}(): "
+                           f"{type(exc).__name__}: {exc}") from exc
+
+
+def needs_references(model: object) -> bool:
+    """Whether ``model`` judges each response against a reference answer (so a batch without
+    references cannot be scored); consumers ask this to check their input up front."""
+    return isinstance(model, ReferenceScorer)
+
+
+def _check_lengths(model: object, n: int, prompts: Sequence[Any], references: Any,
+                   groups: Any) -> None:
+    if len(prompts) != n:
+        raise ConfigError(f"got {len(prompts)} prompts but {n} responses for model "
+                          f"'{describe(model)}'; they must pair up one to one")
+    for name, values in (("reference answers", references), ("group ids", groups)):
+        if values is not None and len(values) != n:
+            raise ConfigError(f"got {len(values)} {name} for {n} responses for model "
+                              f"'{describe(model)}'; give one per response")
+
+
+def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str], *,
+                references: Sequence[str | None] | None = None,
+                groups: Sequence[Any] | None = None) -> ScoredBatch:
+    """Score one batch with ``model``, the way its capabilities need (see the module
+    docstring), and check the result.
+
+    Args:
+        model: any ``RewardModel``.
+        prompts: a prompt (text or ``Message`` tuple) per response.
+        responses: the responses.
+        references: a reference answer per response; required (every one) by a
+            ``ReferenceScorer``, ignored by other models.
+        groups: a group id per response for a ``GroupDependent`` model (default: equal
+            prompts form a group); ignored by other models.
+
+    Returns:
+        A ``ScoredBatch``.
+
+    Raises:
+        CapabilityError: the model needs reference answers and ``references`` is None.
+        ConfigError: the inputs do not pair up, or a reference answer the model needs is
+            missing (the message names the item and the model).
+        ScoringError: the model returned something that is not one number per response, or
+            raised an exception that is not rewardlab's own.
+
+    Example:
+        >>> from rewardlab import resolve
+        >>> score_batch(resolve("verify:math"), ["1+1?"], ["#### 2"], references=["2"]).rewards
+        array([1.])
+    """
+    n = len(responses)
+    _check_lengths(model, n, prompts, references, groups)
+    name = describe(model)
+    if isinstance(model, ReferenceScorer):
+        if references is None:
+            raise CapabilityError(f"model '{name}' checks each response against a reference "
+                                  "answer, and this batch has none; give one per response "
+                                  "(a 'reference', 'ground_truth' or 'answer' field)")
+        missing = next((i for i, r in enumerate(references) if r is None), None)
+        if missing is not None:
+            raise ConfigError(f"item {missing} has no reference answer, which model '{name}' "
+                              "checks its response against")
+        if n == 0:
+            return ScoredBatch(np.zeros(0))
+        out = call_model(model, "score_with_references", model.score_with_references,
+                         prompts, responses, references)
+        return ScoredBatch(check_rewards(out, n, model=name, method="score_with_references"))
+    if isinstance(model, UncertainScorer) and not isinstance(model, GroupDependent):
+        if n == 0:
+            return ScoredBatch(np.zeros(0), np.zeros(0))
+        out = call_model(model, "score_with_uncertainty", model.score_with_uncertainty,
+                         prompts, responses)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise ScoringError(f"model '{name}' failed the scoring check: "
+                               f"score_with_uncertainty() returned {type(out).__name__}; it "
+                               "must return a tuple (rewards, uncertainty)")
+        method = "score_with_uncertainty"
+        return ScoredBatch(check_rewards(out[0], n, model=name, method=method),
+                           check_rewards(out[1], n, model=name, method=method,
+                                         what="uncertainty"))
+    if n == 0:
+        return ScoredBatch(np.zeros(0))
+    if isinstance(model, GroupDependent):
+        out = call_model(model, "score_groups", model.score_groups, prompts, responses, groups)
+        return ScoredBatch(check_rewards(out, n, model=name, method="score_groups"))
+    if isinstance(model, Grader):
+        verdicts = call_model(model, "grade", model.grade, prompts, responses)
+        if not isinstance(verdicts, list) or len(verdicts) != n:
+            size = len(verdicts) if isinstance(verdicts, list) else type(verdicts).__name__
+            raise ScoringError(f"model '{name}' failed the scoring check: grade() returned "
+                               f"{size} verdicts for {n} responses; it returns one verdict "
+                               "per response")
+        values = call_model(model, "grade", lambda: np.array(
+            [v.value for v in verdicts], dtype=np.float64))
+        details = call_model(model, "grade", lambda: tuple(
+            {k: v for k, v in verdict.to_json().items() if k != "value"}
+            for verdict in verdicts))
+        return ScoredBatch(check_rewards(values, n, model=name, method="grade"),
+                           details=details)
+    out = call_model(model, "score", model.score, prompts, responses)
+    return ScoredBatch(check_rewards(out, n, model=name))
+
+
+async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str], *,
+                       references: Sequence[str | None] | None = None,
+                       groups: Sequence[Any] | None = None,
+                       lock: threading.Lock | None = None) -> ScoredBatch:
+    """``score_batch`` without blocking the event loop: a model whose plain route is
+    ``score`` and that has an ``async def ascore(prompts, responses)`` (a remote judge) is
+    awaited; everything else runs ``score_batch`` in a worker thread, holding ``lock`` (if
+    given) for the call, since models are not assumed to be thread-safe."""
+    native = getattr(model, "ascore", None)
+    plain = not isinstance(model, ReferenceScorer | GroupDependent | UncertainScorer | Grader)
+    if plain and native is not None and inspect.iscoroutinefunction(native):
+        n = len(responses)
+        _check_lengths(model, n, prompts, None, None)
+        try:
+            out = await native(prompts, responses)
+        except RewardLabError:
+            raise
+        except Exception as exc:
+            raise ScoringError(f"model '{describe(model)}' failed in ascore(): "
+                               f"{type(exc).__name__}: {exc}") from exc
+        return ScoredBatch(check_rewards(out, n, model=describe(model), method="ascore"))
+
+    def run() -> ScoredBatch:
+        with lock if lock is not None else contextlib.nullcontext():
+            return score_batch(model, prompts, responses, references=references, groups=groups)
+
+    return await asyncio.to_thread(run)
