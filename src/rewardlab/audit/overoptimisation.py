@@ -24,8 +24,8 @@ from rewardlab.audit._results import Example, ProbeResult, ProbeSkipped, Thresho
 from rewardlab.audit._stats import best_of_k_curve
 from rewardlab.audit._text import as_text
 from rewardlab.data import BestOfNRecord, Dataset
-from rewardlab.evaluate.best_of_n import score_best_of_n
 from rewardlab.models.base import describe
+from rewardlab.scoring import score_best_of_n
 
 __all__ = ["NAME", "THRESHOLD", "TITLE", "run"]
 

@@ -92,7 +92,7 @@ class MicroBatcher:
         metrics: where model calls are counted.
         whole_requests: score each request whole and alone, never split or merged — for a
             model whose rewards depend on the other responses in the call
-            (``group_dependent``, e.g. ``vote:``), so a reward never depends on traffic.
+            (``GroupDependent``, e.g. ``vote:``), so a reward never depends on traffic.
 
     Example:
         >>> import asyncio, numpy as np

@@ -24,7 +24,7 @@ import numpy as np
 
 from rewardlab._validation import check_range
 from rewardlab.data import Dataset, PairRecord
-from rewardlab.evaluate.pairwise import score_pairs
+from rewardlab.scoring import score_pairs
 
 __all__ = ["FilterReport", "co_filter", "inject_label_noise"]
 
