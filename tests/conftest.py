@@ -77,7 +77,7 @@ def trained_seq(hh_small):
 def injected_steps():
     """Error-injected step data from the first 40 bundled GSM8K test problems' reference
     solutions: (train = problems 0-29, test = problems 30-39), real text throughout."""
-    from rewardlab.prm import inject_errors, read_problems
+    from rewardlab.label import inject_errors, read_problems
 
     problems, _ = read_problems("bundled:gsm8k_examples", limit=40)
     return (inject_errors(problems[:30], seed=0).dataset("train"),

@@ -19,7 +19,7 @@ from rewardlab.evaluate.best_of_n import score_best_of_n
 from rewardlab.evaluate.judged import judge_pair_rewards, uses_comparison
 from rewardlab.evaluate.pairwise import score_pairs
 from rewardlab.models.base import RewardModel, StepScorer, UncertainScorer
-from rewardlab.prm._scores import aggregate_step_scores, first_error_index
+from rewardlab.steps import aggregate_step_scores, first_error_index
 
 __all__ = ["iter_scored_rows"]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from rewardlab.prm import LlamaCppPolicy
+from rewardlab.label import LlamaCppPolicy
 
 
 @pytest.fixture(scope="session")
