@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 
 from _common import emit
-from rewardlab.judge import default_gguf
 from rewardlab.label import (
     RolloutConfig,
     RolloutResult,
@@ -38,6 +37,7 @@ from rewardlab.label import (
     load_policy,
     read_problems,
 )
+from rewardlab.llm import default_gguf
 
 
 def solutions(n: int) -> list[Solution]:

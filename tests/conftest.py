@@ -139,7 +139,7 @@ def llama_server() -> Iterator[str]:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
     import httpx
 
-    from rewardlab.judge import default_gguf
+    from rewardlab.llm import default_gguf
 
     port = _unused_port()
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the server's log, closed below

@@ -16,7 +16,7 @@ from rewardlab.label import LlamaCppPolicy
 @pytest.fixture(scope="session")
 def default_gguf_path():
     pytest.importorskip("llama_cpp")
-    from rewardlab.judge import default_gguf
+    from rewardlab.llm import default_gguf
 
     return default_gguf()
 

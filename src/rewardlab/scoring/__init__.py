@@ -4,5 +4,6 @@ audit, ``score``) goes through here, so a new kind or capability is routed in on
 
 from rewardlab.scoring._check import check_rewards
 from rewardlab.scoring._rows import iter_scored_rows
+from rewardlab.scoring._tournament import preference_matrix
 
-__all__ = ["check_rewards", "iter_scored_rows"]
+__all__ = ["check_rewards", "iter_scored_rows", "preference_matrix"]
