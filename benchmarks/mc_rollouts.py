@@ -1,7 +1,7 @@
 """Monte-Carlo rollout step labels (Math-Shepherd) with the default policy, SmolLM2-135M.
 
 Data: the first ``--problems`` GSM8K test problems of the bundled example solutions; each
-reference solution error-injected (``rewardlab.prm.inject_errors``, seed 0), so every problem
+reference solution error-injected (``rewardlab.label.inject_errors``, seed 0), so every problem
 gives a corrupted solution whose first wrong step is known and the correct one. Both are
 labelled by rollouts (``--k`` per step prefix, temperature 0.7, ``--max-tokens``, seed 0,
 ``denoise=mark``), and the MC hard labels (``mc_value > 0``) are compared with the injection
@@ -28,8 +28,7 @@ from typing import Any
 import httpx
 
 from _common import emit
-from rewardlab.judge import default_gguf
-from rewardlab.prm import (
+from rewardlab.label import (
     RolloutConfig,
     RolloutResult,
     Solution,
@@ -38,6 +37,7 @@ from rewardlab.prm import (
     load_policy,
     read_problems,
 )
+from rewardlab.llm import default_gguf
 
 
 def solutions(n: int) -> list[Solution]:

@@ -2,7 +2,7 @@
 
 Training: the first ``--train-problems`` GSM8K *training* problems (../shared/data/gsm8k),
 each reference solution with one calculation corrupted and carried forward (plus the correct
-solution), ``rewardlab.prm.inject_errors`` with seed 0. Nothing below is trained on.
+solution), ``rewardlab.label.inject_errors`` with seed 0. Nothing below is trained on.
 
 - **held-out error-injected set**: the same injection on the reference solutions of the
   GSM8K *test* problems held out by ``gsm8k_best_of_n.py``'s split (``split_by_prompt``,
@@ -38,7 +38,7 @@ from rewardlab import resolve
 from rewardlab.data import Dataset, StepRecord, load_dataset, split_by_prompt
 from rewardlab.evaluate import evaluate_best_of_n
 from rewardlab.evaluate.process import ProcessSummary, evaluate_process
-from rewardlab.prm import Problem, inject_errors, read_problems
+from rewardlab.label import Problem, inject_errors, read_problems
 
 GSM8K_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "train.jsonl"
 VARIANTS = {

@@ -1,6 +1,6 @@
 """Where does ``seq:`` co-filtering's gain come from? One (seed, flip rate) per run.
 
-Runs ``train.noise.co_filter`` and keeps the peers it trains, so that each part can be
+Runs ``label.noise.co_filter`` and keeps the peers it trains, so that each part can be
 scored on the clean held-out pairs: the two cross-fitted peers A and B (each fine-tuned on
 one half, with the final model's seed, so all three share one head initialisation), the
 final model F fine-tuned on the 80% of pairs the peers found most plausible, and what could
@@ -29,8 +29,8 @@ from _common import emit
 from rewardlab.data import load_dataset, split_by_prompt
 from rewardlab.evaluate.metrics import pairwise_accuracy
 from rewardlab.evaluate.pairwise import score_pairs
+from rewardlab.label.noise import co_filter, inject_label_noise
 from rewardlab.models.seq import SequenceRewardModel
-from rewardlab.train.noise import co_filter, inject_label_noise
 
 
 def weight_average(models: list[SequenceRewardModel], weights: list[float]

@@ -77,7 +77,7 @@ def trained_seq(hh_small):
 def injected_steps():
     """Error-injected step data from the first 40 bundled GSM8K test problems' reference
     solutions: (train = problems 0-29, test = problems 30-39), real text throughout."""
-    from rewardlab.prm import inject_errors, read_problems
+    from rewardlab.label import inject_errors, read_problems
 
     problems, _ = read_problems("bundled:gsm8k_examples", limit=40)
     return (inject_errors(problems[:30], seed=0).dataset("train"),
@@ -139,7 +139,7 @@ def llama_server() -> Iterator[str]:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
     import httpx
 
-    from rewardlab.judge import default_gguf
+    from rewardlab.llm import default_gguf
 
     port = _unused_port()
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the server's log, closed below

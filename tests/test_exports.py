@@ -7,9 +7,10 @@ import importlib
 import pytest
 
 PACKAGES = ["rewardlab", "rewardlab.data", "rewardlab.models", "rewardlab.train",
-            "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify", "rewardlab.prm",
-            "rewardlab.judge", "rewardlab.audit", "rewardlab.bench", "rewardlab.scale",
-            "rewardlab.shaping", "rewardlab.adapters", "rewardlab.serve"]
+            "rewardlab.evaluate", "rewardlab.errors", "rewardlab.verify", "rewardlab.steps",
+            "rewardlab.llm", "rewardlab.judge", "rewardlab.label", "rewardlab.audit",
+            "rewardlab.bench", "rewardlab.scale", "rewardlab.shaping", "rewardlab.adapters",
+            "rewardlab.serve"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

@@ -10,8 +10,7 @@ Example:
     ('pairwise', 2)
 """
 
-__version__ = "0.1.0"
-
+from rewardlab._version import __version__
 from rewardlab.api import (
     DemoResult,
     ScoreResult,

@@ -152,7 +152,7 @@ def train(
         noise_robust: train despite flipped labels, assuming a share ``noise_rate`` of them:
             ``embed:`` heads use the noise-aware likelihood with cross-validated stopping
             (``train.loop.train_noise_aware_head``); other models, and ensembles, drop that
-            share of pairs by co-filtering (``train.noise.co_filter``) before training.
+            share of pairs by co-filtering (``label.noise.co_filter``) before training.
         resume: continue a ``seq:`` run from the checkpoints beside ``out``.
         limit: train on the first N valid rows only (a quick trial run).
 
@@ -160,8 +160,8 @@ def train(
         >>> result = train("embed:minilm?epochs=2", "bundled:hh_harmless",
         ...                out=tmp / "rm")  # doctest: +SKIP
     """
+    from rewardlab.label.noise import co_filter, inject_label_noise
     from rewardlab.models.ensemble import train_ensemble
-    from rewardlab.train.noise import co_filter, inject_label_noise
 
     start = time.perf_counter()
     base = resolve(model)
@@ -340,11 +340,11 @@ def inject_errors(
     """Write step-labelled solutions (TRL's PRM format) made by error injection.
 
     Every problem's correct worked solution gets one calculation corrupted and carried
-    forward (``rewardlab.prm.inject``); with ``include_correct`` the correct solution is
+    forward (``rewardlab.label.inject``); with ``include_correct`` the correct solution is
     written too. Problems with nothing to corrupt are counted in ``uncorrupted``.
     """
-    from rewardlab.prm import inject_errors as inject
-    from rewardlab.prm import read_problems
+    from rewardlab.label import inject_errors as inject
+    from rewardlab.label import read_problems
 
     problems, skipped = read_problems(data, skip_invalid=skip_invalid, limit=limit)
     result = inject(problems, seed=seed, include_correct=include_correct)
@@ -392,9 +392,9 @@ def label_rollouts(
     ``policy:openai:URL#MODEL``) or a loaded policy; ``options`` are ``RolloutConfig`` fields
     (``k``, ``seed``, ``temperature``, ``threshold``, ``denoise``, ...). The data is read and
     the policy loaded (a missing model or a server that is down fails here) before any
-    rollout; ``rewardlab.prm.rollouts`` documents the labels.
+    rollout; ``rewardlab.label.rollouts`` documents the labels.
     """
-    from rewardlab.prm import RolloutConfig, label_solutions, load_policy, read_solutions
+    from rewardlab.label import RolloutConfig, label_solutions, load_policy, read_solutions
 
     config = RolloutConfig(**options)
     out = Path(out)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from rewardlab.errors import CapabilityError
-from rewardlab.judge import preference_matrix
+from rewardlab.scoring import preference_matrix
 from rewardlab.shaping import win_rate_advantages
 
 
-@pytest.mark.parametrize("name", ["rewardlab.judge._verdict", "rewardlab.judge._openai",
-                                  "rewardlab.judge._tournament",
+@pytest.mark.parametrize("name", ["rewardlab.judge._verdict", "rewardlab.llm._openai",
+                                  "rewardlab.scoring._tournament",
                                   "rewardlab.evaluate.judged"])
 def test_docstring_examples(name: str) -> None:
     failed, tried = doctest.testmod(importlib.import_module(name),

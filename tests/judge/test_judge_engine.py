@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from rewardlab.judge import ItemFailure, JudgeEngine, load_template, order_consistency
+from rewardlab.judge import JudgeEngine, load_template, order_consistency
+from rewardlab.llm import ItemFailure
 
 
 class Scripted:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rewardlab.errors import BackendError, ConfigError
-from rewardlab.judge import ItemFailure, OpenAIBackend
+from rewardlab.llm import ItemFailure, OpenAIBackend
 from rewardlab.models.judge import LLMJudge
 
 URL = "http://judge.test/v1#m"
@@ -43,7 +43,7 @@ def _judge(handler, **options) -> LLMJudge:
 
 
 def test_split_target() -> None:
-    from rewardlab.judge._openai import split_target
+    from rewardlab.llm import split_target
 
     assert split_target("https://api.example.com/v1/#gpt") == (
         "https://api.example.com/v1/chat/completions", "gpt")

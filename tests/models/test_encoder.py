@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rewardlab.models._embedding_cache import EmbeddingCache
+from rewardlab._store import EmbeddingCache
 from rewardlab.models._encoder import SentenceEncoder, resolve_encoder_path
 
 TEXTS = [

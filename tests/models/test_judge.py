@@ -13,8 +13,9 @@ import pytest
 
 from rewardlab import resolve
 from rewardlab.errors import CapabilityError, ConfigError, ModelFormatError, SpecError
-from rewardlab.judge import PairJudgment, default_gguf
+from rewardlab.judge import PairJudgment
 from rewardlab.judge._verdict import GRADES
+from rewardlab.llm import default_gguf
 from rewardlab.models.judge import LLMJudge, ReferenceLLMJudge
 
 QUESTION = "What is the capital of France?"

@@ -99,7 +99,7 @@ def run_audit(model: RewardModel, data: Dataset[Any], *, config: AuditConfig | N
     over-optimisation probe is skipped with the loader's message and the rest still run.
     ``on_probe`` is called with each result as it is ready.
     """
-    from rewardlab import __version__
+    from rewardlab._version import __version__
     from rewardlab.api import load_data
 
     config = config or AuditConfig()

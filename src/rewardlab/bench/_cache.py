@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab import __version__
+from rewardlab._store import EmbeddingCache, cache_key, default_cache_dir
+from rewardlab._version import __version__
 from rewardlab.data import Prompt
-from rewardlab.models._embedding_cache import EmbeddingCache, cache_key, default_cache_dir
 
 __all__ = ["ScoreCache", "model_fingerprint", "prompt_key"]
 

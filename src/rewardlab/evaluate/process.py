@@ -28,8 +28,8 @@ from rewardlab.data import Dataset, SkippedRow, StepRecord
 from rewardlab.data._loader import require_task
 from rewardlab.errors import DataError
 from rewardlab.models.base import RewardModel, StepScorer, describe, require_capability
-from rewardlab.prm._scores import first_error_accuracies, harmonic_f1
 from rewardlab.scoring import first_errors
+from rewardlab.steps import first_error_accuracies, harmonic_f1
 
 __all__ = [
     "ProcessResult",

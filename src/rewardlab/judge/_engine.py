@@ -17,7 +17,6 @@ from typing import Any
 
 from rewardlab.data import Prompt
 from rewardlab.errors import ConfigError
-from rewardlab.judge._backend import Backend, ItemFailure, Messages
 from rewardlab.judge._prompts import (
     PromptTemplate,
     fit_to_context,
@@ -25,6 +24,7 @@ from rewardlab.judge._prompts import (
     verdict_prompt,
 )
 from rewardlab.judge._verdict import OPTIONS, parse_verdict, reduce_options
+from rewardlab.llm._backend import Backend, ItemFailure, Messages
 
 __all__ = ["JudgeEngine", "PairJudgment", "Verdict", "order_consistency"]
 

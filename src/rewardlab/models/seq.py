@@ -248,7 +248,7 @@ class SequenceRewardModel(Resumable):
         if eval_data is not None:
             require_task(eval_data, ("pairwise",), purpose="evaluating during training")
 
-            from rewardlab.evaluate.metrics import pairwise_accuracy
+            from rewardlab.train.metrics import pairwise_accuracy
 
             eval_prompts = [r.prompt for r in eval_data.records]
 

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardlab import __version__
 from rewardlab._progress import progress
+from rewardlab._version import __version__
 from rewardlab.data import DEFAULT_MAX_CHARS, Dataset, SkippedRow, Task
 from rewardlab.errors import ConfigError, DataError, OutputError
 from rewardlab.models.base import RewardModel

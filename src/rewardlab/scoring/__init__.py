@@ -32,6 +32,7 @@ from rewardlab.scoring._pairs import (
 )
 from rewardlab.scoring._rows import iter_scored_rows
 from rewardlab.scoring._steps import ScoredSteps, first_errors, score_solutions
+from rewardlab.scoring._tournament import preference_matrix
 
 __all__ = [
     "ScoredBatch",
@@ -46,6 +47,7 @@ __all__ = [
     "iter_scored_rows",
     "judge_pair_rewards",
     "needs_references",
+    "preference_matrix",
     "score_batch",
     "score_best_of_n",
     "score_pair_batch",

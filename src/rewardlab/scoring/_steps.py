@@ -12,9 +12,9 @@ import numpy as np
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ScoringError
 from rewardlab.models.base import StepScorer, describe
-from rewardlab.prm._scores import aggregate_step_scores, first_error_index
 from rewardlab.scoring._batch import call_model, score_batch
 from rewardlab.scoring._check import check_rewards
+from rewardlab.steps import aggregate_step_scores, first_error_index
 
 __all__ = ["ScoredSteps", "first_errors", "score_solutions"]
 

@@ -50,8 +50,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
-from rewardlab import __version__
 from rewardlab._validation import check_int, check_positive
+from rewardlab._version import __version__
 from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt
 from rewardlab.errors import (
     CapabilityError,

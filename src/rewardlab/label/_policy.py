@@ -25,22 +25,27 @@ is refused); ``load_policy`` checks for these before any work starts.
 from __future__ import annotations
 
 import dataclasses
-import threading
-import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rewardlab._http import JSONClient, ServerDown, excerpt
 from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.errors import (
     BackendError,
     ConfigError,
-    MissingDependencyError,
-    ModelFormatError,
     SpecError,
+)
+from rewardlab.llm import (
+    ItemFailure,
+    JSONClient,
+    LlamaCppBackend,
+    ServerDown,
+    default_gguf,
+    excerpt,
+    gguf_chat_template,
+    render_chat,
 )
 
 __all__ = [
@@ -110,42 +115,10 @@ class Policy(Protocol):
 # --- chat templates ----------------------------------------------------------------------
 
 
-def _render(template: str | None, messages: Messages, bos: str, eos: str) -> str:
-    from rewardlab.judge._local import render_chat  # the judge's renderer: one for both
-
-    return render_chat(template, messages, bos=bos, eos=eos)
-
-
 def _prompt_text(template: str | None, item: Continuation, bos: str, eos: str) -> str:
     # the plain transcript ends "Assistant:"; a chat template ends with the turn's header
     space = " " if template is None and item.prefix else ""
-    return _render(template, item.chat(), bos, eos) + space + item.prefix
-
-
-def _gguf_template(path: Path) -> tuple[str | None, str, str]:
-    """The chat template and BOS/EOS token texts stored in a GGUF file, read with ``gguf``
-    (no weights are loaded)."""
-    from rewardlab.judge import check_gguf
-
-    try:
-        from gguf import GGUFReader
-    except ImportError:
-        raise MissingDependencyError("reading a GGUF chat template needs the gguf package: "
-                                     "pip install gguf (a dependency of rewardlab)") from None
-    reader = GGUFReader(str(check_gguf(path)))
-
-    def scalar(name: str) -> Any:
-        field = reader.fields.get(name)
-        return None if field is None else field.contents()
-
-    tokens = scalar("tokenizer.ggml.tokens") or []
-
-    def token(name: str) -> str:
-        index = scalar(name)
-        return tokens[index] if isinstance(index, int) and 0 <= index < len(tokens) else ""
-
-    return (scalar("tokenizer.chat_template"), token("tokenizer.ggml.bos_token_id"),
-            token("tokenizer.ggml.eos_token_id"))
+    return render_chat(template, item.chat(), bos=bos, eos=eos) + space + item.prefix
 
 
 def _template_option(value: str) -> tuple[str | None, str, str]:
@@ -154,15 +127,13 @@ def _template_option(value: str) -> tuple[str | None, str, str]:
     if value == "none":
         return None, "", ""
     if value == "default":
-        from rewardlab.judge import default_gguf
-
-        return _gguf_template(default_gguf())
+        return gguf_chat_template(default_gguf())
     path = Path(value)
     if not path.is_file():
         raise ConfigError(f"The 'template' option of policy:openai must be none, default, a "
                           f".gguf file or a Jinja template file. Got {value!r} (no such file).")
     if path.suffix.lower() == ".gguf":
-        return _gguf_template(path)
+        return gguf_chat_template(path)
     return path.read_text(encoding="utf-8"), "", ""
 
 
@@ -187,14 +158,12 @@ class GGUFPolicyConfig:
 
 
 class LlamaCppPolicy:
-    """A GGUF model sampled in-process by llama.cpp.
+    """A GGUF model sampled in-process by llama.cpp, through the judge's client
+    (``rewardlab.llm.LlamaCppBackend.sample``).
 
     Every rollout starts from the same state: the key/value cache holds exactly the rendered
-    question (computed once per problem), and the prefix is evaluated afresh. Reusing a
-    cache that holds more (an earlier rollout of the same prefix) would be faster, but
-    llama.cpp's logits differ in the last bits between one batch and token-by-token
-    evaluation, enough to change a sampled token: a prefix's continuations would then depend
-    on what ran before it. This way each rollout depends only on its prompt and seed.
+    question (computed once per problem), and the prefix is evaluated afresh, so each rollout
+    depends only on its prompt and seed (``sample`` says why).
 
     Args:
         path: a ``.gguf`` file.
@@ -204,89 +173,39 @@ class LlamaCppPolicy:
 
     def __init__(self, path: str | Path, *, spec: str | None = None,
                  config: GGUFPolicyConfig | None = None) -> None:
-        from rewardlab.judge import check_gguf
-
         self.config = config or GGUFPolicyConfig()
         path = Path(path)
-        try:
-            import llama_cpp
-        except ImportError:
-            raise MissingDependencyError(
-                "policy:gguf: needs llama-cpp-python: pip install 'rewardlab[llamacpp]'; or "
-                "serve the model elsewhere and use policy:openai:URL#MODEL") from None
-        check_gguf(path)
+        self.backend = LlamaCppBackend(path, n_ctx=self.config.n_ctx,
+                                       threads=self.config.threads)
         self.spec = spec or f"policy:gguf:{path}"
         self.model = path.name
-        try:
-            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=self.config.n_ctx,
-                                       n_threads=self.config.threads,
-                                       n_threads_batch=self.config.threads, verbose=False)
-        except ValueError as exc:  # llama.cpp says "Failed to load model from file"
-            raise ModelFormatError(f"llama.cpp cannot load {path}: {exc}") from None
-        weakref.finalize(self, self.llm.close)
-        self._lock = threading.Lock()
-        vocab = self.llm._model
-
-        def piece(token_id: int) -> str:
-            return vocab.token_get_text(token_id) if token_id >= 0 else ""
-
-        self._template = self.llm.metadata.get("tokenizer.chat_template")
-        self._bos, self._eos = piece(self.llm.token_bos()), piece(self.llm.token_eos())
+        self.llm = self.backend.llm
+        self._template = self.backend.chat_template
+        self._bos, self._eos = self.backend.bos_token, self.backend.eos_token
 
     def prompt(self, item: Continuation) -> str:
         """The text the model continues: the rendered turns, then the prefix."""
         return _prompt_text(self._template, item, self._bos, self._eos)
 
-    def _tokens(self, text: str) -> list[int]:
-        """``text`` as ``create_completion`` tokenizes a prompt."""
-        llm = self.llm
-        bos = [llm.token_bos()] if llm._model.add_bos_token() and llm.token_bos() >= 0 else []
-        return bos + llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-
-    def _start_from(self, head: list[int]) -> None:
-        """Leave exactly ``head`` in the key/value cache (see the class docstring)."""
-        llm, n = self.llm, len(head)
-        if n and llm.n_tokens >= n and llm.input_ids[:n].tolist() == head:
-            llm.n_tokens = n  # the rest of the cache is dropped by the next evaluation
-        else:
-            llm.reset()
-            if n:
-                llm.eval(head)
-
-    def _one(self, text: str, seed: int, sampling: Sampling) -> str:
-        try:
-            out = self.llm.create_completion(
-                text, max_tokens=sampling.max_tokens, temperature=sampling.temperature,
-                top_p=sampling.top_p, seed=seed)
-        except ValueError as exc:  # "Requested tokens (...) exceed context window of ..."
-            raise RolloutFailure(f"llama.cpp refused the prompt: {exc}") from None
-        return str(out["choices"][0]["text"])  # type: ignore[index]
-
     def continue_many(self, items: Sequence[Continuation], sampling: Sampling
                       ) -> list[list[str] | RolloutFailure]:
         results: list[list[str] | RolloutFailure] = []
-        with self._lock:
-            for item in items:
-                text = self.prompt(item)
-                full = self._tokens(text)
-                limit = min(self.llm.n_ctx(), self.config.n_ctx)
-                if len(full) >= limit:
-                    results.append(RolloutFailure(
-                        f"the prompt takes {len(full)} tokens, more than the policy's context "
-                        f"of {limit} (option n_ctx)"))
-                    continue
-                head = self._tokens(_render(self._template, item.chat(), self._bos, self._eos))
-                keep = next((i for i, (a, b) in enumerate(zip(head, full, strict=False)) if a != b),
-                            min(len(head), len(full)))
-                head = full[:min(keep, len(full) - 1)]
-                try:
-                    texts = []
-                    for seed in item.seeds:
-                        self._start_from(head)
-                        texts.append(self._one(text, seed, sampling))
-                    results.append(texts)
-                except RolloutFailure as exc:
-                    results.append(exc)
+        for item in items:
+            text = self.prompt(item)
+            n_tokens = len(self.backend.completion_tokens(text))
+            limit = min(self.llm.n_ctx(), self.config.n_ctx)
+            if n_tokens >= limit:
+                results.append(RolloutFailure(
+                    f"the prompt takes {n_tokens} tokens, more than the policy's context "
+                    f"of {limit} (option n_ctx)"))
+                continue
+            question = render_chat(self._template, item.chat(), bos=self._bos, eos=self._eos)
+            try:
+                results.append(self.backend.sample(
+                    text, item.seeds, shared=question, max_tokens=sampling.max_tokens,
+                    temperature=sampling.temperature, top_p=sampling.top_p))
+            except ItemFailure as exc:
+                results.append(RolloutFailure(str(exc)))
         return results
 
     def close(self) -> None:
@@ -488,8 +407,6 @@ def load_policy(spec: str) -> LlamaCppPolicy | OpenAIPolicy:
         if arg.lstrip("?"):
             raise SpecError(f"policy:default takes no path; got '{spec}'. Use "
                             "policy:gguf:PATH for another model")
-        from rewardlab.judge import default_gguf
-
         return LlamaCppPolicy(default_gguf(), spec=spec, config=gguf_config)
     if not arg:
         raise SpecError(f"policy:gguf: needs a path, e.g. policy:gguf:model.gguf; got '{spec}'")

@@ -19,13 +19,10 @@ corruption whatever file it is read from, in whatever order, with whatever ``lim
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import math
-import operator
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,8 @@ from rewardlab.data import Dataset, SkippedRow, StepRecord
 from rewardlab.data._loader import _resolve_source
 from rewardlab.data._readers import iter_raw_rows
 from rewardlab.errors import ConfigError, DataError
-from rewardlab.prm._split import split_steps
+from rewardlab.steps._arith import _CALC, _NUMBER, _key, _safe_value, _value, evaluate_expression
+from rewardlab.steps._split import split_steps
 
 __all__ = [
     "CORRUPTIONS",
@@ -51,13 +49,6 @@ __all__ = [
 #: What a corruption can change: a calculation's result, or one of its operands.
 CORRUPTIONS = ("arithmetic", "quantity")
 
-_CALC = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
-_NUMBER = re.compile(r"(?<![\d.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d)|(?<![\d.])\.\d+")
-_OPS: dict[type, Callable[[float, float], float]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
 _QUESTION_KEYS = ("question", "prompt", "problem")
 #: Fields that hold a worked solution: raw GSM8K's ``answer``, the example solutions'
 #: ``ground_truth``, or a generic ``solution`` / ``reference``.
@@ -69,47 +60,6 @@ class _CannotCarry(Exception):
 
 
 # --- numbers and expressions -----------------------------------------------------------------
-
-
-def evaluate_expression(expr: str) -> float | None:
-    """The value of a calculator annotation's expression, or None if it is not plain
-    arithmetic (numbers, + - * / // % **, parentheses). Never calls ``eval``.
-
-    Example:
-        >>> evaluate_expression("100-50-30-15"), evaluate_expression("20000*.8")
-        (5.0, 16000.0)
-        >>> evaluate_expression("__import__('os')") is None
-        True
-    """
-    text = _NUMBER.sub(lambda m: repr(_value(m.group())), expr).strip()
-    try:
-        tree = ast.parse(text, mode="eval")
-        value = _eval_node(tree.body)
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _eval_node(node: ast.AST) -> float:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _eval_node(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        left, right = _eval_node(node.left), _eval_node(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 12:
-            raise ValueError("exponent too large")
-        return float(_OPS[type(node.op)](left, right))
-    raise ValueError(f"not arithmetic: {type(node).__name__}")
-
-
-def _value(token: str) -> float:
-    return float(token.replace(",", ""))
-
-
-def _key(value: float) -> float:
-    return round(value, 6)
 
 
 def _fmt(value: float, like: str = "") -> str:
@@ -166,11 +116,6 @@ def _carry(line: str, changes: dict[float, float], start: int = 0) -> str:
             pos = shown.end()
     out.append(_substitute(line[pos:], changes))
     return "".join(out)
-
-
-def _safe_value(text: str) -> float | None:
-    m = _NUMBER.fullmatch(text.strip().lstrip("$"))
-    return None if m is None else _key(_value(m.group()))
 
 
 def _perturb(value: float, rng: random.Random) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rewardlab.errors import ConfigError
-from rewardlab.prm._scores import AGGREGATIONS, aggregate_step_scores, first_error_index
+from rewardlab.steps import AGGREGATIONS, aggregate_step_scores, first_error_index
 
 SCORES = [np.array([0.9, 0.2, 0.8]), np.array([0.5]), np.array([])]
 

@@ -1,6 +1,6 @@
 """Monte-Carlo step labels (Math-Shepherd): a step is as good as the answers it leads to.
 
-For every step ``i`` of a solution, a policy (``rewardlab.prm._policy``) continues the
+For every step ``i`` of a solution, a policy (``rewardlab.label._policy``) continues the
 solution ``k`` times from the prefix ending with that step; each continuation's final answer
 is checked against the reference with ``verify:math``'s checker. The step's soft label
 ``mc_value`` is the fraction of continuations that reach the reference, and its hard label is
@@ -47,14 +47,14 @@ from rewardlab.data._readers import iter_raw_rows
 from rewardlab.data._records import render_prompt
 from rewardlab.data._steps import parse_steps
 from rewardlab.errors import DataError
-from rewardlab.prm._policy import (
+from rewardlab.label._policy import (
     Continuation,
     Policy,
     RolloutFailure,
     Sampling,
     policy_config,
 )
-from rewardlab.prm._split import SPLIT_MODES, split_steps
+from rewardlab.steps._split import SPLIT_MODES, split_steps
 from rewardlab.verify import FALLBACKS, MathChecker, reference_answer
 
 __all__ = [

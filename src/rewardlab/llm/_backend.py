@@ -1,10 +1,11 @@
-"""What every judge backend offers: chat messages in, option probabilities or text out.
+"""What every LLM backend offers a judge: chat messages in, option probabilities or text out.
 
 Backends differ in where the model runs (in-process with ``transformers`` or llama.cpp, or
 behind an OpenAI-compatible server); prompt building, verdict scoring, position-bias control and
-truncation are shared and live in the judge. A backend answers one question at a time through
-``option_probs`` / ``generate`` and runs many of them with ``map`` (in order for an in-process
-model, so consecutive questions share their prompt prefix; concurrently for a server).
+truncation are shared and live in the judge (``rewardlab.judge``). A backend answers one
+question at a time through ``option_probs`` / ``generate`` and runs many of them with ``map``
+(in order for an in-process model, so consecutive questions share their prompt prefix;
+concurrently for a server).
 
 A failure that concerns one question (a server error after retries, a reply without a verdict)
 raises ``ItemFailure``; the judge turns it into a NaN reward with that reason and goes on with

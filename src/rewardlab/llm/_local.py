@@ -19,32 +19,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from rewardlab.errors import MissingDependencyError, ModelFormatError
-from rewardlab.judge._backend import ItemFailure, Messages
+from rewardlab.llm._backend import ItemFailure, Messages
+from rewardlab.llm._chat import render_chat
+from rewardlab.llm._models import check_gguf
 
-__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend", "render_chat"]
+__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def render_chat(template: str | None, messages: Messages, *, bos: str = "", eos: str = ""
-                ) -> str:
-    """Messages as the model's chat template renders them, ready for the assistant's reply.
-
-    Both in-process backends use this one renderer, so they feed a model the same text. A model
-    without a chat template (a base model) gets a plain ``User:`` / ``Assistant:`` transcript.
-    """
-    if not template:
-        turns = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-        return "\n\n".join(turns) + "\n\nAssistant:"
-    from rewardlab.judge._prompts import _jinja
-
-    def raise_exception(message: str) -> None:
-        raise ModelFormatError(f"the model's chat template refused the messages: {message}")
-
-    return _jinja(template).render(messages=messages, add_generation_prompt=True,
-                                   bos_token=bos, eos_token=eos,
-                                   raise_exception=raise_exception)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -209,22 +191,6 @@ class LocalBackend:
 # --- transformers ---------------------------------------------------------------------------
 
 
-def _is_gguf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == b"GGUF"
-
-
-def check_gguf(path: Path) -> Path:
-    """``path`` if it is a GGUF file; ``ModelFormatError`` saying what it is otherwise."""
-    if not path.exists():
-        raise ModelFormatError(f"no GGUF file at {path}")
-    if path.is_dir() or not _is_gguf(path):
-        what = "a directory" if path.is_dir() else "not a GGUF file (no GGUF magic bytes)"
-        raise ModelFormatError(f"{path} is {what}; judge:gguf: and judge:hf: read .gguf files "
-                               "(judge:hf: also reads a transformers checkpoint directory)")
-    return path
-
-
 class HFBackend(LocalBackend):
     """A causal LM in-process with ``transformers``: a checkpoint directory (safetensors), or a
     GGUF file, dequantised once and cached as safetensors (``dequantised_checkpoint``).
@@ -243,8 +209,8 @@ class HFBackend(LocalBackend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-        from rewardlab.judge._models import dequantised_checkpoint
-        from rewardlab.models._encoder import quiet_transformers
+        from rewardlab._hf import quiet_transformers
+        from rewardlab.llm._models import dequantised_checkpoint
 
         path = Path(path)
         if not path.exists():
@@ -326,17 +292,21 @@ class LlamaCppBackend(LocalBackend):
             import llama_cpp
         except ImportError:
             raise MissingDependencyError(
-                "judge:gguf: needs llama-cpp-python: pip install 'rewardlab[llamacpp]' (PyPI "
-                "has only its source, a ~20 minute compile; `pip install --find-links "
-                "../shared/wheels llama-cpp-python` uses a prebuilt wheel where there is one). "
-                "judge:hf: runs the same GGUF file without it") from None
+                "judge:gguf: and policy:gguf: need llama-cpp-python: pip install "
+                "'rewardlab[llamacpp]' (PyPI has only its source, a ~20 minute compile; `pip "
+                "install --find-links ../shared/wheels llama-cpp-python` uses a prebuilt wheel "
+                "where there is one). judge:hf: runs the same GGUF file without it; "
+                "policy:openai:URL#MODEL uses the model served elsewhere") from None
         path = check_gguf(Path(path))
         self._lib = llama_cpp
         # prompt evaluation too: llama.cpp's batch default is every core, which under CPU
         # contention is slower than one thread
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
-                                   n_threads=threads or 1, n_threads_batch=threads or 1,
-                                   logits_all=False, verbose=False)
+        try:
+            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
+                                       n_threads=threads or 1, n_threads_batch=threads or 1,
+                                       logits_all=False, verbose=False)
+        except ValueError as exc:  # llama.cpp says "Failed to load model from file"
+            raise ModelFormatError(f"llama.cpp cannot load {path}: {exc}") from None
         # close while the interpreter is still whole (llama.cpp's own __del__ fails at exit)
         weakref.finalize(self, self.llm.close)
         self.n_ctx = self.llm.n_ctx()
@@ -370,3 +340,58 @@ class LlamaCppBackend(LocalBackend):
         self.llm.eval(ids)
         ptr = self._lib.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
+
+    # --- sampling (rollout policies) ----------------------------------------------------
+    def completion_tokens(self, text: str) -> list[int]:
+        """``text`` as ``create_completion`` tokenizes a prompt (BOS first where the model
+        adds one)."""
+        llm = self.llm
+        bos = [llm.token_bos()] if llm._model.add_bos_token() and llm.token_bos() >= 0 else []
+        return bos + llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _start_from(self, head: list[int]) -> None:
+        """Leave exactly ``head`` in the key/value cache (see ``sample``)."""
+        llm, n = self.llm, len(head)
+        if n and llm.n_tokens >= n and llm.input_ids[:n].tolist() == head:
+            llm.n_tokens = n  # the rest of the cache is dropped by the next evaluation
+        else:
+            llm.reset()
+            if n:
+                llm.eval(head)
+
+    def sample(self, text: str, seeds: Sequence[int], *, shared: str, max_tokens: int,
+               temperature: float, top_p: float) -> list[str]:
+        """One sampled continuation of ``text`` per seed (in seed order); other settings are
+        llama.cpp's defaults (top_k 40, min_p 0.05).
+
+        Every continuation starts from the same state: the key/value cache holds exactly the
+        tokens ``text`` shares with ``shared`` (a rollout policy passes the rendered question,
+        so it is computed once per problem), and the rest is evaluated afresh. Reusing a cache
+        that holds more (an earlier continuation of the same text) would be faster, but
+        llama.cpp's logits differ in the last bits between one batch and token-by-token
+        evaluation, enough to change a sampled token: a continuation would then depend on what
+        ran before it. This way each depends only on its text and seed.
+
+        Raises:
+            ItemFailure: llama.cpp refused the prompt (it does not fit the context).
+        """
+        full = self.completion_tokens(text)
+        head = self.completion_tokens(shared)
+        keep = next((i for i, (a, b) in enumerate(zip(head, full, strict=False)) if a != b),
+                    min(len(head), len(full)))
+        head = full[:min(keep, len(full) - 1)]
+        texts = []
+        with self._lock:
+            try:
+                for seed in seeds:
+                    self._start_from(head)
+                    try:
+                        out = self.llm.create_completion(
+                            text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                            seed=seed)
+                    except ValueError as exc:  # "Requested tokens (...) exceed context window"
+                        raise ItemFailure(f"llama.cpp refused the prompt: {exc}") from None
+                    texts.append(str(out["choices"][0]["text"]))  # type: ignore[index]
+            finally:  # what the cache holds now, for the prefix reuse of ``option_probs``
+                self._ids = self.llm.input_ids[:self.llm.n_tokens].tolist()
+        return texts

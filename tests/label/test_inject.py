@@ -11,14 +11,8 @@ import pytest
 
 from rewardlab.data import load_dataset
 from rewardlab.errors import ConfigError, DataError
-from rewardlab.prm import (
-    CORRUPTIONS,
-    evaluate_expression,
-    inject_error,
-    inject_errors,
-    read_problems,
-    split_steps,
-)
+from rewardlab.label import CORRUPTIONS, inject_error, inject_errors, read_problems
+from rewardlab.steps import evaluate_expression, split_steps
 
 # two real rows of GSM8K's training set (openai/grade-school-math, MIT), raw format
 RAW = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewardlab.errors import ConfigError
-from rewardlab.prm import split_steps
+from rewardlab.steps import split_steps
 
 # a real GSM8K reference solution (bundled example solutions, MIT)
 SOLUTION = ("Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n"

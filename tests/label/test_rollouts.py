@@ -14,7 +14,7 @@ import pytest
 from rewardlab import api
 from rewardlab.data import load_dataset
 from rewardlab.errors import BackendError, ConfigError, DataError, ModelFormatError, SpecError
-from rewardlab.prm import (
+from rewardlab.label import (
     Continuation,
     RolloutConfig,
     RolloutFailure,
@@ -25,7 +25,7 @@ from rewardlab.prm import (
     low_confidence,
     read_solutions,
 )
-from rewardlab.prm.rollouts import rollout_seed
+from rewardlab.label.rollouts import rollout_seed
 from rewardlab.verify import MathChecker
 
 # a real GSM8K training problem (openai/grade-school-math, MIT), raw format

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from rewardlab.prm import LlamaCppPolicy
+from rewardlab.label import LlamaCppPolicy
 
 
 @pytest.fixture(scope="session")
 def default_gguf_path():
     pytest.importorskip("llama_cpp")
-    from rewardlab.judge import default_gguf
+    from rewardlab.llm import default_gguf
 
     return default_gguf()
 

@@ -1,11 +1,14 @@
-"""Process reward models' data side: step splitting, and step labels by error injection
-and by Monte-Carlo rollouts (``rollouts``, with the policies in ``_policy``).
+"""Labelling pipelines (``rewardlab label ...``): step labels by error injection
+(``inject``) and by Monte-Carlo rollouts (``rollouts``, with the policies in ``_policy``),
+and noisy preference labels injected for experiments and co-filtered before training
+(``noise``).
 
-The ``prm:`` model kind is in ``rewardlab.models.prm`` and first-error evaluation in
-``rewardlab.evaluate.process``; this package holds what they share and what makes labels.
+They sit above scoring: a rollout policy is an LLM client (``rewardlab.llm``), co-filtering
+fits and scores models. The step primitives they use (splitting, arithmetic) are in
+``rewardlab.steps``, below the models.
 """
 
-from rewardlab.prm._policy import (
+from rewardlab.label._policy import (
     POLICY_KINDS,
     Continuation,
     LlamaCppPolicy,
@@ -15,18 +18,17 @@ from rewardlab.prm._policy import (
     Sampling,
     load_policy,
 )
-from rewardlab.prm._split import SPLIT_MODES, split_steps
-from rewardlab.prm.inject import (
+from rewardlab.label.inject import (
     CORRUPTIONS,
     Corruption,
     InjectionResult,
     Problem,
-    evaluate_expression,
     inject_error,
     inject_errors,
     read_problems,
 )
-from rewardlab.prm.rollouts import (
+from rewardlab.label.noise import FilterReport, co_filter, inject_label_noise
+from rewardlab.label.rollouts import (
     DENOISE_MODES,
     RolloutConfig,
     RolloutResult,
@@ -40,9 +42,9 @@ __all__ = [
     "CORRUPTIONS",
     "DENOISE_MODES",
     "POLICY_KINDS",
-    "SPLIT_MODES",
     "Continuation",
     "Corruption",
+    "FilterReport",
     "InjectionResult",
     "LlamaCppPolicy",
     "OpenAIPolicy",
@@ -53,13 +55,13 @@ __all__ = [
     "RolloutResult",
     "Sampling",
     "Solution",
-    "evaluate_expression",
+    "co_filter",
     "inject_error",
     "inject_errors",
+    "inject_label_noise",
     "label_solutions",
     "load_policy",
     "low_confidence",
     "read_problems",
     "read_solutions",
-    "split_steps",
 ]

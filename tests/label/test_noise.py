@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from rewardlab.errors import ConfigError
+from rewardlab.label.noise import co_filter, inject_label_noise
 from rewardlab.models.embedding import EmbeddingRewardModel
 from rewardlab.train.losses import flip_posterior
-from rewardlab.train.noise import co_filter, inject_label_noise
 
 
 def test_injection_flips_exactly_the_share_asked_and_is_seeded(hh_small) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rewardlab.prm import inject_errors, read_problems
-from rewardlab.prm._checks import CHECKS, numeric_checks
+from rewardlab.label import inject_errors, read_problems
+from rewardlab.steps import CHECKS, numeric_checks
 
 QUESTION = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many "
             "clips in May. How many clips did Natalia sell altogether in April and May?")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rewardlab.prm.inject import _CALC, _NUMBER, _key, _safe_value, _value, evaluate_expression
+from rewardlab.steps._arith import _CALC, _NUMBER, _key, _safe_value, _value, evaluate_expression
 
 __all__ = ["CHECKS", "numeric_checks"]
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from rewardlab._http import JSONClient, ServerDown, excerpt
 from rewardlab.errors import BackendError, ConfigError
-from rewardlab.judge._backend import ItemFailure, Messages
+from rewardlab.llm._backend import ItemFailure, Messages
+from rewardlab.llm._http import JSONClient, ServerDown, excerpt
 
 __all__ = ["OpenAIBackend", "split_target"]
 
