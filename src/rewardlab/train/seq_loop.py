@@ -252,7 +252,9 @@ def train_sequence_pairs(
                     )
                     if not math.isfinite(value.item()):
                         last = checkpoint_dir and find_checkpoint(checkpoint_dir)
-                        where = f"; the last good checkpoint is in {last}" if last else ""
+                        where = (f"; the last good checkpoint is in {last} (--resume "
+                                 "continues only this run: delete it to start over with "
+                                 "other settings)" if last else "")
                         raise TrainingError(
                             f"the training loss became {value.item()} at step {step + 1} "
                             f"(epoch {epoch + 1}); lower --lr or check the data{where}")
