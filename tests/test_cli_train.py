@@ -92,3 +92,73 @@ def test_noise_robust_embed_training_refuses_an_impossible_noise_rate(
                      "--noise-rate", "0.6")
     assert_clean_error(result, "noise rate must be in (0, 0.5)")
     assert not (tmp_path / "rm").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import tiny_bert
+
+    return tiny_bert(tmp_path_factory.mktemp("tiny") / "bert")
+
+
+@pytest.fixture
+def tiny_seq(tiny_dir):
+    """``seq:`` on a tiny random BERT (milliseconds per step), trained on one thread."""
+    from tiny_models import one_thread
+
+    with one_thread():
+        yield f"seq:{tiny_dir}"
+
+
+def test_unusable_out_fails_before_training(run_cli, pairs_file, tmp_path, tiny_seq,
+                                            monkeypatch) -> None:
+    from rewardlab.models.seq import SequenceRewardModel
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before --out was checked")
+
+    monkeypatch.setattr(SequenceRewardModel, "fit", no_training)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    options = ("--model", tiny_seq, "--max-length", "32", "--batch-size", "4",
+               "--checkpoint-every", "1")
+    result = run_cli("train", pairs_file, "--out", busy, *options)
+    assert_clean_error(result, f"refusing to write a model into {busy}", "not a saved rewardlab")
+    assert (busy / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "busy.checkpoints").exists()
+    file = tmp_path / "file"
+    file.write_text("mine")
+    result = run_cli("train", pairs_file, "--out", file, *options)
+    assert_clean_error(result, f"cannot write a model to {file}: it is a file")
+    assert file.read_text() == "mine" and not (tmp_path / "file.checkpoints").exists()
+
+
+def test_an_earlier_runs_checkpoint_is_resumed_only_by_the_same_run(run_cli, pairs_file,
+                                                                    tmp_path, tiny_seq) -> None:
+    from rewardlab import load_data, resolve
+
+    out, checkpoints = tmp_path / "rm", tmp_path / "rm.checkpoints"
+    options = ("--model", tiny_seq, "--max-length", "32", "--batch-size", "4", "--epochs", "2",
+               "--checkpoint-every", "1")
+    # the checkpoint an interrupted `train ... --out rm` leaves behind
+    resolve(f"{tiny_seq}?max_length=32&batch_size=4&epochs=2&checkpoint_every=1").fit(
+        load_data(pairs_file), checkpoint_dir=checkpoints)
+    state = (checkpoints / "trainer_state.json").read_bytes()
+
+    result = run_cli("train", pairs_file, "--out", out, *options)
+    assert_clean_error(result, f"{checkpoints} holds a checkpoint of an earlier run: pass "
+                       "--resume to continue it, or delete it")
+    result = run_cli("train", pairs_file, "--out", out, *options, "--resume", "--lr", "0.01")
+    assert_clean_error(result, "belongs to a different run", "lr: was 0.0001, now 0.01",
+                       f"delete {checkpoints} to start over")
+    assert (checkpoints / "trainer_state.json").read_bytes() == state and not out.exists()
+
+    result = run_cli("train", pairs_file, "--out", out, *options, "--resume")
+    assert result.code == 0, result.err
+    assert (out / "rewardlab.json").is_file() and not checkpoints.exists()
+
+    weights = out / "model.safetensors"  # a truncated copy of the saved model
+    weights.write_bytes(weights.read_bytes()[:4096])
+    result = run_cli("eval", out, pairs_file)
+    assert_clean_error(result, f"{weights} is corrupt")

@@ -25,6 +25,7 @@ from rewardlab.errors import CapabilityError, OutputError
 from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
 from rewardlab.evaluate.process import ProcessResult, evaluate_process
+from rewardlab.models._saved import check_model_target
 from rewardlab.models.base import (
     FitOptions,
     NoiseAware,
@@ -38,6 +39,7 @@ from rewardlab.models.base import (
 )
 from rewardlab.models.registry import resolve
 from rewardlab.scoring import iter_scored_rows
+from rewardlab.train.checkpoint import check_start, remove_checkpoints
 
 if TYPE_CHECKING:
     from rewardlab.scale import DistributedScoreResult
@@ -169,6 +171,7 @@ def train(
     require_capability(rm, Trainable, "train")
     if out is not None:
         require_capability(rm, Saveable, "be saved")
+        _check_train_outputs(rm, Path(out), resume=resume)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
     held_out = None if eval_data is None else load_data(eval_data, format=format,
@@ -207,10 +210,8 @@ def train(
     if out is not None:
         rm.save(out)  # type: ignore[attr-defined]
         skipped_file = _report_skipped(dataset, Path(out))
-        if checkpoints is not None and checkpoints.exists():
-            import shutil
-
-            shutil.rmtree(checkpoints, ignore_errors=True)
+        if checkpoints is not None:
+            remove_checkpoints(checkpoints)
     history = list(getattr(rm, "history_", []))
     if held_out is not None and not any("eval_accuracy" in h for h in history):
         report["eval_accuracy"] = evaluate_pairwise(rm, held_out).overall.accuracy
@@ -229,6 +230,16 @@ def train(
         encoded_texts=getattr(encoder, "encoded_texts", 0),
         report=report,
     )
+
+
+def _check_train_outputs(rm: RewardModel, out: Path, *, resume: bool) -> None:
+    """Refuse an unusable ``--out`` or checkpoint directory before training, not after it:
+    ``out`` must be new, empty or a saved model (the rule the final save applies), and an
+    earlier run's checkpoint in ``OUT.checkpoints`` is resumed or deleted, never overwritten
+    (nor deleted with this run's when it succeeds)."""
+    check_model_target(out)
+    if not resume or isinstance(rm, Resumable):
+        check_start(checkpoint_dir_for(out), resume=resume)
 
 
 def evaluate(

@@ -22,7 +22,8 @@ from typing import Any
 
 from rewardlab.errors import ConfigError, ModelFormatError
 
-__all__ = ["FORMAT_VERSION", "MANIFEST", "atomic_directory", "read_manifest", "write_manifest"]
+__all__ = ["FORMAT_VERSION", "MANIFEST", "atomic_directory", "check_model_target", "read_manifest",
+           "write_manifest"]
 
 MANIFEST = "rewardlab.json"
 #: Bumped when a saved directory changes in a way older versions cannot read.
@@ -101,12 +102,14 @@ def _newer(a: str, b: str) -> bool:
     return parts(a) > parts(b)
 
 
-@contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``target`` only if the block succeeds.
+def check_model_target(target: str | Path) -> Path:
+    """``target`` if a model may be saved there: new, empty, or itself a saved model.
 
-    An existing ``target`` is replaced only when it is itself a saved model (or empty), so a
-    typo in ``--out`` cannot wipe a user's folder.
+    ``atomic_directory`` applies this rule; ``train`` also applies it before training, so an
+    unusable ``--out`` fails in a second, not after the fine-tune.
+
+    Raises:
+        ConfigError: ``target`` is a file, or a directory holding anything but a saved model.
     """
     target = Path(target)
     if target.exists():
@@ -117,6 +120,17 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
                 f"refusing to write a model into {target}: it holds files that are not a "
                 "saved rewardlab model. Choose an empty or new directory."
             )
+    return target
+
+
+@contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``target`` only if the block succeeds.
+
+    An existing ``target`` is replaced only when it is itself a saved model (or empty), so a
+    typo in ``--out`` cannot wipe a user's folder.
+    """
+    target = check_model_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:

@@ -158,6 +158,7 @@ class SequenceRewardModel(Resumable):
     def _load_network(self, directory: Path | None = None) -> None:
         """Load tokenizer and model; a head the checkpoint lacks starts untrained."""
         import torch
+        from safetensors import SafetensorError
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         path = directory or checkpoint_path(self.config.path)
@@ -185,7 +186,12 @@ class SequenceRewardModel(Resumable):
                 with quiet_transformers():
                     net, info = AutoModelForSequenceClassification.from_pretrained(
                         path, config=hf_config, output_loading_info=True, dtype=torch.float32)
-            except (OSError, ValueError, RuntimeError) as exc:
+            except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+                broken = _corrupt_weight_file(Path(path))
+                if broken is not None:
+                    raise ModelFormatError(
+                        f"{broken} is corrupt (truncated or not safetensors: {exc}); copy it "
+                        "again or retrain the model") from None
                 raise ModelFormatError(f"cannot load the model weights in {path}: {exc}"
                                        ) from None
         if len(tokenizer) > net.get_input_embeddings().num_embeddings:
@@ -244,13 +250,17 @@ class SequenceRewardModel(Resumable):
         prompts = [r.prompt for r in records]
         chosen = self.encode(prompts, [r.chosen for r in records])
         rejected = self.encode(prompts, [r.rejected for r in records])
-        evaluate = None
+        evaluate = eval_digest = None
         if eval_data is not None:
             require_task(eval_data, ("pairwise",), purpose="evaluating during training")
 
             from rewardlab.train.metrics import pairwise_accuracy
+            from rewardlab.train.seq_loop import pairs_digest
 
             eval_prompts = [r.prompt for r in eval_data.records]
+            eval_digest = pairs_digest(
+                self.encode(eval_prompts, [r.chosen for r in eval_data.records]),
+                self.encode(eval_prompts, [r.rejected for r in eval_data.records]))
 
             def evaluate() -> float:
                 return pairwise_accuracy(
@@ -260,7 +270,7 @@ class SequenceRewardModel(Resumable):
         self.history_ = train_sequence_pairs(
             self.network, chosen, rejected, config=self.config, margin=margin,
             weights=None if weights is None else list(weights),
-            pad_id=self.tokenizer.pad_token_id, evaluate=evaluate,
+            pad_id=self.tokenizer.pad_token_id, evaluate=evaluate, eval_digest=eval_digest,
             checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
             resume=resume, mark_trained=lambda: setattr(self, "trained_", True),
         )
@@ -363,6 +373,20 @@ def _is_decoder(hf_config: Any) -> bool:
 
 _DECODER_TYPES = {"gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
                   "phi", "phi3", "gpt_neox", "opt", "smollm3", "olmo", "olmo2", "granite"}
+
+
+def _corrupt_weight_file(directory: Path) -> Path | None:
+    """The first ``*.safetensors`` file in ``directory`` whose header or size is broken (a
+    truncated copy), so the error can name it; transformers' own error does not."""
+    from safetensors import SafetensorError, safe_open
+
+    for file in sorted(directory.glob("*.safetensors")):
+        try:
+            with safe_open(str(file), framework="pt"):
+                pass
+        except (OSError, SafetensorError):
+            return file
+    return None
 
 
 def _is_head_key(key: str) -> bool:

