@@ -193,3 +193,9 @@ def test_clone_gives_an_unfitted_copy_with_overrides() -> None:
     copy = clone(model, scale=2.0)
     assert copy.config.scale == 2.0 and model.config.scale == 0.5
     assert not hasattr(copy, "offset_")
+
+
+def test_something_that_is_not_a_model_fails_the_protocol_check() -> None:
+    with pytest.raises(ContractError, match="has no score") as info:
+        check_reward_model(object())
+    assert info.value.check == "protocol"

@@ -116,13 +116,6 @@ def check_reward_model(
         ['protocol', 'scores', 'mismatched_inputs', 'deterministic', 'order_invariance',
          'batch_invariance', 'clone', 'save_load', 'manifest']
     """
-    ran: list[str] = []
-    if isinstance(model_or_factory, type) or not isinstance(model_or_factory, RewardModel):
-        model = _fitted_from_factory(model_or_factory, data, ran)
-    else:
-        model = model_or_factory
-        _expect(isinstance(model, RewardModel), "protocol", model, "it has no score()")
-        ran.insert(0, "protocol")
     if prompts is None and responses is None:
         prompts = [p for p, _, _ in DEFAULT_INPUTS]
         responses = [r for _, r, _ in DEFAULT_INPUTS]
@@ -130,6 +123,14 @@ def check_reward_model(
             references = [ref for _, _, ref in DEFAULT_INPUTS]
     if prompts is None or responses is None or len(prompts) != len(responses):
         raise TypeError("check_reward_model needs prompts and responses of equal length")
+    ran: list[str] = []
+    _expect(callable(model_or_factory) or isinstance(model_or_factory, RewardModel),
+            "protocol", model_or_factory, "it has no score() and is not a factory of models")
+    if isinstance(model_or_factory, type) or not isinstance(model_or_factory, RewardModel):
+        model = _fitted_from_factory(model_or_factory, data, prompts[:2], responses[:2], ran)
+    else:
+        model = model_or_factory
+        ran.append("protocol")
     checker = _Checker(model, list(prompts), list(responses),
                        None if references is None else list(references))
     checker.run(ran)
@@ -147,7 +148,8 @@ def _expect(ok: bool, check: str, model: Any, msg: str) -> None:
         raise ContractError(check, describe(model), msg)
 
 
-def _fitted_from_factory(factory: Callable[[], Any], data: Any, ran: list[str]) -> Any:
+def _fitted_from_factory(factory: Callable[[], Any], data: Any, prompts: Sequence[Prompt],
+                         responses: Sequence[str], ran: list[str]) -> Any:
     fresh = factory()
     _expect(isinstance(fresh, RewardModel), "protocol", fresh,
             f"the factory returned {type(fresh).__name__}, which has no score()")
@@ -157,8 +159,6 @@ def _fitted_from_factory(factory: Callable[[], Any], data: Any, ran: list[str]) 
     if data is None:
         raise TypeError(f"check_reward_model got a factory of the Trainable "
                         f"{type(fresh).__name__} but no data to fit it on; pass data=")
-    prompts, responses = [p for p, _, _ in DEFAULT_INPUTS[:2]], [r for _, r, _ in
-                                                                  DEFAULT_INPUTS[:2]]
     try:
         fresh.score(prompts, responses)
     except NotFittedError:
