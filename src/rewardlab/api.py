@@ -25,6 +25,7 @@ from rewardlab.errors import CapabilityError, OutputError
 from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
 from rewardlab.evaluate.process import ProcessResult, evaluate_process
+from rewardlab.models._clone import clone
 from rewardlab.models._saved import check_model_target
 from rewardlab.models.base import (
     FitOptions,
@@ -75,23 +76,9 @@ def load_data(data: str | Path | Dataset[Any], *, format: Task | None = None,
 
 
 def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardModel:
-    """A copy of ``model`` with some config fields replaced (``--epochs``, ``--lr``, ...)."""
-    if not params:
-        return model
-    wrapped = getattr(model, "wrapped_model", None)
-    if wrapped is not None:  # e.g. vote:SPEC — the parameters are the inner model's
-        return model.rewrap(_with_params(wrapped, params))  # type: ignore[attr-defined]
-    get_config = getattr(model, "get_config", None)
-    if get_config is None:
-        raise CapabilityError(f"model '{describe(model)}' takes no training parameters")
-    try:
-        copy = type(model)(**{**get_config(), **params})
-    except TypeError:
-        raise CapabilityError(f"model '{describe(model)}' takes no training parameter(s) "
-                              f"{', '.join('--' + k.replace('_', '-') for k in params)}"
-                              ) from None
-    copy.spec = getattr(model, "spec", None)
-    return copy
+    """A fresh copy of ``model`` with some config fields replaced (``--epochs``, ``--lr``,
+    ...); the model itself when there are none."""
+    return clone(model, **params) if params else model
 
 
 def _report_skipped(dataset: Dataset[Any], output: Path | None) -> Path | None:
@@ -186,10 +173,9 @@ def train(
     # other models, and ensembles, drop implausible pairs with cross-fitted peers first
     noise_aware = noise_robust and not ensemble and isinstance(rm, NoiseAware)
     if noise_robust and not noise_aware:
-        config = rm.get_config()  # type: ignore[attr-defined]
-        training, filtered = co_filter(lambda seed: type(rm)(**{**config, "seed": seed}),
+        training, filtered = co_filter(lambda seed: clone(rm, seed=seed),
                                        training, drop_rate=noise_rate,
-                                       seed=int(config.get("seed", 0)))
+                                       seed=int(getattr(getattr(rm, "config", None), "seed", 0)))
         report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
     checkpoints = None if out is None else checkpoint_dir_for(out)
     if resume and not isinstance(rm, Resumable):

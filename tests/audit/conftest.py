@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,11 +102,19 @@ class ConsistentJudge(OracleModel):
 # --- trainable planted models on synthetic marker data -------------------------------------
 
 
+@dataclass(frozen=True)
+class SeedConfig:
+    """The planted trainable models' whole config: what ``clone`` copies."""
+
+    seed: int = 0
+
+
 class NearestNeighbourModel:
     """Trainable, and memorises: a response gets the label of its most similar training
     response (shared words), so flipped training labels are copied to held-out pairs."""
 
     def __init__(self, seed: int = 0) -> None:
+        self.config = SeedConfig(seed=seed)
         self.seed = seed
 
     def get_config(self) -> dict[str, Any]:
@@ -131,6 +140,7 @@ class MarkerModel:
     pairwise judge, so one model exercises every probe."""
 
     def __init__(self, seed: int = 0) -> None:
+        self.config = SeedConfig(seed=seed)
         self.seed = seed
         self.sign_ = 1.0
 

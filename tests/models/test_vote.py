@@ -101,7 +101,7 @@ def test_training_options_for_a_vote_without_orm_fail_cleanly(run_cli, tmp_path)
 
     result = run_cli("train", "bundled:gsm8k_examples", "--model", "vote:", "--epochs", "3",
                      "--out", tmp_path / "v", "--limit", "2")
-    assert_clean_error(result, "takes no training parameter(s) --epochs")
+    assert_clean_error(result, "the option 'epochs', which model 'vote:' does not have")
     assert not (tmp_path / "v").exists()
 
 

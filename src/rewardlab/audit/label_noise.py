@@ -22,8 +22,10 @@ import numpy as np
 from rewardlab.audit._context import AuditContext
 from rewardlab.audit._results import ProbeResult, ProbeSkipped, Threshold
 from rewardlab.data import split_by_prompt
+from rewardlab.errors import CapabilityError
 from rewardlab.evaluate.pairwise import evaluate_pairwise
-from rewardlab.models.base import RewardModel, Trainable, describe
+from rewardlab.models import clone
+from rewardlab.models.base import RewardModel, Trainable
 
 __all__ = ["MIN_PAIRS", "NAME", "THRESHOLD", "TITLE", "fresh_copy", "run"]
 
@@ -35,16 +37,11 @@ MIN_PAIRS = 20
 
 
 def fresh_copy(model: RewardModel) -> RewardModel:
-    """An untrained model of the same kind and configuration (its cache setting kept)."""
-    get_config = getattr(model, "get_config", None)
-    if get_config is None:
-        raise ProbeSkipped(f"model '{describe(model)}' cannot be copied untrained: it has no "
-                           "get_config()")
-    copy = type(model)(**get_config())
-    for attr in ("cache", "spec"):
-        if hasattr(model, attr):
-            setattr(copy, attr, getattr(model, attr))
-    return copy
+    """An untrained model of the same kind and configuration (``rewardlab.models.clone``)."""
+    try:
+        return clone(model)
+    except CapabilityError as exc:
+        raise ProbeSkipped(str(exc)) from None
 
 
 def run(ctx: AuditContext) -> ProbeResult:

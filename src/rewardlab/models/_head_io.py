@@ -1,26 +1,20 @@
-"""Small scoring heads over standardised features: how they are built, saved and loaded.
+"""Small scoring heads over standardised features: how they are built, saved and restored.
 
 Shared by the kinds that train a head on frozen embeddings (``embed:`` and ``prm:``): one
-architecture, one on-disk layout (``model.safetensors`` with ``head.*``, ``feature_mean``,
-``feature_scale``, next to ``rewardlab.json``), one set of checks on load.
+architecture and one tensor layout (``model.safetensors`` with ``head.*``, ``feature_mean``,
+``feature_scale``); ``SaveLoadMixin`` writes and reads the directory around it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rewardlab.errors import ConfigError, ModelFormatError
-from rewardlab.models._saved import atomic_directory, write_manifest
-
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["WEIGHTS_FILE", "build_head", "load_head", "save_head"]
-
-WEIGHTS_FILE = "model.safetensors"
+__all__ = ["build_head", "head_tensors", "restore_head"]
 
 
 def build_head(config: Any, dim: int) -> torch.nn.Module:
@@ -38,49 +32,24 @@ def build_head(config: Any, dim: int) -> torch.nn.Module:
     )
 
 
-def save_head(path: str | Path, *, kind: str, config: dict[str, Any], head: torch.nn.Module,
-              mean: np.ndarray, scale: np.ndarray, state: dict[str, Any]) -> Path:
-    """Write the head and its feature standardisation, plus the manifest, atomically."""
-    import torch
-    from safetensors.torch import save_file
-
-    tensors = {f"head.{k}": v.detach().contiguous() for k, v in head.state_dict().items()}
-    tensors["feature_mean"] = torch.from_numpy(mean)
-    tensors["feature_scale"] = torch.from_numpy(scale)
-    with atomic_directory(path) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS_FILE))
-        write_manifest(tmp, kind=kind, config=config,
-                       state={"feature_dim": int(mean.shape[0]), **state})
-    return Path(path)
+def head_tensors(head: torch.nn.Module, mean: np.ndarray, scale: np.ndarray
+                 ) -> dict[str, Any]:
+    """What ``model.safetensors`` holds: ``head.*`` weights and the feature standardisation."""
+    tensors: dict[str, Any] = {f"head.{k}": v for k, v in head.state_dict().items()}
+    tensors["feature_mean"] = mean
+    tensors["feature_scale"] = scale
+    return tensors
 
 
-def load_head(cls: type, directory: Path, manifest: dict[str, Any]
-              ) -> tuple[Any, torch.nn.Module, np.ndarray, np.ndarray]:
-    """``(model, head, mean, scale)``: a ``cls`` built from the manifest's config and the
-    head it saved, in eval mode. Any mismatch is a ``ModelFormatError`` naming the file."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    config = dict(manifest["config"])
-    if isinstance(config.get("features"), list):
-        config["features"] = tuple(config["features"])
-    try:
-        model = cls(**config)
-    except (TypeError, ConfigError) as exc:
-        raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise ModelFormatError(f"{directory} is missing {WEIGHTS_FILE}")
-    try:
-        tensors = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFormatError(f"{weights} is corrupt: {exc}") from None
-    try:
-        mean = tensors.pop("feature_mean").numpy()
-        scale = tensors.pop("feature_scale").numpy()
-        head = build_head(model.config, mean.shape[0])
-        head.load_state_dict({k.removeprefix("head."): v for k, v in tensors.items()})
-    except (KeyError, RuntimeError) as exc:
-        raise ModelFormatError(f"{weights} does not match its config: {exc}") from None
+def restore_head(config: Any, tensors: dict[str, Any]
+                 ) -> tuple[torch.nn.Module, np.ndarray, np.ndarray]:
+    """``(head, mean, scale)`` from ``head_tensors``' output, the head built for ``config``
+    and in eval mode. A missing or mismatched tensor raises ``KeyError`` / ``RuntimeError``
+    (``SaveLoadMixin.load`` reports it as a ``ModelFormatError`` naming the file)."""
+    tensors = dict(tensors)
+    mean = tensors.pop("feature_mean").numpy()
+    scale = tensors.pop("feature_scale").numpy()
+    head = build_head(config, mean.shape[0])
+    head.load_state_dict({k.removeprefix("head."): v for k, v in tensors.items()})
     head.eval()
-    return model, head, mean, scale
+    return head, mean, scale

@@ -16,7 +16,7 @@ cores, so it is an option (``features=reply,turn*reply,joint,dialogue``), not th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ from rewardlab.data import (
 from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, NotFittedError
 from rewardlab.models._encoder import SentenceEncoder
-from rewardlab.models._head_io import build_head, load_head, save_head
+from rewardlab.models._head_io import build_head, head_tensors, restore_head
+from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import FitOptions, NoiseAware
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.train.losses import LOSSES
@@ -110,7 +111,7 @@ class EmbedConfig:
 
 
 @register_kind("embed")
-class EmbeddingRewardModel(NoiseAware):
+class EmbeddingRewardModel(SaveLoadMixin, NoiseAware):
     """A frozen sentence encoder plus a small head trained with a Bradley–Terry loss.
 
     Args:
@@ -125,6 +126,8 @@ class EmbeddingRewardModel(NoiseAware):
     """
 
     kind = "embed"
+    config_class = EmbedConfig
+    saves_weights = True
     spec: str | None = None
 
     def __init__(self, *, cache: bool | str | Path = True, **params: Any) -> None:
@@ -138,9 +141,6 @@ class EmbeddingRewardModel(NoiseAware):
         config = config_from_options(EmbedConfig, options, spec=f"embed:{arg}",
                                      fixed={"encoder": arg or "minilm"})
         return cls(**asdict(config))
-
-    def get_config(self) -> dict[str, Any]:
-        return {f.name: getattr(self.config, f.name) for f in fields(self.config)}
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -285,23 +285,19 @@ class EmbeddingRewardModel(NoiseAware):
             rewards = self.head_(torch.from_numpy(feats.astype(np.float32))).squeeze(-1)
         return rewards.double().numpy()
 
-    # --- persistence ---------------------------------------------------------------------
+    # --- persistence: ``SaveLoadMixin`` writes rewardlab.json + model.safetensors ----------
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``rewardlab.json`` and ``model.safetensors`` to ``path`` (atomically)."""
+    def saved_tensors(self) -> dict[str, Any]:
         self._check_fitted()
-        return save_head(path, kind=self.kind, config=self.get_config(), head=self.head_,
-                         mean=self.feature_mean_, scale=self.feature_scale_, state={
-                             "n_train_pairs": self.n_train_pairs_,
-                             "encoder_identity": self.encoder.identity,
-                             "final_epoch": self.history_[-1]
-                             if getattr(self, "history_", None) else None,
-                         })
+        return head_tensors(self.head_, self.feature_mean_, self.feature_scale_)
 
-    @classmethod
-    def load(cls, directory: Path, manifest: dict[str, Any]) -> EmbeddingRewardModel:
-        model, head, mean, scale = load_head(cls, directory, manifest)
-        model.head_, model.feature_mean_, model.feature_scale_ = head, mean, scale
-        model.n_train_pairs_ = manifest.get("state", {}).get("n_train_pairs", 0)
-        model.history_ = []
-        return model
+    def saved_state(self) -> dict[str, Any]:
+        return {"feature_dim": int(self.feature_mean_.shape[0]),
+                "n_train_pairs": self.n_train_pairs_,
+                "encoder_identity": self.encoder.identity,
+                "final_epoch": self.history_[-1] if getattr(self, "history_", None) else None}
+
+    def restore(self, tensors: dict[str, Any], state: dict[str, Any]) -> None:
+        self.head_, self.feature_mean_, self.feature_scale_ = restore_head(self.config, tensors)
+        self.n_train_pairs_ = state.get("n_train_pairs", 0)
+        self.history_ = []

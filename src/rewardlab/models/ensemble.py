@@ -27,14 +27,9 @@ import numpy as np
 from rewardlab._validation import check_option, check_positive
 from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError, SpecError
-from rewardlab.models._saved import atomic_directory, write_manifest
-from rewardlab.models.base import (
-    Saveable,
-    Trainable,
-    UncertainScorer,
-    describe,
-    require_capability,
-)
+from rewardlab.models._clone import clone
+from rewardlab.models._module import SaveLoadMixin
+from rewardlab.models.base import Trainable, UncertainScorer, describe, require_capability
 from rewardlab.models.registry import register_kind, resolve
 
 __all__ = ["AGGREGATIONS", "EnsembleRewardModel", "split_members"]
@@ -83,7 +78,7 @@ def split_members(arg: str) -> list[str]:
 
 
 @register_kind("ensemble")
-class EnsembleRewardModel(UncertainScorer):
+class EnsembleRewardModel(SaveLoadMixin, UncertainScorer):
     """Members scored on the same inputs; ``score`` aggregates, ``score_with_uncertainty``
     also returns the members' standard deviation.
 
@@ -93,6 +88,7 @@ class EnsembleRewardModel(UncertainScorer):
     """
 
     kind = "ensemble"
+    config_class = EnsembleConfig
     spec: str | None = None
 
     def __init__(self, members: Sequence[Any], *, agg: str = "mean", lam: float = 0.5) -> None:
@@ -174,37 +170,35 @@ class EnsembleRewardModel(UncertainScorer):
             member.fit(data)
         return self
 
-    def get_config(self) -> dict[str, Any]:
-        return {"agg": self.config.agg, "lam": self.config.lam}
+    # --- composition and persistence (``clone`` and ``SaveLoadMixin``) -------------------
 
-    def save(self, path: str | Path) -> Path:
-        """A directory per member (``member-0``, ...) plus the ensemble's manifest."""
-        for member in self.members:
-            require_capability(member, Saveable, "be saved inside an ensemble")
-        with atomic_directory(path) as tmp:
-            names = []
-            for i, member in enumerate(self.members):
-                name = f"member-{i}"
-                member.save(tmp / name)
-                names.append(name)
-            write_manifest(tmp, kind=self.kind, config=self.get_config(),
-                           state={"members": names,
-                                  "member_kinds": [getattr(m, "kind", describe(m))
-                                                   for m in self.members]})
-        return Path(path)
+    @property
+    def submodels(self) -> list[Any]:
+        return self.members
+
+    def rebuild(self, submodels: Sequence[Any], **config: Any) -> EnsembleRewardModel:
+        return EnsembleRewardModel(submodels, **config)
+
+    def saved_submodels(self) -> dict[str, Any]:
+        """A directory per member: ``member-0``, ``member-1``, ..."""
+        return {f"member-{i}": member for i, member in enumerate(self.members)}
+
+    def saved_state(self) -> dict[str, Any]:
+        return {"members": list(self.saved_submodels()),
+                "member_kinds": [getattr(m, "kind", describe(m)) for m in self.members]}
 
     @classmethod
-    def load(cls, directory: Path, manifest: dict[str, Any]) -> EnsembleRewardModel:
-        names = manifest.get("state", {}).get("members")
+    def from_saved(cls, directory: Path, config: dict[str, Any], state: dict[str, Any]
+                   ) -> EnsembleRewardModel:
+        names = state.get("members")
         if not isinstance(names, list) or len(names) < 2:
             raise ModelFormatError(f"{directory}/rewardlab.json lists no ensemble members")
         members = []
         for name in names:
-            if not (directory / name).is_dir():
+            if not (directory / str(name)).is_dir():
                 raise ModelFormatError(f"{directory} is missing its member folder '{name}'")
-            members.append(resolve(directory / name))
-        config = manifest.get("config", {})
-        return cls(members, agg=config.get("agg", "mean"), lam=float(config.get("lam", 0.5)))
+            members.append(resolve(directory / str(name)))
+        return cls(members, **config)
 
 
 class _StackedHeads:
@@ -282,12 +276,12 @@ def train_ensemble(spec: str | Any, data: Dataset[Any], k: int, *, bootstrap: bo
         raise ConfigError(f"--ensemble needs at least 2 members; got {k}")
     base = resolve(spec) if isinstance(spec, str | Path) else spec
     require_capability(base, Trainable, "train")
-    config = {**base.get_config(), **(params or {})}
-    seed0 = int(config.get("seed", 0))
+    params = dict(params or {})
+    seed0 = int(params.pop("seed", getattr(getattr(base, "config", None), "seed", 0)))
     rng = np.random.default_rng(seed0)
     members: list[Any] = []
     for i in range(k):
-        member = type(base)(**{**config, "seed": seed0 + i})
+        member = clone(base, **params, seed=seed0 + i)
         if members and getattr(members[0], "_encoder", None) is not None:
             member._encoder = members[0]._encoder  # one loaded encoder for all members
         sample = data

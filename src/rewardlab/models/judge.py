@@ -42,7 +42,7 @@ import numpy as np
 from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError, ModelFormatError, SpecError
-from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import Grader, PairwiseJudge, ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 
@@ -105,7 +105,7 @@ class JudgeConfig:
 
 
 @register_kind("judge")
-class LLMJudge(PairwiseJudge, Grader):
+class LLMJudge(SaveLoadMixin, PairwiseJudge, Grader):
     """A generative judge; see the module docstring for specs and what each method asks.
 
     Args:
@@ -120,6 +120,7 @@ class LLMJudge(PairwiseJudge, Grader):
     """
 
     kind = "judge"
+    config_class = JudgeConfig
     spec: str | None = None
 
     def __init__(self, *, backend: str = "hf", target: str = "default", **params: Any) -> None:
@@ -212,22 +213,15 @@ class LLMJudge(PairwiseJudge, Grader):
             return np.zeros(0, dtype=np.float64)
         return np.array([v.value for v in self.grade(prompts, responses)], dtype=np.float64)
 
-    # --- persistence: a judge has no weights of its own ---------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write ``rewardlab.json``: the backend, the model it names, and the config."""
-        with atomic_directory(path) as tmp:
-            write_manifest(tmp, kind=self.kind, config=self.get_config(),
-                           state={"backend": self.backend_name})
-        return Path(path)
+    # --- persistence: a judge has no weights of its own; its config names the model ------
+    def saved_state(self) -> dict[str, Any]:
+        return {"backend": self.backend_name}
 
     @classmethod
-    def load(cls, directory: Path, manifest: dict[str, Any]) -> LLMJudge:
-        config = dict(manifest["config"])
+    def from_saved(cls, directory: Path, config: dict[str, Any], state: dict[str, Any]
+                   ) -> LLMJudge:
         judge_cls = ReferenceLLMJudge if config.get("mode") == "reference" else LLMJudge
-        try:
-            return judge_cls(**config)
-        except (TypeError, ConfigError) as exc:
-            raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
+        return judge_cls(**config)
 
 
 class ReferenceLLMJudge(LLMJudge, ReferenceScorer):

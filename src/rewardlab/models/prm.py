@@ -42,7 +42,8 @@ from rewardlab.data import Dataset, Prompt, last_user_turn
 from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._encoder import SentenceEncoder
-from rewardlab.models._head_io import build_head, load_head, save_head
+from rewardlab.models._head_io import build_head, head_tensors, restore_head
+from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import StepScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.steps import (
@@ -144,7 +145,7 @@ class PRMConfig:
 
 
 @register_kind("prm")
-class ProcessRewardModel(StepScorer):
+class ProcessRewardModel(SaveLoadMixin, StepScorer):
     """Scores every step of a solution; aggregated, a reward; thresholded, a first error.
 
     Args:
@@ -159,6 +160,8 @@ class ProcessRewardModel(StepScorer):
     """
 
     kind = "prm"
+    config_class = PRMConfig
+    saves_weights = True
     spec: str | None = None
 
     def __init__(self, *, cache: bool | str | Path = True, **params: Any) -> None:
@@ -177,9 +180,6 @@ class ProcessRewardModel(StepScorer):
         config = config_from_options(PRMConfig, options, spec=f"prm:{arg}",
                                      fixed={"encoder": arg or "minilm"})
         return cls(**asdict(config))
-
-    def get_config(self) -> dict[str, Any]:
-        return {f.name: getattr(self.config, f.name) for f in fields(self.config)}
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -387,34 +387,29 @@ class ProcessRewardModel(StepScorer):
         step_scores = self.score_steps(prompts, [self.split(r) for r in responses])
         return aggregate_step_scores(step_scores, self.config.agg)
 
-    # --- persistence ---------------------------------------------------------------------
+    # --- persistence: ``SaveLoadMixin`` writes rewardlab.json + model.safetensors ----------
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``rewardlab.json`` and ``model.safetensors`` to ``path`` (atomically)."""
+    def saved_tensors(self) -> dict[str, Any]:
         self._check_fitted()
-        return save_head(path, kind=self.kind, config=self.get_config(), head=self.head_,
-                         mean=self.feature_mean_, scale=self.feature_scale_, state={
-                             "n_train_solutions": self.n_train_solutions_,
-                             "n_train_steps": self.n_train_steps_,
-                             "threshold": self.threshold_,
-                             "threshold_report": getattr(self, "threshold_report_", {}),
-                             "encoder_identity": self.encoder.identity,
-                             "final_epoch": self.history_[-1]
-                             if getattr(self, "history_", None) else None,
-                         })
+        return head_tensors(self.head_, self.feature_mean_, self.feature_scale_)
 
-    @classmethod
-    def load(cls, directory: Path, manifest: dict[str, Any]) -> ProcessRewardModel:
-        model, head, mean, scale = load_head(cls, directory, manifest)
-        state = manifest.get("state", {})
-        model.head_, model.feature_mean_, model.feature_scale_ = head, mean, scale
-        model.n_train_solutions_ = state.get("n_train_solutions", 0)
-        model.n_train_steps_ = state.get("n_train_steps", 0)
-        threshold = state.get("threshold", model.config.threshold)
+    def saved_state(self) -> dict[str, Any]:
+        return {"feature_dim": int(self.feature_mean_.shape[0]),
+                "n_train_solutions": self.n_train_solutions_,
+                "n_train_steps": self.n_train_steps_,
+                "threshold": self.threshold_,
+                "threshold_report": getattr(self, "threshold_report_", {}),
+                "encoder_identity": self.encoder.identity,
+                "final_epoch": self.history_[-1] if getattr(self, "history_", None) else None}
+
+    def restore(self, tensors: dict[str, Any], state: dict[str, Any]) -> None:
+        threshold = state.get("threshold", self.config.threshold)
         if not isinstance(threshold, int | float) or not 0.0 <= threshold < 1.0:
-            raise ModelFormatError(f"{directory}/rewardlab.json has no valid 'threshold' in "
-                                   f"its state (got {threshold!r})")
-        model.threshold_ = float(threshold)
-        model.threshold_report_ = state.get("threshold_report", {})
-        model.history_ = []
-        return model
+            raise ModelFormatError(f"the saved state has no valid 'threshold' (got "
+                                   f"{threshold!r})")
+        self.head_, self.feature_mean_, self.feature_scale_ = restore_head(self.config, tensors)
+        self.n_train_solutions_ = state.get("n_train_solutions", 0)
+        self.n_train_steps_ = state.get("n_train_steps", 0)
+        self.threshold_ = float(threshold)
+        self.threshold_report_ = state.get("threshold_report", {})
+        self.history_ = []

@@ -2,7 +2,9 @@
 
 A spec is ``KIND:ARG?key=value&key=value``: ``embed:minilm``, ``embed:minilm?head=linear``.
 A path to a saved model directory is a spec too. Kinds register themselves with
-``@register_kind``; every command and API takes the same specs.
+``@register_kind``; every command and API takes the same specs. Installed distributions add
+kinds through the ``rewardlab.kinds`` entry-point group, loaded only when a spec or saved
+directory names a kind no built-in has.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import types
 import typing
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -21,6 +24,7 @@ from rewardlab.models._saved import MANIFEST, read_manifest
 from rewardlab.models.base import RewardModel
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "config_from_options",
     "known_kinds",
     "load_model",
@@ -68,8 +72,48 @@ def _ensure_builtins() -> None:
 
 
 def known_kinds() -> list[str]:
+    """Registered kinds, with third-party kinds that entry points offer (not yet loaded)."""
     _ensure_builtins()
-    return sorted(_KINDS)
+    return sorted(set(_KINDS) | {ep.name for ep in _kind_entry_points()})
+
+
+#: Entry-point group through which installed distributions add kinds, e.g. in pyproject.toml
+#: ``[project.entry-points."rewardlab.kinds"] mykind = "mykind_pkg:MyKind"``.
+ENTRY_POINT_GROUP = "rewardlab.kinds"
+
+
+def _kind_entry_points() -> list[metadata.EntryPoint]:
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _kind_class(kind: str) -> type | None:
+    """The class registered as ``kind``; a built-in, or a third-party kind loaded now from
+    its entry point. None when no one offers it."""
+    _ensure_builtins()
+    if kind in _KINDS:
+        return _KINDS[kind]
+    for ep in _kind_entry_points():
+        if ep.name != kind:
+            continue
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "an unknown one"
+        where = (f"the entry point '{ep.name} = {ep.value}' (group {ENTRY_POINT_GROUP}) of "
+                 f"the distribution {dist}")
+        try:
+            loaded = ep.load()
+        except Exception as exc:
+            raise UnknownKindError(
+                f"model kind '{kind}' comes from {where}, which failed to load: "
+                f"{type(exc).__name__}: {exc}. Reinstall or uninstall that distribution"
+            ) from exc
+        if kind not in _KINDS:
+            if not isinstance(loaded, type):
+                raise UnknownKindError(
+                    f"model kind '{kind}' comes from {where}, which names "
+                    f"{type(loaded).__name__} {loaded!r}, not a class; point it at the kind's "
+                    "class")
+            register_kind(kind)(loaded)
+        return _KINDS[kind]
+    return None
 
 
 def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
@@ -135,12 +179,12 @@ def resolve(spec: str | Path | RewardModel) -> RewardModel:
     if ":" not in text and ("/" in text or text.startswith(".")):
         raise ModelFormatError(f"no model directory at {text}")
     kind, arg, options = parse_spec(text)
-    kinds = known_kinds()
-    if kind not in _KINDS:
+    cls = _kind_class(kind)
+    if cls is None:
         raise UnknownKindError(
-            f"unknown model kind '{kind}' in '{text}'; known: {', '.join(kinds)}"
+            f"unknown model kind '{kind}' in '{text}'; known: {', '.join(known_kinds())}"
         )
-    model = _KINDS[kind].from_spec(arg, options)
+    model = cls.from_spec(arg, options)
     model.spec = text
     return model
 
@@ -148,14 +192,14 @@ def resolve(spec: str | Path | RewardModel) -> RewardModel:
 def load_model(directory: str | Path) -> RewardModel:
     """Load a model saved with ``save(dir)``; its manifest names the kind that reads it."""
     manifest = read_manifest(directory)
-    kinds = known_kinds()
     kind = manifest["kind"]
-    if kind not in _KINDS:
+    cls = _kind_class(kind)
+    if cls is None:
         raise ModelFormatError(
             f"{directory} holds a model of kind '{kind}', which this rewardlab does not know "
-            f"(known: {', '.join(kinds)})"
+            f"(known: {', '.join(known_kinds())})"
         )
-    model = _KINDS[kind].load(Path(directory), manifest)
+    model = cls.load(Path(directory), manifest)
     model.spec = str(directory)
     return model
 

@@ -13,16 +13,15 @@ agrees with every ``is_correct`` label (benchmarks/verify_math.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from rewardlab._validation import check_option, check_positive, check_range
 from rewardlab.data import Prompt
-from rewardlab.errors import CapabilityError, ConfigError, ModelFormatError, SpecError
-from rewardlab.models._saved import atomic_directory, write_manifest
+from rewardlab.errors import CapabilityError, ConfigError, SpecError
+from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.verify import FALLBACKS, MathChecker, Verdict
@@ -58,7 +57,7 @@ class VerifyConfig:
 
 
 @register_kind("verify")
-class MathVerifier(ReferenceScorer):
+class MathVerifier(SaveLoadMixin, ReferenceScorer):
     """Reward 1.0 when the response's final answer equals the reference answer, else 0.0
     (or ``format_score`` for a marked but wrong answer).
 
@@ -69,10 +68,8 @@ class MathVerifier(ReferenceScorer):
     """
 
     kind = "verify"
+    config_class = VerifyConfig
     spec: str | None = None
-
-    def __init__(self, **params: Any) -> None:
-        self.config = VerifyConfig(**params)
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> MathVerifier:
@@ -81,9 +78,6 @@ class MathVerifier(ReferenceScorer):
             raise SpecError(f"unknown verifier '{arg}' in 'verify:{arg}'; known: "
                             f"{', '.join(VERIFIERS)} (e.g. verify:math)")
         return cls(**asdict(config))
-
-    def get_config(self) -> dict[str, Any]:
-        return {f.name: getattr(self.config, f.name) for f in fields(self.config)}
 
     @property
     def checker(self) -> MathChecker:
@@ -125,19 +119,8 @@ class MathVerifier(ReferenceScorer):
 
     # --- persistence: a verifier has no weights, its config is the whole model -----------
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``rewardlab.json`` (kind and config) to ``path``; there are no weights."""
-        with atomic_directory(path) as tmp:
-            write_manifest(tmp, kind=self.kind, config=self.get_config(),
-                           state={"verifier": "math"})
-        return Path(path)
-
-    @classmethod
-    def load(cls, directory: Path, manifest: dict[str, Any]) -> MathVerifier:
-        try:
-            return cls(**manifest["config"])
-        except (TypeError, ConfigError) as exc:
-            raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
+    def saved_state(self) -> dict[str, Any]:
+        return {"verifier": "math"}
 
 
 def _check_lengths(prompts: Sequence[Prompt], responses: Sequence[str]) -> None:

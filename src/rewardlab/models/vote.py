@@ -38,14 +38,8 @@ import numpy as np
 from rewardlab._validation import check_range
 from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import ConfigError, ModelFormatError, RewardLabError
-from rewardlab.models._saved import atomic_directory, write_manifest
-from rewardlab.models.base import (
-    GroupDependent,
-    Saveable,
-    Trainable,
-    describe,
-    require_capability,
-)
+from rewardlab.models._module import SaveLoadMixin
+from rewardlab.models.base import GroupDependent, Trainable, describe, require_capability
 from rewardlab.models.registry import config_from_options, register_kind, resolve
 from rewardlab.verify import vote_key
 
@@ -78,7 +72,7 @@ class VoteConfig:
 
 
 @register_kind("vote")
-class VoteRewardModel(GroupDependent):
+class VoteRewardModel(SaveLoadMixin, GroupDependent):
     """Majority-vote reward within each prompt's group, ties broken by an optional ORM.
 
     Example:
@@ -88,11 +82,17 @@ class VoteRewardModel(GroupDependent):
     """
 
     kind = "vote"
+    config_class = VoteConfig
     spec: str | None = None
 
     def __init__(self, orm: Any | None = None, *, tiebreak: float = 0.5) -> None:
         self.orm = orm
-        self.tiebreak = VoteConfig(tiebreak=tiebreak).tiebreak
+        self.config = VoteConfig(tiebreak=tiebreak)
+
+    @property
+    def tiebreak(self) -> float:
+        """How much of one vote the ORM may add (``VoteConfig.tiebreak``)."""
+        return self.config.tiebreak
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> VoteRewardModel:
@@ -147,15 +147,12 @@ class VoteRewardModel(GroupDependent):
     # --- training and persistence --------------------------------------------------------
 
     @property
-    def wrapped_model(self) -> Any | None:
-        """The ORM: training options (``--epochs``, ``--lr``, ...) are its options."""
-        return self.orm
+    def submodels(self) -> list[Any]:
+        """The ORM, if any: ``clone`` passes training options (``--epochs``, ...) to it."""
+        return [] if self.orm is None else [self.orm]
 
-    def rewrap(self, orm: Any) -> VoteRewardModel:
-        """The same vote around another ORM (``orm`` with changed training options)."""
-        copy = VoteRewardModel(orm, tiebreak=self.tiebreak)
-        copy.spec = self.spec
-        return copy
+    def rebuild(self, submodels: Sequence[Any], **config: Any) -> VoteRewardModel:
+        return VoteRewardModel(next(iter(submodels), None), **config)
 
     def fit(self, data: Dataset[Any]) -> VoteRewardModel:
         """Train the tie-break ORM (best-of-n data becomes correct-vs-incorrect pairs)."""
@@ -166,31 +163,22 @@ class VoteRewardModel(GroupDependent):
         self.orm.fit(data)
         return self
 
-    def get_config(self) -> dict[str, Any]:
-        return {"tiebreak": self.tiebreak}
+    def saved_submodels(self) -> dict[str, Any]:
+        """The ORM's own directory (``orm/``) when there is one."""
+        return {} if self.orm is None else {_ORM_DIR: self.orm}
 
-    def save(self, path: str | Path) -> Path:
-        """The manifest, plus the ORM's own directory (``orm/``) when there is one."""
-        if self.orm is not None:
-            require_capability(self.orm, Saveable, "be saved inside vote:")
-        with atomic_directory(path) as tmp:
-            if self.orm is not None:
-                self.orm.save(tmp / _ORM_DIR)
-            write_manifest(tmp, kind=self.kind, config=self.get_config(), state={
-                "orm": None if self.orm is None else _ORM_DIR,
+    def saved_state(self) -> dict[str, Any]:
+        return {"orm": None if self.orm is None else _ORM_DIR,
                 "orm_kind": None if self.orm is None else getattr(self.orm, "kind",
-                                                                  describe(self.orm))})
-        return Path(path)
+                                                                  describe(self.orm))}
 
     @classmethod
-    def load(cls, directory: Path, manifest: dict[str, Any]) -> VoteRewardModel:
-        name = manifest.get("state", {}).get("orm")
+    def from_saved(cls, directory: Path, config: dict[str, Any], state: dict[str, Any]
+                   ) -> VoteRewardModel:
+        name = state.get("orm")
         orm = None
         if name is not None:
             if not (directory / str(name)).is_dir():
                 raise ModelFormatError(f"{directory} is missing its ORM folder '{name}'")
             orm = resolve(directory / str(name))
-        try:
-            return cls(orm, tiebreak=float(manifest.get("config", {}).get("tiebreak", 0.5)))
-        except (TypeError, ValueError, ConfigError) as exc:
-            raise ModelFormatError(f"{directory}/rewardlab.json has a bad config: {exc}") from None
+        return cls(orm, **config)
