@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rewardlab._io import current_umask
 from rewardlab.errors import ConfigError, ModelFormatError
 
 __all__ = ["FORMAT_VERSION", "MANIFEST", "atomic_directory", "read_manifest", "write_manifest"]
@@ -121,6 +122,9 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        # mkdtemp's 0700 is for the temporary: a saved model is shared (e.g. with the RL
+        # trainer's user) as far as the umask allows, like any directory made with mkdir
+        os.chmod(tmp, 0o777 & ~current_umask())
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             target.rename(old)
