@@ -102,6 +102,20 @@ def _newer(a: str, b: str) -> bool:
     return parts(a) > parts(b)
 
 
+def _share(root: Path) -> None:
+    """Give a finished model the modes a plain ``mkdir`` / ``open`` would: mkdtemp makes the
+    directory 0700 and safetensors writes its files 0600 whatever the umask, so without this
+    the RL trainer's user could not read a shared model directory."""
+    mask = current_umask()
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirs, files in os.walk(root):
+        for names, mode in ((dirs, 0o777), (files, 0o666)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):  # a link's target is not ours to change
+                    os.chmod(path, mode & ~mask)
+
+
 @contextmanager
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` only if the block succeeds.
@@ -122,9 +136,7 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
-        # mkdtemp's 0700 is for the temporary: a saved model is shared (e.g. with the RL
-        # trainer's user) as far as the umask allows, like any directory made with mkdir
-        os.chmod(tmp, 0o777 & ~current_umask())
+        _share(tmp)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             target.rename(old)
