@@ -40,6 +40,7 @@ def data(tmp_path: Path) -> Path:
 # so a command that did any work before checking its outputs would fail on the model instead
 REFUSED = {
     "score --out": ["score", "MODEL", "DATA", "--out", "DATA"],
+    "score --ray --out": ["score", "MODEL", "DATA", "--ray", "--out", "DATA"],
     "eval --json": ["eval", "MODEL", "DATA", "--json", "DATA"],
     "train --out": ["train", "DATA", "--model", "MODEL", "--out", "DATA"],
     "train --out onto --eval-data": ["train", "OTHER", "--model", "MODEL", "--eval-data",

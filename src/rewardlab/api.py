@@ -300,6 +300,7 @@ def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out:
     """
     from rewardlab.scale import score_distributed as run
 
+    check_outputs({"--out": out}, {"DATA": data})
     return run(model, data, out=out, **options)
 
 
