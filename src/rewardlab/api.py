@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rewardlab._io import skipped_path, write_json, write_jsonl, write_skipped
+from rewardlab._io import check_outputs, report_skipped, write_json, write_jsonl
 from rewardlab.data import (
     DEFAULT_MAX_CHARS,
     Dataset,
@@ -82,11 +82,7 @@ def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardMod
 
 
 def _report_skipped(dataset: Dataset[Any], output: Path | None) -> Path | None:
-    if not dataset.skipped or output is None:
-        return None
-    path = skipped_path(output)
-    write_skipped(dataset.skipped, path)
-    return path
+    return report_skipped(dataset.skipped, output)
 
 
 @dataclass(frozen=True)
@@ -248,6 +244,7 @@ def evaluate(
     accuracy and F1 beside the trivial baselines (``ProcessResult``). ``limit``: the first N
     valid rows only (a quick look, e.g. at a slow judge).
     """
+    check_outputs({"--json": json_out}, {"DATA": data}, skipped_files=True)
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
@@ -288,6 +285,7 @@ def score(
 ) -> ScoreResult:
     """Score every row of ``data`` into ``out`` (JSONL): one row out per row in, in order
     (``limit``: the first N valid rows only)."""
+    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
@@ -309,6 +307,7 @@ def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out:
     """
     from rewardlab.scale import score_distributed as run
 
+    check_outputs({"--out": out}, {"DATA": data})
     return run(model, data, out=out, **options)
 
 
@@ -343,6 +342,7 @@ def inject_errors(
     from rewardlab.label import inject_errors as inject
     from rewardlab.label import read_problems
 
+    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
     problems, skipped = read_problems(data, skip_invalid=skip_invalid, limit=limit)
     result = inject(problems, seed=seed, include_correct=include_correct)
     out = Path(out)
@@ -352,10 +352,7 @@ def inject_errors(
     kinds: dict[str, int] = {}
     for record in result.records:
         kinds[record.subset or ""] = kinds.get(record.subset or "", 0) + 1
-    skipped_file = None
-    if skipped:
-        skipped_file = skipped_path(out)
-        write_skipped(skipped, skipped_file)
+    skipped_file = report_skipped(skipped, out)
     return InjectResult(out=out, n_problems=len(problems), n_rows=n, kinds=kinds,
                         uncorrupted=result.uncorrupted, skipped=tuple(skipped),
                         skipped_file=skipped_file)
@@ -394,6 +391,7 @@ def label_rollouts(
     from rewardlab.label import RolloutConfig, label_solutions, load_policy, read_solutions
 
     config = RolloutConfig(**options)
+    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"cannot write steps to {out}: it is a directory; give a file name")
@@ -407,10 +405,7 @@ def label_rollouts(
             loaded.close()
     n = write_jsonl(out, result.rows)
     skipped = (*bad_rows, *result.skipped)
-    skipped_file = None
-    if skipped:
-        skipped_file = skipped_path(out)
-        write_skipped(skipped, skipped_file)
+    skipped_file = report_skipped(skipped, out)
     return RolloutLabelResult(out=out, n_solutions=len(solutions), n_rows=n,
                               stats=result.stats, skipped=skipped, skipped_file=skipped_file)
 

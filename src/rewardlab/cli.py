@@ -1,12 +1,14 @@
 """The ``rewardlab`` command: parse, call ``rewardlab.api``, print. No logic lives here.
 
 A ``RewardLabError`` (bad data, bad spec, ...) prints as ``error: <message>`` and exits 2,
-without a traceback; any other exception is a bug and keeps its traceback.
+without a traceback; any other exception is a bug and keeps its traceback. Ctrl-C (SIGINT)
+prints ``interrupted: <what was kept>`` and exits 130.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +18,7 @@ from rich.markup import escape
 
 from rewardlab import __version__, api
 from rewardlab._console import evaluation_table, make_console, pairwise_table, print_skipped
-from rewardlab._io import skipped_path, write_json
+from rewardlab._io import check_outputs, skipped_path, write_json
 from rewardlab._progress import set_progress
 from rewardlab.data import DEFAULT_MAX_CHARS
 from rewardlab.errors import ConfigError, RewardLabError
@@ -64,6 +66,22 @@ LimitOpt = Annotated[
 
 def _fmt(value: DataFormat | None) -> Any:
     return value.value if value is not None else None
+
+
+_kept: Callable[[], str] | None = None
+
+
+def _on_interrupt(say: Callable[[], str]) -> None:
+    """Tell ``main`` what to say if Ctrl-C stops this command: what was kept, what was not
+    (asked at interrupt time, so it can look at what exists then)."""
+    global _kept
+    _kept = say
+
+
+def _not_written(*paths: Path | None) -> Callable[[], str]:
+    given = [str(p) for p in paths if p is not None]
+    # every output is written to a temporary file and renamed into place at the end
+    return lambda: f"nothing was written to {' or '.join(given)}" if given else ""
 
 
 def _version(value: bool) -> None:
@@ -127,6 +145,17 @@ def train(
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
     """Train a reward model (pairs, best-of-n rows or step labels) and save it to --out."""
+    checkpoints = api.checkpoint_dir_for(out_dir)
+    check_outputs({"--out": out_dir}, {"DATA": data, "--eval-data": eval_data},
+                  skipped_files=True)
+
+    def kept() -> str:
+        if checkpoints.is_dir():
+            return (f"no model saved to {out_dir}; the checkpoints in {checkpoints} are kept "
+                    "(continue with --resume)")
+        return f"no model saved to {out_dir}"
+
+    _on_interrupt(kept)
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
              "center_coef": center_coef, "seed": seed, "max_length": max_length,
              "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every}
@@ -188,6 +217,7 @@ def evaluate(
     Step-labelled data (prm: models): first-error F1 beside the trivial baselines.
     judge: models compare pairs side by side, the chosen response shown first in every other
     pair; --swap asks both orders."""
+    _on_interrupt(_not_written(json_out))
     model = api.judge_options(model, swap=swap, reason=reason)
     result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
                           skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
@@ -246,11 +276,14 @@ def score(
         raise ConfigError(f"{', '.join(used)} " + ("does not apply to --ray" if ray else
                                                    "only applies to Ray scoring; add --ray"))
     if not ray:
+        _on_interrupt(_not_written(out_file))
         result = api.score(model, data, out=out_file, format=_fmt(format),
                            skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
         out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
         print_skipped(err, result.skipped, result.skipped_file)
         return
+    _on_interrupt(lambda: f"the shards finished so far are kept in {out_file}; run the same "
+                  "command again to resume")
     shards = api.score_distributed(
         model, data, out=out_file, address=address, workers=workers,
         cpus_per_worker=cpus_per_worker, shard_rows=shard_rows,
@@ -290,6 +323,7 @@ def inject_errors(
 ) -> None:
     """Corrupt one calculation of every correct solution and carry it forward; label the
     steps before it correct and it (and every later step) wrong."""
+    _on_interrupt(_not_written(out_file))
     result = api.inject_errors(data, out=out_file, seed=seed, include_correct=correct,
                                limit=limit, skip_invalid=skip_invalid)
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.kinds.items()))
@@ -335,6 +369,7 @@ def label_rollouts(
 ) -> None:
     """Label every step by Monte-Carlo rollouts (Math-Shepherd): the share of K
     continuations from the step that reach the reference answer."""
+    _on_interrupt(_not_written(out_file))
     result = api.label_rollouts(data, policy=policy, out=out_file, k=k, seed=seed,
                                 temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                                 threshold=threshold, denoise=denoise.value, alpha=alpha,
@@ -362,6 +397,7 @@ def demo(
     """Train embed:minilm on bundled HH harmless pairs and evaluate it on held-out pairs."""
     out.print("[bold]rewardlab demo[/]: train [bold]embed:minilm[/] (frozen MiniLM + MLP head, "
               "Bradley–Terry) on Anthropic HH harmless pairs, evaluate on held-out prompts")
+    _on_interrupt(_not_written(json_out))
     result = api.run_demo(cache=cache)
     out.print(pairwise_table(result.evaluation,
                              title=f"held-out HH harmless pairs (trained on {result.n_train})"))
@@ -394,8 +430,9 @@ def serve(
 ) -> None:
     """Serve a reward model over HTTP: OpenRLHF's POST /get_reward, POST /v1/score,
     GET /health and GET /metrics, with concurrent requests micro-batched."""
-    from rewardlab.serve import ServeConfig, create_app, run
+    from rewardlab.serve import ServeConfig, check_port, create_app, run
 
+    check_port(host, port)  # before the model loads: a busy port fails at once
     config = ServeConfig(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms,
                          max_request_items=max_request_items,
                          max_body_bytes=int(max_body_mb * 1024 * 1024))
@@ -436,9 +473,14 @@ def bench(
 ) -> None:
     """A RewardBench-style table over a suite of data sets: per-row and section scores with
     95% CIs beside length-only baselines; several models get a paired bootstrap test."""
-    from rewardlab.bench import bench_tables, run_bench, write_bench_html
+    from rewardlab.bench import bench_tables, load_suite, run_bench, write_bench_html
 
-    result = run_bench(models, suite, ties=ties.value, limit=limit, cache=cache)
+    loaded = load_suite(suite)
+    check_outputs({"--json": json_out, "--html": html_out},
+                  {"--suite": suite, **{f"the data of task '{t.name}'": t.data
+                                        for t in loaded.tasks}})
+    _on_interrupt(_not_written(json_out, html_out))
+    result = run_bench(models, loaded, ties=ties.value, limit=limit, cache=cache)
     for item in bench_tables(result):
         if isinstance(item, str):
             out.print(escape(item), soft_wrap=True)
@@ -512,6 +554,7 @@ def audit(
         max_pairs=max_pairs, seed=seed, master_keys=tuple(master_key or ()),
         noise_rates=rates, best_of_n=best_of_n, gold=gold,
         length_references=length_references, reference_prompts=reference_prompts)
+    _on_interrupt(_not_written(html_out, json_out))
     result = run_audit(model, data, config=config, html=html_out, json_out=json_out,
                        limit=limit)
     out.print(summary_table(result))
@@ -525,16 +568,41 @@ def audit(
         raise typer.Exit(1)
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from Ctrl-C: typer turns KeyboardInterrupt into a silent
+    ``Exit(130)``, so the SystemExit that reaches ``main`` carries it as its cause."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _say_interrupted() -> None:
+    note = _kept() if _kept is not None else ""
+    err.print(f"interrupted{': ' + note if note else ''}", markup=False, highlight=False,
+              soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: run the app, turning rewardlab's own errors into one clean line."""
+    global _kept
+    _kept = None
     try:
         app()
     except RewardLabError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        _say_interrupted()
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130 and _interrupted(exc):
+            _say_interrupted()
+        raise
 
 
 if __name__ == "__main__":

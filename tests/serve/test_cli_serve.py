@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 import rewardlab.serve
+from rewardlab.errors import ConfigError
+from rewardlab.serve import check_port
 
 
 @pytest.fixture
@@ -44,3 +48,41 @@ def test_serve_bad_spec_and_option(run_cli, captured) -> None:
     assert run_cli("serve", "nosuchkind:x").code == 2
     assert run_cli("serve", "verify:math", "--max-batch", "0").code == 2
     assert captured == {}
+
+
+def test_serve_on_a_busy_port_fails_before_the_model_loads(run_cli, captured, tmp_path) -> None:
+    with socket.socket() as busy:  # a real listener on loopback, as another server would be
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # the model does not exist: an error about it would mean it was loaded first
+        result = run_cli("serve", tmp_path / "no-such-model", "--port", port)
+    text = " ".join(result.err.split())
+    assert result.code == 2, result.err
+    assert text == (f"error: cannot serve on 127.0.0.1:{port}: the port is already in use "
+                    "(another server listens there); stop it or choose another --port")
+    assert captured == {}
+
+
+def test_check_port_passes_free_ports_and_names_bad_hosts(unused_port: int) -> None:
+    check_port("127.0.0.1", unused_port)
+    check_port("127.0.0.1", 0)  # any free port
+    with pytest.raises(ConfigError, match=r"cannot serve on no-such-host\.invalid:\d+: unknown "
+                       "host"):
+        check_port("no-such-host.invalid", unused_port)
+
+
+def test_a_port_in_time_wait_counts_as_free() -> None:
+    """A server stopped a moment ago leaves its connections in TIME_WAIT; uvicorn binds over
+    them (its sockets use SO_REUSEADDR), so the check must not call the port busy. Without
+    SO_REUSEADDR in the check this bind fails with EADDRINUSE."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's listener
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    check_port("127.0.0.1", port)

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rewardlab._io import write_json
+from rewardlab._io import check_outputs, write_json
 from rewardlab._progress import progress
 from rewardlab.audit import (
     calibration,
@@ -147,8 +147,8 @@ def audit(model: str | Path | RewardModel, data: str | Path | Dataset[Any], *,
           on_probe: Callable[[ProbeResult], None] | None = None) -> AuditResult:
     """Audit ``model`` on ``data`` and write the HTML and JSON reports asked for.
 
-    Output paths are checked first, so an unwritable one fails (``OutputError``) before any
-    model is loaded or scored.
+    Output paths are checked first, so an unwritable one, or one that is an input file (the
+    data, ``config.best_of_n``), fails (``OutputError``) before any model is loaded or scored.
 
     Example:
         >>> result = audit("my-rm", "bundled:hh_harmless", html="audit.html",
@@ -158,6 +158,8 @@ def audit(model: str | Path | RewardModel, data: str | Path | Dataset[Any], *,
     from rewardlab.api import load_data
     from rewardlab.audit.report import render_html
 
+    check_outputs({"--html": html, "--json": json_out},
+                  {"DATA": data, "--best-of-n": config.best_of_n if config else None})
     for path in (html, json_out):
         if path is not None:
             check_writable(path)

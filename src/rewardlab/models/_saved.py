@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rewardlab._io import current_umask
 from rewardlab.errors import ConfigError, ModelFormatError
 
 __all__ = ["FORMAT_VERSION", "MANIFEST", "atomic_directory", "check_model_target", "read_manifest",
@@ -102,6 +103,20 @@ def _newer(a: str, b: str) -> bool:
     return parts(a) > parts(b)
 
 
+def _share(root: Path) -> None:
+    """Give a finished model the modes a plain ``mkdir`` / ``open`` would: mkdtemp makes the
+    directory 0700 and safetensors writes its files 0600 whatever the umask, so without this
+    the RL trainer's user could not read a shared model directory."""
+    mask = current_umask()
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirs, files in os.walk(root):
+        for names, mode in ((dirs, 0o777), (files, 0o666)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):  # a link's target is not ours to change
+                    os.chmod(path, mode & ~mask)
+
+
 def check_model_target(target: str | Path) -> Path:
     """``target`` if a model may be saved there: new, empty, or itself a saved model.
 
@@ -135,6 +150,7 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        _share(tmp)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             target.rename(old)

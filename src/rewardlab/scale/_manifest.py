@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rewardlab._io import current_umask
 from rewardlab.errors import OutputError
 
 __all__ = [
@@ -59,14 +60,8 @@ def skipped_part_path(out: Path, shard_name: str) -> Path:
     return out / SHARDS_DIR / f"{shard_name}.skipped.jsonl"
 
 
-def _process_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 #: ``mkstemp`` creates files readable by their owner only; outputs get the usual mode.
-FILE_MODE = 0o666 & ~_process_umask()
+FILE_MODE = 0o666 & ~current_umask()
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -15,7 +15,7 @@ from rewardlab.serve._model import ServedModel, split_query
 from rewardlab.serve.app import ServeConfig, create_app
 from rewardlab.serve.batcher import BatchScores, MicroBatcher, ServerClosedError
 from rewardlab.serve.metrics import ServerMetrics
-from rewardlab.serve.runner import BackgroundServer, run
+from rewardlab.serve.runner import BackgroundServer, check_port, run
 from rewardlab.serve.schemas import (
     ChatMessage,
     OpenRLHFRequest,
@@ -41,6 +41,7 @@ __all__ = [
     "ServedModel",
     "ServerClosedError",
     "ServerMetrics",
+    "check_port",
     "create_app",
     "run",
     "split_query",
