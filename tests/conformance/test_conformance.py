@@ -14,6 +14,11 @@ evaluated). Each golden file (``golden/*.json``) holds samples, each with
   ``rewardlab score``);
 * ``reward``: the expected reward.
 
+A conversation is chat messages where the format has them (TRL, verl's ``extra_info``, the
+data file) and HH text (``\n\nHuman: ...\n\nAssistant:``) in OpenRLHF's queries, which every
+path reads back as the same conversation. A chat-template text (ChatML) is text in every path:
+rewardlab does not parse chat templates, so such a prompt is the same text everywhere.
+
 The test computes every sample through all of them: the TRL reward function, verl's
 ``compute_score`` loaded from its file (per sample as verl's naive manager calls it, and as its
 batch manager does), OpenRLHF's ``reward_func`` loaded from its file, ``POST /get_reward`` of a
@@ -23,8 +28,9 @@ model itself on the canonical sample. Every path must agree with the model on th
 sample, and that with the golden reward:
 
 * ``verify:math`` is exact (math-verify's 0/1): compared bit for bit;
-* the trained ``embed:minilm`` head is fp32 arithmetic whose last bits depend on the CPU's
-  kernels, the thread count and the batch composition (the server micro-batches, the
+* a trained ``embed:minilm`` head (its weights kept beside the golden file; ``conftest.py``
+  says why they are not retrained per run) is fp32 arithmetic whose last bits depend on the
+  CPU's kernels, the thread count and the batch composition (the server micro-batches, the
   adapters score a batch, verl's naive manager one sample): compared at fp32 round-off,
   ``rtol 1e-5, atol 1e-6``. The point is the cross-path agreement, computed on every run.
 
@@ -34,7 +40,8 @@ Regenerate the golden rewards (never done by a plain test run) with::
 
 That computes every sample through every path, still fails if any two paths disagree, and
 otherwise writes the canonical rewards into ``golden/*.json`` (samples, presentations and
-order untouched). Review the diff before committing it: a changed golden reward is a change of
+order untouched; the embed model is retrained only if ``golden/embed_minilm.model`` is
+deleted). Review the diff before committing it: a changed golden reward is a change of
 behaviour of the model or of a path. To add a sample, add it with ``"reward": null`` and
 regenerate.
 """
@@ -44,7 +51,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -65,14 +71,8 @@ pytest.importorskip("torch")
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_FILES = ("verify_math", "embed_minilm")
-REGEN_ENV = "REWARDLAB_REGEN_GOLDEN"
 RTOL, ATOL = 1e-5, 1e-6  # fp32 round-off (see the module docstring)
 PATHS = ("trl", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each", "score")
-
-
-def regenerating() -> bool:
-    """Whether this run rewrites the golden rewards instead of checking them."""
-    return os.environ.get(REGEN_ENV, "") not in ("", "0")
 
 
 def read_golden(name: str) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def spec_of(name: str, request: pytest.FixtureRequest) -> str:
 
 
 def test_every_path_gives_the_canonical_reward(golden, request, monkeypatch, run_cli,
-                                               tmp_path) -> None:
+                                               tmp_path, regenerate) -> None:
     name, data = golden
     samples, compare = data["samples"], data["compare"]
     got = rewards_by_path(spec_of(name, request), samples, monkeypatch=monkeypatch,
@@ -225,7 +225,7 @@ def test_every_path_gives_the_canonical_reward(golden, request, monkeypatch, run
                 if not agree(float(v), c, compare)]
     assert not problems, f"{name}: the paths disagree:\n" + "\n".join(problems)
 
-    if regenerating():
+    if regenerate:
         for s, value in zip(samples, canonical, strict=True):
             s["reward"] = value
         write_golden(name, data)

@@ -8,7 +8,7 @@ possibly with end-of-turn tokens) and keeps the prompt, if anywhere, in ``extra_
 Every path (the three adapters and the server's ``/get_reward``) ends in the same two steps, so
 one sample gets one reward whichever trainer asks (``tests/conformance`` checks it): trailing
 end-of-turn and padding tokens are stripped from the response, and an HH prompt
-(``\n\nHuman: ...\n\nAssistant:``) is read as the conversation it writes out, with the reply
+(``\\n\\nHuman: ...\\n\\nAssistant:``) is read as the conversation it writes out, with the reply
 stripped, as rewardlab reads HH data (``hh_sample``).
 """
 
@@ -151,12 +151,12 @@ def _hh_prompt(prompt: str) -> tuple[Message, ...]:
 def hh_sample(prompt: Prompt, response: str) -> tuple[Prompt, str]:
     """An HH text prompt as its conversation and the reply stripped; anything else as given.
 
-    rewardlab reads HH data (``\n\nHuman: ...\n\nAssistant: ...``) as conversations, so a
+    rewardlab reads HH data (``\\n\\nHuman: ...\\n\\nAssistant: ...``) as conversations, so a
     model trained on it sees this structure; every RL path reads an HH prompt the same way, so
     one sample gets one reward from TRL, verl, OpenRLHF and the server alike.
 
     Example:
-        >>> hh_sample("\n\nHuman: hi\n\nAssistant:", " hello")
+        >>> hh_sample("\\n\\nHuman: hi\\n\\nAssistant:", " hello")
         ((Message(role='user', content='hi'),), 'hello')
         >>> hh_sample("Q: hi A:", " hello")
         ('Q: hi A:', ' hello')
@@ -181,7 +181,7 @@ def split_query(query: str, prompt: str | None, where: str,
     Example:
         >>> split_query("Q: 2+2? A: 4</s>", "Q: 2+2? A:", "query[0]")
         ('Q: 2+2? A:', ' 4')
-        >>> split_query("\n\nHuman: hi\n\nAssistant: hello", None, "query[0]")
+        >>> split_query("\\n\\nHuman: hi\\n\\nAssistant: hello", None, "query[0]")
         ((Message(role='user', content='hi'),), 'hello')
     """
     if prompt is None:
