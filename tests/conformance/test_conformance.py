@@ -70,7 +70,6 @@ from rewardlab.serve import BackgroundServer, ServeConfig, create_app
 pytest.importorskip("torch")
 
 GOLDEN = Path(__file__).parent / "golden"
-GOLDEN_FILES = ("verify_math", "embed_minilm")
 RTOL, ATOL = 1e-5, 1e-6  # fp32 round-off (see the module docstring)
 PATHS = ("trl", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each", "score")
 
@@ -200,7 +199,8 @@ def agree(a: float, b: float, compare: str) -> bool:
     return math.isfinite(a) and abs(a - b) <= ATOL + RTOL * abs(b)
 
 
-@pytest.fixture(scope="module", params=GOLDEN_FILES)
+@pytest.fixture(scope="module", params=[  # the embed file loads MiniLM four times: ~10 s
+    "verify_math", pytest.param("embed_minilm", marks=pytest.mark.slow)])
 def golden(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     return request.param, read_golden(request.param)
 

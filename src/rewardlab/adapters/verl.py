@@ -26,7 +26,9 @@ each reward within its group before combining them.
 
 verl does not pass the prompt: it is read from ``extra_info`` (``prompt``, ``question``,
 ``query`` or ``problem``, or the key in ``REWARDLAB_PROMPT_KEY`` / ``prompt_key``). Rewards
-that only check a reference answer (``verify:math``) need no prompt.
+that only check a reference answer (``verify:math``) need no prompt. End-of-turn and padding
+tokens at the end of ``solution_str`` are stripped and an HH prompt is read as a conversation,
+as the OpenRLHF file and the server do, so a sample gets the same reward from each.
 """
 
 from __future__ import annotations
