@@ -2,23 +2,34 @@
 
 TRL passes plain strings or chat messages (``[{"role": ..., "content": ...}]``, where content
 may be a list of typed blocks); OpenRLHF passes the full decoded text (prompt + response,
-special tokens included) beside the prompt; verl passes the response alone and keeps the
-prompt, if anywhere, in ``extra_info``.
+special tokens included) beside the prompt; verl passes the response alone (its decoded text,
+possibly with end-of-turn tokens) and keeps the prompt, if anywhere, in ``extra_info``.
+
+Every path (the three adapters and the server's ``/get_reward``) ends in the same two steps, so
+one sample gets one reward whichever trainer asks (``tests/conformance`` checks it): trailing
+end-of-turn and padding tokens are stripped from the response, and an HH prompt
+(``\\n\\nHuman: ...\\n\\nAssistant:``) is read as the conversation it writes out, with the reply
+stripped, as rewardlab reads HH data (``hh_sample``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewardlab.data import Message, Prompt
+from rewardlab.data._dialogue import is_hh_text, parse_hh
 from rewardlab.errors import ConfigError
 
 __all__ = [
     "END_MARKERS",
     "completion_text",
+    "hh_sample",
     "prompt_from_messages",
     "response_from_query",
+    "split_query",
+    "strip_end_markers",
 ]
 
 #: End-of-turn and padding tokens that decoded OpenRLHF queries end with; stripped from the
@@ -105,12 +116,79 @@ def response_from_query(query: str, prompt: str, where: str,
                               "response cannot be told apart; OpenRLHF's queries are the "
                               "prompt followed by the response")
         response = query[at + len(prompt):]
+    return strip_end_markers(response, end_markers)
+
+
+def strip_end_markers(text: str, end_markers: Sequence[str] = END_MARKERS) -> str:
+    """``text`` without the end-of-turn/padding tokens it ends with (repeats included).
+
+    Example:
+        >>> strip_end_markers("#### 4<|im_end|><|endoftext|><|endoftext|>")
+        '#### 4'
+    """
     stripped = True
     while stripped and end_markers:
         stripped = False
-        tail = response.rstrip()
+        tail = text.rstrip()
         for marker in end_markers:
             if marker and tail.endswith(marker):
-                response, stripped = tail[: -len(marker)], True
+                text, stripped = tail[: -len(marker)], True
                 break
-    return response
+    return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _hh_prompt(prompt: str) -> tuple[Message, ...]:
+    """An HH prompt as the conversation rewardlab reads from HH data: the turns before the
+    reply, without the empty Assistant turn that opens it. Cached: RL trainers send every
+    prompt once per sampled response."""
+    turns = parse_hh(prompt)
+    if turns and turns[-1].role == "assistant" and not turns[-1].content:
+        turns = turns[:-1]
+    return tuple(turns)
+
+
+def hh_sample(prompt: Prompt, response: str) -> tuple[Prompt, str]:
+    """An HH text prompt as its conversation and the reply stripped; anything else as given.
+
+    rewardlab reads HH data (``\\n\\nHuman: ...\\n\\nAssistant: ...``) as conversations, so a
+    model trained on it sees this structure; every RL path reads an HH prompt the same way, so
+    one sample gets one reward from TRL, verl, OpenRLHF and the server alike.
+
+    Example:
+        >>> hh_sample("\\n\\nHuman: hi\\n\\nAssistant:", " hello")
+        ((Message(role='user', content='hi'),), 'hello')
+        >>> hh_sample("Q: hi A:", " hello")
+        ('Q: hi A:', ' hello')
+    """
+    if isinstance(prompt, str) and is_hh_text(prompt):
+        return _hh_prompt(prompt), response.strip()
+    return prompt, response
+
+
+def split_query(query: str, prompt: str | None, where: str,
+                end_markers: Sequence[str] = END_MARKERS) -> tuple[Prompt, str]:
+    """The prompt and response of one OpenRLHF query (``reward_func`` and ``/get_reward``).
+
+    With a prompt, the response is what follows it in the query (after leading padding),
+    without trailing end-of-turn/padding tokens; an HH prompt becomes a conversation
+    (``hh_sample``). Without a prompt, an HH dialogue is split at its last Assistant turn;
+    any other text is scored as a response to an empty prompt.
+
+    Raises:
+        ConfigError: the query does not contain its prompt.
+
+    Example:
+        >>> split_query("Q: 2+2? A: 4</s>", "Q: 2+2? A:", "query[0]")
+        ('Q: 2+2? A:', ' 4')
+        >>> split_query("\\n\\nHuman: hi\\n\\nAssistant: hello", None, "query[0]")
+        ((Message(role='user', content='hi'),), 'hello')
+    """
+    if prompt is None:
+        text = response_from_query(query, "", where, end_markers)
+        if is_hh_text(text):
+            turns = parse_hh(text)
+            if len(turns) > 1 and turns[-1].role == "assistant":
+                return tuple(turns[:-1]), turns[-1].content
+        return "", text
+    return hh_sample(prompt, response_from_query(query, prompt, where, end_markers))

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rewardlab.adapters._core import CombinedReward, parse_reward_config
-from rewardlab.adapters._text import END_MARKERS, response_from_query
+from rewardlab.adapters._text import END_MARKERS, split_query
 from rewardlab.errors import ConfigError
 
 __all__ = ["SCORES_ENV", "SPEC_ENV", "OpenRLHFRewardFunc", "reward_func"]
@@ -70,12 +70,14 @@ class OpenRLHFRewardFunc:
 
         if len(queries) != len(prompts):
             raise ConfigError(f"got {len(queries)} queries but {len(prompts)} prompts")
-        responses = [response_from_query(q, p, f"queries[{i}]", self.end_markers)
-                     for i, (q, p) in enumerate(zip(queries, prompts, strict=True))]
+        # the server's splitter (HH prompts read as conversations included): the same query
+        # gets the same reward from this file and from `rewardlab serve`'s /get_reward
+        pairs = [split_query(q, p, f"queries[{i}]", self.end_markers)
+                 for i, (q, p) in enumerate(zip(queries, prompts, strict=True))]
         refs = list(labels) if labels is not None else None
         if refs is not None and all(r is None for r in refs):
             refs = None
-        scores = self.reward.score(list(prompts), responses, refs)
+        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs], refs)
 
         def tensor(values: Any) -> torch.Tensor:
             return torch.as_tensor(values, dtype=torch.float32)

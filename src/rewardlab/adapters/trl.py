@@ -31,7 +31,7 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.adapters._core import REFERENCE_KEYS, CombinedReward, Normalize, Scores
-from rewardlab.adapters._text import completion_text, prompt_from_messages
+from rewardlab.adapters._text import completion_text, hh_sample, prompt_from_messages
 from rewardlab.data import Prompt
 from rewardlab.errors import ConfigError
 
@@ -84,8 +84,11 @@ class TRLRewardFunction:
         if len(prompts) != len(completions):
             raise ConfigError(f"reward function '{self.__name__}' got {len(prompts)} prompts "
                               f"but {len(completions)} completions")
-        ps = [prompt_from_messages(p, f"prompts[{i}]") for i, p in enumerate(prompts)]
-        rs = [completion_text(c, f"completions[{i}]") for i, c in enumerate(completions)]
+        # an HH text prompt is read as its conversation, as the other paths read it
+        pairs = [hh_sample(prompt_from_messages(p, f"prompts[{i}]"),
+                           completion_text(c, f"completions[{i}]"))
+                 for i, (p, c) in enumerate(zip(prompts, completions, strict=True))]
+        ps, rs = [p for p, _ in pairs], [r for _, r in pairs]
         refs = self._references(kwargs, len(rs)) if self.reward.needs_references() else None
         return ps, rs, refs
 

@@ -26,7 +26,9 @@ each reward within its group before combining them.
 
 verl does not pass the prompt: it is read from ``extra_info`` (``prompt``, ``question``,
 ``query`` or ``problem``, or the key in ``REWARDLAB_PROMPT_KEY`` / ``prompt_key``). Rewards
-that only check a reference answer (``verify:math``) need no prompt.
+that only check a reference answer (``verify:math``) need no prompt. End-of-turn and padding
+tokens at the end of ``solution_str`` are stripped and an HH prompt is read as a conversation,
+as the OpenRLHF file and the server do, so a sample gets the same reward from each.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewardlab.adapters._core import CombinedReward, parse_reward_config
-from rewardlab.adapters._text import prompt_from_messages
+from rewardlab.adapters._text import (
+    END_MARKERS,
+    hh_sample,
+    prompt_from_messages,
+    strip_end_markers,
+)
 from rewardlab.data import Prompt
 from rewardlab.errors import ConfigError
 
@@ -59,6 +66,8 @@ class VerlScorer:
             batch; verl's per-sample manager cannot group).
         prompt_key: the ``extra_info`` key holding the prompt; default: the first of
             ``PROMPT_KEYS`` present.
+        end_markers: special tokens stripped from the end of each ``solution_str`` (verl
+            decodes responses with or without them, depending on its reward manager).
 
     Example:
         >>> score = VerlScorer("verify:math")
@@ -67,9 +76,10 @@ class VerlScorer:
     """
 
     def __init__(self, rewards: Any, *, weights: Any = None, normalize: str = "none",
-                 prompt_key: str | None = None) -> None:
+                 prompt_key: str | None = None,
+                 end_markers: Sequence[str] = END_MARKERS) -> None:
         self.reward = CombinedReward(rewards, weights=weights, normalize=normalize)  # type: ignore[arg-type]
-        self.prompt_key = prompt_key
+        self.prompt_key, self.end_markers = prompt_key, tuple(end_markers)
 
     def _prompt(self, extra_info: Any, i: int) -> Prompt:
         info = extra_info if isinstance(extra_info, Mapping) else {}
@@ -96,8 +106,16 @@ class VerlScorer:
         if len(ground_truths) != n or len(infos) != n:
             raise ConfigError(f"got {n} solution_strs, {len(ground_truths)} ground_truths and "
                               f"{len(infos)} extra_infos; they must pair up")
-        prompts = [self._prompt(info, i) for i, info in enumerate(infos)]
-        scores = self.reward.score(prompts, list(solution_strs), list(ground_truths))
+        bad = next((i for i, s in enumerate(solution_strs) if not isinstance(s, str)), None)
+        if bad is not None:
+            raise ConfigError(f"solution_strs[{bad}] is {type(solution_strs[bad]).__name__}, "
+                              "not text; verl passes the decoded response")
+        # as OpenRLHF's queries and the server: end tokens stripped, an HH prompt read as its
+        # conversation, so one sample gets one reward whichever trainer asks
+        pairs = [hh_sample(self._prompt(info, i), strip_end_markers(s, self.end_markers))
+                 for i, (info, s) in enumerate(zip(infos, solution_strs, strict=True))]
+        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs],
+                                   list(ground_truths))
         names = list(scores.components)
         return [{"score": float(scores.total[i]),
                  **{k: float(scores.components[k][i]) for k in names}} for i in range(n)]
