@@ -117,27 +117,6 @@ def _share(root: Path) -> None:
                     os.chmod(path, mode & ~mask)
 
 
-def check_model_target(target: str | Path) -> Path:
-    """``target`` if a model may be saved there: new, empty, or itself a saved model.
-
-    ``atomic_directory`` applies this rule; ``train`` also applies it before training, so an
-    unusable ``--out`` fails in a second, not after the fine-tune.
-
-    Raises:
-        ConfigError: ``target`` is a file, or a directory holding anything but a saved model.
-    """
-    target = Path(target)
-    if target.exists():
-        if not target.is_dir():
-            raise ConfigError(f"cannot write a model to {target}: it is a file")
-        if any(target.iterdir()) and not (target / MANIFEST).exists():
-            raise ConfigError(
-                f"refusing to write a model into {target}: it holds files that are not a "
-                "saved rewardlab model. Choose an empty or new directory."
-            )
-    return target
-
-
 @contextmanager
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` only if the block succeeds.
@@ -161,3 +140,24 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_model_target(target: str | Path) -> Path:
+    """``target`` if a model may be saved there: new, empty, or itself a saved model.
+
+    ``atomic_directory`` applies this rule; ``train`` also applies it before training, so an
+    unusable ``--out`` fails in a second, not after the fine-tune.
+
+    Raises:
+        ConfigError: ``target`` is a file, or a directory holding anything but a saved model.
+    """
+    target = Path(target)
+    if target.exists():
+        if not target.is_dir():
+            raise ConfigError(f"cannot write a model to {target}: it is a file")
+        if any(target.iterdir()) and not (target / MANIFEST).exists():
+            raise ConfigError(
+                f"refusing to write a model into {target}: it holds files that are not a "
+                "saved rewardlab model. Choose an empty or new directory."
+            )
+    return target
