@@ -23,9 +23,9 @@ The test computes every sample through all of them: the TRL reward function, ver
 ``compute_score`` loaded from its file (per sample as verl's naive manager calls it, and as its
 batch manager does), OpenRLHF's ``reward_func`` loaded from its file, ``POST /get_reward`` of a
 real server on loopback (one request for the batch, and one request per sample as recent
-OpenRLHF sends), ``rewardlab score`` on a JSONL file through the CLI's entry point, and the
-model itself on the canonical sample. Every path must agree with the model on the canonical
-sample, and that with the golden reward:
+OpenRLHF sends; and its own ``/v1/score`` with the canonical sample), ``rewardlab score`` on a
+JSONL file through the CLI's entry point, and the model itself on the canonical sample. Every
+path must agree with the model on the canonical sample, and that with the golden reward:
 
 * ``verify:math`` is exact (math-verify's 0/1): compared bit for bit;
 * a trained ``embed:minilm`` head (its weights kept beside the golden file; ``conftest.py``
@@ -64,6 +64,7 @@ import rewardlab.adapters.verl as verl_file
 from rewardlab import resolve
 from rewardlab.adapters import TRLRewardFunction
 from rewardlab.data import Message, Prompt
+from rewardlab.errors import ConfigError
 from rewardlab.models.base import ReferenceScorer
 from rewardlab.serve import BackgroundServer, ServeConfig, create_app
 
@@ -71,7 +72,8 @@ pytest.importorskip("torch")
 
 GOLDEN = Path(__file__).parent / "golden"
 RTOL, ATOL = 1e-5, 1e-6  # fp32 round-off (see the module docstring)
-PATHS = ("trl", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each", "score")
+PATHS = ("trl", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each", "v1_score",
+         "score")
 
 
 def read_golden(name: str) -> dict[str, Any]:
@@ -156,6 +158,15 @@ def post_get_reward(url: str, body: dict[str, Any]) -> list[float]:
     return response.json()["rewards"]
 
 
+def post_v1_score(url: str, samples: list[dict]) -> list[float]:
+    """rewardlab's own route, with the canonical sample (a conversation as messages)."""
+    items = [{"prompt": s["canonical"]["prompt"], "response": s["canonical"]["response"],
+              "reference": s["canonical"]["reference"]} for s in samples]
+    response = httpx.post(url + "/v1/score", json={"items": items}, timeout=120)
+    assert response.status_code == 200, response.text
+    return [r["reward"] for r in response.json()["results"]]
+
+
 def via_score_cli(spec: str, samples: list[dict], run_cli: Callable, tmp_path: Path
                   ) -> list[float]:
     data, out = tmp_path / "samples.jsonl", tmp_path / "scores.jsonl"
@@ -184,6 +195,7 @@ def rewards_by_path(spec: str, samples: list[dict], *, monkeypatch: pytest.Monke
                                                                 for s in samples]))
         got["get_reward_each"] = [post_get_reward(server.url, s["get_reward"])[0]
                                   for s in samples]
+        got["v1_score"] = post_v1_score(server.url, samples)
     got["score"] = via_score_cli(spec, samples, run_cli, tmp_path)
     assert set(got) == {"canonical", *PATHS}
     return got
@@ -264,3 +276,32 @@ def test_golden_files_cover_what_the_paths_must_handle(golden) -> None:
     assert any(s["verl"]["solution_str"] != s["canonical"]["response"] for s in samples)
     assert any(s["canonical"]["response"] == "" for s in samples), "an empty response"
     assert any(not q.isascii() for q in queries), "non-ASCII text"
+
+
+@pytest.mark.parametrize("label", [None, ""], ids=["null", "empty"])
+def test_a_missing_reference_is_refused_by_every_path(label, monkeypatch, run_cli,
+                                                      tmp_path) -> None:
+    """A verifier without its reference answer is an error naming the sample in every path,
+    never a silent 0. ``""`` is what OpenRLHF sends without ``--label_key``; the server
+    refused it while the adapters scored it 0 against an empty reference (fixed)."""
+    monkeypatch.setenv(verl_file.SPEC_ENV, "verify:math")
+    missing = "no reference answer|none were given"
+    with pytest.raises(ConfigError, match=missing):
+        TRLRewardFunction("verify:math")(prompts=["Q: 2+2?"], completions=[" #### 4"],
+                                         answer=[label])
+    compute_score = load_file_function(verl_file.__file__, "compute_score")
+    with pytest.raises(ConfigError, match=missing):
+        compute_score(data_source="d", solution_str=" #### 4", ground_truth=label,
+                      extra_info={})
+    reward_func = load_file_function(openrlhf_file.__file__, "reward_func")
+    with pytest.raises(ConfigError, match=missing):
+        reward_func(["Q: 2+2? #### 4</s>"], ["Q: 2+2?"], [label])
+    with BackgroundServer(create_app("verify:math", warm_up=False)) as server:
+        answer = httpx.post(server.url + "/get_reward", json={
+            "query": ["Q: 2+2? #### 4</s>"], "prompts": ["Q: 2+2?"], "labels": [label]})
+    assert answer.status_code == 422 and "labels[0] is missing" in answer.json()["detail"]
+    if label is None:  # a data file's row without a reference (an empty one: see the report)
+        data = tmp_path / "rows.jsonl"
+        data.write_text('{"prompt": "Q: 2+2?", "responses": [" #### 4"]}\n')
+        result = run_cli("score", "verify:math", str(data), "--out", str(tmp_path / "o.jsonl"))
+        assert result.code == 2 and "has no reference answer" in result.err, result.err

@@ -309,9 +309,12 @@ class CombinedReward:
         if len(references) != len(responses):
             raise ConfigError(f"got {len(references)} reference answers for {len(responses)} "
                               "responses; they must pair up one to one")
-        missing = next((i for i, r in enumerate(references) if r is None), None)
+        # "" is missing too (OpenRLHF sends it without --label_key), as on the server's
+        # /get_reward: scored, it would be a silent 0 for every sample
+        missing = next((i for i, r in enumerate(references) if r is None or r == ""), None)
         if missing is not None:
-            raise ConfigError(f"sample {missing} has no reference answer, which "
+            raise ConfigError(f"sample {missing} has no reference answer"
+                              f"{' (it is empty)' if references[missing] == '' else ''}, which "
                               f"{self._reference_models()} needs to judge its response")
         return [r if isinstance(r, str) else str(r) for r in references]
 
