@@ -19,13 +19,14 @@ data file) and HH text (``\n\nHuman: ...\n\nAssistant:``) in OpenRLHF's queries,
 path reads back as the same conversation. A chat-template text (ChatML) is text in every path:
 rewardlab does not parse chat templates, so such a prompt is the same text everywhere.
 
-The test computes every sample through all of them: the TRL reward function, verl's
-``compute_score`` loaded from its file (per sample as verl's naive manager calls it, and as its
-batch manager does), OpenRLHF's ``reward_func`` loaded from its file, ``POST /get_reward`` of a
-real server on loopback (one request for the batch, and one request per sample as recent
-OpenRLHF sends; and its own ``/v1/score`` with the canonical sample), ``rewardlab score`` on a
-JSONL file through the CLI's entry point, and the model itself on the canonical sample. Every
-path must agree with the model on the canonical sample, and that with the golden reward:
+The test computes every sample through all of them: the TRL reward function (and its async
+variant), verl's ``compute_score`` loaded from its file (per sample as verl's naive manager
+calls it, and as its batch manager does), OpenRLHF's ``reward_func`` loaded from its file,
+``POST /get_reward`` of a real server on loopback (one request for the batch, and one request
+per sample as recent OpenRLHF sends; and its own ``/v1/score`` with the canonical sample),
+``rewardlab score`` on a JSONL file through the CLI's entry point, and the model itself on the
+canonical sample. Every path must agree with the model on the canonical sample, and that with
+the golden reward:
 
 * ``verify:math`` is exact (math-verify's 0/1): compared bit for bit;
 * a trained ``embed:minilm`` head (its weights kept beside the golden file; ``conftest.py``
@@ -48,6 +49,7 @@ regenerate.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import math
@@ -62,7 +64,7 @@ import pytest
 import rewardlab.adapters.openrlhf as openrlhf_file
 import rewardlab.adapters.verl as verl_file
 from rewardlab import resolve
-from rewardlab.adapters import TRLRewardFunction
+from rewardlab.adapters import AsyncTRLRewardFunction, TRLRewardFunction
 from rewardlab.data import Message, Prompt
 from rewardlab.errors import ConfigError
 from rewardlab.models.base import ReferenceScorer
@@ -72,8 +74,8 @@ pytest.importorskip("torch")
 
 GOLDEN = Path(__file__).parent / "golden"
 RTOL, ATOL = 1e-5, 1e-6  # fp32 round-off (see the module docstring)
-PATHS = ("trl", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each", "v1_score",
-         "score")
+PATHS = ("trl", "trl_async", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each",
+         "v1_score", "score")
 
 
 def read_golden(name: str) -> dict[str, Any]:
@@ -128,6 +130,11 @@ def via_model(spec: str, samples: list[dict]) -> list[float]:
 
 def via_trl(spec: str, samples: list[dict]) -> list[float]:
     return TRLRewardFunction(spec)(**merged([s["trl"] for s in samples]))
+
+
+def via_trl_async(spec: str, samples: list[dict]) -> list[float]:
+    """The coroutine variant TRL awaits (its own scoring route: ``CombinedReward.ascore``)."""
+    return asyncio.run(AsyncTRLRewardFunction(spec)(**merged([s["trl"] for s in samples])))
 
 
 def via_verl(spec: str, samples: list[dict]) -> list[float]:
@@ -187,6 +194,7 @@ def rewards_by_path(spec: str, samples: list[dict], *, monkeypatch: pytest.Monke
     monkeypatch.delenv(verl_file.PROMPT_KEY_ENV, raising=False)
     monkeypatch.delenv(openrlhf_file.SCORES_ENV, raising=False)
     got = {"canonical": via_model(spec, samples), "trl": via_trl(spec, samples),
+           "trl_async": via_trl_async(spec, samples),
            "verl": via_verl(spec, samples), "verl_batch": via_verl_batch(spec, samples),
            "openrlhf": via_openrlhf(spec, samples)}
     app = create_app(spec, ServeConfig(max_batch=4, max_wait_ms=2))  # several model calls
