@@ -286,30 +286,38 @@ def test_golden_files_cover_what_the_paths_must_handle(golden) -> None:
     assert any(not q.isascii() for q in queries), "non-ASCII text"
 
 
-@pytest.mark.parametrize("label", [None, ""], ids=["null", "empty"])
-def test_a_missing_reference_is_refused_by_every_path(label, monkeypatch, run_cli,
-                                                      tmp_path) -> None:
-    """A verifier without its reference answer is an error naming the sample in every path,
-    never a silent 0. ``""`` is what OpenRLHF sends without ``--label_key``; the server
-    refused it while the adapters scored it 0 against an empty reference (fixed)."""
+@pytest.mark.parametrize(("label", "server_says", "score_says"), [
+    (None, "labels[0] is missing", "has no reference answer"),
+    ("", "labels[0] is missing", None),  # a data file's "" reference: see the report
+    (["4", "4.0"], "labels[0] is a list", "must be a string"),
+], ids=["null", "empty", "list"])
+def test_a_missing_or_unusable_reference_is_refused_by_every_path(
+        label, server_says, score_says, monkeypatch, run_cli, tmp_path) -> None:
+    """A verifier without one usable reference answer is an error naming the sample in every
+    path, never a silent 0. ``""`` is what OpenRLHF sends without ``--label_key``; a list is
+    what some verl data sets hold. The server refused both while the adapters scored ``""``
+    and ``str(list)`` as answers, 0 every time (fixed in ``CombinedReward``)."""
     monkeypatch.setenv(verl_file.SPEC_ENV, "verify:math")
-    missing = "no reference answer|none were given"
-    with pytest.raises(ConfigError, match=missing):
+    refused = "reference answer|none were given"
+    with pytest.raises(ConfigError, match=refused):
         TRLRewardFunction("verify:math")(prompts=["Q: 2+2?"], completions=[" #### 4"],
                                          answer=[label])
     compute_score = load_file_function(verl_file.__file__, "compute_score")
-    with pytest.raises(ConfigError, match=missing):
+    with pytest.raises(ConfigError, match=refused):
         compute_score(data_source="d", solution_str=" #### 4", ground_truth=label,
                       extra_info={})
     reward_func = load_file_function(openrlhf_file.__file__, "reward_func")
-    with pytest.raises(ConfigError, match=missing):
+    with pytest.raises(ConfigError, match=refused):
         reward_func(["Q: 2+2? #### 4</s>"], ["Q: 2+2?"], [label])
     with BackgroundServer(create_app("verify:math", warm_up=False)) as server:
         answer = httpx.post(server.url + "/get_reward", json={
             "query": ["Q: 2+2? #### 4</s>"], "prompts": ["Q: 2+2?"], "labels": [label]})
-    assert answer.status_code == 422 and "labels[0] is missing" in answer.json()["detail"]
-    if label is None:  # a data file's row without a reference (an empty one: see the report)
+    assert answer.status_code == 422 and server_says in answer.json()["detail"]
+    if score_says is not None:
+        row = {"prompt": "Q: 2+2?", "responses": [" #### 4"]}
+        if label is not None:
+            row["reference"] = label
         data = tmp_path / "rows.jsonl"
-        data.write_text('{"prompt": "Q: 2+2?", "responses": [" #### 4"]}\n')
+        data.write_text(json.dumps(row) + "\n")
         result = run_cli("score", "verify:math", str(data), "--out", str(tmp_path / "o.jsonl"))
-        assert result.code == 2 and "has no reference answer" in result.err, result.err
+        assert result.code == 2 and score_says in result.err, result.err
