@@ -19,13 +19,14 @@ data file) and HH text (``\n\nHuman: ...\n\nAssistant:``) in OpenRLHF's queries,
 path reads back as the same conversation. A chat-template text (ChatML) is text in every path:
 rewardlab does not parse chat templates, so such a prompt is the same text everywhere.
 
-The test computes every sample through all of them: the TRL reward function, verl's
-``compute_score`` loaded from its file (per sample as verl's naive manager calls it, and as its
-batch manager does), OpenRLHF's ``reward_func`` loaded from its file, ``POST /get_reward`` of a
-real server on loopback (one request for the batch, and one request per sample as recent
-OpenRLHF sends), ``rewardlab score`` on a JSONL file through the CLI's entry point, and the
-model itself on the canonical sample. Every path must agree with the model on the canonical
-sample, and that with the golden reward:
+The test computes every sample through all of them: the TRL reward function (and its async
+variant), verl's ``compute_score`` loaded from its file (per sample as verl's naive manager
+calls it, and as its batch manager does), OpenRLHF's ``reward_func`` loaded from its file,
+``POST /get_reward`` of a real server on loopback (one request for the batch, and one request
+per sample as recent OpenRLHF sends; and its own ``/v1/score`` with the canonical sample),
+``rewardlab score`` on a JSONL file through the CLI's entry point, and the model itself on the
+canonical sample. Every path must agree with the model on the canonical sample, and that with
+the golden reward:
 
 * ``verify:math`` is exact (math-verify's 0/1): compared bit for bit;
 * a trained ``embed:minilm`` head (its weights kept beside the golden file; ``conftest.py``
@@ -48,6 +49,7 @@ regenerate.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import math
@@ -62,8 +64,9 @@ import pytest
 import rewardlab.adapters.openrlhf as openrlhf_file
 import rewardlab.adapters.verl as verl_file
 from rewardlab import resolve
-from rewardlab.adapters import TRLRewardFunction
+from rewardlab.adapters import AsyncTRLRewardFunction, TRLRewardFunction
 from rewardlab.data import Message, Prompt
+from rewardlab.errors import ConfigError
 from rewardlab.models.base import ReferenceScorer
 from rewardlab.serve import BackgroundServer, ServeConfig, create_app
 
@@ -71,7 +74,8 @@ pytest.importorskip("torch")
 
 GOLDEN = Path(__file__).parent / "golden"
 RTOL, ATOL = 1e-5, 1e-6  # fp32 round-off (see the module docstring)
-PATHS = ("trl", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each", "score")
+PATHS = ("trl", "trl_async", "verl", "verl_batch", "openrlhf", "get_reward", "get_reward_each",
+         "v1_score", "score")
 
 
 def read_golden(name: str) -> dict[str, Any]:
@@ -128,6 +132,11 @@ def via_trl(spec: str, samples: list[dict]) -> list[float]:
     return TRLRewardFunction(spec)(**merged([s["trl"] for s in samples]))
 
 
+def via_trl_async(spec: str, samples: list[dict]) -> list[float]:
+    """The coroutine variant TRL awaits (its own scoring route: ``CombinedReward.ascore``)."""
+    return asyncio.run(AsyncTRLRewardFunction(spec)(**merged([s["trl"] for s in samples])))
+
+
 def via_verl(spec: str, samples: list[dict]) -> list[float]:
     compute_score = load_file_function(verl_file.__file__, "compute_score")
     return [compute_score(**s["verl"])["score"] for s in samples]
@@ -156,6 +165,15 @@ def post_get_reward(url: str, body: dict[str, Any]) -> list[float]:
     return response.json()["rewards"]
 
 
+def post_v1_score(url: str, samples: list[dict]) -> list[float]:
+    """rewardlab's own route, with the canonical sample (a conversation as messages)."""
+    items = [{"prompt": s["canonical"]["prompt"], "response": s["canonical"]["response"],
+              "reference": s["canonical"]["reference"]} for s in samples]
+    response = httpx.post(url + "/v1/score", json={"items": items}, timeout=120)
+    assert response.status_code == 200, response.text
+    return [r["reward"] for r in response.json()["results"]]
+
+
 def via_score_cli(spec: str, samples: list[dict], run_cli: Callable, tmp_path: Path
                   ) -> list[float]:
     data, out = tmp_path / "samples.jsonl", tmp_path / "scores.jsonl"
@@ -176,6 +194,7 @@ def rewards_by_path(spec: str, samples: list[dict], *, monkeypatch: pytest.Monke
     monkeypatch.delenv(verl_file.PROMPT_KEY_ENV, raising=False)
     monkeypatch.delenv(openrlhf_file.SCORES_ENV, raising=False)
     got = {"canonical": via_model(spec, samples), "trl": via_trl(spec, samples),
+           "trl_async": via_trl_async(spec, samples),
            "verl": via_verl(spec, samples), "verl_batch": via_verl_batch(spec, samples),
            "openrlhf": via_openrlhf(spec, samples)}
     app = create_app(spec, ServeConfig(max_batch=4, max_wait_ms=2))  # several model calls
@@ -184,6 +203,7 @@ def rewards_by_path(spec: str, samples: list[dict], *, monkeypatch: pytest.Monke
                                                                 for s in samples]))
         got["get_reward_each"] = [post_get_reward(server.url, s["get_reward"])[0]
                                   for s in samples]
+        got["v1_score"] = post_v1_score(server.url, samples)
     got["score"] = via_score_cli(spec, samples, run_cli, tmp_path)
     assert set(got) == {"canonical", *PATHS}
     return got
@@ -264,3 +284,40 @@ def test_golden_files_cover_what_the_paths_must_handle(golden) -> None:
     assert any(s["verl"]["solution_str"] != s["canonical"]["response"] for s in samples)
     assert any(s["canonical"]["response"] == "" for s in samples), "an empty response"
     assert any(not q.isascii() for q in queries), "non-ASCII text"
+
+
+@pytest.mark.parametrize(("label", "server_says", "score_says"), [
+    (None, "labels[0] is missing", "has no reference answer"),
+    ("", "labels[0] is missing", None),  # a data file's "" reference: see the report
+    (["4", "4.0"], "labels[0] is a list", "must be a string"),
+], ids=["null", "empty", "list"])
+def test_a_missing_or_unusable_reference_is_refused_by_every_path(
+        label, server_says, score_says, monkeypatch, run_cli, tmp_path) -> None:
+    """A verifier without one usable reference answer is an error naming the sample in every
+    path, never a silent 0. ``""`` is what OpenRLHF sends without ``--label_key``; a list is
+    what some verl data sets hold. The server refused both while the adapters scored ``""``
+    and ``str(list)`` as answers, 0 every time (fixed in ``CombinedReward``)."""
+    monkeypatch.setenv(verl_file.SPEC_ENV, "verify:math")
+    refused = "reference answer|none were given"
+    with pytest.raises(ConfigError, match=refused):
+        TRLRewardFunction("verify:math")(prompts=["Q: 2+2?"], completions=[" #### 4"],
+                                         answer=[label])
+    compute_score = load_file_function(verl_file.__file__, "compute_score")
+    with pytest.raises(ConfigError, match=refused):
+        compute_score(data_source="d", solution_str=" #### 4", ground_truth=label,
+                      extra_info={})
+    reward_func = load_file_function(openrlhf_file.__file__, "reward_func")
+    with pytest.raises(ConfigError, match=refused):
+        reward_func(["Q: 2+2? #### 4</s>"], ["Q: 2+2?"], [label])
+    with BackgroundServer(create_app("verify:math", warm_up=False)) as server:
+        answer = httpx.post(server.url + "/get_reward", json={
+            "query": ["Q: 2+2? #### 4</s>"], "prompts": ["Q: 2+2?"], "labels": [label]})
+    assert answer.status_code == 422 and server_says in answer.json()["detail"]
+    if score_says is not None:
+        row = {"prompt": "Q: 2+2?", "responses": [" #### 4"]}
+        if label is not None:
+            row["reference"] = label
+        data = tmp_path / "rows.jsonl"
+        data.write_text(json.dumps(row) + "\n")
+        result = run_cli("score", "verify:math", str(data), "--out", str(tmp_path / "o.jsonl"))
+        assert result.code == 2 and score_says in result.err, result.err

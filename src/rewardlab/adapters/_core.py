@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import numbers
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -316,10 +317,21 @@ class CombinedReward:
         if len(references) != len(responses):
             raise ConfigError(f"got {len(references)} reference answers for {len(responses)} "
                               "responses; they must pair up one to one")
-        missing = next((i for i, r in enumerate(references) if r is None), None)
+        # "" is missing too (OpenRLHF sends it without --label_key), as on the server's
+        # /get_reward: scored, it would be a silent 0 for every sample
+        missing = next((i for i, r in enumerate(references) if r is None or r == ""), None)
         if missing is not None:
-            raise ConfigError(f"sample {missing} has no reference answer, which "
+            raise ConfigError(f"sample {missing} has no reference answer"
+                              f"{' (it is empty)' if references[missing] == '' else ''}, which "
                               f"{self._reference_models()} needs to judge its response")
+        # text or a number (numpy's too), as /get_reward and data files take them; str() of a
+        # list or dict would be judged as an answer and score a silent 0
+        bad = next((i for i, r in enumerate(references) if isinstance(r, bool)
+                    or not isinstance(r, str | numbers.Real)), None)
+        if bad is not None:
+            raise ConfigError(f"sample {bad}'s reference answer is a "
+                              f"{type(references[bad]).__name__}; "
+                              f"{self._reference_models()} takes one answer as text or a number")
         return [r if isinstance(r, str) else str(r) for r in references]
 
     def _reference_models(self) -> str:

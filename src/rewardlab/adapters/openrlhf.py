@@ -13,6 +13,10 @@ score lies in ``--dynamic_filtering_reward_range``, by default a 0-1 accuracy) a
         --remote_rm_url $(python -c "import rewardlab.adapters.openrlhf as m; print(m.__file__)") \\
         --label_key answer
 
+Each query is cut after its prompt and stripped of trailing end-of-turn and padding tokens,
+and an HH prompt is read as its conversation, exactly as ``rewardlab serve``'s
+``/get_reward`` does (one function, ``split_query``), so both give a query the same reward.
+
 The model is loaded once per process. ``scores`` are the combined reward unless
 ``REWARDLAB_SCORES_FROM`` names one reward (e.g. the verifier's 0/1 accuracy for dynamic
 filtering); ``extra_logs`` holds every reward by name. Recent OpenRLHF versions call the

@@ -14,6 +14,9 @@ per completion, reads the function's ``__name__`` for its metrics, awaits it whe
     reward = TRLRewardFunction("my-saved-rm")               # any spec or saved directory
     trainer = GRPOTrainer(model=..., reward_funcs=[reward], args=GRPOConfig(...), ...)
 
+An HH text prompt (``\\n\\nHuman: ...\\n\\nAssistant:``) is read as its conversation, with the
+completion stripped, as the verl and OpenRLHF adapters and ``rewardlab serve`` read it.
+
 A verifier takes its reference answers from a dataset column (``ground_truth``, ``answer``,
 ``reference`` or ``solution``, or the one named by ``reference_key``). For several rewards on
 more than one GPU, prefer ``trl_reward_funcs``: one function per reward plus
