@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rewardlab.data import DEFAULT_MAX_CHARS, SkippedRow, Task
-from rewardlab.data._formats import RowContext
-from rewardlab.data._loader import _PARSERS
-from rewardlab.data._readers import RawRow, jsonl_row
+from rewardlab.data import (
+    DEFAULT_MAX_CHARS,
+    RawRow,
+    RowContext,
+    SkippedRow,
+    Task,
+    jsonl_row,
+    parse_row,
+)
 from rewardlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -96,7 +101,6 @@ def iter_record_chunks(rows: Iterator[RawRow], shard: Shard, *, task: Task, sour
     Raises:
         DataError: a row is bad and ``skip_invalid`` is off (the loader's message).
     """
-    parse = _PARSERS[task]
     seen: set[Any] = set()  # per shard: see RowContext.seen (PRMBench originals)
     chunk = ParsedChunk()
     for k, raw in enumerate(rows):
@@ -106,7 +110,7 @@ def iter_record_chunks(rows: Iterator[RawRow], shard: Shard, *, task: Task, sour
             ctx = RowContext(file=source, line=raw.line, index=shard.first_index + k,
                              location=location, max_chars=max_chars, seen=seen,
                              cells_are_text=cells_are_text)
-            record, form = parse(value, ctx)
+            record, form = parse_row(task, value, ctx)
         except DataError as exc:
             if not skip_invalid:
                 raise

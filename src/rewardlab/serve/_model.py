@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rewardlab.adapters._text import END_MARKERS, response_from_query
-from rewardlab.data import Message, Prompt
-from rewardlab.data._dialogue import is_hh_text, parse_hh
+from rewardlab.data import Message, Prompt, is_hh_text, parse_hh
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import ReferenceScorer, RewardModel, UncertainScorer, describe
 from rewardlab.models.registry import resolve
