@@ -24,10 +24,12 @@ __all__ = [
 PROMPT_KEYS = ("prompt", "question", "instruction")
 #: The question of a math problem (GSM8K's ``question``, MATH's ``problem``).
 QUESTION_KEYS = ("question", "prompt", "problem")
-#: A reference answer that verifiers check replies against: ``reference``, verl's and the
-#: GSM8K example solutions' ``ground_truth``, GSM8K's ``answer``. A worked solution ending in
-#: ``#### 72`` is a reference too: the verifier reads its final answer.
-REFERENCE_KEYS = ("reference", "ground_truth", "answer")
+#: A reference answer that verifiers check replies against, in data files and in the dataset
+#: columns an RL trainer passes to a reward function: ``reference`` (named for the purpose),
+#: verl's and the GSM8K example solutions' ``ground_truth``, GSM8K's ``answer``, a generic
+#: ``solution``. A worked solution ending in ``#### 72`` is a reference too: the verifier
+#: reads its final answer.
+REFERENCE_KEYS = ("reference", "ground_truth", "answer", "solution")
 #: A correct worked solution (step-labelling reads its steps): raw GSM8K's ``answer``, the
 #: example solutions' ``ground_truth``, or a generic ``solution`` / ``reference``.
 SOLUTION_KEYS = ("answer", "ground_truth", "solution", "reference")

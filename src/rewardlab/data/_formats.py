@@ -51,10 +51,12 @@ __all__ = [
 
 
 def is_rewardbench2_row(row: dict[str, Any]) -> bool:
-    """A RewardBench 2 row: ``chosen`` is a list whose items are plain strings (a pair's
-    ``chosen`` is a string, or chat messages, which are objects)."""
+    """A RewardBench 2 row: ``chosen`` is a list whose items are plain strings and
+    ``rejected`` a list too (a pair's sides are strings, or chat messages, which are
+    objects)."""
     chosen = row.get("chosen")
-    return isinstance(chosen, list) and bool(chosen) and all(isinstance(c, str) for c in chosen)
+    return (isinstance(chosen, list) and bool(chosen) and all(isinstance(c, str) for c in chosen)
+            and isinstance(row.get("rejected"), list))
 
 
 def detect_task(row: dict[str, Any]) -> Task | None:
