@@ -242,3 +242,12 @@ def test_score_writes_rewards_for_unlabelled_rows(run_cli, saved_model, tmp_path
                        "best-of-n accuracy needs 'is_correct'")
     assert_clean_error(run_cli("eval", saved_model, tmp_path / "bon.jsonl"),
                        "bon.jsonl:1: field 'is_correct'", "best-of-n accuracy needs 'is_correct'")
+
+
+def test_score_refuses_a_file_that_is_not_regular(run_cli, saved_model, tmp_path) -> None:
+    """Issue 18, defect 1: a symlink to /dev/zero used to grow memory without a message."""
+    link = tmp_path / "zero.jsonl"
+    link.symlink_to("/dev/zero")
+    assert_clean_error(run_cli("score", saved_model, link, "--out", tmp_path / "s.jsonl"),
+                       "zero.jsonl: is not a regular file (a device)")
+    assert not (tmp_path / "s.jsonl").exists()

@@ -47,6 +47,7 @@ from rewardlab.data._readers import (
     iter_raw_rows,
     jsonl_row,
     line_limit,
+    too_long_row,
 )
 from rewardlab.data._records import (
     TASKS,
@@ -127,5 +128,6 @@ __all__ = [
     "require_task",
     "resolve_source",
     "split_by_prompt",
+    "too_long_row",
     "unknown_layout",
 ]

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from rewardlab.data._records import SkippedRow
 from rewardlab.errors import DataError
@@ -30,6 +30,7 @@ __all__ = [
     "iter_raw_rows",
     "jsonl_row",
     "line_limit",
+    "too_long_row",
 ]
 
 FILE_TYPES = ("jsonl", "json", "csv", "tsv", "parquet")
@@ -87,7 +88,13 @@ def line_limit(max_chars: int) -> int:
     return max(DEFAULT_MAX_LINE_BYTES, 16 * max_chars)
 
 
-def iter_lines(fh: BinaryIO, max_bytes: int = DEFAULT_MAX_LINE_BYTES
+class LineSource(Protocol):
+    """What ``iter_lines`` reads from: a binary file, or anything with its ``readline``."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def iter_lines(fh: LineSource, max_bytes: int = DEFAULT_MAX_LINE_BYTES
                ) -> Iterator[tuple[bytes | None, int]]:
     """The lines of a binary file as ``(line, size)``, holding at most ``max_bytes`` of one
     line in memory: ``line`` is None for a line longer than that (its bytes are read past in
@@ -109,7 +116,9 @@ def iter_lines(fh: BinaryIO, max_bytes: int = DEFAULT_MAX_LINE_BYTES
         yield None, size
 
 
-def _too_long(source: Path | str, number: int, size: int, max_bytes: int) -> RawRow:
+def too_long_row(source: Path | str, number: int, size: int, max_bytes: int) -> RawRow:
+    """Line ``number`` as a row holding the error that it is ``size`` bytes, over
+    ``max_bytes``; shared by whole-file reading and Ray's byte-range shards."""
     err = DataError(
         f"the line is {size:,} bytes long, over the {max_bytes:,} bytes a row may take (a row "
         "is read whole); raise --max-chars if this is intended, or check that this is a JSON "
@@ -218,7 +227,7 @@ def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
 def _jsonl_rows(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     with path.open("rb") as fh:
         for number, (raw, size) in enumerate(iter_lines(fh, max_line_bytes), start=1):
-            row = (_too_long(path, number, size, max_line_bytes) if raw is None
+            row = (too_long_row(path, number, size, max_line_bytes) if raw is None
                    else jsonl_row(raw, number, path))
             if row is not None:
                 yield row

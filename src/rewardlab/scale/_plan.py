@@ -14,9 +14,17 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from rewardlab.data import TASKS, Task, detect_task, file_type, resolve_source, unknown_layout
+from rewardlab.data import (
+    TASKS,
+    Task,
+    detect_task,
+    file_type,
+    iter_lines,
+    resolve_source,
+    unknown_layout,
+)
 from rewardlab.errors import ConfigError, DataError
 from rewardlab.scale._rows import iter_shard_rows
 
@@ -126,20 +134,32 @@ def _plan_jsonl(path: Path, shard_rows: int) -> tuple[str, list[Shard]]:
     offset = rows = 0
     start = first_line = None
     with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            h.update(raw)
-            body = raw.removeprefix(_BOM) if number == 1 else raw
-            if body.strip():  # the loader's rule: blank lines are not rows
+        for number, (raw, size) in enumerate(iter_lines(_Hashed(fh, h)), start=1):
+            body = b"x" if raw is None else raw.removeprefix(_BOM) if number == 1 else raw
+            if body.strip():  # the loader's rule: blank lines are not rows (a too-long one is)
                 if rows % shard_rows == 0:
                     if start is not None:
                         shards.append(_shard(len(shards), start, offset, first_line, rows,
                                              shard_rows))
                     start, first_line = offset, number
                 rows += 1
-            offset += len(raw)
+            offset += size
     if start is not None:
         shards.append(_shard(len(shards), start, offset, first_line, rows, shard_rows))
     return h.hexdigest(), shards
+
+
+class _Hashed:
+    """A binary file that feeds every byte read through it to a hash, so the one pass that
+    finds the shard starts (reading lines with a size limit) also digests the content."""
+
+    def __init__(self, fh: BinaryIO, h: Any) -> None:
+        self.fh, self.h = fh, h
+
+    def readline(self, size: int = -1, /) -> bytes:
+        raw = self.fh.readline(size)
+        self.h.update(raw)
+        return raw
 
 
 def _shard(index: int, start: int, end: int, first_line: int | None, rows: int,

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from rewardlab.data import (
     DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_LINE_BYTES,
     RawRow,
     RowContext,
     SkippedRow,
     Task,
+    iter_lines,
     jsonl_row,
     parse_row,
+    too_long_row,
 )
 from rewardlab.errors import DataError
 
@@ -31,24 +34,27 @@ __all__ = ["ParsedChunk", "iter_record_chunks", "iter_shard_rows"]
 _PARQUET_BATCH = 1024
 
 
-def iter_shard_rows(path: Path, file_type: str, shard: Shard, *, source: str
-                    ) -> Iterator[RawRow]:
-    """The raw rows of ``shard``, each with its absolute line (JSONL) or row (Parquet)."""
+def iter_shard_rows(path: Path, file_type: str, shard: Shard, *, source: str,
+                    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawRow]:
+    """The raw rows of ``shard``, each with its absolute line (JSONL) or row (Parquet); a
+    line longer than ``max_line_bytes`` is a row error, never read whole (as in the loader)."""
     if file_type == "parquet":
         return _parquet_range(path, shard, source)
-    return _jsonl_range(path, shard, source)
+    return _jsonl_range(path, shard, source, max_line_bytes)
 
 
-def _jsonl_range(path: Path, shard: Shard, source: str) -> Iterator[RawRow]:
+def _jsonl_range(path: Path, shard: Shard, source: str, max_line_bytes: int
+                 ) -> Iterator[RawRow]:
     with path.open("rb") as fh:
         fh.seek(shard.start)
         offset, number = shard.start, shard.first_line - 1
-        for raw in fh:
+        for raw, size in iter_lines(fh, max_line_bytes):
             if offset >= shard.end:
                 return
-            offset += len(raw)
+            offset += size
             number += 1
-            row = jsonl_row(raw, number, source)
+            row = (too_long_row(source, number, size, max_line_bytes) if raw is None
+                   else jsonl_row(raw, number, source))
             if row is not None:
                 yield row
 
