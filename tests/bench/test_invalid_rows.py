@@ -47,3 +47,15 @@ def test_a_broken_rewardbench2_row_leaves_the_rest_scored(tmp_path: Path, write_
     assert row.skipped is None and row.n == 2 and row.score == pytest.approx(1.0)
     (note,) = result.left_out
     assert [(r["line"], r["field"]) for r in note["invalid"]] == [(2, "num_correct")]
+
+
+def test_unlabelled_rows_are_a_skipped_row_naming_the_label(tmp_path: Path, write_jsonl,
+                                                            length_model) -> None:
+    """Issue 18, defect 0: a benchmark needs labels; unlabelled model output is read (not a
+    format error) and the row says which label is missing, while the other tasks still run."""
+    bon = write_jsonl(tmp_path / "bon.jsonl", [{"prompt": "2+2?", "responses": ["4", "5"]}])
+    points = write_jsonl(tmp_path / "points.jsonl", [{"prompt": "p", "response": "r"}])
+    for path, needle in ((bon, "bon.jsonl:1: field 'is_correct': is missing"),
+                         (points, "holds pointwise rows; a benchmark needs pairs")):
+        (row,) = run_bench([length_model()], path, n_boot=200).models[0].rows
+        assert row.skipped is not None and needle in row.skipped

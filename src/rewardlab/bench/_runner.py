@@ -141,6 +141,7 @@ def _plan_task(task: SuiteTask, *, limit: int | None, ties: str
             del row.records[limit:]
         if row.skipped is None and not row.records:
             row.skipped = "has no rows"
+        _check_labels(row)  # the length baselines need the labels too
         if row.skipped is None:
             row.baseline = _baseline(row, ties)
     notes = [invalid] if invalid else []
