@@ -22,7 +22,7 @@ from rewardlab.data._columns import (
     SOLUTION_KEYS,
 )
 from rewardlab.data._convert import best_of_n_to_pairs
-from rewardlab.data._dialogue import is_hh_text, parse_hh
+from rewardlab.data._dialogue import is_hh_text, parse_hh, render_hh
 from rewardlab.data._fields import (
     DEFAULT_MAX_CHARS,
     RowContext,
@@ -124,6 +124,7 @@ __all__ = [
     "read_rows",
     "read_subset",
     "read_text",
+    "render_hh",
     "render_prompt",
     "require_task",
     "resolve_source",
