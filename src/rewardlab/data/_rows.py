@@ -31,7 +31,7 @@ __all__ = ["RowParser", "RowsRead", "read_rows"]
 
 T = TypeVar("T")
 #: A parser of one row: its fields and where it is, to a record or a list of records.
-RowParser = Callable[[dict[str, Any], RowContext], "T | list[T]"]
+RowParser = Callable[[dict[str, Any], RowContext], Any]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class RowsRead(Generic[T]):
 
 def read_rows(
     source: str | Path,
-    parse: Callable[[dict[str, Any], RowContext], Any],
+    parse: RowParser,
     *,
     skip_invalid: bool = False,
     limit: int | None = None,
