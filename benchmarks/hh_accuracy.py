@@ -19,8 +19,7 @@ import numpy as np
 from _common import emit
 from rewardlab import resolve
 from rewardlab._store import EmbeddingCache, default_cache_dir
-from rewardlab.data import Dataset, kfold_by_prompt, load_dataset, split_by_prompt
-from rewardlab.data._dialogue import render_hh
+from rewardlab.data import Dataset, kfold_by_prompt, load_dataset, render_hh, split_by_prompt
 from rewardlab.evaluate import evaluate_pairwise, pairwise_accuracy
 from rewardlab.models._encoder import SentenceEncoder
 

@@ -31,8 +31,7 @@ import tempfile
 import time
 
 from _common import emit
-from rewardlab.data import load_dataset, split_by_prompt
-from rewardlab.data._dialogue import render_hh
+from rewardlab.data import load_dataset, render_hh, split_by_prompt
 
 
 def _split(pairs: int, test: int, keep: str | None = None):

@@ -212,3 +212,42 @@ def test_unwritable_output(run_cli, saved_model, tmp_path) -> None:
     path.write_text(json.dumps(GOOD) + "\n")
     assert_clean_error(run_cli("score", saved_model, path, "--out", blocker / "s.jsonl"),
                        "cannot write")
+
+
+def test_score_writes_rewards_for_unlabelled_rows(run_cli, saved_model, tmp_path) -> None:
+    """Issue 18, defect 0: model output with no label (prompt/response, chat messages,
+    best-of-n candidates) is scored; eval says which metric needs which label."""
+    rows = {"point.jsonl": {"prompt": "How do I bake bread?", "response": "Mix flour, ..."},
+            "chat.jsonl": {"messages": [{"role": "user", "content": "How do I bake bread?"},
+                                        {"role": "assistant", "content": "Mix flour, ..."}]},
+            "bon.jsonl": {"prompt": "How do I bake bread?",
+                          "responses": ["Mix flour, ...", "Buy it."]}}
+    rewards = {}
+    for name, row in rows.items():
+        path = tmp_path / name
+        path.write_text(json.dumps(row) + "\n")
+        out = tmp_path / f"{name}.scores.jsonl"
+        result = run_cli("score", saved_model, path, "--out", out)
+        assert result.code == 0, result.err
+        (scored,) = [json.loads(line) for line in out.read_text().splitlines()]
+        rewards[name] = scored.get("reward", scored.get("rewards", [None])[0])
+        assert isinstance(rewards[name], float)
+    # the same prompt and reply get the same reward as a pointwise row or a candidate
+    assert rewards["point.jsonl"] == pytest.approx(rewards["bon.jsonl"], rel=1e-5, abs=1e-6)
+    out = tmp_path / "forced.jsonl"
+    assert run_cli("score", saved_model, tmp_path / "point.jsonl", "--format", "pointwise",
+                   "--out", out).code == 0
+    assert_clean_error(run_cli("eval", saved_model, tmp_path / "point.jsonl"),
+                       "point.jsonl", "pairwise accuracy needs 'chosen' and 'rejected'",
+                       "best-of-n accuracy needs 'is_correct'")
+    assert_clean_error(run_cli("eval", saved_model, tmp_path / "bon.jsonl"),
+                       "bon.jsonl:1: field 'is_correct'", "best-of-n accuracy needs 'is_correct'")
+
+
+def test_score_refuses_a_file_that_is_not_regular(run_cli, saved_model, tmp_path) -> None:
+    """Issue 18, defect 1: a symlink to /dev/zero used to grow memory without a message."""
+    link = tmp_path / "zero.jsonl"
+    link.symlink_to("/dev/zero")
+    assert_clean_error(run_cli("score", saved_model, link, "--out", tmp_path / "s.jsonl"),
+                       "zero.jsonl: is not a regular file (a device)")
+    assert not (tmp_path / "s.jsonl").exists()

@@ -92,4 +92,5 @@ def test_rewardbench2_count_mismatch_skips_the_file_with_its_reason(tmp_path: Pa
     m = run_bench([length_model()], path, n_boot=200).models[0]
     (row,) = m.rows
     assert row.skipped is not None
-    assert "bad.jsonl:1: field 'num_correct': is 2 but the number of 'chosen'" in row.skipped
+    assert ("bad.jsonl: none of its 1 rows is valid; the first problem, at line 1, field "
+            "'num_correct': is 2 but the number of 'chosen'") in row.skipped

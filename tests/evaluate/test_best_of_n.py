@@ -125,7 +125,8 @@ def test_rows_without_labels_or_references_are_named(tmp_path: Path) -> None:
         {"prompt": "2+2?", "responses": ["#### 4", "#### 5"], "is_correct": [True, False]},
         {"prompt": "3+3?", "responses": ["#### 6", "#### 7"]},
     ])
-    with pytest.raises(DataError, match=r"rows.jsonl:2: field 'is_correct': has no"):
+    with pytest.raises(DataError, match=r"rows.jsonl:2: field 'is_correct': is missing; "
+                                        "best-of-n accuracy needs"):
         evaluate_best_of_n(LengthModel(), load_dataset(unlabelled))
     no_reference = _write(tmp_path, [
         {"prompt": "2+2?", "responses": ["#### 4", "#### 5"], "is_correct": [True, False],

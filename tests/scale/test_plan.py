@@ -10,8 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rewardlab.data import load_dataset
-from rewardlab.data._readers import iter_raw_rows
+from rewardlab.data import iter_raw_rows, load_dataset
 from rewardlab.errors import ConfigError, DataError
 from rewardlab.scale import plan_job
 from rewardlab.scale._rows import iter_record_chunks, iter_shard_rows
@@ -92,3 +91,26 @@ def test_unstreamable_and_bad_inputs_are_refused(tmp_path: Path) -> None:
         plan_job(odd)
     with pytest.raises(ConfigError, match=r"'shard_rows' parameter must be at least 1\. Got 0"):
         plan_job(odd, shard_rows=0)
+
+
+def test_an_enormous_line_is_a_row_error_in_the_plan_and_the_shard(tmp_path: Path) -> None:
+    """Issue 18, defect 1 under --ray: the planning pass and the shard reader read lines with
+    a size limit, so one enormous line is a row error with its line, not a memory blow-up."""
+    from rewardlab.data import DEFAULT_MAX_LINE_BYTES
+
+    row = json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}).encode() + b"\n"
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as fh:
+        fh.write(row)
+        fh.write(b'{"prompt": "' + b"x" * DEFAULT_MAX_LINE_BYTES + b'"}\n')
+        fh.write(row * 2)
+    plan = plan_job(path, shard_rows=2)
+    assert [s.rows for s in plan.shards] == [2, 2]
+    assert plan.shards[-1].end == path.stat().st_size
+    rows = _rows_of(plan)
+    assert [r.line for r in rows] == [1, 2, 3, 4]
+    assert rows[1].error is not None and "bytes a row may take" in rows[1].error.reason
+    assert rows[2].value == rows[3].value == json.loads(row)
+    small = list(iter_shard_rows(plan.path, "jsonl", plan.shards[0], source=str(path),
+                                 max_line_bytes=10))
+    assert [r.error is not None for r in small] == [True, True]

@@ -48,7 +48,8 @@ def test_trl_conversational_completions_and_options() -> None:
 
 
 def test_trl_reward_function_errors_name_the_fix() -> None:
-    with pytest.raises(ConfigError, match=r"column named 'ground_truth'.*got columns question"):
+    with pytest.raises(ConfigError,
+                       match=r"column named 'reference', 'ground_truth'.*got columns question"):
         math_reward(prompts=["q"], completions=["#### 7"], question=["q"])
     with pytest.raises(ConfigError, match="`answer` has 2 entries but there are 1"):
         math_reward(prompts=["q"], completions=["#### 7"], answer=["7", "8"])

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardlab._validation import check_option
+from rewardlab.data import REFERENCE_KEYS as DATA_REFERENCE_KEYS
 from rewardlab.data import Prompt, render_prompt
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import RewardModel, describe
@@ -57,9 +58,9 @@ __all__ = [
     "reward_terms",
 ]
 
-#: Dataset columns read as reference answers, in this order, when none is named (the order
-#: ``rewardlab.verify.rl`` uses too).
-REFERENCE_KEYS = ("ground_truth", "answer", "reference", "solution")
+#: Dataset columns read as reference answers, in this order, when none is named: the one
+#: column vocabulary of ``rewardlab.data`` (``rewardlab.verify.rl`` uses it too).
+REFERENCE_KEYS = DATA_REFERENCE_KEYS
 
 Normalize = Literal["none", "group"]
 _NORMALIZE = ("none", "group")

@@ -25,7 +25,7 @@ import numpy as np
 from rewardlab._progress import progress
 from rewardlab._validation import check_int, check_option
 from rewardlab.bench._cache import ScoreCache, model_fingerprint, prompt_key
-from rewardlab.bench._data import load_task_data
+from rewardlab.bench._data import invalid_rows_note, load_task_data
 from rewardlab.bench._results import (
     OVERALL,
     BenchResult,
@@ -100,22 +100,23 @@ def _section_of(task: SuiteTask, subset: str | None) -> str | None:
 
 
 def _plan_task(task: SuiteTask, *, limit: int | None, ties: str
-               ) -> tuple[list[_Row], dict[str, Any] | None]:
+               ) -> tuple[list[_Row], list[dict[str, Any]]]:
     wanted = BENCH_TASKS.get(task.task, "?")
     section = task.section or (task.subsets[0][1] if task.subsets else task.name)
     if wanted == "?":
         reason = (f"unknown task '{task.task}'; use one of "
                   f"{', '.join(repr(t) for t in BENCH_TASKS)}")
-        return [_Row(task.name, task.name, task, section, "?", skipped=reason)], None
+        return [_Row(task.name, task.name, task, section, "?", skipped=reason)], []
     try:
         data = load_task_data(task.data, wanted, holdout=task.holdout)
     except DataError as exc:
         return [_Row(task.name, task.name, task, section, wanted or "?",
-                     skipped=str(exc))], None
+                     skipped=str(exc))], []
     if data.task == "pointwise":
         return [_Row(task.name, task.name, task, section, "pointwise", skipped=(
-            f"{task.data} holds pointwise ratings; a benchmark needs pairs, best-of-n rows "
-            "or step labels"))], None
+            f"{task.data} holds pointwise rows; a benchmark needs pairs, best-of-n rows "
+            "or step labels"))], []
+    invalid = invalid_rows_note(task.name, data)
     rows: dict[str, _Row] = {}
     left_out = 0
     for record in data.records:
@@ -143,13 +144,14 @@ def _plan_task(task: SuiteTask, *, limit: int | None, ties: str
             del row.records[limit:]
         if row.skipped is None and not row.records:
             row.skipped = "has no rows"
+        _check_labels(row)  # the length baselines need the labels too
         if row.skipped is None:
             row.baseline = _baseline(row, ties)
-    note = None
+    notes = [invalid] if invalid else []
     if left_out:
-        note = {"task": task.name, "data": task.data, "rows": left_out,
-                "reason": "their subsets are not mapped to a section by the suite"}
-    return list(rows.values()), note
+        notes.append({"task": task.name, "data": task.data, "rows": left_out,
+                      "reason": "their subsets are not mapped to a section by the suite"})
+    return list(rows.values()), notes
 
 
 def _baseline(row: _Row, ties: str) -> dict[str, float]:
@@ -189,12 +191,11 @@ def plan_suite(suite: Suite, *, limit: int | None = None, ties: str = "half"
     """The suite's table rows (with their records) and the data rows it leaves out."""
     rows, notes = [], []
     for task in suite.tasks:
-        planned, note = _plan_task(task, limit=limit, ties=ties)
+        planned, task_notes = _plan_task(task, limit=limit, ties=ties)
         for row in planned:
             _check_labels(row)
         rows.extend(planned)
-        if note:
-            notes.append(note)
+        notes.extend(task_notes)
     return rows, notes
 
 

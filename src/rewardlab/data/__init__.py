@@ -1,11 +1,54 @@
 """Reading reward data: pairs, pointwise scores, best-of-n candidates and step-labelled
 solutions, in the formats users already have (TRL explicit and implicit prompts, Anthropic HH
-dialogues, chat messages, GSM8K example solutions, TRL's PRM format, PRMBench), from JSONL,
-JSON, CSV/TSV and Parquet."""
+dialogues, chat messages, GSM8K problems and example solutions, RewardBench 2, TRL's PRM
+format, PRMBench), from JSONL, JSON, CSV/TSV and Parquet.
 
+Every format is read here. Besides ``load_dataset``, the package's row-reading seam is
+public, so other packages and new formats read rows the same way: ``read_rows`` (a file's
+rows through a parser, stopping or skipping at bad ones), ``RowContext`` (where a row is),
+the field readers ``read_text``, ``read_number``, ``read_bool``, ``read_messages``,
+``read_prompt``, ``read_id``, ``read_subset``, ``read_reference`` (typed values, or a
+``DataError`` naming file, line and field), and one column vocabulary (``PROMPT_KEYS``,
+``REFERENCE_KEYS``, ...).
+"""
+
+from rewardlab.data._columns import (
+    CANDIDATE_TEXT_KEYS,
+    LABEL_FIELDS,
+    PROMPT_KEYS,
+    QUESTION_KEYS,
+    REFERENCE_KEYS,
+    SCORE_KEYS,
+    SOLUTION_KEYS,
+)
 from rewardlab.data._convert import best_of_n_to_pairs
-from rewardlab.data._formats import DEFAULT_MAX_CHARS
-from rewardlab.data._loader import BUNDLED, bundled_path, load_dataset, require_task
+from rewardlab.data._dialogue import is_hh_text, parse_hh, render_hh
+from rewardlab.data._fields import (
+    DEFAULT_MAX_CHARS,
+    RowContext,
+    maybe_json,
+    read_bool,
+    read_id,
+    read_messages,
+    read_number,
+    read_prompt,
+    read_reference,
+    read_subset,
+    read_text,
+)
+from rewardlab.data._formats import detect_task, is_rewardbench2_row, unknown_layout
+from rewardlab.data._loader import load_dataset, parse_row, require_task
+from rewardlab.data._problems import Problem, is_problem_row, parse_problem, read_problems
+from rewardlab.data._readers import (
+    DEFAULT_MAX_LINE_BYTES,
+    RawRow,
+    file_type,
+    iter_lines,
+    iter_raw_rows,
+    jsonl_row,
+    line_limit,
+    too_long_row,
+)
 from rewardlab.data._records import (
     TASKS,
     BestOfNRecord,
@@ -21,11 +64,21 @@ from rewardlab.data._records import (
     last_user_turn,
     render_prompt,
 )
-from rewardlab.data._split import kfold_by_prompt, split_by_prompt
+from rewardlab.data._rows import RowParser, RowsRead, read_rows
+from rewardlab.data._sources import BUNDLED, bundled_path, resolve_source
+from rewardlab.data._split import kfold_by_prompt, prompt_buckets, split_by_prompt
 
 __all__ = [
     "BUNDLED",
+    "CANDIDATE_TEXT_KEYS",
     "DEFAULT_MAX_CHARS",
+    "DEFAULT_MAX_LINE_BYTES",
+    "LABEL_FIELDS",
+    "PROMPT_KEYS",
+    "QUESTION_KEYS",
+    "REFERENCE_KEYS",
+    "SCORE_KEYS",
+    "SOLUTION_KEYS",
     "TASKS",
     "BestOfNRecord",
     "Conversation",
@@ -33,16 +86,49 @@ __all__ = [
     "Message",
     "PairRecord",
     "PointRecord",
+    "Problem",
     "Prompt",
+    "RawRow",
+    "RowContext",
+    "RowParser",
+    "RowsRead",
     "SkippedRow",
     "StepRecord",
     "Task",
     "best_of_n_to_pairs",
     "bundled_path",
+    "detect_task",
+    "file_type",
+    "is_hh_text",
+    "is_problem_row",
+    "is_rewardbench2_row",
+    "iter_lines",
+    "iter_raw_rows",
+    "jsonl_row",
     "kfold_by_prompt",
     "last_user_turn",
+    "line_limit",
     "load_dataset",
+    "maybe_json",
+    "parse_hh",
+    "parse_problem",
+    "parse_row",
+    "prompt_buckets",
+    "read_bool",
+    "read_id",
+    "read_messages",
+    "read_number",
+    "read_problems",
+    "read_prompt",
+    "read_reference",
+    "read_rows",
+    "read_subset",
+    "read_text",
+    "render_hh",
     "render_prompt",
     "require_task",
+    "resolve_source",
     "split_by_prompt",
+    "too_long_row",
+    "unknown_layout",
 ]

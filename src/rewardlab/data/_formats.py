@@ -6,19 +6,29 @@ the file, line and field. Nothing here decides whether to stop or skip: the load
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from rewardlab.data._columns import CANDIDATE_TEXT_KEYS, SCORE_KEYS
 from rewardlab.data._dialogue import (
     common_prefix_split,
     is_hh_text,
     parse_hh,
     render_hh,
     split_turns,
+)
+from rewardlab.data._fields import (
+    RowContext,
+    maybe_json,
+    read_bool,
+    read_id,
+    read_messages,
+    read_number,
+    read_prompt,
+    read_reference,
+    read_subset,
+    read_text,
+    type_name,
 )
 from rewardlab.data._records import (
     BestOfNRecord,
@@ -30,131 +40,53 @@ from rewardlab.data._records import (
 )
 from rewardlab.errors import DataError
 
-__all__ = ["DEFAULT_MAX_CHARS", "PARSERS", "RowContext", "detect_task"]
-
-#: Longest text a field may hold. A reply of 100k characters is ~25k tokens, far past any
-#: reward model's context; longer ones are almost always a broken export, so they are reported.
-DEFAULT_MAX_CHARS = 100_000
-
-_PROMPT_KEYS = ("prompt", "question", "instruction")
-_REFERENCE_KEYS = ("reference", "ground_truth", "answer")
-_SCORE_KEYS = ("score", "label", "rating")
-_CANDIDATE_TEXT_KEYS = ("response", "text", "solution", "completion", "content")
+__all__ = [
+    "detect_task",
+    "is_rewardbench2_row",
+    "parse_best_of_n",
+    "parse_pair",
+    "parse_point",
+    "unknown_layout",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class RowContext:
-    """Where a row came from, so every error can say so.
-
-    ``seen`` is shared by all rows of one load, for layouts whose rows repeat content that
-    should be read once (PRMBench repeats a correct solution beside each of its corruptions).
-    """
-
-    file: str
-    line: int
-    index: int
-    location: str = "line"
-    max_chars: int = DEFAULT_MAX_CHARS
-    seen: set[Any] = dataclasses.field(default_factory=set)
-    #: CSV/TSV cells can only hold text, so lists and objects arrive as JSON text there; in
-    #: JSON/JSONL/Parquet a string that looks like JSON ("[0.5, 1.5]") is a real answer.
-    cells_are_text: bool = False
-
-    def fail(self, field: str | None, msg: str) -> DataError:
-        return DataError(msg, file=self.file, line=self.line, field=field, location=self.location)
+def is_rewardbench2_row(row: dict[str, Any]) -> bool:
+    """A RewardBench 2 row: ``chosen`` is a list whose items are plain strings and
+    ``rejected`` a list too (a pair's sides are strings, or chat messages, which are
+    objects)."""
+    chosen = row.get("chosen")
+    return (isinstance(chosen, list) and bool(chosen) and all(isinstance(c, str) for c in chosen)
+            and isinstance(row.get("rejected"), list))
 
 
 def detect_task(row: dict[str, Any]) -> Task | None:
     """The task a row's fields imply, or None when they match no known layout."""
+    if is_rewardbench2_row(row):
+        return "best-of-n"  # RewardBench 2: is a chosen reply at the top of all the candidates?
     if "chosen" in row or "rejected" in row:
         return "pairwise"  # one side missing is reported by the pairwise parser, by name
     if "completions" in row or "original_process" in row or "modified_process" in row:
         return "steps"  # TRL's PRM format, or PRMBench's correct / modified processes
     if "responses" in row or _gsm8k_candidate_keys(row):
         return "best-of-n"
-    if "response" in row and any(key in row for key in _SCORE_KEYS):
-        return "pointwise"
+    if "response" in row or "messages" in row:
+        return "pointwise"  # labelled or not: a label is needed only where a metric uses it
     return None
 
 
-# --- field helpers -----------------------------------------------------------------------
-
-
-def _maybe_json(value: Any, ctx: RowContext) -> Any:
-    """CSV cells hold lists as JSON text; decode them when they look like JSON containers."""
-    if ctx.cells_are_text and isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _text(value: Any, ctx: RowContext, field: str) -> str:
-    """A text field. Empty text is valid: policies do answer with nothing (56 PandaLM pairs
-    lose to a model that did; four HH annotators preferred silence to a harmful answer)."""
-    if not isinstance(value, str):
-        raise ctx.fail(field, f"must be a string, got {_type_name(value)}")
-    if len(value) > ctx.max_chars:
-        raise ctx.fail(
-            field,
-            f"is {len(value):,} characters long; the limit is {ctx.max_chars:,} "
-            "(raise it with --max-chars if this is intended)",
-        )
-    return value
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _number(value: Any, ctx: RowContext, field: str) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ctx.fail(field, f"must be a number, got the text {value[:40]!r}") from None
-    if not isinstance(value, int | float):
-        raise ctx.fail(field, f"must be a number, got {_type_name(value)}")
-    if not math.isfinite(value):
-        raise ctx.fail(field, f"must be a finite number, got {value}")
-    return float(value)
-
-
-def _boolean(value: Any, ctx: RowContext, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise ctx.fail(field, f"must be true or false, got {value!r}")
-
-
-def _messages(value: list[Any], ctx: RowContext, field: str) -> list[Message]:
-    out = []
-    for i, item in enumerate(value):
-        where = f"{field}[{i}]"
-        if not isinstance(item, dict):
-            raise ctx.fail(where, f"must be a message object with 'role' and 'content', got "
-                           f"{_type_name(item)}")
-        role, content = item.get("role"), item.get("content")
-        if not isinstance(role, str) or not role:
-            raise ctx.fail(f"{where}.role", "must be a non-empty string")
-        out.append(Message(role, _text(content, ctx, f"{where}.content")))
-    return out
-
-
-def _prompt(row: dict[str, Any], ctx: RowContext) -> tuple[str, Prompt] | None:
-    for key in _PROMPT_KEYS:
-        if key in row and row[key] is not None:
-            value = _maybe_json(row[key], ctx)
-            if isinstance(value, list):
-                return key, tuple(_messages(value, ctx, key))
-            return key, _text(value, ctx, key)
-    return None
+def unknown_layout(row: dict[str, Any], *, file: str, line: int | None,
+                   location: str = "line") -> DataError:
+    """The error for a row whose fields match no layout: it lists the fields it has and the
+    layouts there are, so the user can rename a column or pass ``--format``."""
+    fields = ", ".join(sorted(row)) or "none"
+    return DataError(
+        f"cannot tell the data format from its fields ({fields}). Expected pairwise "
+        "(prompt/chosen/rejected, or whole chosen/rejected dialogues), pointwise "
+        "(prompt/response with an optional score, or chat messages), best-of-n "
+        "(prompt/responses) or steps (prompt/completions/labels); rename the fields or pass "
+        "--format",
+        file=file, line=line, location=location,
+    )
 
 
 def _reply_text(turns: list[Message], ctx: RowContext, field: str) -> str:
@@ -166,25 +98,7 @@ def _reply_text(turns: list[Message], ctx: RowContext, field: str) -> str:
     if not turns:
         raise ctx.fail(field, "has no reply after the prompt it shares with the other side")
     text = turns[0].content if len(turns) == 1 else render_hh(turns)
-    return _text(text, ctx, field)
-
-
-def _row_id(row: dict[str, Any], ctx: RowContext) -> str | int:
-    value = row.get("id")
-    if value is None:
-        return ctx.index
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return value
-    raise ctx.fail("id", f"must be a string or an integer, got {_type_name(value)}")
-
-
-def _subset(row: dict[str, Any], ctx: RowContext) -> str | None:
-    value = row.get("subset")
-    if value is None or value == "":
-        return None
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return str(value)
-    raise ctx.fail("subset", f"must be a string, got {_type_name(value)}")
+    return read_text(text, ctx, field)
 
 
 # --- pairwise ----------------------------------------------------------------------------
@@ -195,18 +109,18 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
     for key in ("chosen", "rejected"):
         if key not in row or row[key] is None:
             raise ctx.fail(key, "is missing; a pairwise row needs 'chosen' and 'rejected'")
-    chosen_raw, rejected_raw = _maybe_json(row["chosen"], ctx), _maybe_json(row["rejected"], ctx)
-    explicit = _prompt(row, ctx)
+    chosen_raw, rejected_raw = maybe_json(row["chosen"], ctx), maybe_json(row["rejected"], ctx)
+    explicit = read_prompt(row, ctx)
 
     if isinstance(chosen_raw, list) or isinstance(rejected_raw, list):
         sides = {}
         for key, value in (("chosen", chosen_raw), ("rejected", rejected_raw)):
             if isinstance(value, list):
-                sides[key] = _messages(value, ctx, key)
+                sides[key] = read_messages(value, ctx, key)
         for key, value in (("chosen", chosen_raw), ("rejected", rejected_raw)):
             if not isinstance(value, list):
                 raise ctx.fail(key, f"must be a list of messages like the other side, "
-                               f"got {_type_name(value)}")
+                               f"got {type_name(value)}")
         chosen_turns, rejected_turns = sides["chosen"], sides["rejected"]
         if explicit is not None:
             prompt: Prompt = explicit[1]
@@ -223,8 +137,8 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
             rejected = _reply_text(r_rest, ctx, "rejected")
         form = "conversational"
     else:
-        chosen_text = _text(chosen_raw, ctx, "chosen")
-        rejected_text = _text(rejected_raw, ctx, "rejected")
+        chosen_text = read_text(chosen_raw, ctx, "chosen")
+        rejected_text = read_text(rejected_raw, ctx, "rejected")
         if explicit is not None:
             prompt, chosen, rejected, form = explicit[1], chosen_text, rejected_text, "explicit"
         elif is_hh_text(chosen_text) and is_hh_text(rejected_text):
@@ -236,7 +150,7 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
             prompt, chosen, rejected = common_prefix_split(chosen_text, rejected_text)
             form = "implicit"
             for key, value in (("chosen", chosen), ("rejected", rejected)):
-                _text(value, ctx, key)
+                read_text(value, ctx, key)
 
     if chosen == rejected:
         raise ctx.fail(
@@ -244,13 +158,13 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
         )
     margin = None
     if row.get("margin") not in (None, ""):
-        margin = _number(row["margin"], ctx, "margin")
+        margin = read_number(row["margin"], ctx, "margin")
     record = PairRecord(
         prompt=prompt,
         chosen=chosen,
         rejected=rejected,
-        id=_row_id(row, ctx),
-        subset=_subset(row, ctx),
+        id=read_id(row, ctx),
+        subset=read_subset(row, ctx),
         margin=margin,
         line=ctx.line,
     )
@@ -261,21 +175,43 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
 
 
 def parse_point(row: dict[str, Any], ctx: RowContext) -> tuple[PointRecord, str]:
-    if "response" not in row:
-        raise ctx.fail("response", "is missing; a pointwise row needs 'response' and 'score'")
-    key = next((k for k in _SCORE_KEYS if k in row), None)
-    if key is None:
-        raise ctx.fail("score", "is missing; a pointwise row needs a 'score' (or 'label')")
-    explicit = _prompt(row, ctx)
+    """One response to score: ``prompt``/``response`` or a chat's ``messages`` (the last
+    assistant turn is the response, the turns before it the prompt), with an optional
+    ``score`` (or ``label``/``rating``). Unlabelled rows are what ``score`` is for: the first
+    thing a user scores is model output, so the label is read only when it is there."""
+    if "response" not in row and "messages" in row:
+        prompt, response = _chat_reply(row, ctx)
+        form = "messages"
+    else:
+        if "response" not in row:
+            raise ctx.fail("response", "is missing; a pointwise row needs 'response' (or the "
+                           "chat's 'messages')")
+        explicit = read_prompt(row, ctx)
+        prompt = explicit[1] if explicit else ""
+        response, form = read_text(row["response"], ctx, "response"), "pointwise"
+    key = next((k for k in SCORE_KEYS if row.get(k) not in (None, "")), None)
     record = PointRecord(
-        prompt=explicit[1] if explicit else "",
-        response=_text(row["response"], ctx, "response"),
-        score=_number(row[key], ctx, key),
-        id=_row_id(row, ctx),
-        subset=_subset(row, ctx),
+        prompt=prompt,
+        response=response,
+        score=None if key is None else read_number(row[key], ctx, key),
+        id=read_id(row, ctx),
+        subset=read_subset(row, ctx),
         line=ctx.line,
     )
-    return record, "pointwise"
+    return record, form
+
+
+def _chat_reply(row: dict[str, Any], ctx: RowContext) -> tuple[Prompt, str]:
+    """A chat's last assistant turn as the response and the turns before it as the prompt."""
+    value = maybe_json(row["messages"], ctx)
+    if not isinstance(value, list) or not value:
+        raise ctx.fail("messages", f"must be a non-empty list of {{'role', 'content'}} "
+                       f"messages, got {type_name(value)}")
+    turns = read_messages(value, ctx, "messages")
+    if turns[-1].role != "assistant":
+        raise ctx.fail(f"messages[{len(turns) - 1}].role", f"is '{turns[-1].role}'; the last "
+                       "message must be the assistant's reply to score")
+    return tuple(turns[:-1]), turns[-1].content
 
 
 # --- best-of-n ---------------------------------------------------------------------------
@@ -288,27 +224,27 @@ def _gsm8k_candidate_keys(row: dict[str, Any]) -> list[str]:
 
 def _candidate(item: Any, ctx: RowContext, field: str) -> tuple[str, bool | None, float | None]:
     if isinstance(item, str):
-        return _text(item, ctx, field), None, None
+        return read_text(item, ctx, field), None, None
     if not isinstance(item, dict):
         raise ctx.fail(field, f"must be a string or an object with the text, got "
-                       f"{_type_name(item)}")
-    key = next((k for k in _CANDIDATE_TEXT_KEYS if k in item), None)
+                       f"{type_name(item)}")
+    key = next((k for k in CANDIDATE_TEXT_KEYS if k in item), None)
     if key is None:
-        raise ctx.fail(field, f"has no text; expected one of {', '.join(_CANDIDATE_TEXT_KEYS)}")
-    text = _text(item[key], ctx, f"{field}.{key}")
+        raise ctx.fail(field, f"has no text; expected one of {', '.join(CANDIDATE_TEXT_KEYS)}")
+    text = read_text(item[key], ctx, f"{field}.{key}")
     correct = item.get("is_correct", item.get("correct"))
     score = item.get("score")
     return (
         text,
-        None if correct is None else _boolean(correct, ctx, f"{field}.is_correct"),
-        None if score is None else _number(score, ctx, f"{field}.score"),
+        None if correct is None else read_bool(correct, ctx, f"{field}.is_correct"),
+        None if score is None else read_number(score, ctx, f"{field}.score"),
     )
 
 
 def _parallel(row: dict[str, Any], key: str, n: int, ctx: RowContext, kind: Callable) -> tuple:
-    value = _maybe_json(row[key], ctx)
+    value = maybe_json(row[key], ctx)
     if not isinstance(value, list):
-        raise ctx.fail(key, f"must be a list with one entry per response, got {_type_name(value)}")
+        raise ctx.fail(key, f"must be a list with one entry per response, got {type_name(value)}")
     if len(value) != n:
         raise ctx.fail(key, f"has {len(value)} entries but there are {n} responses")
     return tuple(kind(v, ctx, f"{key}[{i}]") for i, v in enumerate(value))
@@ -317,9 +253,9 @@ def _parallel(row: dict[str, Any], key: str, n: int, ctx: RowContext, kind: Call
 def parse_best_of_n(row: dict[str, Any], ctx: RowContext) -> tuple[BestOfNRecord, str]:
     names: tuple[str, ...] | None = None
     if "responses" in row:
-        items = _maybe_json(row["responses"], ctx)
+        items = maybe_json(row["responses"], ctx)
         if not isinstance(items, list) or not items:
-            raise ctx.fail("responses", f"must be a non-empty list, got {_type_name(items)}")
+            raise ctx.fail("responses", f"must be a non-empty list, got {type_name(items)}")
         form = "responses"
     else:
         keys = _gsm8k_candidate_keys(row)
@@ -332,37 +268,24 @@ def parse_best_of_n(row: dict[str, Any], ctx: RowContext) -> tuple[BestOfNRecord
     correct = tuple(p[1] for p in parsed)
     scores = tuple(p[2] for p in parsed)
     if "is_correct" in row:
-        correct = _parallel(row, "is_correct", len(items), ctx, _boolean)
+        correct = _parallel(row, "is_correct", len(items), ctx, read_bool)
     if "scores" in row:
-        scores = _parallel(row, "scores", len(items), ctx, _number)
+        scores = _parallel(row, "scores", len(items), ctx, read_number)
     for label, values in (("is_correct", correct), ("score", scores)):
         if any(v is None for v in values) and any(v is not None for v in values):
             raise ctx.fail(label, "is given for some responses but not all")
 
-    explicit = _prompt(row, ctx)
-    reference = None
-    for key in _REFERENCE_KEYS:
-        if row.get(key) is not None:
-            value = row[key]
-            reference = str(value) if isinstance(value, int | float) else _text(value, ctx, key)
-            break
+    explicit = read_prompt(row, ctx)
+    reference = read_reference(row, ctx)
     record = BestOfNRecord(
         prompt=explicit[1] if explicit else "",
         responses=responses,
-        id=_row_id(row, ctx),
+        id=read_id(row, ctx),
         is_correct=None if correct[0] is None else correct,  # type: ignore[arg-type]
         scores=None if scores[0] is None else scores,  # type: ignore[arg-type]
         reference=reference,
         names=names,
-        subset=_subset(row, ctx),
+        subset=read_subset(row, ctx),
         line=ctx.line,
     )
     return record, form
-
-
-PARSERS: dict[Task, Callable[[dict[str, Any], RowContext], tuple[Any, str]]] = {
-    "pairwise": parse_pair,
-    "pointwise": parse_point,
-    "best-of-n": parse_best_of_n,
-}
-

@@ -8,59 +8,58 @@ without a trace.
 from __future__ import annotations
 
 from collections import Counter
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rewardlab.data._formats import DEFAULT_MAX_CHARS, PARSERS, RowContext, detect_task
-from rewardlab.data._readers import iter_raw_rows
-from rewardlab.data._records import TASKS, Dataset, SkippedRow, Task
+from rewardlab.data._columns import LABEL_FIELDS
+from rewardlab.data._fields import DEFAULT_MAX_CHARS, RowContext
+from rewardlab.data._formats import (
+    detect_task,
+    parse_best_of_n,
+    parse_pair,
+    parse_point,
+    unknown_layout,
+)
+from rewardlab.data._records import TASKS, Dataset, Task
+from rewardlab.data._rewardbench import parse_rewardbench2
+from rewardlab.data._rows import read_rows
+from rewardlab.data._sources import BUNDLED, bundled_path, resolve_source
 from rewardlab.data._steps import parse_steps
 from rewardlab.errors import DataError
 
-__all__ = ["BUNDLED", "bundled_path", "load_dataset", "require_task"]
+__all__ = [
+    "BUNDLED",
+    "bundled_path",
+    "load_dataset",
+    "parse_row",
+    "require_task",
+    "resolve_source",
+]
 
-#: Data sets that ship inside the package (with their LICENSE files), by name.
-BUNDLED = {
-    "hh_harmless": "hh_harmless/pairs.jsonl",
-    "gsm8k_examples": "gsm8k/example_model_solutions.jsonl",
-    # 200 PRMBench rows, 25 per error type, drawn at random (seed 0) from the 2,842 rows of
-    # ../shared/data/prmbench whose steps are all non-empty and whose error steps exist
-    "prmbench": "prmbench/steps.jsonl",
-    # the sets below are copied by tools/bundle_data.py (docs/data.md has the sample sizes)
-    "llmbar": "llmbar/pairs.jsonl",
-    "pandalm": "pandalm/pairs.jsonl",
-    "finegrained_qa": "finegrained_qa/pairs.jsonl",
-    "evalbiasbench": "evalbiasbench/pairs.jsonl",
-    # not a pairwise file: the same prompts answered concisely / normally / verbosely, each
-    # with a GPT-4-turbo preference against a reference; read by the audit's length probe
-    "alpacaeval_length": "alpacaeval_length/annotations.jsonl",
+
+def _best_of_n(row: dict[str, Any], ctx: RowContext) -> tuple[Any, str]:
+    if "responses" not in row and "chosen" in row:
+        return parse_rewardbench2(row, ctx), "rewardbench-2"
+    return parse_best_of_n(row, ctx)
+
+
+_PARSERS: dict[Task, Callable[[dict[str, Any], RowContext], tuple[Any, str]]] = {
+    "pairwise": parse_pair,
+    "pointwise": parse_point,
+    "best-of-n": _best_of_n,
+    "steps": parse_steps,
 }
-_PARSERS = {**PARSERS, "steps": parse_steps}
-_BUNDLED_PREFIX = "bundled:"
 
 
-def bundled_path(name: str) -> Path:
-    """Path of a bundled data set (a key of ``BUNDLED``, e.g. ``hh_harmless``)."""
-    if name not in BUNDLED:
-        raise DataError(
-            f"no bundled data set named '{name}'; known: {', '.join(sorted(BUNDLED))}",
-            file=_BUNDLED_PREFIX + name,
-        )
-    return Path(str(resources.files("rewardlab.data") / "bundled" / BUNDLED[name]))
+def parse_row(task: Task, row: dict[str, Any], ctx: RowContext) -> tuple[Any, str]:
+    """One row of ``task`` as ``(record or list of records, layout name)``, exactly as
+    ``load_dataset`` reads it (Ray's shard workers parse through this too).
 
-
-def _resolve_source(source: str | Path) -> Path:
-    text = str(source)
-    if text.startswith(_BUNDLED_PREFIX):
-        return bundled_path(text[len(_BUNDLED_PREFIX) :])
-    path = Path(source)
-    if not path.exists():
-        raise DataError("no such file", file=text)
-    if path.is_dir():
-        raise DataError("is a directory; give a data file (.jsonl, .json, .csv, .parquet)",
-                        file=text)
-    return path
+    Raises:
+        DataError: the row is bad; the message names file, line and field.
+    """
+    return _PARSERS[task](row, ctx)
 
 
 def load_dataset(
@@ -97,43 +96,26 @@ def load_dataset(
         raise DataError(
             f"unknown format '{format}'; use one of {', '.join(TASKS)}", file=str(source)
         )
-    path = _resolve_source(source)
-    file = str(source)
-    location, rows = iter_raw_rows(path)
     task: Task | None = format
-    records: list[Any] = []
-    skipped: list[SkippedRow] = []
     forms: Counter[str] = Counter()
-    seen: set[Any] = set()  # shared by the rows of this load (see RowContext.seen)
-    index = -1
-    for raw in rows:
-        index += 1
-        if limit is not None and len(records) >= limit:
-            break
-        try:
-            value = raw.json_object(file, location)
-            if task is None:
-                task = _detect(value, file, raw.line, location)
-            ctx = RowContext(file=file, line=raw.line, index=index, location=location,
-                             max_chars=max_chars, seen=seen,
-                             cells_are_text=path.suffix.lower() in (".csv", ".tsv"))
-            record, form = _PARSERS[task](value, ctx)
-        except DataError as exc:
-            if not skip_invalid:
-                raise
-            skipped.append(raw.skipped(exc))
-            continue
-        # a PRMBench row holds two solutions, so a parser may return a list of records
-        records.extend(record if isinstance(record, list) else [record])
-        forms[form] += 1
 
-    if index < 0:
-        raise DataError("the file holds no rows", file=file)
+    def parse(row: dict[str, Any], ctx: RowContext) -> Any:
+        nonlocal task
+        if task is None:
+            task = _detect(row, ctx.file, ctx.line, ctx.location)
+        record, form = _PARSERS[task](row, ctx)
+        forms[form] += 1
+        return record
+
+    read = read_rows(source, parse, skip_invalid=skip_invalid, limit=limit, max_chars=max_chars)
+    file, records, skipped, location = str(source), read.records, read.skipped, read.location
     if not records:
         first = skipped[0]
+        where = "" if first.line is None else f", at {location} {first.line}"
+        where += "" if first.field is None else f", field '{first.field}'"
         raise DataError(
-            f"none of its {len(skipped)} rows is valid; the first problem, at line "
-            f"{first.line}, field '{first.field}': {first.reason}",
+            f"none of its {len(skipped)} rows is valid; the first problem{where}: "
+            f"{first.reason}",
             file=file,
         )
     assert task is not None
@@ -145,23 +127,20 @@ def load_dataset(
 def _detect(row: dict[str, Any], file: str, line: int, location: str) -> Task:
     task = detect_task(row)
     if task is None:
-        fields = ", ".join(sorted(row)) or "none"
-        raise DataError(
-            f"cannot tell the data format from its fields ({fields}). Expected pairwise "
-            "(prompt/chosen/rejected, or whole chosen/rejected dialogues), pointwise "
-            "(prompt/response/score), best-of-n (prompt/responses) or steps "
-            "(prompt/completions/labels); rename the fields or pass --format",
-            file=file, line=line, location=location,
-        )
+        raise unknown_layout(row, file=file, line=line, location=location)
     return task
 
 
 def require_task(dataset: Dataset[Any], allowed: tuple[Task, ...], *, purpose: str) -> None:
-    """Raise a DataError naming the file when ``dataset`` is not of an ``allowed`` task."""
+    """Raise a DataError naming the file when ``dataset`` is not of an ``allowed`` task; the
+    message says which labels each allowed task carries (``LABEL_FIELDS``), since a file of
+    unlabelled replies is the usual reason, and that ``score`` needs none."""
     if dataset.task not in allowed:
         wanted = " or ".join(allowed) if len(allowed) < 3 else (
             f"{', '.join(allowed[:-1])} or {allowed[-1]}")
+        needs = "; ".join(LABEL_FIELDS[task] for task in allowed)
         raise DataError(
-            f"{purpose} needs {wanted} data, but the file holds {dataset.task} rows",
+            f"{purpose} needs {wanted} data, but the file holds {dataset.task} rows: {needs}. "
+            "Rows without labels can be scored with `rewardlab score`",
             file=dataset.source,
         )

@@ -11,15 +11,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rewardlab.data._records import SkippedRow
 from rewardlab.errors import DataError
 
-__all__ = ["FILE_TYPES", "RawRow", "file_type", "iter_raw_rows"]
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "FILE_TYPES",
+    "RawRow",
+    "check_regular",
+    "file_type",
+    "iter_lines",
+    "iter_raw_rows",
+    "jsonl_row",
+    "line_limit",
+    "too_long_row",
+]
 
 FILE_TYPES = ("jsonl", "json", "csv", "tsv", "parquet")
 _SUFFIXES = {
@@ -32,6 +44,12 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 _BOM = b"\xef\xbb\xbf"
+#: Longest line read into memory (64 MiB). A row is read whole before its fields are checked
+#: against ``max_chars``, so without a bound one enormous line (or ``/dev/zero``) grows memory
+#: without a word; 64 MiB is over 150 fields of 100,000 four-byte characters, far past any real
+#: row. ``line_limit`` raises it with ``max_chars``.
+DEFAULT_MAX_LINE_BYTES = 64 << 20
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +82,51 @@ class RawRow:
                           self.value if self.error is None else self.text)
 
 
+def line_limit(max_chars: int) -> int:
+    """The longest line (in bytes) read for rows whose fields hold at most ``max_chars``
+    characters: ``DEFAULT_MAX_LINE_BYTES``, or more when ``--max-chars`` asks for more."""
+    return max(DEFAULT_MAX_LINE_BYTES, 16 * max_chars)
+
+
+class LineSource(Protocol):
+    """What ``iter_lines`` reads from: a binary file, or anything with its ``readline``."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def iter_lines(fh: LineSource, max_bytes: int = DEFAULT_MAX_LINE_BYTES
+               ) -> Iterator[tuple[bytes | None, int]]:
+    """The lines of a binary file as ``(line, size)``, holding at most ``max_bytes`` of one
+    line in memory: ``line`` is None for a line longer than that (its bytes are read past in
+    chunks, not kept), and ``size`` is always the line's full length in bytes, newline
+    included, so byte offsets stay exact."""
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        if len(raw) <= max_bytes or raw.endswith(b"\n"):
+            yield raw, len(raw)
+            continue
+        size = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = fh.readline(_CHUNK)
+            if not raw:
+                break
+            size += len(raw)
+        yield None, size
+
+
+def too_long_row(source: Path | str, number: int, size: int, max_bytes: int) -> RawRow:
+    """Line ``number`` as a row holding the error that it is ``size`` bytes, over
+    ``max_bytes``; shared by whole-file reading and Ray's byte-range shards."""
+    err = DataError(
+        f"the line is {size:,} bytes long, over the {max_bytes:,} bytes a row may take (a row "
+        "is read whole); raise --max-chars if this is intended, or check that this is a JSON "
+        "Lines file",
+        file=str(source), line=number)
+    return RawRow(number, error=err, text="")
+
+
 def file_type(path: Path) -> str:
     """The file's type from its suffix, or by sniffing its first bytes if the suffix is unknown."""
     kind = _SUFFIXES.get(path.suffix.lower())
@@ -85,20 +148,47 @@ def file_type(path: Path) -> str:
     )
 
 
-def iter_raw_rows(path: Path) -> tuple[str, Iterator[RawRow]]:
-    """Open ``path`` and return ``(location unit, rows)``; the unit is ``"line"`` or ``"row"``."""
+def iter_raw_rows(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+                  ) -> tuple[str, Iterator[RawRow]]:
+    """Open ``path`` and return ``(location unit, rows)``; the unit is ``"line"`` or ``"row"``.
+
+    A JSON Lines line longer than ``max_line_bytes`` becomes a row holding its error (the
+    line is not read into memory), so ``--skip-invalid`` can step over it.
+
+    Raises:
+        DataError: ``path`` is not a regular file (a FIFO, a device such as ``/dev/zero``, a
+            directory), or the whole file is unreadable.
+    """
+    check_regular(path)
     kind = file_type(path)
     if kind == "parquet":
         return "row", _parquet_rows(path)
     if kind == "jsonl":
-        return "line", _jsonl_rows(path)
+        return "line", _jsonl_rows(path, max_line_bytes)
     if kind == "json":
         data = path.read_bytes()
         # A .json file that is really JSON Lines is common (HF `to_json` writes lines).
         if data.removeprefix(_BOM).lstrip().startswith(b"{"):
-            return "line", _jsonl_rows(path)
+            return "line", _jsonl_rows(path, max_line_bytes)
         return "line", _json_array_rows(path, data)
     return "line", _csv_rows(path, delimiter="\t" if kind == "tsv" else ",")
+
+
+def check_regular(path: Path) -> None:
+    """Raise a DataError unless ``path`` is a regular file: a FIFO blocks, ``/dev/zero``
+    never ends, a directory has no rows; each would hang or fill memory before any message."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise DataError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
+    if stat.S_ISDIR(mode):
+        raise DataError("is a directory; give a data file (.jsonl, .json, .csv, .parquet)",
+                        file=str(path))
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special")
+        raise DataError(f"is not a regular file ({kind}); give a data file (.jsonl, .json, "
+                        ".csv, .parquet)", file=str(path))
 
 
 def _decode(raw: bytes, path: Path, line: int) -> str:
@@ -134,10 +224,11 @@ def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
         return RawRow(number, error=err, text=text[:200])
 
 
-def _jsonl_rows(path: Path) -> Iterator[RawRow]:
+def _jsonl_rows(path: Path, max_line_bytes: int) -> Iterator[RawRow]:
     with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            row = jsonl_row(raw, number, path)
+        for number, (raw, size) in enumerate(iter_lines(fh, max_line_bytes), start=1):
+            row = (too_long_row(path, number, size, max_line_bytes) if raw is None
+                   else jsonl_row(raw, number, path))
             if row is not None:
                 yield row
 
@@ -185,6 +276,15 @@ def _json_array_rows(path: Path, data: bytes) -> Iterator[RawRow]:
             )
     if pos >= len(text):
         raise DataError("malformed JSON: the array is not closed", file=str(path))
+    rest = _skip_ws(text, pos + 1)
+    if rest < len(text):
+        line = text.count("\n", 0, rest) + 1
+        column = rest - (text.rfind("\n", 0, rest) + 1) + 1
+        raise DataError(
+            f"more text after the array ends (column {column}: {text[rest:rest + 20]!r}); a "
+            ".json file holds one array of rows; join the arrays into one, or write one row "
+            "object per line (JSON Lines)",
+            file=str(path), line=line)
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -209,6 +309,13 @@ def _csv_rows(path: Path, *, delimiter: str) -> Iterator[RawRow]:
         return
     except csv.Error as exc:
         raise DataError(f"malformed CSV header: {exc}", file=str(path), line=1) from None
+    seen: dict[str, int] = {}
+    for column, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"columns {seen[name]} and {column} are both named '{name}'; "
+                            "rename one (a row can hold a field only once)",
+                            file=str(path), line=1, field=name)
+        seen[name] = column
     start = reader.line_num + 1
     while True:
         try:

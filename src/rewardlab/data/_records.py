@@ -82,11 +82,13 @@ class PairRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PointRecord:
-    """A single response with a scalar label (a rating or a 0/1 judgement)."""
+    """A single response, with a scalar label (a rating or a 0/1 judgement) when the source
+    has one; ``score`` is None for unlabelled model output, which can be scored but not used
+    where a metric needs the label."""
 
     prompt: Prompt
     response: str
-    score: float
+    score: float | None = None
     id: str | int
     subset: str | None = None
     line: int | None = None

@@ -14,7 +14,7 @@ from typing import Any
 from rewardlab._validation import check_int, check_range
 from rewardlab.data._records import Dataset, render_prompt
 
-__all__ = ["kfold_by_prompt", "split_by_prompt"]
+__all__ = ["kfold_by_prompt", "prompt_buckets", "split_by_prompt"]
 
 
 def _bucket(text: str, seed: int) -> float:
@@ -22,7 +22,7 @@ def _bucket(text: str, seed: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def _buckets(dataset: Dataset[Any], seed: int) -> list[float]:
+def prompt_buckets(dataset: Dataset[Any], seed: int) -> list[float]:
     """Per record, a number in [0, 1) fixed by its first user turn and the seed."""
     out = []
     for record in dataset.records:
@@ -46,7 +46,7 @@ def split_by_prompt(
         1812
     """
     check_range("split_by_prompt", "test_fraction", test_fraction, 0.0, 1.0)
-    buckets = _buckets(dataset, seed)
+    buckets = prompt_buckets(dataset, seed)
     test = [i for i, b in enumerate(buckets) if b < test_fraction]
     train = [i for i, b in enumerate(buckets) if b >= test_fraction]
     return dataset.take(train), dataset.take(test)
@@ -64,7 +64,7 @@ def kfold_by_prompt(
         1812
     """
     check_int("kfold_by_prompt", "k", k, minimum=2)
-    folds = [int(b * k) for b in _buckets(dataset, seed)]
+    folds = [int(b * k) for b in prompt_buckets(dataset, seed)]
     for fold in range(k):
         yield (dataset.take([i for i, f in enumerate(folds) if f != fold]),
                dataset.take([i for i, f in enumerate(folds) if f == fold]))

@@ -16,7 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rewardlab.data._formats import RowContext, _maybe_json, _prompt, _row_id, _subset, _text
+from rewardlab.data._fields import (
+    RowContext,
+    maybe_json,
+    read_id,
+    read_prompt,
+    read_subset,
+    read_text,
+)
 from rewardlab.data._records import StepRecord
 
 __all__ = ["parse_steps"]
@@ -26,7 +33,7 @@ _ENUMERATION = re.compile(r"^\s*(\d+)\.\s+")
 
 
 def _step_list(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...]:
-    value = _maybe_json(row.get(key), ctx)
+    value = maybe_json(row.get(key), ctx)
     if value is None:
         raise ctx.fail(key, "is missing; a step-labelled row needs its steps as a list")
     if not isinstance(value, list):
@@ -35,7 +42,7 @@ def _step_list(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...
         raise ctx.fail(key, "is empty; a solution needs at least one step")
     steps = []
     for i, step in enumerate(value):
-        text = _text(step, ctx, f"{key}[{i}]")
+        text = read_text(step, ctx, f"{key}[{i}]")
         if not text.strip():
             raise ctx.fail(f"{key}[{i}]", "is an empty step; every step must have some text "
                            "(drop the empty entry, and its label, from the row)")
@@ -46,7 +53,7 @@ def _step_list(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...
 def _labels(row: dict[str, Any], n_steps: int, ctx: RowContext) -> tuple[bool, ...] | None:
     if row.get("labels") is None:
         return None
-    value = _maybe_json(row["labels"], ctx)
+    value = maybe_json(row["labels"], ctx)
     if not isinstance(value, list):
         raise ctx.fail("labels", f"must be a list with one true/false per step, got "
                        f"{type(value).__name__}")
@@ -61,12 +68,12 @@ def _labels(row: dict[str, Any], n_steps: int, ctx: RowContext) -> tuple[bool, .
 
 def parse_trl_steps(row: dict[str, Any], ctx: RowContext) -> StepRecord:
     """One TRL stepwise-supervision row: ``prompt``, ``completions``, optional ``labels``."""
-    prompt = _prompt(row, ctx)
+    prompt = read_prompt(row, ctx)
     if prompt is None:
         raise ctx.fail("prompt", "is missing; a step-labelled row needs the problem it solves")
     steps = _step_list(row, "completions", ctx)
     return StepRecord(prompt=prompt[1], steps=steps, labels=_labels(row, len(steps), ctx),
-                      id=_row_id(row, ctx), subset=_subset(row, ctx), line=ctx.line)
+                      id=read_id(row, ctx), subset=read_subset(row, ctx), line=ctx.line)
 
 
 def _unnumbered(steps: tuple[str, ...]) -> tuple[str, ...]:
@@ -82,7 +89,7 @@ def _unnumbered(steps: tuple[str, ...]) -> tuple[str, ...]:
 def _question(row: dict[str, Any], key: str, ctx: RowContext) -> str:
     for name in (key, "question"):
         if isinstance(row.get(name), str) and row[name].strip():
-            return _text(row[name], ctx, name)
+            return read_text(row[name], ctx, name)
     raise ctx.fail(key, "is missing; a PRMBench row needs the question its processes solve")
 
 
@@ -96,7 +103,7 @@ def parse_prmbench(row: dict[str, Any], ctx: RowContext) -> list[StepRecord]:
     builds up to eight corruptions from one original; the original is read once.
     """
     modified = _unnumbered(_step_list(row, "modified_process", ctx))
-    errors = _maybe_json(row.get("error_steps"), ctx)
+    errors = maybe_json(row.get("error_steps"), ctx)
     if not isinstance(errors, list) or not errors:
         raise ctx.fail("error_steps", "must be a non-empty list of 1-based step numbers (the "
                        "steps of 'modified_process' that are wrong)")
@@ -106,8 +113,8 @@ def parse_prmbench(row: dict[str, Any], ctx: RowContext) -> list[StepRecord]:
     if first > len(modified):
         raise ctx.fail("error_steps", f"points at step {first}, but 'modified_process' has "
                        f"only {len(modified)} steps")
-    base_id = _row_id(row, ctx) if row.get("idx") is None else str(row["idx"])
-    subset = _subset(row, ctx) or (str(row["classification"]) if row.get("classification")
+    base_id = read_id(row, ctx) if row.get("idx") is None else str(row["idx"])
+    subset = read_subset(row, ctx) or (str(row["classification"]) if row.get("classification")
                                    else None)
     records = [StepRecord(
         prompt=_question(row, "modified_question", ctx), steps=modified,

@@ -32,8 +32,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab._validation import check_int, check_option
-from rewardlab.data import BestOfNRecord, Dataset, SkippedRow
-from rewardlab.data._loader import require_task
+from rewardlab.data import BestOfNRecord, Dataset, SkippedRow, require_task
 from rewardlab.errors import DataError
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe
@@ -305,8 +304,9 @@ def evaluate_best_of_n(
     records = data.records
     unlabelled = next((r for r in records if r.is_correct is None), None)
     if unlabelled is not None:
-        raise DataError("has no 'is_correct' labels; best-of-n evaluation needs to know which "
-                        "candidates are correct (give 'is_correct' per response)",
+        raise DataError("is missing; best-of-n accuracy needs 'is_correct' on every reply in "
+                        "'responses' to know which candidates are correct (rows without labels "
+                        "can be scored with `rewardlab score`)",
                         file=data.source, line=unlabelled.line, field="is_correct")
     scored = list(rewards) if rewards is not None else score_best_of_n(model, data)
     correct = [np.asarray(r.is_correct, dtype=bool) for r in records]

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.data import Dataset, PairRecord, SkippedRow
-from rewardlab.data._loader import require_task
+from rewardlab.data import Dataset, PairRecord, SkippedRow, require_task
 from rewardlab.evaluate.judged import judge_summary
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe

@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab._validation import check_int
-from rewardlab.data import Dataset, SkippedRow, StepRecord
-from rewardlab.data._loader import require_task
+from rewardlab.data import Dataset, SkippedRow, StepRecord, require_task
 from rewardlab.errors import DataError
 from rewardlab.models.base import RewardModel, StepScorer, describe, require_capability
 from rewardlab.scoring import first_errors
@@ -181,8 +180,9 @@ def evaluate_process(
     records = data.records
     unlabelled = next((r for r in records if r.labels is None), None)
     if unlabelled is not None:
-        raise DataError("has no 'labels'; first-error evaluation needs one true/false label "
-                        "per step", file=data.source, line=unlabelled.line, field="labels")
+        raise DataError("is missing; first-error F1 needs 'labels', one true/false per step "
+                        "(rows without labels can be scored with `rewardlab score`)",
+                        file=data.source, line=unlabelled.line, field="labels")
     if predictions is None:
         require_capability(model, StepScorer, "evaluate first errors")
         predictions = first_errors(model, [r.prompt for r in records],

@@ -24,14 +24,11 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rewardlab._validation import check_int, check_option
-from rewardlab.data import Dataset, SkippedRow, StepRecord
-from rewardlab.data._loader import _resolve_source
-from rewardlab.data._readers import iter_raw_rows
-from rewardlab.errors import ConfigError, DataError
+from rewardlab.data import Dataset, Problem, StepRecord, read_problems
+from rewardlab.errors import ConfigError
 from rewardlab.steps._arith import _CALC, _NUMBER, _key, _safe_value, _value, evaluate_expression
 from rewardlab.steps._split import split_steps
 
@@ -49,10 +46,6 @@ __all__ = [
 #: What a corruption can change: a calculation's result, or one of its operands.
 CORRUPTIONS = ("arithmetic", "quantity")
 
-_QUESTION_KEYS = ("question", "prompt", "problem")
-#: Fields that hold a worked solution: raw GSM8K's ``answer``, the example solutions'
-#: ``ground_truth``, or a generic ``solution`` / ``reference``.
-_SOLUTION_KEYS = ("answer", "ground_truth", "solution", "reference")
 
 
 class _CannotCarry(Exception):
@@ -271,69 +264,6 @@ def _problem_seed(question: str, seed: int) -> int:
 
 
 # --- many problems -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A question with a correct worked solution, read from a GSM8K-style file."""
-
-    id: str | int
-    question: str
-    solution: str
-    line: int | None = None
-
-
-def read_problems(source: str | Path, *, skip_invalid: bool = False, limit: int | None = None
-                  ) -> tuple[list[Problem], list[SkippedRow]]:
-    """Questions and correct worked solutions from raw GSM8K (``question``, ``answer``), the
-    example solutions (``question``, ``ground_truth``), or any rows with a ``question`` (or
-    ``prompt``) and a ``solution`` (or ``reference``).
-
-    Raises:
-        DataError: the file is missing or holds no rows, or (without ``skip_invalid``) a row
-            has no question or no solution text.
-    """
-    path = _resolve_source(source)
-    file = str(source)
-    location, rows = iter_raw_rows(path)
-    problems: list[Problem] = []
-    skipped: list[SkippedRow] = []
-    index = -1
-    for raw in rows:
-        index += 1
-        if limit is not None and len(problems) >= limit:
-            break
-        try:
-            if raw.error is not None:
-                raise raw.error
-            problems.append(_problem(raw.value, file, raw.line, index, location))
-        except DataError as exc:
-            if not skip_invalid:
-                raise
-            skipped.append(raw.skipped(exc))
-    if index < 0:
-        raise DataError("the file holds no rows", file=file)
-    return problems, skipped
-
-
-def _problem(row: Any, file: str, line: int, index: int, location: str) -> Problem:
-    def fail(field: str | None, msg: str) -> DataError:
-        return DataError(msg, file=file, line=line, field=field, location=location)
-
-    if not isinstance(row, dict):
-        raise fail(None, f"must be a JSON object with named fields, got {type(row).__name__}")
-    qkey = next((k for k in _QUESTION_KEYS if k in row), None)
-    if qkey is None or not isinstance(row[qkey], str) or not row[qkey].strip():
-        raise fail(qkey or "question", "is missing or empty; error injection needs the "
-                   "question each solution answers")
-    skey = next((k for k in _SOLUTION_KEYS if isinstance(row.get(k), str)), None)
-    if skey is None or not row[skey].strip():
-        raise fail(skey or "answer", "is missing or empty; error injection needs a correct "
-                   "worked solution ('answer' in GSM8K, or 'ground_truth' / 'solution')")
-    row_id = row.get("id", index)
-    if not isinstance(row_id, str | int) or isinstance(row_id, bool):
-        raise fail("id", f"must be a string or an integer, got {type(row_id).__name__}")
-    return Problem(id=row_id, question=row[qkey], solution=row[skey], line=line)
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,20 @@ from typing import Any
 
 from rewardlab._progress import progress
 from rewardlab._validation import check_int, check_option, check_positive, check_range
-from rewardlab.data import DEFAULT_MAX_CHARS, Dataset, SkippedRow, StepRecord
-from rewardlab.data._formats import RowContext, detect_task, parse_best_of_n
-from rewardlab.data._loader import _resolve_source
-from rewardlab.data._readers import iter_raw_rows
-from rewardlab.data._records import render_prompt
-from rewardlab.data._steps import parse_steps
-from rewardlab.errors import DataError
+from rewardlab.data import (
+    DEFAULT_MAX_CHARS,
+    REFERENCE_KEYS,
+    Dataset,
+    RowContext,
+    SkippedRow,
+    StepRecord,
+    detect_task,
+    is_problem_row,
+    parse_problem,
+    parse_row,
+    read_rows,
+    render_prompt,
+)
 from rewardlab.label._policy import (
     Continuation,
     Policy,
@@ -74,9 +81,6 @@ DENOISE_MODES = ("none", "mark", "drop")
 #: can find; GSM8K's own solutions end the same way.
 DEFAULT_INSTRUCTION = ("Solve it step by step, one step per line, and give the final answer "
                        "on its own last line as '#### <number>'.")
-_QUESTION_KEYS = ("question", "prompt", "problem")
-_SOLUTION_KEYS = ("answer", "solution", "ground_truth")
-_REFERENCE_KEYS = ("reference", "ground_truth", "answer")
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -189,7 +193,7 @@ class Solution:
 
 
 def _reference_of(row: dict[str, Any]) -> str | None:
-    for key in _REFERENCE_KEYS:
+    for key in REFERENCE_KEYS:
         value = row.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
@@ -201,23 +205,20 @@ def _reference_of(row: dict[str, Any]) -> str | None:
     return None
 
 
-def _solutions_of(row: Any, ctx: RowContext, split: str) -> tuple[list[Solution], str]:
-    """The solutions an input row holds and its layout; ``DataError`` for a malformed row."""
-    if not isinstance(row, dict):
-        raise ctx.fail(None, f"must be a JSON object with named fields, got "
-                       f"{type(row).__name__}")
+def _solutions_of(row: dict[str, Any], ctx: RowContext, split: str) -> list[Solution]:
+    """The solutions an input row holds; ``DataError`` for a malformed row."""
     task = detect_task(row)
     if task == "steps":
-        parsed, _ = parse_steps(row, ctx)
+        parsed, _ = parse_row("steps", row, ctx)
         records = parsed if isinstance(parsed, list) else [parsed]
         reference = _reference_of(row)
         extra = {k: row[k] for k in ("corruption",) if k in row}
         return [Solution(id=r.id, question=render_prompt(r.prompt), steps=r.steps,
                          reference=reference, line=ctx.line, subset=r.subset,
                          source={**extra, **({"labels": list(r.labels)} if r.labels else {})})
-                for r in records], "steps"
+                for r in records]
     if task == "best-of-n":
-        record, _ = parse_best_of_n(row, ctx)
+        record, _ = parse_row("best-of-n", row, ctx)
         out = []
         for i, text in enumerate(record.responses):
             name = record.names[i] if record.names else str(i)
@@ -228,21 +229,17 @@ def _solutions_of(row: Any, ctx: RowContext, split: str) -> tuple[list[Solution]
                                 steps=tuple(split_steps(text, split)),
                                 reference=record.reference, line=ctx.line,
                                 subset=record.subset, source=source))
-        return out, "best-of-n"
-    qkey = next((k for k in _QUESTION_KEYS if isinstance(row.get(k), str)), None)
-    skey = next((k for k in _SOLUTION_KEYS if isinstance(row.get(k), str)), None)
-    if qkey is None or skey is None:
+        return out
+    if not is_problem_row(row):
         fields = ", ".join(sorted(row)) or "none"
         raise ctx.fail(None, f"cannot tell the layout from its fields ({fields}); expected "
                        "GSM8K problems (question/answer), best-of-n solutions "
                        "(prompt/responses, or GSM8K example solutions) or steps "
                        "(prompt/completions with a 'reference')")
-    row_id = row.get("id", ctx.index)
-    if not isinstance(row_id, str | int) or isinstance(row_id, bool):
-        raise ctx.fail("id", f"must be a string or an integer, got {type(row_id).__name__}")
-    solution = row[skey]
-    return [Solution(id=row_id, question=row[qkey], steps=tuple(split_steps(solution, split)),
-                     reference=solution, line=ctx.line)], "problems"
+    problem = parse_problem(row, ctx, allow_empty=True)
+    return [Solution(id=problem.id, question=problem.question,
+                     steps=tuple(split_steps(problem.solution, split)),
+                     reference=problem.solution, line=ctx.line)]
 
 
 def read_solutions(source: str | Path, *, split: str = "newline", skip_invalid: bool = False,
@@ -261,33 +258,9 @@ def read_solutions(source: str | Path, *, split: str = "newline", skip_invalid: 
             malformed.
     """
     check_option("read_solutions", "split", split, SPLIT_MODES)
-    path = _resolve_source(source)
-    file = str(source)
-    location, rows = iter_raw_rows(path)
-    solutions: list[Solution] = []
-    skipped: list[SkippedRow] = []
-    seen: set[Any] = set()
-    index = -1
-    for raw in rows:
-        index += 1
-        if limit is not None and index >= limit:
-            break
-        ctx = RowContext(file=file, line=raw.line, index=index, location=location,
-                         max_chars=max_chars, seen=seen,
-                         cells_are_text=path.suffix.lower() in (".csv", ".tsv"))
-        try:
-            if raw.error is not None:
-                raise raw.error
-            found, _ = _solutions_of(raw.value, ctx, split)
-        except DataError as exc:
-            if not skip_invalid:
-                raise
-            skipped.append(raw.skipped(exc))
-            continue
-        solutions.extend(found)
-    if index < 0:
-        raise DataError("the file holds no rows", file=file)
-    return solutions, skipped
+    read = read_rows(source, lambda row, ctx: _solutions_of(row, ctx, split),
+                     skip_invalid=skip_invalid, row_limit=limit, max_chars=max_chars)
+    return read.records, read.skipped
 
 
 # --- labelling -----------------------------------------------------------------------------

@@ -30,8 +30,8 @@ from rewardlab.data import (
     best_of_n_to_pairs,
     last_user_turn,
     render_prompt,
+    require_task,
 )
-from rewardlab.data._loader import require_task
 from rewardlab.errors import ConfigError, DataError, NotFittedError
 from rewardlab.models._encoder import SentenceEncoder
 from rewardlab.models._head_io import build_head, head_tensors, restore_head

@@ -38,8 +38,7 @@ import numpy as np
 
 from rewardlab._store import EmbeddingCache, default_cache_dir
 from rewardlab._validation import check_int, check_option, check_positive, check_range
-from rewardlab.data import Dataset, Prompt, last_user_turn
-from rewardlab.data._loader import require_task
+from rewardlab.data import Dataset, Prompt, last_user_turn, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._encoder import SentenceEncoder
 from rewardlab.models._head_io import build_head, head_tensors, restore_head
@@ -309,10 +308,10 @@ class ProcessRewardModel(SaveLoadMixin, StepScorer):
         grouped by problem); 0.5 when there are too few problems to fold."""
         import torch
 
-        from rewardlab.data._split import _buckets
+        from rewardlab.data import prompt_buckets
 
         k = self.config.tune_folds
-        fold_of = np.array([int(b * k) for b in _buckets(data, self.config.seed)])
+        fold_of = np.array([int(b * k) for b in prompt_buckets(data, self.config.seed)])
         if len(set(fold_of.tolist())) < k:
             return 0.5, {"method": "default", "reason": f"fewer than {k} problem groups"}
         probs = np.zeros(len(labels))

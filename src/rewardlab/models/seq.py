@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab._validation import check_int, check_option, check_positive, check_range
-from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs
-from rewardlab.data._loader import require_task
+from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._encoder import ENCODER_ALIASES, quiet_transformers, resolve_encoder_path
 from rewardlab.models._hf_inputs import EncodedPair, PairEncoder

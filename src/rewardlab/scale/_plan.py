@@ -14,12 +14,17 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from rewardlab.data import TASKS, Task
-from rewardlab.data._formats import detect_task
-from rewardlab.data._loader import bundled_path
-from rewardlab.data._readers import file_type
+from rewardlab.data import (
+    TASKS,
+    Task,
+    detect_task,
+    file_type,
+    iter_lines,
+    resolve_source,
+    unknown_layout,
+)
 from rewardlab.errors import ConfigError, DataError
 from rewardlab.scale._rows import iter_shard_rows
 
@@ -31,7 +36,6 @@ __all__ = ["DEFAULT_SHARD_ROWS", "JobPlan", "Shard", "plan_job"]
 DEFAULT_SHARD_ROWS = 5_000
 _HASH_BLOCK = 1 << 20
 _BOM = b"\xef\xbb\xbf"
-_BUNDLED_PREFIX = "bundled:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +82,7 @@ def resolve_input(source: str | Path) -> tuple[Path, str]:
     """The file behind ``source`` (a path or ``bundled:NAME``) and its type, if ``--ray``
     can stream it: JSONL (also a ``.json`` file of lines) or Parquet."""
     text = str(source)
-    if text.startswith(_BUNDLED_PREFIX):
-        path = bundled_path(text[len(_BUNDLED_PREFIX) :])
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise DataError("no such file", file=text)
-        if path.is_dir():
-            raise DataError("is a directory; give one .jsonl or .parquet file", file=text)
+    path = resolve_source(source)
     kind = file_type(path)
     if kind == "json":
         with path.open("rb") as fh:
@@ -137,20 +134,32 @@ def _plan_jsonl(path: Path, shard_rows: int) -> tuple[str, list[Shard]]:
     offset = rows = 0
     start = first_line = None
     with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            h.update(raw)
-            body = raw.removeprefix(_BOM) if number == 1 else raw
-            if body.strip():  # the loader's rule: blank lines are not rows
+        for number, (raw, size) in enumerate(iter_lines(_Hashed(fh, h)), start=1):
+            body = b"x" if raw is None else raw.removeprefix(_BOM) if number == 1 else raw
+            if body.strip():  # the loader's rule: blank lines are not rows (a too-long one is)
                 if rows % shard_rows == 0:
                     if start is not None:
                         shards.append(_shard(len(shards), start, offset, first_line, rows,
                                              shard_rows))
                     start, first_line = offset, number
                 rows += 1
-            offset += len(raw)
+            offset += size
     if start is not None:
         shards.append(_shard(len(shards), start, offset, first_line, rows, shard_rows))
     return h.hexdigest(), shards
+
+
+class _Hashed:
+    """A binary file that feeds every byte read through it to a hash, so the one pass that
+    finds the shard starts (reading lines with a size limit) also digests the content."""
+
+    def __init__(self, fh: BinaryIO, h: Any) -> None:
+        self.fh, self.h = fh, h
+
+    def readline(self, size: int = -1, /) -> bytes:
+        raw = self.fh.readline(size)
+        self.h.update(raw)
+        return raw
 
 
 def _shard(index: int, start: int, end: int, first_line: int | None, rows: int,
@@ -195,13 +204,8 @@ def _detect_task(plan: JobPlan, *, skip_invalid: bool) -> Task:
         if task is not None:
             return task
         if not skip_invalid:
-            fields = ", ".join(sorted(raw.value)) or "none"
-            raise DataError(
-                f"cannot tell the data format from its fields ({fields}). Expected pairwise "
-                "(prompt/chosen/rejected, or whole chosen/rejected dialogues), pointwise "
-                "(prompt/response/score), best-of-n (prompt/responses) or steps "
-                "(prompt/completions/labels); rename the fields or pass --format",
-                file=plan.source, line=raw.line, location=plan.location)
+            raise unknown_layout(raw.value, file=plan.source, line=raw.line,
+                                 location=plan.location)
     raise DataError("no row has fields from which the data format can be told; pass --format",
                     file=plan.source)
 

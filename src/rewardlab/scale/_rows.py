@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rewardlab.data import DEFAULT_MAX_CHARS, SkippedRow, Task
-from rewardlab.data._formats import RowContext
-from rewardlab.data._loader import _PARSERS
-from rewardlab.data._readers import RawRow, jsonl_row
+from rewardlab.data import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_LINE_BYTES,
+    RawRow,
+    RowContext,
+    SkippedRow,
+    Task,
+    iter_lines,
+    jsonl_row,
+    parse_row,
+    too_long_row,
+)
 from rewardlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -26,24 +34,27 @@ __all__ = ["ParsedChunk", "iter_record_chunks", "iter_shard_rows"]
 _PARQUET_BATCH = 1024
 
 
-def iter_shard_rows(path: Path, file_type: str, shard: Shard, *, source: str
-                    ) -> Iterator[RawRow]:
-    """The raw rows of ``shard``, each with its absolute line (JSONL) or row (Parquet)."""
+def iter_shard_rows(path: Path, file_type: str, shard: Shard, *, source: str,
+                    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawRow]:
+    """The raw rows of ``shard``, each with its absolute line (JSONL) or row (Parquet); a
+    line longer than ``max_line_bytes`` is a row error, never read whole (as in the loader)."""
     if file_type == "parquet":
         return _parquet_range(path, shard, source)
-    return _jsonl_range(path, shard, source)
+    return _jsonl_range(path, shard, source, max_line_bytes)
 
 
-def _jsonl_range(path: Path, shard: Shard, source: str) -> Iterator[RawRow]:
+def _jsonl_range(path: Path, shard: Shard, source: str, max_line_bytes: int
+                 ) -> Iterator[RawRow]:
     with path.open("rb") as fh:
         fh.seek(shard.start)
         offset, number = shard.start, shard.first_line - 1
-        for raw in fh:
+        for raw, size in iter_lines(fh, max_line_bytes):
             if offset >= shard.end:
                 return
-            offset += len(raw)
+            offset += size
             number += 1
-            row = jsonl_row(raw, number, source)
+            row = (too_long_row(source, number, size, max_line_bytes) if raw is None
+                   else jsonl_row(raw, number, source))
             if row is not None:
                 yield row
 
@@ -96,7 +107,6 @@ def iter_record_chunks(rows: Iterator[RawRow], shard: Shard, *, task: Task, sour
     Raises:
         DataError: a row is bad and ``skip_invalid`` is off (the loader's message).
     """
-    parse = _PARSERS[task]
     seen: set[Any] = set()  # per shard: see RowContext.seen (PRMBench originals)
     chunk = ParsedChunk()
     for k, raw in enumerate(rows):
@@ -106,7 +116,7 @@ def iter_record_chunks(rows: Iterator[RawRow], shard: Shard, *, task: Task, sour
             ctx = RowContext(file=source, line=raw.line, index=shard.first_index + k,
                              location=location, max_chars=max_chars, seen=seen,
                              cells_are_text=cells_are_text)
-            record, form = parse(value, ctx)
+            record, form = parse_row(task, value, ctx)
         except DataError as exc:
             if not skip_invalid:
                 raise
