@@ -18,8 +18,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewardlab.data import Message, Prompt
-from rewardlab.data import is_hh_text, parse_hh
+from rewardlab.data import Message, Prompt, is_hh_text, parse_hh
 from rewardlab.errors import ConfigError
 
 __all__ = [
