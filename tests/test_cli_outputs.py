@@ -213,3 +213,32 @@ def test_ctrl_c_during_train_exits_130_and_says_no_model_was_saved(tmp_path: Pat
     assert result.stderr == f"interrupted: no model saved to {out}\n"
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow  # loads and fine-tunes seq:minilm until its first checkpoint (~10-40 s)
+def test_ctrl_c_during_a_seq_fine_tune_names_the_checkpoints_kept(tmp_path: Path) -> None:
+    data = write_rows(tmp_path / "pairs.jsonl", *(
+        {"prompt": f"Is {i} even?", "chosen": f"{i} is {'odd' if i % 2 else 'even'}.",
+         "rejected": f"{i} is {'even' if i % 2 else 'odd'}."} for i in range(16)))
+    out = tmp_path / "rm"
+    checkpoints = tmp_path / "rm.checkpoints"
+    proc = subprocess.Popen(
+        [*_rewardlab(), "train", str(data), "--model", "seq:minilm", "--out", str(out),
+         "--max-length", "16", "--batch-size", "2", "--epochs", "4", "--checkpoint-every", "1"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 300
+        while (proc.poll() is None and not checkpoints.is_dir()
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert " ".join(err.split()) == (f"interrupted: no model saved to {out}; the checkpoints "
+                                     f"in {checkpoints} are kept (continue with --resume)")
+    assert checkpoints.is_dir() and not out.exists()

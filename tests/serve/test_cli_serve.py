@@ -23,29 +23,31 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict:
     return seen
 
 
-def test_serve_builds_the_app_from_options(run_cli, captured, monkeypatch) -> None:
+def test_serve_builds_the_app_from_options(run_cli, captured, monkeypatch, unused_port
+                                           ) -> None:
     monkeypatch.setenv("REWARDLAB_SERVE_TOKEN", "from-env")
-    result = run_cli("serve", "verify:math", "--port", "9123", "--max-batch", "8",
+    result = run_cli("serve", "verify:math", "--port", unused_port, "--max-batch", "8",
                      "--max-wait-ms", "2.5", "--max-request-items", "100",
                      "--max-body-mb", "1")
     assert result.code == 0, result.err
-    assert "http://127.0.0.1:9123/get_reward" in result.out
-    assert captured["host"] == "127.0.0.1" and captured["port"] == 9123
+    assert f"http://127.0.0.1:{unused_port}/get_reward" in result.out
+    assert captured["host"] == "127.0.0.1" and captured["port"] == unused_port
     config = captured["app"].state.config
     assert (config.max_batch, config.max_wait_ms, config.max_request_items) == (8, 2.5, 100)
     assert config.max_body_bytes == 1024 * 1024 and config.token == "from-env"
 
 
-def test_serve_untrained_model_is_a_clean_error(run_cli, captured) -> None:
-    result = run_cli("serve", "embed:minilm")
+def test_serve_untrained_model_is_a_clean_error(run_cli, captured, unused_port) -> None:
+    result = run_cli("serve", "embed:minilm", "--port", unused_port)  # port 8000 may be busy
     assert result.code == 2
     assert "error:" in result.err and "not trained yet" in result.err
     assert "Traceback" not in result.err
     assert captured == {}
 
 
-def test_serve_bad_spec_and_option(run_cli, captured) -> None:
-    assert run_cli("serve", "nosuchkind:x").code == 2
+def test_serve_bad_spec_and_option(run_cli, captured, unused_port) -> None:
+    result = run_cli("serve", "nosuchkind:x", "--port", unused_port)
+    assert result.code == 2 and "nosuchkind" in result.err
     assert run_cli("serve", "verify:math", "--max-batch", "0").code == 2
     assert captured == {}
 

@@ -30,6 +30,10 @@ def check_port(host: str, port: int) -> None:
     every address the host resolves to, with the options uvicorn's own socket uses
     (``SO_REUSEADDR``, so a port left in TIME_WAIT by a stopped server still counts as free),
     and releases it at once; ``port=0`` (any free port) always passes.
+
+    Raises:
+        ConfigError: naming ``host:port`` and why (in use, not this machine's address,
+            unknown host, a privileged port).
     """
     if port == 0:
         return
