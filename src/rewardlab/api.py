@@ -149,6 +149,7 @@ def train(
     from rewardlab.models.ensemble import train_ensemble
 
     start = time.perf_counter()
+    check_outputs({"--out": out}, {"DATA": data, "--eval-data": eval_data}, skipped_files=True)
     base = resolve(model)
     rm = _with_params(base, params)
     require_capability(rm, Trainable, "train")

@@ -146,8 +146,6 @@ def train(
 ) -> None:
     """Train a reward model (pairs, best-of-n rows or step labels) and save it to --out."""
     checkpoints = api.checkpoint_dir_for(out_dir)
-    check_outputs({"--out": out_dir}, {"DATA": data, "--eval-data": eval_data},
-                  skipped_files=True)
 
     def kept() -> str:
         if checkpoints.is_dir():
