@@ -4,6 +4,7 @@ audit, ``score``) goes through here, so a new kind or capability is routed in on
 
 - ``score_batch`` (and ``ascore_batch``): prompts and responses, with optional reference
   answers and group ids, to a ``ScoredBatch`` (rewards, uncertainty, per-item details);
+  ``route`` says which method of a model it calls;
 - ``score_pair_batch`` / ``score_pairs``: both sides of preference pairs, or a judge's
   side-by-side comparison (``judge_pair_rewards``, ``compare_pairs``);
 - ``score_best_of_n``: every candidate of best-of-n rows;
@@ -13,10 +14,12 @@ audit, ``score``) goes through here, so a new kind or capability is routed in on
 """
 
 from rewardlab.scoring._batch import (
+    Route,
     ScoredBatch,
     ascore_batch,
     call_model,
     needs_references,
+    route,
     score_batch,
 )
 from rewardlab.scoring._best_of_n import score_best_of_n
@@ -35,6 +38,7 @@ from rewardlab.scoring._steps import ScoredSteps, first_errors, score_solutions
 from rewardlab.scoring._tournament import preference_matrix
 
 __all__ = [
+    "Route",
     "ScoredBatch",
     "ScoredPairs",
     "ScoredSteps",
@@ -48,6 +52,7 @@ __all__ = [
     "judge_pair_rewards",
     "needs_references",
     "preference_matrix",
+    "route",
     "score_batch",
     "score_best_of_n",
     "score_pair_batch",

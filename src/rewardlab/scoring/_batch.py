@@ -22,7 +22,7 @@ import inspect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -37,7 +37,15 @@ from rewardlab.models.base import (
 )
 from rewardlab.scoring._check import check_rewards
 
-__all__ = ["ScoredBatch", "ascore_batch", "call_model", "needs_references", "score_batch"]
+__all__ = [
+    "Route",
+    "ScoredBatch",
+    "ascore_batch",
+    "call_model",
+    "needs_references",
+    "route",
+    "score_batch",
+]
 
 T = TypeVar("T")
 
@@ -80,10 +88,34 @@ def call_model(model: object, method: str, fn: Callable[..., T], *args: Any,
                            f"{type(exc).__name__}: {exc}") from exc
 
 
+Route = Literal["references", "groups", "uncertainty", "grade", "score"]
+
+
+def route(model: object) -> Route:
+    """Which method ``score_batch`` calls for ``model`` (the module docstring's order):
+    ``references`` (``score_with_references``), ``groups`` (``score_groups``),
+    ``uncertainty`` (``score_with_uncertainty``), ``grade`` or ``score``.
+
+    Example:
+        >>> from rewardlab import resolve
+        >>> route(object()), route(resolve("vote:"))
+        ('score', 'groups')
+    """
+    if isinstance(model, ReferenceScorer):
+        return "references"
+    if isinstance(model, GroupDependent):
+        return "groups"
+    if isinstance(model, UncertainScorer):
+        return "uncertainty"
+    if isinstance(model, Grader):
+        return "grade"
+    return "score"
+
+
 def needs_references(model: object) -> bool:
     """Whether ``model`` judges each response against a reference answer (so a batch without
     references cannot be scored); consumers ask this to check their input up front."""
-    return isinstance(model, ReferenceScorer)
+    return route(model) == "references"
 
 
 def _check_lengths(model: object, n: int, prompts: Sequence[Any], references: Any,
@@ -130,7 +162,8 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
     n = len(responses)
     _check_lengths(model, n, prompts, references, groups)
     name = describe(model)
-    if isinstance(model, ReferenceScorer):
+    how = route(model)
+    if how == "references":
         if references is None:
             raise CapabilityError(f"model '{name}' checks each response against a reference "
                                   "answer, and this batch has none; give one per response "
@@ -139,45 +172,46 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
         if missing is not None:
             raise ConfigError(f"item {missing} has no reference answer, which model '{name}' "
                               "checks its response against")
-        if n == 0:
-            return ScoredBatch(np.zeros(0))
+    if n == 0:
+        return ScoredBatch(np.zeros(0), np.zeros(0) if how == "uncertainty" else None)
+    if how == "references":
         out = call_model(model, "score_with_references", model.score_with_references,
                          prompts, responses, references)
         return ScoredBatch(check_rewards(out, n, model=name, method="score_with_references"))
-    if isinstance(model, UncertainScorer) and not isinstance(model, GroupDependent):
-        if n == 0:
-            return ScoredBatch(np.zeros(0), np.zeros(0))
-        out = call_model(model, "score_with_uncertainty", model.score_with_uncertainty,
-                         prompts, responses)
-        if not isinstance(out, tuple) or len(out) != 2:
-            raise ScoringError(f"model '{name}' failed the scoring check: "
-                               f"score_with_uncertainty() returned {type(out).__name__}; it "
-                               "must return a tuple (rewards, uncertainty)")
+    if how == "groups":
+        out = call_model(model, "score_groups", model.score_groups, prompts, responses, groups)
+        return ScoredBatch(check_rewards(out, n, model=name, method="score_groups"))
+    if how == "uncertainty":
         method = "score_with_uncertainty"
+        out = call_model(model, method, model.score_with_uncertainty, prompts, responses)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise ScoringError(f"model '{name}' failed the scoring check: {method}() returned "
+                               f"{type(out).__name__}; it must return a tuple (rewards, "
+                               "uncertainty)")
         return ScoredBatch(check_rewards(out[0], n, model=name, method=method),
                            check_rewards(out[1], n, model=name, method=method,
                                          what="uncertainty"))
-    if n == 0:
-        return ScoredBatch(np.zeros(0))
-    if isinstance(model, GroupDependent):
-        out = call_model(model, "score_groups", model.score_groups, prompts, responses, groups)
-        return ScoredBatch(check_rewards(out, n, model=name, method="score_groups"))
-    if isinstance(model, Grader):
-        verdicts = call_model(model, "grade", model.grade, prompts, responses)
-        if not isinstance(verdicts, list) or len(verdicts) != n:
-            size = len(verdicts) if isinstance(verdicts, list) else type(verdicts).__name__
-            raise ScoringError(f"model '{name}' failed the scoring check: grade() returned "
-                               f"{size} verdicts for {n} responses; it returns one verdict "
-                               "per response")
-        values = call_model(model, "grade", lambda: np.array(
-            [v.value for v in verdicts], dtype=np.float64))
-        details = call_model(model, "grade", lambda: tuple(
-            {k: v for k, v in verdict.to_json().items() if k != "value"}
-            for verdict in verdicts))
-        return ScoredBatch(check_rewards(values, n, model=name, method="grade"),
-                           details=details)
+    if how == "grade":
+        return _graded(model, name, prompts, responses)
     out = call_model(model, "score", model.score, prompts, responses)
     return ScoredBatch(check_rewards(out, n, model=name))
+
+
+def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequence[str]
+            ) -> ScoredBatch:
+    """A ``Grader``'s verdicts: the rewards, and the rest of each verdict as its details."""
+    n = len(responses)
+    verdicts = call_model(model, "grade", model.grade, prompts, responses)
+    if not isinstance(verdicts, list) or len(verdicts) != n:
+        size = len(verdicts) if isinstance(verdicts, list) else type(verdicts).__name__
+        raise ScoringError(f"model '{name}' failed the scoring check: grade() returned "
+                           f"{size} verdicts for {n} responses; it returns one verdict "
+                           "per response")
+    values = call_model(model, "grade", lambda: np.array(
+        [v.value for v in verdicts], dtype=np.float64))
+    details = call_model(model, "grade", lambda: tuple(
+        {k: v for k, v in verdict.to_json().items() if k != "value"} for verdict in verdicts))
+    return ScoredBatch(check_rewards(values, n, model=name, method="grade"), details=details)
 
 
 async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str], *,
@@ -189,8 +223,7 @@ async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequenc
     awaited; everything else runs ``score_batch`` in a worker thread, holding ``lock`` (if
     given) for the call, since models are not assumed to be thread-safe."""
     native = getattr(model, "ascore", None)
-    plain = not isinstance(model, ReferenceScorer | GroupDependent | UncertainScorer | Grader)
-    if plain and native is not None and inspect.iscoroutinefunction(native):
+    if route(model) == "score" and native is not None and inspect.iscoroutinefunction(native):
         n = len(responses)
         _check_lengths(model, n, prompts, None, None)
         try:

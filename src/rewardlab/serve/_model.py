@@ -16,9 +16,9 @@ from pathlib import Path
 # one query splitter for the server and the OpenRLHF adapter: one sample, one reward
 from rewardlab.adapters._text import split_query
 from rewardlab.data import Prompt
-from rewardlab.models.base import GroupDependent, RewardModel, UncertainScorer, describe
+from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import needs_references, score_batch
+from rewardlab.scoring import route, score_batch
 from rewardlab.serve.batcher import BatchScores
 
 __all__ = ["ServedModel", "split_query"]
@@ -34,12 +34,11 @@ class ServedModel:
     def __init__(self, model: str | Path | RewardModel) -> None:
         self.model: RewardModel = resolve(model) if isinstance(model, str | Path) else model
         self.name = describe(self.model)
-        self.needs_references = needs_references(self.model)
-        self.has_uncertainty = (not self.needs_references
-                                and isinstance(self.model, UncertainScorer)
-                                and not isinstance(self.model, GroupDependent))
+        how = route(self.model)
+        self.needs_references = how == "references"
+        self.has_uncertainty = how == "uncertainty"
         #: rewards depend on the other responses in the call: score each request alone
-        self.group_dependent = isinstance(self.model, GroupDependent)
+        self.group_dependent = how == "groups"
 
     def __repr__(self) -> str:
         return f"ServedModel({self.name!r})"
