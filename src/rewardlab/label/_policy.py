@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from rewardlab._spec import config_from_options, split_spec
 from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.errors import (
     BackendError,
@@ -379,12 +380,11 @@ def load_policy(spec: str) -> LlamaCppPolicy | OpenAIPolicy:
         ...
         rewardlab.errors.ModelFormatError: no GGUF file at /no/such.gguf
     """
-    from rewardlab.models.registry import config_from_options, parse_spec
-
     rest = spec.removeprefix("policy:")
     if rest == "default" or rest.startswith("default?"):
         rest = "default:" + rest.removeprefix("default")
-    kind, arg, options = parse_spec(rest) if ":" in rest else (rest, "", {})
+    kind, arg, options = (split_spec(rest, known=lambda: POLICY_KINDS) if ":" in rest
+                          else (rest, "", {}))
     if kind not in POLICY_KINDS:
         raise SpecError(f"unknown policy kind '{kind}' in '{spec}'; known: "
                         f"{', '.join(POLICY_KINDS)} (policy:default, policy:gguf:PATH, "
