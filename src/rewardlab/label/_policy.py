@@ -33,15 +33,12 @@ from typing import Any, Protocol
 
 from rewardlab._spec import config_from_options, split_spec
 from rewardlab._validation import check_int, check_option, check_positive
-from rewardlab.errors import (
-    BackendError,
-    ConfigError,
-    SpecError,
-)
+from rewardlab.errors import BackendError, ConfigError, SpecError
 from rewardlab.llm import (
     ItemFailure,
     JSONClient,
     LlamaCppBackend,
+    Messages,
     ServerDown,
     default_gguf,
     excerpt,
@@ -65,7 +62,6 @@ __all__ = [
 ]
 
 POLICY_KINDS = ("default", "gguf", "openai")
-Messages = list[dict[str, str]]
 
 
 class RolloutFailure(Exception):
