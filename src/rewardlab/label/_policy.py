@@ -31,21 +31,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from rewardlab._spec import config_from_options, split_spec
 from rewardlab._validation import check_int, check_option, check_positive
-from rewardlab.errors import (
-    BackendError,
-    ConfigError,
-    SpecError,
-)
+from rewardlab.errors import BackendError, ConfigError, SpecError
 from rewardlab.llm import (
     ItemFailure,
     JSONClient,
     LlamaCppBackend,
+    Messages,
     ServerDown,
     default_gguf,
     excerpt,
     gguf_chat_template,
+    listed_model,
     render_chat,
+    reply_choices,
+    split_base,
 )
 
 __all__ = [
@@ -61,7 +62,6 @@ __all__ = [
 ]
 
 POLICY_KINDS = ("default", "gguf", "openai")
-Messages = list[dict[str, str]]
 
 
 class RolloutFailure(Exception):
@@ -263,12 +263,7 @@ class OpenAIPolicy:
     def __init__(self, target: str, *, spec: str | None = None,
                  config: OpenAIPolicyConfig | None = None, check: bool = True) -> None:
         self.config = config or OpenAIPolicyConfig()
-        url, _, model = target.partition("#")
-        if not url.startswith(("http://", "https://")):
-            raise SpecError(f"policy:openai: takes URL#MODEL with an http(s) base URL, e.g. "
-                            f"policy:openai:http://127.0.0.1:8000/v1#my-model. Got {target!r}.")
-        self.base = url.rstrip("/").removesuffix("/chat/completions").removesuffix(
-            "/completions")
+        self.base, model = split_base(target, kind="policy", error=SpecError)
         self.spec = spec or f"policy:openai:{target}"
         self._template: tuple[str | None, str, str] = (None, "", "")
         if self.config.api == "completions":
@@ -299,12 +294,8 @@ class OpenAIPolicy:
         a refused key or an unknown model raises ``BackendError`` here, before any work."""
         try:
             if not self.model:
-                body = self._post("/models", None)
-                try:
-                    self.model = str(body["data"][0]["id"])
-                except (KeyError, IndexError, TypeError):
-                    raise BackendError(f"{self.base}/models lists no model; name one: "
-                                       "policy:openai:URL#MODEL") from None
+                self.model = listed_model(self.http, self.base, kind="policy",
+                                          failure=RolloutFailure)
             probe = Continuation((("user", "Say OK."),), "", (0,))
             self._request(probe, 0, 1, Sampling(temperature=0.0, max_tokens=1))
         except (ServerDown, RolloutFailure) as exc:
@@ -325,16 +316,12 @@ class OpenAIPolicy:
             template, bos, eos = self._template
             body = self._post("/completions",
                               payload | {"prompt": _prompt_text(template, item, bos, eos)})
-        try:
-            choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
-            if self.config.api == "chat":
-                texts = [c["message"]["content"] for c in choices]
-            else:
-                texts = [c["text"] for c in choices]
-        except (KeyError, TypeError):
-            raise RolloutFailure(f"{self.base} answered without choices: "
-                                 f"{excerpt(str(body))}") from None
-        if not texts or not all(isinstance(t, str) for t in texts):
+        choices = reply_choices(body, self.base, failure=RolloutFailure)
+        if self.config.api == "chat":
+            texts = [(c.get("message") or {}).get("content") for c in choices]
+        else:
+            texts = [c.get("text") for c in choices]
+        if not all(isinstance(t, str) for t in texts):
             raise RolloutFailure(f"{self.base} answered without text: {excerpt(str(body))}")
         return texts
 
@@ -389,12 +376,11 @@ def load_policy(spec: str) -> LlamaCppPolicy | OpenAIPolicy:
         ...
         rewardlab.errors.ModelFormatError: no GGUF file at /no/such.gguf
     """
-    from rewardlab.models.registry import config_from_options, parse_spec
-
     rest = spec.removeprefix("policy:")
     if rest == "default" or rest.startswith("default?"):
         rest = "default:" + rest.removeprefix("default")
-    kind, arg, options = parse_spec(rest) if ":" in rest else (rest, "", {})
+    kind, arg, options = (split_spec(rest, known=lambda: POLICY_KINDS) if ":" in rest
+                          else (rest, "", {}))
     if kind not in POLICY_KINDS:
         raise SpecError(f"unknown policy kind '{kind}' in '{spec}'; known: "
                         f"{', '.join(POLICY_KINDS)} (policy:default, policy:gguf:PATH, "

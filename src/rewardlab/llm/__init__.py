@@ -13,7 +13,13 @@ from rewardlab.llm._chat import gguf_chat_template, jinja_template, render_chat
 from rewardlab.llm._http import JSONClient, ServerDown, excerpt
 from rewardlab.llm._local import HFBackend, LlamaCppBackend, LocalBackend
 from rewardlab.llm._models import check_gguf, default_gguf, dequantised_checkpoint
-from rewardlab.llm._openai import OpenAIBackend, split_target
+from rewardlab.llm._openai import (
+    OpenAIBackend,
+    listed_model,
+    reply_choices,
+    split_base,
+    split_target,
+)
 
 __all__ = [
     "Backend",
@@ -31,6 +37,9 @@ __all__ = [
     "excerpt",
     "gguf_chat_template",
     "jinja_template",
+    "listed_model",
     "render_chat",
+    "reply_choices",
+    "split_base",
     "split_target",
 ]

@@ -22,7 +22,7 @@ from rewardlab.errors import BackendError, ConfigError
 from rewardlab.llm._backend import ItemFailure, Messages
 from rewardlab.llm._http import JSONClient, ServerDown, excerpt
 
-__all__ = ["OpenAIBackend", "split_target"]
+__all__ = ["OpenAIBackend", "listed_model", "reply_choices", "split_base", "split_target"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,14 +38,52 @@ def split_target(target: str) -> tuple[str, str | None]:
         >>> split_target("http://127.0.0.1:8080/v1#smollm2")
         ('http://127.0.0.1:8080/v1/chat/completions', 'smollm2')
     """
+    base, model = split_base(target, kind="judge")
+    return base + "/chat/completions", model
+
+
+def split_base(target: str, *, kind: str, error: type[Exception] = ConfigError
+               ) -> tuple[str, str | None]:
+    """``URL#MODEL`` → the server's base URL (an endpoint path the user pasted is dropped)
+    and the model name (None: the server's first listed model). ``kind`` (``judge``,
+    ``policy``) names the spec in the error, raised as ``error``.
+
+    Example:
+        >>> split_base("http://127.0.0.1:8080/v1/completions/", kind="policy")
+        ('http://127.0.0.1:8080/v1', None)
+    """
     url, _, model = target.partition("#")
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"judge:openai: takes URL#MODEL with an http(s) URL, e.g. "
-                          f"judge:openai:http://127.0.0.1:8000/v1#my-model. Got {target!r}.")
-    url = url.rstrip("/")
-    if not url.endswith("/chat/completions"):
-        url += "/chat/completions"
-    return url, model or None
+        raise error(f"{kind}:openai: takes URL#MODEL with an http(s) base URL, e.g. "
+                    f"{kind}:openai:http://127.0.0.1:8000/v1#my-model. Got {target!r}.")
+    base = url.rstrip("/").removesuffix("/chat/completions").removesuffix("/completions")
+    return base, model or None
+
+
+def listed_model(http: JSONClient, base: str, *, kind: str, failure: type[Exception]) -> str:
+    """The first model the server at ``base`` lists, for a spec that names none.
+
+    Raises:
+        BackendError: the server lists no model (every request would fail).
+        failure, ServerDown: as ``JSONClient.request``.
+    """
+    body = http.request("GET", base + "/models", None, failure=failure)
+    try:
+        return str(body["data"][0]["id"])
+    except (KeyError, IndexError, TypeError):
+        raise BackendError(f"{base}/models lists no model; name one: "
+                           f"{kind}:openai:URL#MODEL") from None
+
+
+def reply_choices(body: Any, url: str, *, failure: type[Exception]) -> list[dict[str, Any]]:
+    """A completions reply's choices in ``index`` order; ``failure`` when it has none."""
+    try:
+        choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
+    except (KeyError, TypeError, AttributeError):
+        choices = []
+    if not choices:
+        raise failure(f"{url} answered without choices: {excerpt(str(body))}")
+    return choices
 
 
 class OpenAIBackend:
@@ -70,6 +108,7 @@ class OpenAIBackend:
                  n_ctx: int | None = None, logprobs: bool = True,
                  transport: Any = None, backoff: float = 0.5) -> None:
         self.url, self.model = split_target(target)
+        self.base = self.url.removesuffix("/chat/completions")
         self.n_ctx = n_ctx
         self.concurrency = concurrency
         self.use_logprobs = logprobs
@@ -90,13 +129,11 @@ class OpenAIBackend:
     def _model_name(self) -> str:
         with self._model_lock:
             if self.model is None:
-                models_url = self.url.removesuffix("/chat/completions") + "/models"
-                body = self._request("GET", models_url, None)
                 try:
-                    self.model = str(body["data"][0]["id"])
-                except (KeyError, IndexError, TypeError):
-                    raise BackendError(f"{models_url} lists no model; name one: "
-                                       "judge:openai:URL#MODEL") from None
+                    self.model = listed_model(self.http, self.base, kind="judge",
+                                              failure=ItemFailure)
+                except ServerDown as exc:
+                    raise BackendError(str(exc)) from None
             return self.model
 
     def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> Any:
@@ -113,12 +150,7 @@ class OpenAIBackend:
         if top_logprobs:
             payload |= {"logprobs": True, "top_logprobs": top_logprobs}
         body = self._request("POST", self.url, payload)
-        try:
-            choice = body["choices"][0]
-        except (KeyError, IndexError, TypeError):
-            raise ItemFailure(f"{self.url} answered without choices: "
-                              f"{excerpt(str(body))}") from None
-        return choice
+        return reply_choices(body, self.url, failure=ItemFailure)[0]
 
     # --- Backend ------------------------------------------------------------------------
     def option_probs(self, messages: Messages, options: Sequence[str]
