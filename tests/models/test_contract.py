@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tolerance import assert_fp32_close
 from rewardlab import RewardModel, Saveable, SpecError, known_kinds, resolve
 from rewardlab.errors import ConfigError
 from rewardlab.models.base import ReferenceScorer
@@ -101,14 +102,16 @@ def test_score_is_float64_of_shape_n(model: RewardModel, inputs) -> None:
 
 
 def test_same_inputs_same_scores(model: RewardModel, inputs) -> None:
-    np.testing.assert_array_equal(_score(model, *inputs), _score(model, *inputs))
+    np.testing.assert_array_equal(_score(model, *inputs), _score(model, *inputs))  # bitwise
 
 
 def test_save_load_round_trip(model: RewardModel, inputs, tmp_path: Path) -> None:
     if not isinstance(model, Saveable):
         pytest.skip(f"{type(model).__name__} is not Saveable")
     loaded = resolve(model.save(tmp_path / "saved"))
-    np.testing.assert_allclose(_score(loaded, *inputs), _score(model, *inputs), atol=1e-6)
+    # a loaded copy may lay its weights out differently (and a judge starts with an empty
+    # prefix cache): float32 round-off
+    assert_fp32_close(_score(loaded, *inputs), _score(model, *inputs))
 
 
 def test_mismatched_inputs_are_refused(model: RewardModel) -> None:
