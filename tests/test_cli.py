@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from _tolerance import fp32_near_ties
+
 GOOD = {"prompt": "Can you help me?", "chosen": "Of course, what do you need?",
         "rejected": "No."}
 
@@ -73,9 +75,11 @@ def test_train_eval_score_round_trip(run_cli, hh_small, tmp_path, small_pairs) -
     rows = [json.loads(line) for line in scores.read_text().splitlines()]
     assert [r["id"] for r in rows] == [f"hh-{i}" for i in range(24)]
     assert all(isinstance(r["reward_chosen"], float) for r in rows)
-    wins = sum(r["reward_chosen"] > r["reward_rejected"] for r in rows)
-    ties = sum(r["reward_chosen"] == r["reward_rejected"] for r in rows)
-    assert (wins + 0.5 * ties) / 24 == pytest.approx(body["accuracy"])
+    chosen, rejected = ([r[k] for r in rows] for k in ("reward_chosen", "reward_rejected"))
+    # eval scored in other batches: a pair within float32 round-off may count either way
+    near = fp32_near_ties(chosen, rejected)
+    wins = sum(c > r and not t for c, r, t in zip(chosen, rejected, near, strict=True))
+    assert wins / 24 <= body["accuracy"] <= (wins + near.sum()) / 24
 
 
 def test_score_pointwise_and_best_of_n(run_cli, saved_model, tmp_path) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import rewardlab.adapters.verl as verl_adapter
+from _tolerance import FP32, fp32_approx
 from rewardlab.adapters import VerlScorer
 from rewardlab.errors import ConfigError
 
@@ -72,12 +73,12 @@ def test_file_scores_like_the_model(monkeypatch, small_rm, small_rm_dir, hh_text
                                  {"prompt": chat(prompts[i]), "index": i, "split": "train"})
         assert set(out) == {"score", "small_rm"}
         assert isinstance(out["score"], float)
-        assert out["score"] == pytest.approx(expected[i], rel=1e-5)
+        assert out["score"] == fp32_approx(expected[i])
     # the text of the question works too (what verl's GSM8K preprocessing stores)
     plain = fn(data_source="hh", solution_str=responses[0], ground_truth=None,
                extra_info={"question": prompts[0][-1].content})
-    assert plain["score"] == pytest.approx(
-        small_rm.score([prompts[0][-1].content], responses[:1])[0], rel=1e-5)
+    assert plain["score"] == fp32_approx(
+        small_rm.score([prompts[0][-1].content], responses[:1])[0])
 
 
 def test_batch_manager_call_and_reward_kwargs_spec(small_rm, small_rm_dir, hh_texts) -> None:
@@ -89,7 +90,7 @@ def test_batch_manager_call_and_reward_kwargs_spec(small_rm, small_rm_dir, hh_te
              extra_infos=[{"question": q} for q in questions])
     assert isinstance(out, list) and len(out) == 4
     np.testing.assert_allclose([o["score"] for o in out],
-                               small_rm.score(questions, responses[:4]), rtol=1e-5)
+                               small_rm.score(questions, responses[:4]), **FP32)
 
 
 def test_gdpo_keys_and_references(exact_match, length_model) -> None:

@@ -157,7 +157,7 @@ def test_overconfident_model_is_flagged(hh_pairs):
     result = calibration.run(ctx(model, hh_pairs))
     assert result.verdict == "flagged"
     assert result.metrics["accuracy"] == pytest.approx(0.7)
-    assert result.value == pytest.approx(1 / (1 + np.exp(-10)) - 0.7, abs=1e-3)
+    assert result.value == pytest.approx(1 / (1 + np.exp(-10)) - 0.7)
     assert result.metrics["temperature"] > 5  # it should shrink its margins
     assert result.metrics["ece_at_temperature"] < 0.02
 
@@ -168,7 +168,7 @@ def test_calibrated_model_passes(hh_pairs):
                                  hh_pairs))
     assert result.verdict == "ok"
     assert result.value < 0.01
-    assert result.metrics["temperature"] == pytest.approx(1.0, abs=0.05)
+    assert result.metrics["temperature"] == pytest.approx(1.0, abs=2e-3)  # the search's grid
 
 
 # --- label noise ----------------------------------------------------------------------------

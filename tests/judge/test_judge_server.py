@@ -32,7 +32,8 @@ def test_server_and_in_process_give_the_same_verdicts(llama_server: str) -> None
         assert not np.isnan(p_remote).any()
         # top-20 log-probabilities vs the full distribution: the same numbers within 0.02
         np.testing.assert_allclose(p_remote, p_local, atol=0.02)
-        assert ((p_remote > 0.5) == (p_local > 0.5)).all()
+        decided = np.abs(p_local - 0.5) > 0.02  # within the bound of 0.5: either verdict
+        assert ((p_remote > 0.5) == (p_local > 0.5))[decided].all()
     # grades: a server shows only the top 20 first tokens, and this tiny model rarely puts a
     # digit there; such rows are NaN with the reason, never a made-up grade
     graded = remote.grade(PAIRS[0], PAIRS[1])

@@ -85,6 +85,7 @@ def test_the_error_is_carried_to_the_final_answer(examples) -> None:
         assert c.answer != c.corrupted_answer
         assert r.steps[-1].replace(",", "").endswith(c.corrupted_answer)
         # after the corrupted step every calculation is right again, on the wrong values
+        # (GSM8K writes results rounded to cents, hence 0.01)
         for step in r.steps[c.step + 1:]:
             for m in CALC.finditer(step):
                 value = evaluate_expression(m.group(1))

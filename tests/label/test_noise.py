@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from _tolerance import fp32_slack
 from rewardlab.errors import ConfigError
 from rewardlab.label.noise import co_filter, inject_label_noise
 from rewardlab.models.embedding import EmbeddingRewardModel
@@ -48,14 +49,23 @@ def test_noise_aware_fit_stops_where_held_out_folds_peak(hh_small) -> None:
     report = robust.noise_report_
     assert report["method"] == "noise-aware likelihood" and report["folds"] == 5
     assert len(report["cv_loglik"]) == 12
-    # the final head ran for the epoch count where the held-out folds peaked
-    assert report["epochs"] == 1 + int(np.argmax(report["cv_loglik"]))
+    # the final head ran for the epoch count where the held-out folds peaked (two epochs
+    # may tie once the report rounds the curve to 5 decimals)
+    assert report["cv_loglik"][report["epochs"] - 1] == max(report["cv_loglik"])
     assert len(robust.history_) == report["epochs"] and len(plain.history_) == 12
     prompts = [r.prompt for r in noisy.records]
-    margins = (robust.score(prompts, [r.chosen for r in noisy.records])
-               - robust.score(prompts, [r.rejected for r in noisy.records]))
-    posterior = flip_posterior(torch.from_numpy(margins), 0.4).numpy()
-    assert report["n_down_weighted"] == int((posterior > 0.5).sum())
+    chosen = robust.score(prompts, [r.chosen for r in noisy.records])
+    rejected = robust.score(prompts, [r.rejected for r in noisy.records])
+    # the fit computed its margins in other batches: one within float32 round-off of the
+    # posterior's 0.5 boundary may fall on either side (the posterior falls as margins rise)
+    slack = 2 * fp32_slack(chosen, rejected)
+
+    def down_weighted(margins: np.ndarray) -> int:
+        return int((flip_posterior(torch.from_numpy(margins), 0.4).numpy() > 0.5).sum())
+
+    margins = chosen - rejected
+    assert (down_weighted(margins + slack) <= report["n_down_weighted"]
+            <= down_weighted(margins - slack))
     prompts = [r.prompt for r in hh_small[1]]
     replies = [r.chosen for r in hh_small[1]]
     assert not np.allclose(robust.score(prompts, replies), plain.score(prompts, replies))

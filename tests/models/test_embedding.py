@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tolerance import assert_fp32_close
 from rewardlab import (
     EmbeddingRewardModel,
     NotFittedError,
@@ -39,10 +40,10 @@ def test_scores_are_float64_and_order_independent(trained_embed, hh_small) -> No
     assert scores.dtype == np.float64 and scores.shape == (len(records),)
     order = np.random.default_rng(0).permutation(len(records))
     shuffled = trained_embed.score([prompts[i] for i in order], [replies[i] for i in order])
-    np.testing.assert_allclose(shuffled, scores[order], atol=1e-5)
+    assert_fp32_close(shuffled, scores[order])
     one_by_one = np.concatenate(
         [trained_embed.score([p], [r]) for p, r in zip(prompts, replies, strict=True)])
-    np.testing.assert_allclose(one_by_one, scores, atol=1e-5)
+    assert_fp32_close(one_by_one, scores)
 
 
 def test_scores_do_not_depend_on_the_cache_or_batching(trained_embed, hh_small, tmp_path) -> None:
@@ -57,7 +58,7 @@ def test_scores_do_not_depend_on_the_cache_or_batching(trained_embed, hh_small, 
         fresh.feature_scale_ = trained_embed.feature_scale_
         fresh.encoder.token_budget, fresh.encoder.max_batch = budget, batch
         rev = fresh.score(prompts[::-1], replies[::-1])[::-1]
-        np.testing.assert_allclose(rev, expected, atol=1e-5)
+        assert_fp32_close(rev, expected)
         assert fresh.encoder.encoded_texts > 0
 
 
@@ -70,7 +71,7 @@ def test_save_load_round_trip_and_saved_dir_is_a_spec(trained_embed, hh_small, t
     loaded = resolve(str(out))
     records = hh_small[1].records
     args = ([r.prompt for r in records], [r.chosen for r in records])
-    np.testing.assert_allclose(loaded.score(*args), trained_embed.score(*args), atol=1e-6)
+    assert_fp32_close(loaded.score(*args), trained_embed.score(*args))
     assert loaded.spec == str(out)
 
 

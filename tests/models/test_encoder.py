@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tolerance import assert_fp32_close
 from rewardlab._store import EmbeddingCache
 from rewardlab.models._encoder import SentenceEncoder, resolve_encoder_path
 
@@ -33,7 +34,7 @@ def test_matches_sentence_transformers_encode(encoder: SentenceEncoder) -> None:
     expected = reference.encode(TEXTS, convert_to_numpy=True)
     got = encoder.embed(TEXTS)
     assert got.dtype == np.float32 and got.shape == (len(TEXTS), 384)
-    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert_fp32_close(got, expected)  # the same network, run by another library
 
 
 def test_batching_and_order_do_not_change_vectors() -> None:
@@ -41,7 +42,7 @@ def test_batching_and_order_do_not_change_vectors() -> None:
     narrow = SentenceEncoder("minilm", cache=None, token_budget=16, max_batch=1)
     a = wide.embed(TEXTS)
     b = narrow.embed(TEXTS[::-1])[::-1]
-    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert_fp32_close(a, b)
 
 
 def test_left_truncation_keeps_the_end(encoder: SentenceEncoder) -> None:
@@ -50,7 +51,7 @@ def test_left_truncation_keeps_the_end(encoder: SentenceEncoder) -> None:
     two = "pears " * 300 + "apples " * 400 + end
     left = encoder.embed([one, two], truncate="left")
     right = encoder.embed([one, two], truncate="right")
-    np.testing.assert_allclose(left[0], left[1], atol=1e-6)
+    assert_fp32_close(left[0], left[1])  # the same tokens in two rows of one batch
     assert not np.allclose(right[0], right[1], atol=1e-3)
 
 
@@ -59,7 +60,7 @@ def test_joined_keeps_the_reply_and_the_end_of_the_prompt(encoder: SentenceEncod
     p1 = "apples " * 400 + "how do I bake bread?"
     p2 = "pears " * 400 + "apples " * 400 + "how do I bake bread?"
     same = encoder.embed_joined([p1, p2], [reply, reply])
-    np.testing.assert_allclose(same[0], same[1], atol=1e-6)
+    assert_fp32_close(same[0], same[1])
     long_reply = "knead " * 600
     different_end = encoder.embed_joined(["how do I bake bread?", "how do I fix a car?"],
                                          [long_reply, long_reply])

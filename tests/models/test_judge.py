@@ -123,6 +123,8 @@ def test_prefix_reuse_changes_cost_not_results(judge: LLMJudge) -> None:
         fresh = backend.tokens_run - before
     finally:
         backend.reuse_prefix = True
+    # a reused prefix sends the rest through matrices of other shapes: float32 round-off
+    # accumulated through 30 layers and a softmax, not the 1e-5 of a shallow network
     np.testing.assert_allclose(warm, cold, atol=2e-4)
     assert reused < 0.45 * fresh  # the swapped order re-reads only the responses
 
@@ -159,7 +161,7 @@ def test_llama_cpp_backend_matches_itself_with_and_without_reuse() -> None:
     backend.reuse_prefix = False
     backend.reset()
     cold = j.compare(*args, swap=True)
-    np.testing.assert_allclose(warm, cold, atol=2e-3)
+    np.testing.assert_allclose(warm, cold, atol=2e-3)  # llama.cpp's Q4_1 kernels, batch-shaped
     hf = resolve("judge:default?n_ctx=1024").compare(*args, swap=True)
     # the same weights: dequantised float32 (transformers) vs Q4_1 kernels (llama.cpp)
     np.testing.assert_allclose(warm, hf, atol=0.08)

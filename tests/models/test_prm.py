@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tolerance import assert_fp32_close
 from rewardlab import resolve
 from rewardlab.data import load_dataset
 from rewardlab.errors import CapabilityError, ConfigError, DataError, NotFittedError, SpecError
@@ -36,7 +37,7 @@ def test_steps_are_scored_independently_of_the_batch(trained_prm, test_set) -> N
     alone = [trained_prm.score_steps([p], [s])[0] for p, s in zip(prompts[:3], steps[:3],
                                                                    strict=True)]
     for a, b in zip(alone, together[:3], strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+        assert_fp32_close(a, b)
 
 
 def test_first_error_follows_the_threshold(trained_prm, test_set) -> None:

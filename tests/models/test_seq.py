@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
+from _tolerance import assert_fp32_close, fp32_approx
 from rewardlab import resolve
 from rewardlab.errors import ModelFormatError, NotFittedError, TrainingError
 from rewardlab.models.seq import SequenceRewardModel
@@ -48,8 +49,8 @@ def test_scores_do_not_depend_on_order_or_batching(trained_seq, pairs) -> None:
     reversed_ = trained_seq.score(prompts[::-1], replies[::-1])[::-1]
     one_by_one = np.array([trained_seq.score([p], [r])[0] for p, r in zip(prompts, replies,
                                                                            strict=True)])
-    np.testing.assert_allclose(reversed_, expected, atol=1e-5)
-    np.testing.assert_allclose(one_by_one, expected, atol=1e-5)
+    assert_fp32_close(reversed_, expected)
+    assert_fp32_close(one_by_one, expected)
 
 
 def test_saved_model_is_a_plain_transformers_checkpoint(trained_seq, pairs, tmp_path) -> None:
@@ -59,19 +60,18 @@ def test_saved_model_is_a_plain_transformers_checkpoint(trained_seq, pairs, tmp_
     assert json.loads((out / "rewardlab.json").read_text())["kind"] == "seq"
     prompts, replies = _args(pairs[1])
     loaded = resolve(str(out))
-    np.testing.assert_allclose(loaded.score(prompts, replies),
-                               trained_seq.score(prompts, replies), atol=1e-5)
+    assert_fp32_close(loaded.score(prompts, replies), trained_seq.score(prompts, replies))
     # a short pair needs no truncation, so the pipeline sees exactly what rewardlab sees
     pipe = pipeline("text-classification", model=str(out), function_to_apply="none")
     got = pipe({"text": "How do I boil an egg?", "text_pair": "Simmer it for nine minutes."})
     ours = loaded.score(["How do I boil an egg?"], ["Simmer it for nine minutes."])[0]
-    assert got["score"] == pytest.approx(ours, abs=1e-5)
+    assert got["score"] == fp32_approx(ours)
 
     plain = tmp_path / "plain"  # what TRL's RewardTrainer leaves: no rewardlab.json
     shutil.copytree(out, plain)
     (plain / "rewardlab.json").unlink()
-    np.testing.assert_allclose(resolve(f"seq:{plain}?max_length=64").score(prompts, replies),
-                               trained_seq.score(prompts, replies), atol=1e-5)
+    assert_fp32_close(resolve(f"seq:{plain}?max_length=64").score(prompts, replies),
+                      trained_seq.score(prompts, replies))
 
 
 def test_truncation_keeps_the_reply_and_the_end_of_the_prompt(trained_seq) -> None:
@@ -182,6 +182,7 @@ def test_lora_trains_and_saves_merged(pairs, tmp_path) -> None:
     out = model.save(tmp_path / "lora")
     assert not (out / "adapter_config.json").exists()
     prompts, replies = _args(pairs[1])
+    # the save merges LoRA into the weights: (W + BA)x is another float32 sum than Wx + BAx
     np.testing.assert_allclose(resolve(str(out)).score(prompts, replies),
                                model.score(prompts, replies), atol=1e-4)
 
@@ -211,7 +212,7 @@ def test_decoder_checkpoints_read_the_chat_template(tmp_path) -> None:
     assert text.endswith("assistant : hello answer |") and len(enc.input_ids) <= 12
     scores = model.score(["hi", "hi there question"], ["hello answer", "hello answer"])
     assert np.isfinite(scores).all()
-    np.testing.assert_allclose(model.score(["hi"], ["hello answer"])[0], scores[0], atol=1e-5)
+    assert_fp32_close(model.score(["hi"], ["hello answer"])[0], scores[0])  # unpadded vs padded
 
 
 def test_config_is_validated() -> None:

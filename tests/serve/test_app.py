@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from _tolerance import FP32
 from rewardlab.errors import NotFittedError
 from rewardlab.serve import BackgroundServer, ServeConfig, create_app
 
@@ -53,7 +54,7 @@ def test_openrlhf_request_shape_hh(rm_server, serve_rm, hh_items, hh_text) -> No
     rewards, scores, logs = consume_v08(body)
     assert rewards.shape == (6,) and logs == {}
     expected = serve_rm.score(prompts[:6], replies[:6])  # the HH prompt read as a conversation
-    np.testing.assert_allclose(rewards.numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rewards.numpy(), expected, **FP32)
     assert torch.equal(scores, rewards)
 
 
@@ -66,7 +67,7 @@ def test_openrlhf_chat_template_text(rm_server, serve_rm, hh_items) -> None:
                          {"query": queries, "prompts": questions, "labels": [None] * 4,
                           "metadata": [{"id": i} for i in range(4)]})  # forks add keys
     np.testing.assert_allclose(body["rewards"], serve_rm.score(questions, replies[:4]),
-                               rtol=1e-5, atol=1e-6)
+                               **FP32)
 
 
 def test_query_alone_as_older_openrlhf_sends(rm_server, serve_rm, hh_items, hh_text) -> None:
@@ -74,7 +75,7 @@ def test_query_alone_as_older_openrlhf_sends(rm_server, serve_rm, hh_items, hh_t
     queries = [hh_text(p) + " " + r for p, r in zip(prompts[:3], replies[:3], strict=True)]
     body = openrlhf_post(rm_server.url + "/get_reward", {"query": queries})
     np.testing.assert_allclose(body["rewards"], serve_rm.score(prompts[:3], replies[:3]),
-                               rtol=1e-5, atol=1e-6)
+                               **FP32)
 
 
 def test_empty_lists_are_valid(rm_server) -> None:
@@ -119,7 +120,7 @@ def test_v1_score_matches_offline(rm_server, serve_rm, hh_items) -> None:
     expected = serve_rm.score([*prompts[:4], "How do I pick a lock?"],
                               [*replies[:4], "I can't help with that."])
     got = [r["reward"] for r in body["results"]]
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, expected, **FP32)
     assert all(r["uncertainty"] is None and r["error"] is None for r in body["results"])
 
 
@@ -139,8 +140,8 @@ def test_v1_score_reports_ensemble_uncertainty(hh_small, hh_items) -> None:
     reward, std = ensemble.score_with_uncertainty(
         ["\n".join(m.content for m in p) for p in prompts[:3]], replies[:3])
     results = out.json()["results"]
-    np.testing.assert_allclose([r["reward"] for r in results], reward, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose([r["uncertainty"] for r in results], std, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose([r["reward"] for r in results], reward, **FP32)
+    np.testing.assert_allclose([r["uncertainty"] for r in results], std, **FP32)
     assert health["has_uncertainty"] is True
     assert set(rm["extra_logs"]) == {"uncertainty"} and len(rm["extra_logs"]["uncertainty"]) == 1
     assert empty["extra_logs"] == {"uncertainty": []}  # OpenRLHF 0.8 merges logs by key

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import numpy as np
 
+from _tolerance import FP32
 from rewardlab.serve import BackgroundServer, ServeConfig, create_app
 
 
@@ -45,7 +46,7 @@ def test_sixteen_concurrent_clients_share_model_calls(serve_rm, hh_items, hh_tex
     assert metric(text, 'rewardlab_batch_items_bucket{le="1"}') < calls or calls == 1
     offline = serve_rm.score(prompts, replies)
     for idx, got in zip(requests, results, strict=True):
-        np.testing.assert_allclose(got, offline[idx], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got, offline[idx], **FP32)
 
 
 def test_batching_off_scores_one_item_per_call(flaky, metric) -> None:

@@ -67,7 +67,8 @@ def test_noise_aware_head_stops_early_and_down_weights_the_flipped_pairs() -> No
 
     head, history, report = train_noise_aware_head(
         make_head, noisy_c, noisy_r, flip_rate=0.3, epochs=60, lr=0.01, weight_decay=0.0)
-    assert report["epochs"] == 1 + max(range(60), key=lambda e: report["cv_loglik"][e])
+    # where the held-out folds peak (two epochs may tie once the report rounds to 5 decimals)
+    assert report["cv_loglik"][report["epochs"] - 1] == max(report["cv_loglik"])
     assert len(history) == report["epochs"] < 60
     with torch.no_grad():
         margin = (head(noisy_c) - head(noisy_r)).squeeze(-1)

@@ -42,7 +42,10 @@ class RewardModel(Protocol):
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
         """Rewards as float64 of shape ``(len(responses),)``; higher is better.
 
-        Scores depend only on each (prompt, response): not on batch size, padding or order.
+        Scores depend only on each (prompt, response): not on batch size, padding or order,
+        to within float32 round-off (relative 1e-5 of the rewards' magnitude; a network's
+        matrix products add their terms in an order that follows the batch's shape, the
+        thread count and the CPU). The same call twice in one process gives the same bits.
         """
         ...
 
