@@ -29,7 +29,7 @@ from rewardlab.errors import NotFittedError, ScoringError
 from rewardlab.models._clone import Composite, clone
 from rewardlab.models._saved import MANIFEST
 from rewardlab.models.base import ReferenceScorer, RewardModel, Saveable, Trainable, describe
-from rewardlab.scoring import check_rewards
+from rewardlab.scoring import route, score_batch
 
 __all__ = ["ATOL", "DEFAULT_INPUTS", "MANIFEST_FIELDS", "RTOL", "ContractError",
            "check_reward_model"]
@@ -194,21 +194,19 @@ class _Checker:
                             "check_reward_model")
 
     def score(self, model: Any, rows: Sequence[int], check: str) -> np.ndarray:
+        """Score ``rows`` through the one scoring layer, as every consumer does, so the
+        contract checks the routing users get (a verifier gets its references, a
+        group-dependent kind its groups) and ``check_rewards`` is the one shape check."""
         prompts = [self.prompts[i] for i in rows]
         responses = [self.responses[i] for i in rows]
-        method = "score_with_references" if self.uses_references else "score"
+        references = (None if self.references is None
+                      else [self.references[i] for i in rows])
         try:
-            if self.uses_references:
-                assert self.references is not None
-                out = model.score_with_references(prompts, responses,
-                                                  [self.references[i] for i in rows])
-            else:
-                out = model.score(prompts, responses)
-            return check_rewards(out, len(rows), model=self.name, method=method)
+            return score_batch(model, prompts, responses, references=references).rewards
         except ScoringError as exc:
             raise ContractError(check, self.name, str(exc)) from None
         except Exception as exc:
-            raise ContractError(check, self.name, f"{method}() raised {type(exc).__name__}: "
+            raise ContractError(check, self.name, f"scoring raised {type(exc).__name__}: "
                                 f"{exc}") from exc
 
     def close(self, got: np.ndarray, want: np.ndarray, check: str, what: str) -> None:
@@ -284,7 +282,7 @@ class _Checker:
     def chunks(self) -> list[list[int]]:
         """Batches of 1, 2, 3, ... rows; whole prompt groups for a group-dependent kind."""
         n = len(self.responses)
-        if getattr(self.model, "group_dependent", False):
+        if route(self.model) == "groups":
             groups: dict[Any, list[int]] = {}
             for i, prompt in enumerate(self.prompts):
                 groups.setdefault(prompt, []).append(i)
