@@ -46,7 +46,8 @@ def register_kind(name: str) -> Callable[[K], K]:
     """Class decorator: make ``name:...`` specs and saved dirs of this kind resolve to ``cls``.
 
     The class must provide ``from_spec(arg, options)`` and ``load(directory, manifest)``
-    classmethods.
+    classmethods; ``SaveLoadMixin`` provides both for a kind declared by a config dataclass
+    (``docs/kinds.md``).
     """
 
     def decorate(cls: K) -> K:
