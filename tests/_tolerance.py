@@ -16,10 +16,10 @@ says which promise it checks:
   so the last bits differ: float32 keeps 24 bits (unit round-off 6e-8) and a network loses a
   few more. The bound is relative 1e-5 of each value and of the largest magnitude compared
   (a reward near zero is a sum of terms as large as the others, so it carries their
-  round-off), never below 1e-6. The largest difference measured is 9e-7 of the magnitude (a
+  round-off), never below 1e-6. The largest difference measured is 1e-6 of the magnitude (a
   reward recomputed from freshly embedded texts; AVX-512 at 1 and 2 threads, torch's AVX2
-  kernels), so the bound holds with a tenfold margin and still catches a real defect: a
-  wrong row, a lost feature or a stale weight moves a reward by 1e-3 or more.
+  and default kernels), so the bound holds with a tenfold margin and still catches a real
+  defect: a wrong row, a lost feature or a stale weight moves a reward by 1e-3 or more.
 * **float64 round-off** (numpy's default ``rtol=1e-7``, ``pytest.approx``'s 1e-6): a pure
   numpy/python result against an independent formula for it.
 * **Looser bounds are physics**, each with a comment at its line: round-off accumulated
