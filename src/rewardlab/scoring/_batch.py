@@ -35,7 +35,7 @@ from rewardlab.models.base import (
     UncertainScorer,
     describe,
 )
-from rewardlab.scoring._check import check_rewards
+from rewardlab.scoring._check import check_items, check_rewards
 
 __all__ = [
     "Route",
@@ -202,11 +202,7 @@ def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequenc
     """A ``Grader``'s verdicts: the rewards, and the rest of each verdict as its details."""
     n = len(responses)
     verdicts = call_model(model, "grade", model.grade, prompts, responses)
-    if not isinstance(verdicts, list) or len(verdicts) != n:
-        size = len(verdicts) if isinstance(verdicts, list) else type(verdicts).__name__
-        raise ScoringError(f"model '{name}' failed the scoring check: grade() returned "
-                           f"{size} verdicts for {n} responses; it returns one verdict "
-                           "per response")
+    check_items(verdicts, n, model=name, method="grade", what="verdicts")
     values = call_model(model, "grade", lambda: np.array(
         [v.value for v in verdicts], dtype=np.float64))
     details = call_model(model, "grade", lambda: tuple(

@@ -55,3 +55,20 @@ def check_rewards(out: Any, n: int, *, model: str, method: str = "score",
         raise ScoringError(f"{where} {what} of shape {out.shape} for {n} responses; a reward "
                            f"model returns one value per response, shape ({n},)")
     return out.astype(np.float64, copy=False)
+
+
+def check_items(out: Any, n: int, *, model: str, method: str, what: str,
+                per: str = "response") -> list[Any]:
+    """``out`` if it is a list of ``n`` items (a judge's verdicts or judgments), else
+    ``ScoringError``: the one check for methods that return one object per input rather than
+    an array, worded as ``check_rewards`` words its own.
+
+    Example:
+        >>> check_items(["v"], 1, model="m", method="grade", what="verdicts")
+        ['v']
+    """
+    if not isinstance(out, list) or len(out) != n:
+        size = len(out) if isinstance(out, list) else type(out).__name__
+        raise ScoringError(f"model '{model}' failed the scoring check: {method}() returned "
+                           f"{size} {what} for {n} {per}s; it returns one per {per}")
+    return out

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data import PairRecord, Prompt
-from rewardlab.errors import CapabilityError, ScoringError
+from rewardlab.errors import CapabilityError
 from rewardlab.models.base import PairwiseJudge, describe
 from rewardlab.scoring._batch import call_model, score_batch
-from rewardlab.scoring._check import check_rewards
+from rewardlab.scoring._check import check_items, check_rewards
 
 __all__ = [
     "ScoredPairs",
@@ -94,11 +94,8 @@ def judge_pair_rewards(model: Any, records: Sequence[PairRecord], *, swap: bool 
     a = [r.chosen if f else r.rejected for r, f in zip(records, first, strict=True)]
     b = [r.rejected if f else r.chosen for r, f in zip(records, first, strict=True)]
     judgments = call_model(model, "judge_pairs", judge_pairs, prompts, a, b, swap=swap)
-    if not isinstance(judgments, list) or len(judgments) != len(records):
-        size = len(judgments) if isinstance(judgments, list) else type(judgments).__name__
-        raise ScoringError(f"model '{describe(model)}' failed the scoring check: "
-                           f"judge_pairs() returned {size} judgments for {len(records)} "
-                           "pairs; it returns one per pair")
+    check_items(judgments, len(records), model=describe(model), method="judge_pairs",
+                what="judgments", per="pair")
     p_first = call_model(model, "judge_pairs", lambda: np.array(
         [j.p for j in judgments], dtype=np.float64))
     p_chosen = np.where(first, p_first, 1.0 - p_first)
