@@ -15,7 +15,7 @@ from rewardlab.shaping import win_rate_advantages
 
 @pytest.mark.parametrize("name", ["rewardlab.judge._verdict", "rewardlab.llm._openai",
                                   "rewardlab.scoring._tournament",
-                                  "rewardlab.evaluate.judged"])
+                                  "rewardlab.scoring._pairs"])
 def test_docstring_examples(name: str) -> None:
     failed, tried = doctest.testmod(importlib.import_module(name),
                                     optionflags=doctest.ELLIPSIS)
