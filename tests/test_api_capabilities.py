@@ -3,6 +3,7 @@ them one ``FitOptions``, instead of probing for flags."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -14,15 +15,22 @@ from rewardlab.errors import CapabilityError
 from rewardlab.models.base import FitOptions, NoiseAware, Resumable, Trainable
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlainConfig:
+    seed: int = 0
+
+
 class Plain:
-    """Trainable only: records how it was fitted."""
+    """Trainable only: records how it was fitted. Its config is declared, so ``clone`` (which
+    co-filtering uses for its peers) can copy it like any kind."""
 
     def __init__(self, seed: int = 0) -> None:
+        self.config = PlainConfig(seed=seed)
         self.seed = seed
         self.calls: list[tuple[str, Any]] = []
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed}
+        return dataclasses.asdict(self.config)
 
     def score(self, prompts, responses) -> np.ndarray:
         return np.array([float(len(r)) for r in responses])
