@@ -284,3 +284,23 @@ def test_step_scores_are_checked() -> None:
                                            r"returned step scores of solution 0 of shape \(1,\) "
                                            r"for 2 responses"):
         score_solutions(Steps(), ["q"], [["step 1", "step 2"]])
+
+
+def test_unlabelled_pointwise_rows_reach_a_verifier_with_their_reference(tmp_path: Path) -> None:
+    """Model output with a reference answer and no label (the first thing a user scores with
+    a verifier): each row is checked against its own reference; a row without one is a
+    DataError naming its line, not an error about a batch position."""
+    from rewardlab.data import load_dataset
+    from rewardlab.errors import DataError
+
+    rows = [{"prompt": "What is 2+2?", "response": "2+2 = 4. The answer is 4.",
+             "reference": "4"},
+            {"prompt": "What is 3+3?", "response": "The answer is 7.", "answer": 6}]
+    path = tmp_path / "out.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = list(iter_scored_rows(resolve("verify:math"), load_dataset(path)))
+    assert [r["reward"] for r in scored] == [1.0, 0.0]
+    unreferenced = [rows[0], {"prompt": "x", "response": "y"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in unreferenced))
+    with pytest.raises(DataError, match=r"out\.jsonl:2: field 'reference'"):
+        list(iter_scored_rows(resolve("verify:math"), load_dataset(path)))

@@ -197,6 +197,7 @@ def parse_point(row: dict[str, Any], ctx: RowContext) -> tuple[PointRecord, str]
         id=read_id(row, ctx),
         subset=read_subset(row, ctx),
         line=ctx.line,
+        reference=read_reference(row, ctx),
     )
     return record, form
 

@@ -92,6 +92,8 @@ class PointRecord:
     id: str | int
     subset: str | None = None
     line: int | None = None
+    #: a reference answer, for verifiers (``verify:math`` checks the response against it)
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

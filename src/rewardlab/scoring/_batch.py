@@ -27,7 +27,13 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from rewardlab.data import Prompt
-from rewardlab.errors import CapabilityError, ConfigError, RewardLabError, ScoringError
+from rewardlab.errors import (
+    CapabilityError,
+    ConfigError,
+    DataError,
+    RewardLabError,
+    ScoringError,
+)
 from rewardlab.models.base import (
     Grader,
     GroupDependent,
@@ -43,6 +49,7 @@ __all__ = [
     "ascore_batch",
     "call_model",
     "needs_references",
+    "require_row_references",
     "route",
     "score_batch",
 ]
@@ -110,6 +117,23 @@ def route(model: object) -> Route:
     if isinstance(model, Grader):
         return "grade"
     return "score"
+
+
+def require_row_references(model: object, records: Sequence[Any], source: str) -> None:
+    """Before scoring a data set's rows with a model that needs reference answers, name the
+    first row without one by its file and line (rather than its position in a batch).
+
+    Raises:
+        DataError: a row has no ``reference`` and ``model`` is a ``ReferenceScorer``.
+    """
+    if not needs_references(model):
+        return
+    missing = next((r for r in records if r.reference is None), None)
+    if missing is not None:
+        raise DataError(
+            f"has no reference answer, which model '{describe(model)}' checks responses "
+            "against; add a 'reference' (or 'ground_truth' / 'answer') field to every row",
+            file=source, line=missing.line, field="reference")
 
 
 def needs_references(model: object) -> bool:

@@ -7,9 +7,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data import BestOfNRecord, Dataset
-from rewardlab.errors import DataError
-from rewardlab.models.base import describe
-from rewardlab.scoring._batch import needs_references, score_batch
+from rewardlab.scoring._batch import require_row_references, score_batch
 
 __all__ = ["score_best_of_n"]
 
@@ -22,13 +20,7 @@ def score_best_of_n(model: Any, data: Dataset[BestOfNRecord]) -> list[np.ndarray
     group (``vote:``) sees each prompt's candidates together.
     """
     records = data.records
-    if needs_references(model):
-        missing = next((r for r in records if r.reference is None), None)
-        if missing is not None:
-            raise DataError(
-                f"has no reference answer, which model '{describe(model)}' checks responses "
-                "against; add a 'reference' (or 'ground_truth' / 'answer') field to every row",
-                file=data.source, line=missing.line, field="reference")
+    require_row_references(model, records, data.source)
     prompts = [r.prompt for r in records for _ in r.responses]
     responses = [text for r in records for text in r.responses]
     refs = [r.reference for r in records for _ in r.responses]

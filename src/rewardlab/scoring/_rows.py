@@ -14,7 +14,7 @@ from typing import Any
 from rewardlab._progress import progress
 from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord, StepRecord
 from rewardlab.models.base import RewardModel
-from rewardlab.scoring._batch import score_batch
+from rewardlab.scoring._batch import require_row_references, score_batch
 from rewardlab.scoring._best_of_n import score_best_of_n
 from rewardlab.scoring._pairs import score_pair_batch
 from rewardlab.scoring._steps import score_solutions
@@ -51,7 +51,9 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
         yield from _score_pairs(model, chunk, first_index)
     elif data.task == "pointwise":
         points: tuple[PointRecord, ...] = chunk
-        batch = score_batch(model, [r.prompt for r in points], [r.response for r in points])
+        require_row_references(model, points, data.source)
+        batch = score_batch(model, [r.prompt for r in points], [r.response for r in points],
+                            references=[r.reference for r in points])
         for i, r in enumerate(points):
             row = {"id": r.id, "reward": _clean(batch.rewards[i])}
             if batch.uncertainty is not None:
