@@ -3,8 +3,6 @@ exercise the machinery around a model rather than what it learns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -25,14 +23,9 @@ def tiny_bert(directory: Path, *, seed: int = 0) -> Path:
     return directory
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch on one thread for the block, restored after (it is process-wide state)."""
-    import torch
+def one_thread():
+    """Torch on one thread for the block, restored after: the library's own context manager
+    (tiny models gain nothing from a thread pool and a busy machine makes them slower)."""
+    from rewardlab.train.loop import one_torch_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return one_torch_thread()
