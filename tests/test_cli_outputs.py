@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -155,22 +156,16 @@ def _rewardlab() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rewardlab.cli"]
 
 
-def _interrupt_while_reading(args: list[str], data: Path, cwd: Path
-                             ) -> subprocess.CompletedProcess[str]:
-    """Run ``rewardlab ARGS``, send SIGINT as soon as it has ``data`` open (the command is
-    under way, past start-up), and wait for it to exit."""
+def _interrupt_when(args: list[str], cwd: Path, ready: Callable[[int], bool], *,
+                    wait: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``rewardlab ARGS``, send SIGINT once ``ready(pid)`` holds (or ``wait`` seconds
+    have passed), and wait for it to exit."""
     proc = subprocess.Popen(  # SIGINT back to its default: pytest may run with it ignored
         [*_rewardlab(), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    fds = Path(f"/proc/{proc.pid}/fd")
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait
     try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if any(os.readlink(fd) == str(data) for fd in fds.iterdir()):
-                    break
-            except OSError:  # an fd closed while we looked
-                pass
+        while proc.poll() is None and not ready(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.005)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
@@ -179,6 +174,19 @@ def _interrupt_while_reading(args: list[str], data: Path, cwd: Path
             proc.kill()
             proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _interrupt_while_reading(args: list[str], data: Path, cwd: Path
+                             ) -> subprocess.CompletedProcess[str]:
+    """SIGINT as soon as the command has ``data`` open (it is under way, past start-up)."""
+
+    def reading(pid: int) -> bool:
+        try:
+            return any(os.readlink(fd) == str(data) for fd in Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # an fd closed while we looked
+            return False
+
+    return _interrupt_when(args, cwd, reading)
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(),
@@ -222,23 +230,12 @@ def test_ctrl_c_during_a_seq_fine_tune_names_the_checkpoints_kept(tmp_path: Path
          "rejected": f"{i} is {'even' if i % 2 else 'odd'}."} for i in range(16)))
     out = tmp_path / "rm"
     checkpoints = tmp_path / "rm.checkpoints"
-    proc = subprocess.Popen(
-        [*_rewardlab(), "train", str(data), "--model", "seq:minilm", "--out", str(out),
-         "--max-length", "16", "--batch-size", "2", "--epochs", "4", "--checkpoint-every", "1"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 300
-        while (proc.poll() is None and not checkpoints.is_dir()
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    result = _interrupt_when(
+        ["train", str(data), "--model", "seq:minilm", "--out", str(out), "--max-length", "16",
+         "--batch-size", "2", "--epochs", "4", "--checkpoint-every", "1"],
+        tmp_path, lambda _: checkpoints.is_dir(), wait=300)
+    err = result.stderr
+    assert result.returncode == 130, err
     assert " ".join(err.split()) == (f"interrupted: no model saved to {out}; the checkpoints "
                                      f"in {checkpoints} are kept (continue with --resume)")
     assert checkpoints.is_dir() and not out.exists()
