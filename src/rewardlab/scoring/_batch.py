@@ -91,8 +91,13 @@ def call_model(model: object, method: str, fn: Callable[..., T], *args: Any,
     except RewardLabError:
         raise
     except Exception as exc:
-        raise ScoringError(f"model '{describe(model)}' failed in {method}(): "
-                           f"{type(exc).__name__}: {exc}") from exc
+        raise _failed_in(model, method, exc) from exc
+
+
+def _failed_in(model: object, method: str, exc: Exception) -> ScoringError:
+    """The message for a foreign exception raised inside ``model.<method>``."""
+    return ScoringError(f"model '{describe(model)}' failed in {method}(): "
+                        f"{type(exc).__name__}: {exc}")
 
 
 Route = Literal["references", "groups", "uncertainty", "grade", "score"]
@@ -251,8 +256,7 @@ async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequenc
         except RewardLabError:
             raise
         except Exception as exc:
-            raise ScoringError(f"model '{describe(model)}' failed in ascore(): "
-                               f"{type(exc).__name__}: {exc}") from exc
+            raise _failed_in(model, "ascore", exc) from exc
         return ScoredBatch(check_rewards(out, n, model=describe(model), method="ascore"))
 
     def run() -> ScoredBatch:

@@ -67,6 +67,8 @@ def compare_pairs(model: Any, prompts: Sequence[Prompt], responses_a: Sequence[s
     if not isinstance(model, PairwiseJudge):
         raise CapabilityError(f"model '{describe(model)}' cannot compare two responses side "
                               "by side: it is not a PairwiseJudge")
+    if not responses_a:  # as score_batch: nothing to ask, so the model is not called
+        return np.zeros(0)
     kwargs = {} if swap is None else {"swap": swap}
     out = call_model(model, "compare", model.compare, prompts, responses_a, responses_b,
                      **kwargs)

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rewardlab.data import Prompt
-from rewardlab.errors import CapabilityError
-from rewardlab.models.base import PairwiseJudge, describe
+from rewardlab.scoring._pairs import compare_pairs
 
 __all__ = ["preference_matrix"]
 
@@ -28,15 +27,12 @@ def preference_matrix(judge: object, prompt: Prompt, responses: Sequence[str]) -
         >>> preference_matrix(Longer(), "q", ["a", "bbb", "cc"]).tolist()
         [[nan, 0.0, 0.0], [1.0, nan, 1.0], [1.0, 0.0, nan]]
     """
-    if not isinstance(judge, PairwiseJudge):
-        raise CapabilityError(f"model '{describe(judge)}' cannot compare responses side by "
-                              "side: it is not a PairwiseJudge")
     k = len(responses)
     pairs = [(i, j) for i in range(k) for j in range(k) if i != j]
     out = np.full((k, k), np.nan)
-    if pairs:
-        p = judge.compare([prompt] * len(pairs), [responses[i] for i, _ in pairs],
-                          [responses[j] for _, j in pairs], swap=False)
-        for (i, j), value in zip(pairs, np.asarray(p, dtype=np.float64), strict=True):
-            out[i, j] = value
+    # compare_pairs checks the capability (even with no pair to ask) and the answer
+    p = compare_pairs(judge, [prompt] * len(pairs), [responses[i] for i, _ in pairs],
+                      [responses[j] for _, j in pairs], swap=False)
+    for (i, j), value in zip(pairs, p, strict=True):
+        out[i, j] = value
     return out
