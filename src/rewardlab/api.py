@@ -81,10 +81,6 @@ def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardMod
     return clone(model, **params) if params else model
 
 
-def _report_skipped(dataset: Dataset[Any], output: Path | None) -> Path | None:
-    return report_skipped(dataset.skipped, output)
-
-
 @dataclass(frozen=True)
 class TrainResult:
     """What ``train`` did: the fitted model, where it was saved, and the training log.
@@ -162,17 +158,16 @@ def train(
                                                         max_chars=max_chars)
     report: dict[str, Any] = {}
     training = dataset
+    seed = int(getattr(getattr(rm, "config", None), "seed", 0))
     if inject_noise:
-        seed = int(getattr(getattr(rm, "config", None), "seed", 0))
         training, flipped = inject_label_noise(training, inject_noise, seed=seed)
         report["flipped"] = len(flipped)
     # heads over cached features refit cheaply, so they cross-validate a noise-aware fit;
     # other models, and ensembles, drop implausible pairs with cross-fitted peers first
     noise_aware = noise_robust and not ensemble and isinstance(rm, NoiseAware)
     if noise_robust and not noise_aware:
-        training, filtered = co_filter(lambda seed: clone(rm, seed=seed),
-                                       training, drop_rate=noise_rate,
-                                       seed=int(getattr(getattr(rm, "config", None), "seed", 0)))
+        training, filtered = co_filter(lambda peer_seed: clone(rm, seed=peer_seed),
+                                       training, drop_rate=noise_rate, seed=seed)
         report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
     checkpoints = None if out is None else checkpoint_dir_for(out)
     if resume and not isinstance(rm, Resumable):
@@ -192,7 +187,7 @@ def train(
     skipped_file = None
     if out is not None:
         rm.save(out)  # type: ignore[attr-defined]
-        skipped_file = _report_skipped(dataset, Path(out))
+        skipped_file = report_skipped(dataset.skipped, Path(out))
         if checkpoints is not None:
             remove_checkpoints(checkpoints)
     history = list(getattr(rm, "history_", []))
@@ -259,7 +254,7 @@ def evaluate(
         result = evaluate_pairwise(rm, dataset, ties=ties)
     if json_out is not None:
         write_json(json_out, result.to_json())
-        _report_skipped(dataset, Path(json_out))
+        report_skipped(dataset.skipped, Path(json_out))
     return result
 
 
@@ -295,7 +290,7 @@ def score(
         raise OutputError(f"cannot write scores to {out}: it is a directory; give a file name")
     n = write_jsonl(out, iter_scored_rows(rm, dataset))
     return ScoreResult(n_rows=n, out=out, task=dataset.task, skipped=dataset.skipped,
-                       skipped_file=_report_skipped(dataset, out))
+                       skipped_file=report_skipped(dataset.skipped, out))
 
 
 def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out: str | Path,
