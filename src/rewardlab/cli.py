@@ -8,16 +8,28 @@ prints ``interrupted: <what was kept>`` and exits 130.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from rewardlab import __version__, api
-from rewardlab._console import evaluation_table, make_console, pairwise_table, print_skipped
+from rewardlab import _cli_common as _common
+from rewardlab._cli_common import (
+    FormatOpt,
+    LimitOpt,
+    MaxCharsOpt,
+    SkipOpt,
+    Ties,
+    err,
+    fmt,
+    not_written,
+    on_interrupt,
+    out,
+)
+from rewardlab._console import evaluation_table, pairwise_table, print_skipped
 from rewardlab._io import check_outputs, skipped_path, write_json
 from rewardlab._progress import set_progress
 from rewardlab.data import DEFAULT_MAX_CHARS
@@ -30,60 +42,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = make_console()
-err = make_console(stderr=True)
-
-
-class DataFormat(StrEnum):
-    pairwise = "pairwise"
-    pointwise = "pointwise"
-    best_of_n = "best-of-n"
-    steps = "steps"
-
-
-class Ties(StrEnum):
-    half = "half"
-    loss = "loss"
-
-
-FormatOpt = Annotated[
-    DataFormat | None,
-    typer.Option("--format", help="Data layout; detected from the first row when omitted."),
-]
-SkipOpt = Annotated[
-    bool,
-    typer.Option("--skip-invalid", help="Skip bad rows (written with their reasons beside the "
-                 "output) instead of stopping at the first."),
-]
-MaxCharsOpt = Annotated[
-    int, typer.Option("--max-chars", min=1, help="Longest text a field may hold.")
-]
-LimitOpt = Annotated[
-    int | None, typer.Option("--limit", min=1, help="Read the first N valid rows only (a quick "
-                             "look).")
-]
-
-
-def _fmt(value: DataFormat | None) -> Any:
-    return value.value if value is not None else None
-
-
-_kept: Callable[[], str] | None = None
-
-
-def _on_interrupt(say: Callable[[], str]) -> None:
-    """Tell ``main`` what to say if Ctrl-C stops this command: what was kept, what was not
-    (asked at interrupt time, so it can look at what exists then)."""
-    global _kept
-    _kept = say
-
-
-def _not_written(*paths: Path | None) -> Callable[[], str]:
-    given = [str(p) for p in paths if p is not None]
-    # every output is written to a temporary file and renamed into place at the end
-    return lambda: f"nothing was written to {' or '.join(given)}" if given else ""
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"rewardlab {__version__}")
@@ -153,12 +111,12 @@ def train(
                     "(continue with --resume)")
         return f"no model saved to {out_dir}"
 
-    _on_interrupt(kept)
+    on_interrupt(kept)
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
              "center_coef": center_coef, "seed": seed, "max_length": max_length,
              "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every}
     params = {k: v for k, v in given.items() if v is not None}
-    result = api.train(model, data, out=out_dir, params=params, format=_fmt(format),
+    result = api.train(model, data, out=out_dir, params=params, format=fmt(format),
                        skip_invalid=skip_invalid, max_chars=max_chars, eval_data=eval_data,
                        ensemble=ensemble, inject_noise=inject_noise, noise_robust=noise_robust,
                        noise_rate=noise_rate, resume=resume, limit=limit)
@@ -215,9 +173,9 @@ def evaluate(
     Step-labelled data (prm: models): first-error F1 beside the trivial baselines.
     judge: models compare pairs side by side, the chosen response shown first in every other
     pair; --swap asks both orders."""
-    _on_interrupt(_not_written(json_out))
+    on_interrupt(not_written(json_out))
     model = api.judge_options(model, swap=swap, reason=reason)
-    result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=_fmt(format),
+    result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=fmt(format),
                           skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
     out.print(evaluation_table(result))
     if json_out is not None:
@@ -274,18 +232,18 @@ def score(
         raise ConfigError(f"{', '.join(used)} " + ("does not apply to --ray" if ray else
                                                    "only applies to Ray scoring; add --ray"))
     if not ray:
-        _on_interrupt(_not_written(out_file))
-        result = api.score(model, data, out=out_file, format=_fmt(format),
+        on_interrupt(not_written(out_file))
+        result = api.score(model, data, out=out_file, format=fmt(format),
                            skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
         out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
         print_skipped(err, result.skipped, result.skipped_file)
         return
-    _on_interrupt(lambda: f"the shards finished so far are kept in {out_file}; run the same "
+    on_interrupt(lambda: f"the shards finished so far are kept in {out_file}; run the same "
                   "command again to resume")
     shards = api.score_distributed(
         model, data, out=out_file, address=address, workers=workers,
         cpus_per_worker=cpus_per_worker, shard_rows=shard_rows,
-        output_format=output_format.value, format=_fmt(format), skip_invalid=skip_invalid,
+        output_format=output_format.value, format=fmt(format), skip_invalid=skip_invalid,
         max_chars=max_chars, connect_timeout=connect_timeout)
     resumed = (f", {shards.shards_resumed} already done by an earlier run"
                if shards.shards_resumed else "")
@@ -321,7 +279,7 @@ def inject_errors(
 ) -> None:
     """Corrupt one calculation of every correct solution and carry it forward; label the
     steps before it correct and it (and every later step) wrong."""
-    _on_interrupt(_not_written(out_file))
+    on_interrupt(not_written(out_file))
     result = api.inject_errors(data, out=out_file, seed=seed, include_correct=correct,
                                limit=limit, skip_invalid=skip_invalid)
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.kinds.items()))
@@ -367,7 +325,7 @@ def label_rollouts(
 ) -> None:
     """Label every step by Monte-Carlo rollouts (Math-Shepherd): the share of K
     continuations from the step that reach the reference answer."""
-    _on_interrupt(_not_written(out_file))
+    on_interrupt(not_written(out_file))
     result = api.label_rollouts(data, policy=policy, out=out_file, k=k, seed=seed,
                                 temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                                 threshold=threshold, denoise=denoise.value, alpha=alpha,
@@ -395,7 +353,7 @@ def demo(
     """Train embed:minilm on bundled HH harmless pairs and evaluate it on held-out pairs."""
     out.print("[bold]rewardlab demo[/]: train [bold]embed:minilm[/] (frozen MiniLM + MLP head, "
               "Bradley–Terry) on Anthropic HH harmless pairs, evaluate on held-out prompts")
-    _on_interrupt(_not_written(json_out))
+    on_interrupt(not_written(json_out))
     result = api.run_demo(cache=cache)
     out.print(pairwise_table(result.evaluation,
                              title=f"held-out HH harmless pairs (trained on {result.n_train})"))
@@ -477,7 +435,7 @@ def bench(
     check_outputs({"--json": json_out, "--html": html_out},
                   {"--suite": suite, **{f"the data of task '{t.name}'": t.data
                                         for t in loaded.tasks}})
-    _on_interrupt(_not_written(json_out, html_out))
+    on_interrupt(not_written(json_out, html_out))
     result = run_bench(models, loaded, ties=ties.value, limit=limit, cache=cache)
     for item in bench_tables(result):
         if isinstance(item, str):
@@ -552,7 +510,7 @@ def audit(
         max_pairs=max_pairs, seed=seed, master_keys=tuple(master_key or ()),
         noise_rates=rates, best_of_n=best_of_n, gold=gold,
         length_references=length_references, reference_prompts=reference_prompts)
-    _on_interrupt(_not_written(html_out, json_out))
+    on_interrupt(not_written(html_out, json_out))
     result = run_audit(model, data, config=config, html=html_out, json_out=json_out,
                        limit=limit)
     out.print(summary_table(result))
@@ -580,15 +538,14 @@ def _interrupted(exc: BaseException) -> bool:
 
 
 def _say_interrupted() -> None:
-    note = _kept() if _kept is not None else ""
+    note = _common.kept() if _common.kept is not None else ""
     err.print(f"interrupted{': ' + note if note else ''}", markup=False, highlight=False,
               soft_wrap=True)
 
 
 def main() -> None:
     """Entry point: run the app, turning rewardlab's own errors into one clean line."""
-    global _kept
-    _kept = None
+    _common.kept = None
     try:
         app()
     except RewardLabError as exc:
