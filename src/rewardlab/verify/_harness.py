@@ -1,0 +1,788 @@
+"""The code sandbox's harness process: runs tests against a program that runs in a child.
+
+Started as ``python -I _harness.py`` by ``rewardlab.verify._sandbox`` and kept warm; it imports
+nothing from rewardlab (``-I`` ignores PYTHONPATH), only the standard library.
+
+Two processes per program, and the split is the whole defence:
+
+* the **harness** (this process, trusted) holds the tests and decides every verdict. It never
+  runs the program's code. It is made non-dumpable, so a same-user process cannot ptrace it
+  or open its file descriptors through /proc.
+* the **runner** (a child forked from the harness *before* the job is read, so its memory
+  holds no test, no expected value and no nonce) runs the program under resource limits,
+  an audit hook and, where the kernel allows it, a fresh network namespace. It closes every
+  descriptor except the two pipes to the harness before any program code runs.
+
+The tests call the program's functions through proxies: arguments go to the runner, the
+return value comes back with ``marshal`` and is accepted only if it is built from exact
+builtin types (int, float, str, tuple, list, dict, ...). So whatever the program does to its
+own interpreter (``sys.exit``, ``os._exit``, redefining ``assert``/``AssertionError``/builtins,
+replacing ``check``, a trace function that skips lines, printing "all tests passed",
+returning an object whose ``__eq__`` is always true), the asserts run here, on plain values.
+
+Frames on every pipe are a 4-byte big-endian length and a payload: JSON between the pool and
+the harness, ``marshal`` between harness and runner (validated on receipt here).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import ctypes
+import importlib
+import json
+import marshal
+import os
+import resource
+import select
+import signal
+import sys
+import time
+import types
+
+_MAX_FRAME = 64 << 20  # a runner reply larger than this is refused
+_OUTPUT_CAP = 1 << 20  # bytes of a stdio program's output read back
+_MEMORY_EXIT = 113  # a stdio runner's exit status for a MemoryError
+_REF = "\x00rl-ref"
+_MISSING = object()
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+_libc = None
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - no libc to load
+    _libc = None
+
+
+# --- framing -----------------------------------------------------------------------------
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
+    """``n`` bytes from ``fd``; None on end of file; TimeoutError past ``deadline``."""
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int, deadline: float | None = None) -> bytes | None:
+    head = _read_exact(fd, 4, deadline)
+    if head is None:
+        return None
+    size = int.from_bytes(head, "big")
+    if size > _MAX_FRAME:
+        raise ValueError(f"a frame of {size} bytes is over the limit")
+    return _read_exact(fd, size, deadline)
+
+
+def _write_frame(fd: int, payload: bytes) -> None:
+    data = len(payload).to_bytes(4, "big") + payload
+    while data:
+        data = data[os.write(fd, data):]
+
+
+# --- process hygiene ---------------------------------------------------------------------
+
+
+def _prctl(option: int, value: int) -> None:
+    if _libc is not None:
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def _die_with_parent() -> None:
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _unshare_network() -> bool:
+    """A new user + network namespace (only a down loopback): no network at all."""
+    if _libc is None:
+        return False
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+        except OSError:
+            pass
+    return True
+
+
+def _set_limits(limits: dict) -> None:
+    mem = int(limits["memory_mb"]) << 20
+    cpu = int(limits["cpu_seconds"])
+    for which, value in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_DATA, mem),
+                         (resource.RLIMIT_CPU, cpu),
+                         (resource.RLIMIT_FSIZE, int(limits["file_mb"]) << 20),
+                         (resource.RLIMIT_NPROC, int(limits["nproc"])),
+                         (resource.RLIMIT_CORE, 0)):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (value, value))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file is an OSError, not a kill
+
+
+class _Forbidden(PermissionError):
+    """What the runner's audit hook raises for an operation the sandbox refuses."""
+
+
+_BLOCKED_PREFIXES = ("socket.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn",
+                     "os.fork", "os.forkpty", "os.system", "pty.", "ctypes.", "os.startfile",
+                     "resource.setrlimit", "resource.prlimit", "winreg.", "_winapi.")
+_PATH_EVENTS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown",
+                "os.link", "os.symlink", "os.truncate", "os.utime", "shutil.rmtree",
+                "shutil.move", "os.removexattr", "os.setxattr")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _install_audit_hook(tmpdir: str, seen: list[str], allow_fork: bool) -> None:
+    """Refuse network, processes, native code, signals to others, and writes outside the
+    program's own directory. Audit hooks cannot be removed once added."""
+    root = os.path.realpath(tmpdir) + os.sep
+    me = os.getpid()
+
+    def inside(path: object) -> bool:
+        if isinstance(path, int):
+            return True
+        try:
+            p = os.fsdecode(path)  # type: ignore[arg-type]
+        except TypeError:
+            return False
+        return os.path.realpath(p).startswith(root) or p in ("/dev/null",)
+
+    def refuse(event: str) -> None:
+        if len(seen) < 8:
+            seen.append(event)
+        raise _Forbidden(f"the sandbox refuses {event}")
+
+    def hook(event: str, args: tuple) -> None:
+        if event.startswith(_BLOCKED_PREFIXES):
+            if allow_fork and event == "os.fork":
+                return
+            refuse(event)
+        elif event == "open":
+            path, mode, flags = ((*tuple(args), None, None, None))[:3]
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS)
+            text = path if isinstance(path, str) else ""
+            if writing and not inside(path):
+                refuse(f"open for writing outside the sandbox: {text[:80]}")
+            if text.startswith("/proc/") and text[6:7].isdigit() and not text.startswith(
+                    f"/proc/{me}/"):
+                refuse(f"open {text[:80]}")
+        elif event in _PATH_EVENTS:
+            if args and not inside(args[0]):
+                refuse(f"{event} outside the sandbox")
+        elif event in ("os.kill", "os.killpg", "signal.pthread_kill") and args and (
+                args[0] not in (me, 0)):
+            refuse(event)
+
+    sys.addaudithook(hook)
+
+
+# --- the runner (child) ------------------------------------------------------------------
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """Whether ``value`` is built only from exact builtin data types."""
+    t = type(value)
+    if t in _PLAIN:
+        return True
+    if depth > 60 or t not in _CONTAINERS:
+        return False
+    if t is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1)
+                   for k, v in value.items())  # type: ignore[attr-defined]
+    return all(_plain(v, depth + 1) for v in value)  # type: ignore[attr-defined]
+
+
+_COMPARISONS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__",
+                "__hash__", "__len__", "__contains__", "__iter__", "__getitem__", "__abs__",
+                "__sub__", "__rsub__", "__float__", "__int__", "__index__", "__round__")
+
+
+def _overrides(value: object) -> str | None:
+    """The comparison-like special method a value's own class defines in Python, if any."""
+    for klass in type(value).__mro__:
+        if klass.__module__ == "builtins":
+            continue
+        for name in _COMPARISONS:
+            fn = klass.__dict__.get(name)
+            if fn is not None and not isinstance(fn, type(None)) and hasattr(fn, "__code__"):
+                return f"{type(value).__name__}.{name}"
+    return None
+
+
+class _Runner:
+    """The runner's side: load the program, answer the harness's calls."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
+        self.handles: dict[int, object] = {}
+        self.seen: list[str] = []
+
+    def send(self, message: tuple) -> None:
+        try:
+            payload = marshal.dumps(message)
+        except ValueError:
+            payload = marshal.dumps(("error", "ValueError", "unsendable reply", self.flags()))
+        _write_frame(self.wfd, payload)
+
+    def flags(self) -> tuple:
+        return tuple(self.seen)
+
+    def encode(self, value: object) -> tuple:
+        if _plain(value):
+            return ("ok", value, self.flags())
+        hid = len(self.handles) + 1
+        self.handles[hid] = value
+        return ("ref", hid, type(value).__name__[:80], _overrides(value) or "", self.flags())
+
+    def decode(self, value: object) -> object:
+        t = type(value)
+        if t is tuple and len(value) == 2 and value[0] == _REF:  # type: ignore[index]
+            return self.handles.get(value[1])  # type: ignore[index]
+        if t in (list, tuple):
+            return t(self.decode(v) for v in value)  # type: ignore[attr-defined]
+        if t is dict:
+            return {k: self.decode(v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return value
+
+    def error(self, exc: BaseException) -> tuple:
+        kind = "memory" if isinstance(exc, MemoryError) else (
+            "forbidden" if isinstance(exc, _Forbidden) else "error")
+        try:
+            text = str(exc)[:500]
+        except BaseException:
+            text = "?"
+        return (kind, type(exc).__name__[:80], text, self.flags())
+
+    def main(self) -> None:
+        job = marshal.loads(_read_frame(self.rfd) or marshal.dumps(None))
+        if not isinstance(job, dict):
+            os._exit(2)
+        tmpdir = job["tmpdir"]
+        os.chdir(tmpdir)
+        os.environ.update(HOME=tmpdir, TMPDIR=tmpdir)
+        net = _unshare_network() if job["limits"]["network_namespace"] else False
+        if job["mode"] == "stdio":
+            self.stdio(job, net)
+            os._exit(0)
+        _set_limits(job["limits"])
+        sys.dont_write_bytecode = True
+        _install_audit_hook(tmpdir, self.seen, allow_fork=False)
+        try:
+            code = compile(job["program"], "<program>", "exec")
+        except BaseException as exc:  # SyntaxError, ValueError (NUL), MemoryError, ...
+            line = getattr(exc, "lineno", None)
+            self.send(("syntax", type(exc).__name__, f"{exc}"[:500], line or 0, net))
+            os._exit(0)
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        status: tuple = ("loaded", "", "", self.flags(), net)
+        try:
+            exec(code, namespace)
+        except SystemExit as exc:
+            status = ("loaded", "SystemExit", str(exc.code)[:100], self.flags(), net)
+        except BaseException as exc:
+            status = ("loaded-error", *self.error(exc)[:3], self.flags(), net)
+        self.send(status)
+        while True:
+            frame = _read_frame(self.rfd)
+            if frame is None:
+                os._exit(0)
+            request = marshal.loads(frame)
+            op, name = request[0], request[1]
+            try:
+                if op == "get":
+                    value = namespace.get(name, _MISSING)
+                    if value is _MISSING:
+                        reply: tuple = ("missing",)
+                    elif isinstance(value, types.ModuleType):
+                        reply = ("module", str(getattr(value, "__name__", ""))[:200])
+                    elif callable(value):
+                        reply = ("callable",)
+                    else:
+                        reply = self.encode(value)
+                else:
+                    target = namespace.get(name) if op == "call" else self.handles.get(name)
+                    if target is None:
+                        raise NameError(f"name '{name}' is not defined")
+                    args = self.decode(request[2])
+                    kwargs = self.decode(request[3])
+                    reply = self.encode(target(*args, **kwargs))  # type: ignore[operator]
+            except SystemExit as exc:
+                reply = ("error", "SystemExit", str(exc.code)[:100], self.flags())
+            except BaseException as exc:
+                reply = self.error(exc)
+            self.send(reply)
+
+    def stdio(self, job: dict, net: bool) -> None:
+        """Run the program once per input, each in its own grandchild process."""
+        for i, text in enumerate(job["inputs"]):
+            paths = [os.path.join(job["tmpdir"], f".{i}.{n}") for n in ("in", "out", "err")]
+            with open(paths[0], "wb") as fh:
+                fh.write(text.encode("utf-8", "surrogateescape"))
+            pid = os.fork()
+            if pid == 0:
+                self.stdio_case(job, paths)
+            _, status = os.waitpid(pid, 0)
+            self.send(("case", i, os.waitstatus_to_exitcode(status), self.flags(), net))
+        self.send(("done", self.flags(), net))
+
+    def stdio_case(self, job: dict, paths: list[str]) -> None:
+        _die_with_parent()
+        for fd, (path, flags) in enumerate(((paths[0], os.O_RDONLY),
+                                            (paths[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                                            (paths[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC))):
+            new = os.open(path, flags, 0o600)
+            os.dup2(new, fd)
+            os.close(new)
+        _close_fds_except(set())
+        sys.stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        _set_limits(job["limits"])
+        sys.dont_write_bytecode = True
+        _install_audit_hook(job["tmpdir"], self.seen, allow_fork=False)
+        code = 0
+        try:
+            exec(compile(job["program"], "<program>", "exec"),
+                 {"__name__": "__main__", "__builtins__": builtins})
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except MemoryError:
+            code = _MEMORY_EXIT
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+            code = 1
+        try:
+            sys.stdout.flush()
+        except BaseException:
+            code = code or 1
+        os._exit(code if 0 <= code < 256 else 1)
+
+
+def _fork_runner() -> tuple[int, int, int]:
+    """Fork an idle runner; returns (pid, fd to it, fd from it)."""
+    to_r, from_h = os.pipe()
+    to_h, from_r = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            _die_with_parent()
+            os.close(from_h)
+            os.close(to_h)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            _close_fds_except({to_r, from_r})
+            _Runner(to_r, from_r).main()
+        finally:
+            os._exit(3)
+    os.close(to_r)
+    os.close(from_r)
+    return pid, from_h, to_h
+
+
+# --- the harness's side ------------------------------------------------------------------
+
+
+class _ChildGone(BaseException):
+    """The runner ended or ran out of time: no test can continue (test code cannot catch it
+    with ``except Exception``)."""
+
+
+class _Opaque:
+    """A value the program returned that is not plain data (a handle to it in the runner).
+
+    It equals only itself, so no comparison with an expected value can succeed."""
+
+    __slots__ = ("hid", "typename")
+
+    def __init__(self, hid: int, typename: str) -> None:
+        self.hid, self.typename = hid, typename
+
+    def __repr__(self) -> str:
+        return f"<{self.typename} object from the program>"
+
+
+def _valid(value: object, depth: int = 0) -> bool:
+    return _plain(value, depth)
+
+
+class _Session:
+    """One program: the runner's pipes, the deadline, and what the tests learnt."""
+
+    def __init__(self, pid: int, wfd: int, rfd: int, deadline: float) -> None:
+        self.pid, self.wfd, self.rfd, self.deadline = pid, wfd, rfd, deadline
+        self.forbidden: list[str] = []
+        self.gone: str | None = None  # "timeout", "memory", "exited"
+        self.net = False
+
+    def kill(self) -> None:
+        for fn in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                   lambda: os.kill(self.pid, signal.SIGKILL)):
+            with contextlib.suppress(OSError):
+                fn()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+    def send(self, message: object) -> None:
+        try:
+            _write_frame(self.wfd, marshal.dumps(message))
+        except OSError:
+            self.gone = self.gone or "exited"
+            raise _ChildGone(self.gone) from None
+
+    def receive(self) -> tuple:
+        try:
+            frame = _read_frame(self.rfd, self.deadline)
+        except TimeoutError:
+            self.gone = "timeout"
+            self.kill()
+            raise _ChildGone("timeout") from None
+        except (ValueError, OSError):
+            frame = None
+        if frame is None:
+            self.gone = self.gone or "exited"
+            raise _ChildGone(self.gone)
+        try:
+            reply = marshal.loads(frame)
+        except (ValueError, EOFError, TypeError):
+            reply = None
+        if type(reply) is not tuple or not reply or not _valid(reply):
+            self.forbidden.append("a malformed reply from the program's process")
+            raise _ChildGone("exited")
+        flags = (reply[-1] if reply[0] in ("ok", "ref", "error", "memory", "forbidden")
+                 else reply[-2] if reply[0] in ("loaded", "loaded-error", "case", "done")
+                 else ())
+        if type(flags) is tuple:
+            for f in flags:
+                if isinstance(f, str) and f not in self.forbidden:
+                    self.forbidden.append(f)
+        return reply
+
+    def result(self, reply: tuple) -> object:
+        kind = reply[0]
+        if kind == "ok":
+            return reply[1]
+        if kind == "ref":
+            if reply[3]:
+                note = f"returned an object whose class overrides {reply[3]}"
+                if note not in self.forbidden:
+                    self.forbidden.append(note)
+            return _Opaque(reply[1], reply[2])
+        if kind in ("error", "memory", "forbidden"):
+            if kind == "memory":
+                self.gone = self.gone or None
+                raise MemoryError(reply[2])
+            exc_type = getattr(builtins, str(reply[1]), None)
+            if not (isinstance(exc_type, type) and issubclass(exc_type, Exception)):
+                exc_type = RuntimeError
+            try:
+                exc = exc_type(str(reply[2]))
+            except Exception:
+                exc = RuntimeError(f"{reply[1]}: {reply[2]}")
+            exc._rl_remote = kind  # type: ignore[attr-defined]
+            raise exc
+        raise _ChildGone("exited")
+
+    def encode(self, value: object, depth: int = 0) -> object:
+        t = type(value)
+        if t is _Opaque:
+            return (_REF, value.hid)  # type: ignore[attr-defined]
+        if t in (list, tuple) and depth < 60:
+            return t(self.encode(v, depth + 1) for v in value)  # type: ignore[attr-defined]
+        if t is dict and depth < 60:
+            return {k: self.encode(v, depth + 1) for k, v in value.items()}  # type: ignore[attr-defined]
+        if _plain(value):
+            return value
+        raise TypeError(f"the harness cannot pass a {t.__name__} to the program "
+                        "(only plain data crosses to the sandbox)")
+
+    def call(self, op: str, target: object, args: tuple, kwargs: dict) -> object:
+        message = (op, target, self.encode(args), self.encode(kwargs))
+        self.send(message)
+        return self.result(self.receive())
+
+    def proxy(self, name: str):
+        def remote(*args, **kwargs):
+            return self.call("call", name, args, kwargs)
+
+        remote.__name__ = remote.__qualname__ = name
+        return remote
+
+
+def _names_used(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+
+
+def _split_check(test: str) -> tuple[object, int]:
+    """HumanEval's ``def check(candidate)`` with each top-level statement that asserts
+    wrapped so that it records its own outcome: (code, number of units)."""
+    tree = ast.parse(test)
+    units = 0
+    for node in tree.body:
+        if not (isinstance(node, ast.FunctionDef) and node.name == "check"):
+            continue
+        body = []
+        for stmt in node.body:
+            if any(isinstance(n, ast.Assert) for n in ast.walk(stmt)):
+                wrapped = ast.parse(
+                    f"try:\n    pass\nexcept __rl_gone__:\n    raise\n"
+                    f"except BaseException as __rl_e:\n    __rl_record__({units}, __rl_e)\n"
+                    f"else:\n    __rl_record__({units}, None)\n").body[0]
+                wrapped.body = [stmt]  # type: ignore[attr-defined]
+                body.append(wrapped)
+                units += 1
+            else:
+                body.append(stmt)
+        node.body = body
+    ast.fix_missing_locations(tree)
+    return compile(tree, "<tests>", "exec"), units
+
+
+def _classify(exc: BaseException | None, session: _Session) -> tuple[str, str]:
+    if isinstance(exc, AssertionError):
+        return "wrong_answer", f"assertion failed{': ' + str(exc)[:200] if str(exc) else ''}"
+    if isinstance(exc, _ChildGone):
+        return _gone_reason(session)
+    if isinstance(exc, MemoryError):
+        return "memory", "the program ran out of memory"
+    remote = getattr(exc, "_rl_remote", None)
+    if remote == "forbidden":
+        return "forbidden", str(exc)[:300]
+    text = f"{type(exc).__name__}: {exc}"[:300]
+    return "runtime_error", text
+
+
+def _gone_reason(session: _Session) -> tuple[str, str]:
+    if session.gone == "timeout":
+        return "timeout", "the time limit was reached"
+    return "runtime_error", "the program's process ended before the tests finished"
+
+
+def _run_functions(job: dict, session: _Session) -> dict:
+    session.send({"mode": "func", "program": job["program"], "tmpdir": job["tmpdir"],
+                  "limits": job["limits"], "inputs": []})
+    loaded = session.receive()
+    session.net = bool(loaded[-1])
+    tests: list[str] = job["tests"]
+    total = len(tests) if job["kind"] == "asserts" else 0
+    outcomes: dict[int, tuple[str, str] | None] = {}
+    if loaded[0] == "syntax":
+        return {"reason": "syntax_error", "detail": f"{loaded[1]}: {loaded[2]} (line {loaded[3]})",
+                "passed": 0, "total": max(total, 1)}
+    if loaded[0] == "loaded-error":
+        reason = {"memory": "memory", "forbidden": "forbidden"}.get(loaded[1], "runtime_error")
+        return {"reason": reason, "detail": f"{loaded[2]}: {loaded[3]}"[:300], "passed": 0,
+                "total": max(total, 1)}
+
+    def record(i: int, exc: BaseException | None) -> None:
+        outcomes[i] = None if exc is None else _classify(exc, session)
+
+    namespace: dict = {"__name__": "__rl_tests__", "__builtins__": builtins,
+                       "__rl_record__": record, "__rl_gone__": _ChildGone}
+    try:
+        for setup in job.get("setup") or ():
+            exec(compile(setup, "<setup>", "exec"), namespace)
+    except Exception as exc:
+        return {"reason": "task_error", "detail": f"the task's setup code failed: "
+                f"{type(exc).__name__}: {exc}"[:300], "passed": 0, "total": max(total, 1)}
+    entry = job.get("entry_point")
+    wanted = {entry} if entry else set()
+    for code in tests:
+        wanted |= _names_used(code)
+    wanted -= set(dir(builtins)) | {"__rl_record__", "__rl_gone__"}
+    wanted = {n for n in wanted if n not in namespace or n == entry}
+    try:
+        for name in sorted(wanted):
+            session.send(("get", name, (), {}))
+            reply = session.receive()
+            if reply[0] == "callable":
+                namespace[name] = session.proxy(name)
+            elif reply[0] in ("ok", "ref"):
+                namespace[name] = session.result(reply)
+            elif reply[0] == "module" and isinstance(reply[1], str) and (
+                    reply[1].partition(".")[0] in sys.stdlib_module_names):
+                namespace[name] = importlib.import_module(reply[1])
+    except _ChildGone:
+        reason, detail = _gone_reason(session)
+        return {"reason": reason, "detail": detail, "passed": 0, "total": max(total, 1)}
+    if job["kind"] == "check":
+        try:
+            code, total = _split_check(tests[0])
+            exec(code, namespace)
+            checker = namespace["check"]
+        except Exception as exc:
+            return {"reason": "task_error", "detail": f"the task's test code failed: "
+                    f"{type(exc).__name__}: {exc}"[:300], "passed": 0, "total": 1}
+        total = max(total, 1)
+        if entry not in namespace:
+            return {"reason": "runtime_error", "detail": f"the program defines no '{entry}'",
+                    "passed": 0, "total": total}
+        try:
+            checker(namespace[entry])
+            if not outcomes:
+                outcomes[0] = None
+        except BaseException as exc:
+            failure = _classify(exc, session)
+            for i in range(total):
+                outcomes.setdefault(i, failure)
+    else:
+        for i, code in enumerate(tests):
+            if session.gone:
+                outcomes[i] = _gone_reason(session)
+                continue
+            try:
+                exec(compile(code, f"<test {i}>", "exec"), namespace)
+                outcomes[i] = None
+            except BaseException as exc:
+                outcomes[i] = _classify(exc, session)
+    return _summary(outcomes, total, session)
+
+
+def _summary(outcomes: dict, total: int, session: _Session) -> dict:
+    failures = [outcomes.get(i, ("runtime_error", "the test did not run"))
+                for i in range(total)]
+    passed = sum(f is None for f in failures)
+    first = next((f for f in failures if f is not None), None)
+    if first is None:
+        return {"reason": None, "detail": "", "passed": passed, "total": total}
+    reason, detail = first
+    if session.forbidden and reason != "timeout":
+        reason, detail = "forbidden", "; ".join(session.forbidden)[:300]
+    return {"reason": reason, "detail": detail, "passed": passed, "total": total}
+
+
+def _normalise_output(text: str) -> list[str]:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _run_stdio(job: dict, session: _Session) -> dict:
+    cases = job["cases"]
+    try:
+        compile(job["program"], "<program>", "exec")
+    except SyntaxError as exc:
+        return {"reason": "syntax_error", "detail": f"SyntaxError: {exc}"[:300], "passed": 0,
+                "total": len(cases)}
+    except (ValueError, MemoryError, RecursionError) as exc:
+        return {"reason": "syntax_error", "detail": f"{type(exc).__name__}: {exc}"[:300],
+                "passed": 0, "total": len(cases)}
+    session.send({"mode": "stdio", "program": job["program"], "tmpdir": job["tmpdir"],
+                  "limits": job["limits"], "inputs": [c["input"] for c in cases]})
+    outcomes: dict[int, tuple[str, str] | None] = {}
+    try:
+        for _ in cases:
+            reply = session.receive()
+            if reply[0] != "case":
+                break
+            i, status = reply[1], reply[2]
+            session.net = bool(reply[-1])
+            path = os.path.join(job["tmpdir"], f".{i}.out")
+            try:
+                with open(path, "rb") as fh:
+                    out = fh.read(_OUTPUT_CAP).decode("utf-8", "replace")
+            except OSError:
+                out = ""
+            if status == _MEMORY_EXIT:
+                outcomes[i] = ("memory", "the program ran out of memory")
+            elif status != 0:
+                err = _tail(os.path.join(job["tmpdir"], f".{i}.err"))
+                if err.startswith("_Forbidden"):
+                    session.forbidden.append(err[12:])
+                outcomes[i] = ("runtime_error", f"exit status {status}{': ' + err if err else ''}")
+            elif _normalise_output(out) == _normalise_output(cases[i]["output"]):
+                outcomes[i] = None
+            else:
+                outcomes[i] = ("wrong_answer", f"case {i}: output {out[:80]!r} differs from "
+                               f"the expected {cases[i]['output'][:80]!r}")
+    except _ChildGone:
+        pass
+    for i in range(len(cases)):
+        outcomes.setdefault(i, _gone_reason(session))
+    return _summary(outcomes, len(cases), session)
+
+
+def _tail(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 300))
+            lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+            return lines[-1][:200] if lines else ""
+    except OSError:
+        return ""
+
+
+def main() -> None:
+    _die_with_parent()
+    if os.getppid() == 1:
+        os._exit(0)
+    _prctl(4, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc/<pid>/fd for other processes
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    stdin, stdout = 0, 1
+    _write_frame(stdout, json.dumps({"ready": os.getpid()}).encode())
+    while True:
+        pid, wfd, rfd = _fork_runner()  # before the job is read: the runner knows no test
+        frame = _read_frame(stdin)
+        if frame is None:
+            os.kill(pid, signal.SIGKILL)
+            return
+        job = json.loads(frame)
+        session = _Session(pid, wfd, rfd, time.monotonic() + float(job["timeout"]))
+        try:
+            if job["mode"] == "stdio":
+                out = _run_stdio(job, session)
+            else:
+                out = _run_functions(job, session)
+        except _ChildGone:
+            reason, detail = _gone_reason(session)
+            out = {"reason": reason, "detail": detail, "passed": 0, "total": 1}
+        except Exception as exc:  # a harness bug: reported, never a pass
+            out = {"reason": "harness_error", "detail": f"{type(exc).__name__}: {exc}"[:300],
+                   "passed": 0, "total": 1}
+        finally:
+            session.kill()
+            for fd in (wfd, rfd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        out["nonce"] = job["nonce"]
+        out["network_namespace"] = session.net
+        out["forbidden"] = session.forbidden[:8]
+        _write_frame(stdout, json.dumps(out).encode())
+
+
+if __name__ == "__main__":
+    main()
