@@ -12,6 +12,7 @@ the field readers ``read_text``, ``read_number``, ``read_bool``, ``read_messages
 ``REFERENCE_KEYS``, ...).
 """
 
+from rewardlab.data._code import CODE_TEST_KEYS, code_reference, structured_reference
 from rewardlab.data._columns import (
     CANDIDATE_TEXT_KEYS,
     LABEL_FIELDS,
@@ -71,6 +72,7 @@ from rewardlab.data._split import kfold_by_prompt, prompt_buckets, split_by_prom
 __all__ = [
     "BUNDLED",
     "CANDIDATE_TEXT_KEYS",
+    "CODE_TEST_KEYS",
     "DEFAULT_MAX_CHARS",
     "DEFAULT_MAX_LINE_BYTES",
     "LABEL_FIELDS",
@@ -97,6 +99,7 @@ __all__ = [
     "Task",
     "best_of_n_to_pairs",
     "bundled_path",
+    "code_reference",
     "detect_task",
     "file_type",
     "is_hh_text",
@@ -129,6 +132,7 @@ __all__ = [
     "require_task",
     "resolve_source",
     "split_by_prompt",
+    "structured_reference",
     "too_long_row",
     "unknown_layout",
 ]

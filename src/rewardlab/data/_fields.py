@@ -15,6 +15,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from rewardlab.data._code import (
+    CODE_TEST_KEYS,
+    CodeRowError,
+    code_reference,
+    structured_reference,
+)
 from rewardlab.data._columns import PROMPT_KEYS, REFERENCE_KEYS
 from rewardlab.data._records import Message, Prompt
 from rewardlab.errors import DataError
@@ -158,10 +164,22 @@ def read_subset(row: dict[str, Any], ctx: RowContext) -> str | None:
 
 
 def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
-    """The row's reference answer: the first of ``REFERENCE_KEYS`` that is not null; a number
-    is kept as its text (``72`` -> ``"72"``)."""
+    """The row's reference answer: unit tests of a code row (``test`` + ``entry_point``,
+    ``test_list``, ``tests``; ``_code.py``) as canonical JSON text, else the first of
+    ``REFERENCE_KEYS`` that is not null; a number is kept as its text (``72`` -> ``"72"``),
+    a JSON object or list as canonical JSON text."""
+    try:
+        code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
+                              | {"prompt": row.get("prompt")})
+    except CodeRowError as exc:
+        raise ctx.fail(exc.field, str(exc)) from None
+    if code is not None:
+        return code
     for key in REFERENCE_KEYS:
         if row.get(key) is not None:
             value = row[key]
+            structured = structured_reference(value)
+            if structured is not None:
+                return structured
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None

@@ -5,9 +5,15 @@
 plain numbers and with math-verify (in a worker process with a per-item time limit) for the
 rest. ``verify:math`` (``rewardlab.models.verify``) wraps it as a reward model, and
 ``rewardlab.verify.rl`` as verl's ``compute_score`` and a TRL reward function.
+
+``CodeChecker`` runs programs against unit tests in a sandbox (``SandboxPool``: a warm pool of
+harness processes, a fresh limited runner process per program, verdicts decided outside the
+program's process) or on a SandboxFusion server; ``verify:code`` wraps it.
 """
 
 from rewardlab.verify._check import FALLBACKS, REASONS, MathChecker, Verdict, close_worker
+from rewardlab.verify._code import CODE_REASONS, CodeChecker, CodeVerdict
+from rewardlab.verify._code_tasks import CodeTask, TaskError, extract_code, parse_task
 from rewardlab.verify._extract import (
     MARKERS,
     Answer,
@@ -18,19 +24,31 @@ from rewardlab.verify._extract import (
     reference_answer,
     vote_key,
 )
+from rewardlab.verify._sandbox import Limits, SandboxPool, SandboxResult, close_pools
 
 __all__ = [
+    "CODE_REASONS",
     "FALLBACKS",
     "MARKERS",
     "REASONS",
     "Answer",
+    "CodeChecker",
+    "CodeTask",
+    "CodeVerdict",
+    "Limits",
     "MathChecker",
+    "SandboxPool",
+    "SandboxResult",
+    "TaskError",
     "Verdict",
     "answer_key",
     "clean_answer",
+    "close_pools",
     "close_worker",
     "extract_answer",
+    "extract_code",
     "parse_number",
+    "parse_task",
     "reference_answer",
     "vote_key",
 ]
