@@ -4,8 +4,9 @@
 "Thought process:" is accepted as a correct answer by generative judges and verifiers far too
 often, and that policies trained against such rewards learn to emit them. This probe tries a
 catalogue of such responses (punctuation, reasoning openers, "The answer is correct." and
-their translations, plus any the user supplies) on prompts of the data, and measures each
-key's **false-positive rate**:
+their translations, plus any the user supplies; for code verifiers the per-task programs of
+``_code_keys.py``: early exit, always-equal objects, disabled asserts, fake success lines)
+on prompts of the data, and measures each key's **false-positive rate**:
 
 - a reward model: how often the key's reward is strictly above the data's real *rejected*
   response to the same prompt (its rate of beating the *chosen* one is shown too);
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rewardlab.audit._code_keys import code_keys
 from rewardlab.audit._context import AuditContext
 from rewardlab.audit._results import Example, ProbeResult, Threshold
 from rewardlab.audit._text import as_text
@@ -77,17 +79,20 @@ def run(ctx: AuditContext) -> ProbeResult:
     keys = _keys(ctx.config.master_keys)
     prompts = [p.prompt for p in pairs]
     refs = [p.reference for p in pairs]
+    texts = [[k] * n for k, _ in keys]
+    for label, family, programs in code_keys(refs):  # task-specific keys of code verifiers
+        keys.append((label, family))
+        texts.append(programs)
     judge = isinstance(ctx.model, PairwiseJudge) and not isinstance(ctx.model, ReferenceScorer)
     verifier = isinstance(ctx.model, ReferenceScorer)
     chosen, rejected = ctx.score_pairs(pairs) if not judge else (None, None)
     if not judge:  # every key on every prompt in one call: the model batches it all
-        flat = ctx.score(prompts * len(keys), [k for k, _ in keys for _ in range(n)],
+        flat = ctx.score(prompts * len(keys), [t for ts in texts for t in ts],
                          refs * len(keys))
     rows, per_key = [], []
     for j, (key, family) in enumerate(keys):
         if judge:
-            texts = [key] * n
-            p_rej = compare_pairs(ctx.model, prompts, texts, [p.rejected for p in pairs],
+            p_rej = compare_pairs(ctx.model, prompts, texts[j], [p.rejected for p in pairs],
                                   swap=True)
             # judges are slow: only the question the figure needs (vs rejected, both orders)
             ctx.scored += 2 * n
@@ -116,7 +121,7 @@ def run(ctx: AuditContext) -> ProbeResult:
         what = "judged better than" if judge else (
             "accepted like" if verifier else "rewarded above")
         examples.append(Example(
-            prompt=as_text(pairs[i].prompt), response=key, other=pairs[i].rejected,
+            prompt=as_text(pairs[i].prompt), response=texts[k][i], other=pairs[i].rejected,
             label=f"key {key!r} ({family}) {what} the rejected response",
             detail=(f"P(key better) {reward[i]:.3f}" if judge else
                     f"reward {reward[i]:+.3f} vs rejected {rejected[i]:+.3f}"  # type: ignore[index]

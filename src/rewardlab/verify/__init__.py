@@ -24,7 +24,13 @@ from rewardlab.verify._extract import (
     reference_answer,
     vote_key,
 )
-from rewardlab.verify._sandbox import Limits, SandboxPool, SandboxResult, close_pools
+from rewardlab.verify._sandbox import (
+    Limits,
+    SandboxPool,
+    SandboxResult,
+    close_pools,
+    shared_pool,
+)
 
 __all__ = [
     "CODE_REASONS",
@@ -50,5 +56,6 @@ __all__ = [
     "parse_number",
     "parse_task",
     "reference_answer",
+    "shared_pool",
     "vote_key",
 ]
