@@ -62,6 +62,29 @@ def main(shared: Path) -> None:
     keep = set(chosen)
     _copy_set(shared, "alpacaeval_length", "annotations.jsonl",
               [row for row in ae if row["prompt"] in keep])
+    bundle_humaneval(shared)
+
+
+def bundle_humaneval(shared: Path) -> None:
+    """All 164 HumanEval tasks, unchanged, each with two candidate programs so that the set is
+    best-of-n data (``eval``, ``audit``): the canonical solution and the first seeded mutant
+    (benchmarks/_mutants.py) that fails the task's own ``check`` run by a plain interpreter;
+    ``is_correct`` is what that run said."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _mutants import mutants
+    from verify_code import naive
+
+    rows = _rows(shared / "humaneval" / "tasks.jsonl")
+    for i, row in enumerate(rows):
+        candidates = [row["canonical_solution"]]
+        for _, source in mutants(row["prompt"], row["canonical_solution"], row["entry_point"],
+                                 k=8, seed=i):
+            if not naive(row, source, 10.0):
+                candidates.append(source)
+                break
+        row["responses"] = candidates
+        row["is_correct"] = [naive(row, c, 10.0) for c in candidates]
+    _copy_set(shared, "humaneval", "tasks.jsonl", rows)
 
 
 if __name__ == "__main__":

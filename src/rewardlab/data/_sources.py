@@ -26,6 +26,9 @@ BUNDLED = {
     # not a pairwise file: the same prompts answered concisely / normally / verbosely, each
     # with a GPT-4-turbo preference against a reference; read by the audit's length probe
     "alpacaeval_length": "alpacaeval_length/annotations.jsonl",
+    # all 164 HumanEval tasks (MIT) as best-of-2 rows: the canonical solution and a seeded
+    # mutant that fails the task's own check (tools/bundle_data.py); verify:code's tests
+    "humaneval": "humaneval/tasks.jsonl",
 }
 _BUNDLED_PREFIX = "bundled:"
 
