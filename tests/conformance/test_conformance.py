@@ -220,7 +220,7 @@ def agree(a: float, b: float, compare: str) -> bool:
 
 
 @pytest.fixture(scope="module", params=[  # the embed file loads MiniLM four times: ~10 s
-    "verify_math", pytest.param("embed_minilm", marks=pytest.mark.slow)])
+    "verify_math", "verify_code", pytest.param("embed_minilm", marks=pytest.mark.slow)])
 def golden(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     return request.param, read_golden(request.param)
 
@@ -228,6 +228,8 @@ def golden(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
 def spec_of(name: str, request: pytest.FixtureRequest) -> str:
     if name == "verify_math":
         return "verify:math"
+    if name == "verify_code":
+        return read_golden(name)["spec"]
     return str(request.getfixturevalue("conformance_embed_dir"))
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.data import REFERENCE_KEYS as DATA_REFERENCE_KEYS
-from rewardlab.data import Prompt, render_prompt
+from rewardlab.data import Prompt, render_prompt, structured_reference
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
@@ -325,8 +325,12 @@ class CombinedReward:
             raise ConfigError(f"sample {missing} has no reference answer"
                               f"{' (it is empty)' if references[missing] == '' else ''}, which "
                               f"{self._reference_models()} needs to judge its response")
-        # text or a number (numpy's too), as /get_reward and data files take them; str() of a
-        # list or dict would be judged as an answer and score a silent 0
+        # a JSON object (verify:code's unit tests) travels as canonical JSON text, as data
+        # files give it, when every model judging against references reads such objects
+        if all(getattr(m, "structured_references", False) for m in self.models()
+               if needs_references(m)):
+            references = [structured_reference(r) or r for r in references]
+        # text or a number (numpy's too), as /get_reward and data files take them
         bad = next((i for i, r in enumerate(references) if isinstance(r, bool)
                     or not isinstance(r, str | numbers.Real)), None)
         if bad is not None:

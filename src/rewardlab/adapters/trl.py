@@ -35,7 +35,7 @@ import numpy as np
 from rewardlab._validation import check_option
 from rewardlab.adapters._core import REFERENCE_KEYS, CombinedReward, Normalize, Scores
 from rewardlab.adapters._text import completion_text, hh_sample, prompt_from_messages
-from rewardlab.data import Prompt
+from rewardlab.data import CODE_TEST_KEYS, CodeRowError, Prompt, code_reference
 from rewardlab.errors import ConfigError
 
 __all__ = ["AsyncTRLRewardFunction", "TRLRewardFunction", "trl_reward_funcs"]
@@ -92,10 +92,12 @@ class TRLRewardFunction:
                            completion_text(c, f"completions[{i}]"))
                  for i, (p, c) in enumerate(zip(prompts, completions, strict=True))]
         ps, rs = [p for p, _ in pairs], [r for _, r in pairs]
-        refs = self._references(kwargs, len(rs)) if self.reward.needs_references() else None
+        refs = (self._references(kwargs, len(rs), prompts) if self.reward.needs_references()
+                else None)
         return ps, rs, refs
 
-    def _references(self, kwargs: dict[str, Any], n: int) -> list[Any]:
+    def _references(self, kwargs: dict[str, Any], n: int, prompts: Sequence[Any] = ()
+                    ) -> list[Any]:
         columns = sorted(k for k in kwargs if k not in _TRAINER_KWARGS)
         if self.reference_key is not None:
             if self.reference_key not in kwargs:
@@ -105,6 +107,8 @@ class TRLRewardFunction:
             key = self.reference_key
         else:
             key = next((k for k in REFERENCE_KEYS if k in kwargs), None)
+            if key is None and any(k in kwargs for k in CODE_TEST_KEYS):
+                return self._code_references(kwargs, n, prompts)
             if key is None:
                 raise ConfigError(
                     f"reward function '{self.__name__}' needs reference answers, but the batch "
@@ -114,6 +118,25 @@ class TRLRewardFunction:
         if len(values) != n:
             raise ConfigError(f"column '{key}' has {len(values)} values for {n} completions")
         return values
+
+    def _code_references(self, kwargs: dict[str, Any], n: int, prompts: Sequence[Any]
+                         ) -> list[Any]:
+        """Unit-test columns (HumanEval ``test``/``entry_point``, MBPP ``test_list``, generic
+        ``tests``) gathered per sample into the JSON reference ``verify:code`` reads; a text
+        prompt is the one a HumanEval completion continues."""
+        columns = [k for k in CODE_TEST_KEYS if k in kwargs]
+        for k in columns:
+            if len(kwargs[k]) != n:
+                raise ConfigError(f"column '{k}' has {len(kwargs[k])} values for {n} completions")
+        refs = []
+        for i in range(n):
+            try:
+                prompt = prompts[i] if i < len(prompts) else None
+                refs.append(code_reference({**{k: kwargs[k][i] for k in columns},
+                                            "prompt": prompt}))
+            except CodeRowError as exc:
+                raise ConfigError(f"sample {i}: column '{exc.field}' {exc}") from None
+        return refs
 
     def _output(self, scores: Scores, kwargs: dict[str, Any]) -> list[float | None]:
         log_metric = kwargs.get("log_metric")

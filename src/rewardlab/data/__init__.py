@@ -12,7 +12,12 @@ the field readers ``read_text``, ``read_number``, ``read_bool``, ``read_messages
 ``REFERENCE_KEYS``, ...).
 """
 
-from rewardlab.data._code import CODE_TEST_KEYS, code_reference, structured_reference
+from rewardlab.data._code import (
+    CODE_TEST_KEYS,
+    CodeRowError,
+    code_reference,
+    structured_reference,
+)
 from rewardlab.data._columns import (
     CANDIDATE_TEXT_KEYS,
     LABEL_FIELDS,
@@ -83,6 +88,7 @@ __all__ = [
     "SOLUTION_KEYS",
     "TASKS",
     "BestOfNRecord",
+    "CodeRowError",
     "Conversation",
     "Dataset",
     "Message",

@@ -90,10 +90,11 @@ def code_reference(row: Mapping[str, Any]) -> str | None:
 
 
 def structured_reference(value: Any) -> str | None:
-    """A reference given as a JSON object or list (tool calls, test cases) as canonical JSON
+    """A reference given as a JSON object (unit tests, a reference call) as canonical JSON
     text, so it passes through code that carries references as text; None for other values.
-    """
-    if isinstance(value, Mapping | list | tuple):
+    A list stays refused where a reference must be one answer: ``str()`` of it would be
+    judged as an answer and score a silent 0."""
+    if isinstance(value, Mapping):
         try:
             return json.dumps(value, sort_keys=True, ensure_ascii=False)
         except (TypeError, ValueError):

@@ -167,7 +167,7 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     """The row's reference answer: unit tests of a code row (``test`` + ``entry_point``,
     ``test_list``, ``tests``; ``_code.py``) as canonical JSON text, else the first of
     ``REFERENCE_KEYS`` that is not null; a number is kept as its text (``72`` -> ``"72"``),
-    a JSON object or list as canonical JSON text."""
+    a JSON object as canonical JSON text."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
                               | {"prompt": row.get("prompt")})

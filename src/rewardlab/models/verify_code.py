@@ -77,6 +77,8 @@ class CodeVerifier(SaveLoadMixin, ReferenceScorer):
     kind = "verify"
     config_class = CodeVerifyConfig
     spec: str | None = None
+    #: references may be JSON objects (the tests), which adapters and the server pass on
+    structured_references = True
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> CodeVerifier:

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ValidationError
 
 from rewardlab._validation import check_int, check_positive
 from rewardlab._version import __version__
-from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt
+from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, structured_reference
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -214,7 +214,15 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
                                     f"server takes texts of at most {config.max_chars}")
 
 
-def _label_text(value: Any, i: int, model: str) -> str:
+def _reference_text(value: Any) -> str | None:
+    """A reference as the model reads it: text, or a JSON object as canonical JSON text (a
+    model that takes none, such as verify:math, then refuses it as a malformed reference)."""
+    return structured_reference(value) or value
+
+
+def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str:
+    if structured:  # unit tests (verify:code) as a JSON object
+        value = structured_reference(value) or value
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
         raise _problem(422, f"labels[{i}] is {got}; model '{model}' checks each response "
@@ -326,7 +334,9 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         references: list[str | None] = [None] * n
         if served.needs_references:
             labels = body.labels if body.labels is not None else [None] * n
-            references = [_label_text(v, i, served.name) for i, v in enumerate(labels)]
+            structured = getattr(served.model, "structured_references", False)
+            references = [_label_text(v, i, served.name, structured)
+                          for i, v in enumerate(labels)]
         prompts_in = body.prompts if body.prompts is not None else [None] * n
         pairs = [split_query(q, p, f"query[{i}]")
                  for i, (q, p) in enumerate(zip(body.query, prompts_in, strict=True))]
@@ -359,7 +369,7 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
             ("items[{i}].response", [it.response for it in items]),
             ("items[{i}].prompt", [it.prompt if isinstance(it.prompt, str) else
                                    "".join(m.content for m in it.prompt) for it in items]),
-            ("items[{i}].reference", [it.reference for it in items])])
+            ("items[{i}].reference", [_reference_text(it.reference) for it in items])])
         if n == 0:
             return ScoreResponse(model=served.name, results=[])
         if served.needs_references:
@@ -368,11 +378,17 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
                 raise _problem(422, f"items[{missing}].reference is missing; model "
                                     f"'{served.name}' checks each response against a "
                                     "reference answer")
+            if not getattr(served.model, "structured_references", False):
+                obj = next((i for i, it in enumerate(items) if isinstance(it.reference, dict)),
+                           None)
+                if obj is not None:
+                    raise _problem(422, f"items[{obj}].reference is a JSON object; model "
+                                        f"'{served.name}' takes its reference answer as text")
         prompts: list[Prompt] = [it.prompt if isinstance(it.prompt, str) else
                                  tuple(Message(m.role, m.content) for m in it.prompt)
                                  for it in items]
         out = await batcher.submit(prompts, [it.response for it in items],
-                                   [it.reference for it in items])
+                                   [_reference_text(it.reference) for it in items])
         results = []
         for i, reward in enumerate(out.rewards.tolist()):
             u = None if out.uncertainty is None else out.uncertainty[i].item()

@@ -80,10 +80,11 @@ class ScoreItem(BaseModel):
     prompt: StrictStr | list[ChatMessage] = Field(
         description="The prompt: text, or the conversation so far as chat messages.")
     response: StrictStr
-    reference: StrictStr | None = Field(
+    reference: StrictStr | dict[str, JsonValue] | None = Field(
         default=None,
         description="Reference answer; required by models that check against one "
-                    "(verify:math), ignored by others.")
+                    "(verify:math), ignored by others. Unit tests (verify:code) may be given "
+                    "as a JSON object.")
 
 
 class ScoreRequest(BaseModel):
