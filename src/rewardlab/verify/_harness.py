@@ -746,7 +746,31 @@ def _tail(path: str) -> str:
         return ""
 
 
+def _serve(job: dict, pid: int, wfd: int, rfd: int) -> dict:
+    """Run one job against the idle runner ``pid``; the report the parent reads."""
+    session = _Session(pid, wfd, rfd, time.monotonic() + float(job["timeout"]))
+    try:
+        run = _run_stdio if job["mode"] == "stdio" else _run_functions
+        out = run(job, session)
+    except _ChildGone:
+        reason, detail = _gone_reason(session)
+        out = {"reason": reason, "detail": detail, "passed": 0, "total": 1}
+    except Exception as exc:  # a harness bug: reported, never a pass
+        out = {"reason": "harness_error", "detail": f"{type(exc).__name__}: {exc}"[:300],
+               "passed": 0, "total": 1}
+    finally:
+        session.kill()
+        for fd in (wfd, rfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    out["nonce"] = job["nonce"]
+    out["network_namespace"] = session.net
+    out["forbidden"] = session.forbidden[:8]
+    return out
+
+
 def main() -> None:
+    """The warm pool's harness: framed jobs on stdin, framed reports on stdout."""
     _die_with_parent()
     if os.getppid() == 1:
         os._exit(0)
@@ -760,28 +784,25 @@ def main() -> None:
         if frame is None:
             os.kill(pid, signal.SIGKILL)
             return
-        job = json.loads(frame)
-        session = _Session(pid, wfd, rfd, time.monotonic() + float(job["timeout"]))
-        try:
-            if job["mode"] == "stdio":
-                out = _run_stdio(job, session)
-            else:
-                out = _run_functions(job, session)
-        except _ChildGone:
-            reason, detail = _gone_reason(session)
-            out = {"reason": reason, "detail": detail, "passed": 0, "total": 1}
-        except Exception as exc:  # a harness bug: reported, never a pass
-            out = {"reason": "harness_error", "detail": f"{type(exc).__name__}: {exc}"[:300],
-                   "passed": 0, "total": 1}
-        finally:
-            session.kill()
-            for fd in (wfd, rfd):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        out["nonce"] = job["nonce"]
-        out["network_namespace"] = session.net
-        out["forbidden"] = session.forbidden[:8]
-        _write_frame(stdout, json.dumps(out).encode())
+        _write_frame(stdout, json.dumps(_serve(json.loads(frame), pid, wfd, rfd)).encode())
+
+
+#: Prefix of the report line of a one-shot run (a remote sandbox's stdout).
+REPORT_MARK = "@@rewardlab-sandbox-report@@ "
+
+
+def oneshot() -> None:
+    """One job read from stdin as JSON, its report printed as one marked line: how a
+    remote sandbox (SandboxFusion) runs this file with the job as the program's stdin."""
+    import tempfile
+
+    _prctl(4, 0)
+    pid, wfd, rfd = _fork_runner()  # before the job is read, as in main()
+    job = json.loads(sys.stdin.read())
+    job["tmpdir"] = tempfile.mkdtemp(prefix="rl-")
+    out = _serve(job, pid, wfd, rfd)
+    sys.stdout.write("\n" + REPORT_MARK + json.dumps(out) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
