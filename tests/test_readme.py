@@ -94,6 +94,18 @@ def test_verifier_examples_run(run_cli, tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.slow
+def test_code_verifier_examples_run(run_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    commands = section_commands("### Code: `verify:code`")
+    assert len(commands) == 2
+    run_all(run_cli, commands)
+    report = json.loads((tmp_path / "humaneval.json").read_text())
+    assert report["best_of_n_accuracy"] == pytest.approx(report["oracle"]) == 1.0
+    keys = json.loads((tmp_path / "code-keys.json").read_text())["probes"]["master-keys"]
+    assert keys["value"] == 0.0 and keys["metrics"]["n_keys"] >= 30
+
+
+@pytest.mark.slow
 def test_rollout_labels_example_runs(run_cli, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (command,) = section_commands("### Process reward models")
