@@ -153,3 +153,10 @@ def test_pool_results_keep_the_order_of_the_jobs() -> None:
         assert [r.ok for r in results] == [i != 5 for i in range(12)]
     finally:
         pool.close()
+
+
+
+def test_humaneval_is_a_one_file_bench_suite() -> None:
+    from rewardlab.bench._suite import load_suite
+
+    assert [t.data for t in load_suite("bundled:humaneval").tasks] == ["bundled:humaneval"]
