@@ -110,6 +110,7 @@ def test_stdio_cases_compare_output_and_survive_bad_bytes(checker: CodeChecker) 
     flood = "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)"
     out = checker.check([good, binary, flood], [ref] * 3)
     assert [v.reason for v in out] == ["passed", "wrong_answer", "runtime_error"]
+    assert "MB limit" in out[2].detail
 
 
 def test_mbpp_rows_use_their_imports_and_setup(checker: CodeChecker) -> None:

@@ -722,6 +722,10 @@ def _run_stdio(job: dict, session: _Session) -> dict:
                 err = _tail(os.path.join(job["tmpdir"], f".{i}.err"))
                 if err.startswith("_Forbidden"):
                     session.forbidden.append(err[12:])
+                limit = int(job["limits"]["file_mb"]) << 20
+                with contextlib.suppress(OSError):
+                    if os.path.getsize(path) >= limit:
+                        err = f"the output passed the {limit >> 20} MB limit"
                 outcomes[i] = ("runtime_error", f"exit status {status}{': ' + err if err else ''}")
             elif _normalise_output(out) == _normalise_output(cases[i]["output"]):
                 outcomes[i] = None
