@@ -118,6 +118,8 @@ def test_mbpp_rows_use_their_imports_and_setup(checker: CodeChecker) -> None:
            "test_setup_code": "EXTRA = 1"}
     assert reasons(checker, ["import math\ndef area(r):\n    return math.pi * r * r"],
                    ref) == ["passed"]
+    # as in MBPP's harness, the test imports are in the program's module too
+    assert reasons(checker, ["def area(r):\n    return math.pi * r * r"], ref) == ["passed"]
 
 
 def test_references_travel_as_json_text(checker: CodeChecker) -> None:

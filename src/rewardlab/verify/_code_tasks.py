@@ -43,6 +43,8 @@ class CodeTask:
         entry_point: the function ``check`` is given (``check``).
         prompt: the text a HumanEval completion continues.
         setup: trusted code the tests run first (MBPP imports and setup, HumanEval prompt).
+        imports: import lines put before the program too (MBPP's ``test_imports``: in the
+            original harness they share the program's module, so solutions may rely on them).
     """
 
     kind: str
@@ -51,6 +53,7 @@ class CodeTask:
     entry_point: str | None = None
     prompt: str = ""
     setup: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -62,6 +65,8 @@ class CodeTask:
         if self.kind == "check" and self.prompt:
             return self.prompt + code if code.startswith((" ", "\t")) else (
                 self.prompt + "\n" + code)
+        if self.imports:
+            return "\n".join(self.imports) + "\n" + code
         return code
 
     def job(self, code: str) -> dict[str, Any]:
@@ -125,9 +130,9 @@ def parse_task(reference: str | Mapping[str, Any]) -> CodeTask:
         tests = _texts(ref["test_list"], "test_list")
         if not tests:
             raise TaskError("'test_list' is empty; a code task needs tests")
-        setup = (*_texts(ref.get("test_imports") or [], "test_imports"),
-                 *_texts(ref.get("test_setup_code") or "", "test_setup_code"))
-        return CodeTask(kind="asserts", tests=tests, setup=setup)
+        imports = _texts(ref.get("test_imports") or [], "test_imports")
+        setup = (*imports, *_texts(ref.get("test_setup_code") or "", "test_setup_code"))
+        return CodeTask(kind="asserts", tests=tests, setup=setup, imports=imports)
     if ref.get("tests") is not None:
         items = ref["tests"]
         if isinstance(items, str):
