@@ -99,6 +99,23 @@ class CodeChecker:
             verdicts[i] = self.verdict(result)
         return verdicts  # type: ignore[return-value]
 
+    def broken_tasks(self, solutions: Sequence[str],
+                     references: Sequence[str | Mapping[str, Any]]
+                     ) -> list[tuple[int, CodeVerdict]]:
+        """Tasks whose own reference solution (HumanEval's ``canonical_solution``, MBPP's
+        ``code``) does not pass their tests, with the verdict: a problem of the task, to be
+        reported and left out, not a model failure.
+
+        Example:
+            >>> checker = CodeChecker(workers=1)
+            >>> refs = [{"tests": ["assert sq(3) == 9"]}, {"tests": ["assert sq(3) == 6"]}]
+            >>> [(i, v.reason) for i, v in checker.broken_tasks(["def sq(x): return x * x"] * 2,
+            ...                                                refs)]
+            [(1, 'wrong_answer')]
+        """
+        verdicts = self.check(solutions, references)
+        return [(i, v) for i, v in enumerate(verdicts) if v.reason != "passed"]
+
     def _run(self, jobs: list[dict[str, Any]]) -> list[SandboxResult]:
         if not jobs:
             return []
