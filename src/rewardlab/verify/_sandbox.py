@@ -274,13 +274,14 @@ class SandboxPool:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
-_POOLS: dict[int, SandboxPool] = {}
+_POOLS: dict[tuple[int, int], SandboxPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
 def shared_pool(workers: int | None = None) -> SandboxPool:
-    """The process's pool of ``workers`` harnesses (one per size), closed at exit."""
-    key = workers or 0
+    """The process's pool of ``workers`` harnesses (one per size), closed at exit. A forked
+    child (a Ray or DataLoader worker) gets its own: the parent's harness pipes are not its."""
+    key = (os.getpid(), workers or 0)
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None or pool._closed:
@@ -291,8 +292,9 @@ def shared_pool(workers: int | None = None) -> SandboxPool:
 def close_pools() -> None:
     """Stop every shared pool's harness processes."""
     with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.close()
+        for (pid, _), pool in list(_POOLS.items()):
+            if pid == os.getpid():
+                pool.close()
         _POOLS.clear()
 
 
