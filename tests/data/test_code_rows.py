@@ -44,6 +44,9 @@ def test_each_code_layout_becomes_a_json_reference(tmp_path: Path) -> None:
     ({"test": "assert True", "entry_point": "not a name"}, "entry_point"),
     ({"tests": [{"input": "x"}]}, "tests[0]"),
     ({"tests": ["assert 1", {"input": "x", "output": "y"}]}, "tests"),
+    ({"tests": ["72"]}, "tests[0]"),  # a math answer, not a test: it would pass any program
+    ({"test_list": ["assert f(1) ==="]}, "test_list[0]"),
+    ({"test": "assert f(1) == 2", "entry_point": "f"}, "test"),  # no check(candidate)
 ])
 def test_a_task_without_usable_tests_names_its_field(tmp_path: Path, row: dict,
                                                      field: str) -> None:

@@ -131,6 +131,9 @@ def test_a_task_without_tests_is_an_error_naming_the_item(checker: CodeChecker) 
         checker.check(["x", "y"], [ASSERTS, {"tests": []}])
     with pytest.raises(TaskError, match="names no tests"):
         parse_task({"answer": "4"})
+    with pytest.raises(TaskError, match="would pass any program"):
+        parse_task("72")  # a math answer handed to verify:code
+    assert parse_task('["assert f(1) == 2"]').tests == ("assert f(1) == 2",)
 
 
 def test_a_task_whose_own_test_code_fails_is_a_task_error(checker: CodeChecker) -> None:

@@ -17,6 +17,7 @@ from rewardlab.data._code import (
     CodeRowError,
     code_reference,
     structured_reference,
+    test_code_problem,
 )
 from rewardlab.data._columns import (
     CANDIDATE_TEXT_KEYS,
@@ -139,6 +140,7 @@ __all__ = [
     "resolve_source",
     "split_by_prompt",
     "structured_reference",
+    "test_code_problem",
     "too_long_row",
     "unknown_layout",
 ]

@@ -11,11 +11,13 @@ whose test columns are present but empty or of the wrong type is an error naming
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CODE_TEST_KEYS", "CodeRowError", "code_reference", "structured_reference"]
+__all__ = ["CODE_TEST_KEYS", "CodeRowError", "code_reference", "structured_reference",
+           "test_code_problem"]
 
 #: Columns that carry unit tests (any of them makes a row a code task).
 CODE_TEST_KEYS = ("test", "entry_point", "test_list", "test_imports", "test_setup_code",
@@ -28,6 +30,37 @@ class CodeRowError(ValueError):
     def __init__(self, field: str, msg: str) -> None:
         super().__init__(msg)
         self.field = field
+
+
+def test_code_problem(code: str, *, check: bool = False) -> str | None:
+    """Why ``code`` cannot be a test, or None: it must be Python, and assert or call
+    something (a bare ``72`` — a math answer given as the tests — would pass any program);
+    HumanEval's (``check=True``) must define ``check``.
+
+    Example:
+        >>> test_code_problem("72")
+        'has no assert statement or call, so it would pass any program'
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError) as exc:
+        return f"is not valid Python ({type(exc).__name__}: {exc})"
+    except (MemoryError, RecursionError):
+        return "is too deeply nested to parse"
+    nodes = list(ast.walk(tree))
+    if check and not any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in nodes):
+        return "defines no check(candidate) function"
+    if not any(isinstance(n, ast.Assert | ast.Call) for n in nodes):
+        return "has no assert statement or call, so it would pass any program"
+    return None
+
+
+def _tests(values: list[str], field: str) -> list[str]:
+    for i, code in enumerate(values):
+        problem = test_code_problem(code)
+        if problem is not None:
+            raise CodeRowError(f"{field}[{i}]", problem)
+    return values
 
 
 def _strings(value: Any, field: str, *, allow_empty: bool = True) -> list[str]:
@@ -57,6 +90,9 @@ def code_reference(row: Mapping[str, Any]) -> str | None:
         if not isinstance(entry, str) or not entry.isidentifier():
             raise CodeRowError("entry_point", "must be the name of the function the tests "
                                f"call, got {entry!r}")
+        problem = test_code_problem(test, check=True)
+        if problem is not None:
+            raise CodeRowError("test", problem)
         prompt = row.get("prompt")
         ref = {"test": test, "entry_point": entry,
                "prompt": prompt if isinstance(prompt, str) else ""}
@@ -64,7 +100,8 @@ def code_reference(row: Mapping[str, Any]) -> str | None:
         setup = row.get("test_setup_code") or ""
         if not isinstance(setup, str):
             raise CodeRowError("test_setup_code", "must be a string of Python code")
-        ref = {"test_list": _strings(row["test_list"], "test_list", allow_empty=False),
+        ref = {"test_list": _tests(_strings(row["test_list"], "test_list", allow_empty=False),
+                                   "test_list"),
                "test_imports": _strings(row.get("test_imports") or [], "test_imports"),
                "test_setup_code": setup}
     elif row.get("tests") is not None:
@@ -83,6 +120,8 @@ def code_reference(row: Mapping[str, Any]) -> str | None:
                                    "{'input', 'output'} case")
         if len({isinstance(t, str) for t in tests}) > 1:
             raise CodeRowError("tests", "mixes assert statements and input/output cases")
+        if isinstance(tests[0], str):
+            _tests(tests, "tests")
         ref = {"tests": tests}
     else:
         return None

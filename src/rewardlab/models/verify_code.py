@@ -79,6 +79,8 @@ class CodeVerifier(SaveLoadMixin, ReferenceScorer):
     spec: str | None = None
     #: references may be JSON objects (the tests), which adapters and the server pass on
     structured_references = True
+    #: what the server's warm-up call checks against (it also starts the sandbox pool)
+    warm_up_reference = '{"tests": ["assert True"]}'
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> CodeVerifier:

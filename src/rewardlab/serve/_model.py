@@ -57,5 +57,6 @@ class ServedModel:
 
     def warm_up(self) -> None:
         """One tiny call: loads lazy weights and fails early if the model cannot score."""
-        reference = "1" if self.needs_references else None
+        # a verifier whose reference is not an answer (verify:code's tests) names its own
+        reference = getattr(self.model, "warm_up_reference", "1") if self.needs_references else None
         self(["What is 0 + 1?"], ["0 + 1 = 1. The answer is 1."], [reference])

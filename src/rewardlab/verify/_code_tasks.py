@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rewardlab.data import test_code_problem
+
 __all__ = ["CodeTask", "TaskError", "extract_code", "parse_task"]
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -93,6 +95,15 @@ def _texts(value: Any, field: str) -> tuple[str, ...]:
     return tuple(_text(v, f"{field}[{i}]") for i, v in enumerate(value))
 
 
+def _tests(values: tuple[str, ...], field: str, *, check: bool = False) -> tuple[str, ...]:
+    for i, code in enumerate(values):
+        problem = test_code_problem(code, check=check)
+        if problem is not None:
+            where = f"{field}[{i}]" if field in ("tests", "test_list") else field
+            raise TaskError(f"'{where}' {problem}")
+    return values
+
+
 def parse_task(reference: str | Mapping[str, Any]) -> CodeTask:
     """The ``CodeTask`` a reference describes.
 
@@ -108,13 +119,15 @@ def parse_task(reference: str | Mapping[str, Any]) -> CodeTask:
         text = reference.strip()
         if not text:
             raise TaskError("the reference is empty; a code task needs tests")
-        if text.startswith("{"):
+        if text.startswith(("{", "[")):
             try:
                 ref = json.loads(text)
             except ValueError:
                 ref = reference
+        if isinstance(ref, list):  # a bare list of tests (MBPP's test_list, or cases)
+            ref = {"tests": ref}
         if isinstance(ref, str):
-            return CodeTask(kind="asserts", tests=(reference,))
+            return CodeTask(kind="asserts", tests=_tests((reference,), "reference"))
     if not isinstance(ref, Mapping):
         raise TaskError(f"a code reference must be a mapping or text, got {type(ref).__name__}")
     if ref.get("test") is not None and ref.get("entry_point") is not None:
@@ -123,11 +136,12 @@ def parse_task(reference: str | Mapping[str, Any]) -> CodeTask:
             raise TaskError("'test' is empty; a code task needs tests")
         if not entry.isidentifier():
             raise TaskError(f"'entry_point' must be a function name, got {entry!r}")
+        _tests((test,), "test", check=True)
         prompt = _text(ref.get("prompt") or "", "prompt")
         return CodeTask(kind="check", tests=(test,), entry_point=entry, prompt=prompt,
                         setup=(prompt,) if prompt.strip() else ())
     if ref.get("test_list") is not None:
-        tests = _texts(ref["test_list"], "test_list")
+        tests = _tests(_texts(ref["test_list"], "test_list"), "test_list")
         if not tests:
             raise TaskError("'test_list' is empty; a code task needs tests")
         imports = _texts(ref.get("test_imports") or [], "test_imports")
@@ -149,7 +163,8 @@ def parse_task(reference: str | Mapping[str, Any]) -> CodeTask:
                               _text(t["output"], f"tests[{i}].output")))
             return CodeTask(kind="stdio", cases=tuple(cases))
         setup = _texts(ref.get("setup") or [], "setup")
-        return CodeTask(kind="asserts", tests=_texts(items, "tests"), setup=setup)
+        return CodeTask(kind="asserts", tests=_tests(_texts(items, "tests"), "tests"),
+                        setup=setup)
     raise TaskError("the reference names no tests: give 'test' and 'entry_point' (HumanEval), "
                     "'test_list' (MBPP) or 'tests' (asserts or input/output cases)")
 
