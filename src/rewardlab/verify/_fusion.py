@@ -6,12 +6,12 @@ SandboxFusion's ``POST /run_code`` takes ``{"code", "language", "stdin", "run_ti
 "Failed" | "SandboxError", "message", "run_result": {"status": "Finished" |
 "TimeLimitExceeded" | ..., "return_code", "stdout", "stderr", "execution_time"}}``.
 
-What runs there is not the bare program: it is ``_harness.py`` in one-shot mode, with the
-job (program, tests, nonce) as its stdin. So the remote run keeps the local defence (the
-tests run in a process apart from the program, which is forked before the job is read) and
-the verdict is the harness's marked report line carrying this run's nonce, never the exit
-status. A server error is reported as ``harness_error`` with the server's message; nothing
-raises for one program.
+What runs there is not the bare program: it is ``_runner.py`` + ``_harness.py`` as one
+program, in one-shot mode, with the job (program, tests, nonce) as its stdin. So the remote
+run keeps the local defence (the tests run in a process apart from the program, which is
+forked before the job is read) and the verdict is the harness's marked report line carrying
+this run's nonce, never the exit status. A server error is reported as ``harness_error``
+with the server's message; nothing raises for one program.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ from typing import Any
 
 import httpx
 
-from rewardlab.verify._harness import REPORT_MARK
+from rewardlab.verify._runner import REPORT_MARK
 from rewardlab.verify._sandbox import Limits, SandboxResult
 
 __all__ = ["fusion_request", "read_fusion_response", "run_fusion"]
 
-_HARNESS_SOURCE = Path(__file__).with_name("_harness.py").read_text(encoding="utf-8")
-_ONESHOT = _HARNESS_SOURCE.replace('if __name__ == "__main__":\n    main()',
-                                   'if __name__ == "__main__":\n    oneshot()')
+_HERE = Path(__file__).parent
+#: One program: the runner's side, then the harness, whose entry point is the one-shot run.
+_ONESHOT = (_HERE / "_runner.py").read_text(encoding="utf-8") + "\n\n" + (
+    _HERE / "_harness.py").read_text(encoding="utf-8").replace(
+        'if __name__ == "__main__":\n    main()', 'if __name__ == "__main__":\n    oneshot()')
 _RETRIES = 3
 
 
