@@ -12,6 +12,7 @@ agrees with every ``is_correct`` label (benchmarks/verify_math.py).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,7 +30,17 @@ from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 __all__ = ["VERIFIERS", "MathVerifier", "VerifyConfig"]
 
 #: What ``verify:ARG`` may name.
-VERIFIERS = ("math",)
+VERIFIERS = ("math", "toolcall")
+#: Verifiers other than math, each a kind class in its own module: ``verify:NAME`` (and a
+#: saved ``verify`` model whose state names NAME) resolves to ``module.Class``.
+OTHER_VERIFIERS: dict[str, tuple[str, str]] = {
+    "toolcall": ("rewardlab.models.toolcall", "ToolCallVerifier"),
+}
+
+
+def _other_verifier(name: str) -> Any:
+    module, cls = OTHER_VERIFIERS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,7 +83,9 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
     spec: str | None = None
 
     @classmethod
-    def from_spec(cls, arg: str, options: dict[str, str]) -> MathVerifier:
+    def from_spec(cls, arg: str, options: dict[str, str]) -> Any:
+        if arg in OTHER_VERIFIERS:
+            return _other_verifier(arg).from_spec(arg, options)
         config = config_from_options(VerifyConfig, options, spec=f"verify:{arg}")
         if arg not in VERIFIERS:
             raise SpecError(f"unknown verifier '{arg}' in 'verify:{arg}'; known: "
@@ -121,6 +134,14 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
 
     def saved_state(self) -> dict[str, Any]:
         return {"verifier": "math"}
+
+    @classmethod
+    def from_saved(cls, directory: Any, config: dict[str, Any], state: dict[str, Any]) -> Any:
+        """A saved ``verify`` model: math, or the verifier its state names."""
+        name = state.get("verifier", "math")
+        if name in OTHER_VERIFIERS:
+            return _other_verifier(name)(**config)
+        return cls(**config)
 
 
 def _check_lengths(prompts: Sequence[Prompt], responses: Sequence[str]) -> None:

@@ -5,6 +5,8 @@
 plain numbers and with math-verify (in a worker process with a per-item time limit) for the
 rest. ``verify:math`` (``rewardlab.models.verify``) wraps it as a reward model, and
 ``rewardlab.verify.rl`` as verl's ``compute_score`` and a TRL reward function.
+``ToolCallChecker`` (``rewardlab.verify.toolcall``) checks tool calls against reference calls:
+the logic of ``verify:toolcall``.
 """
 
 from rewardlab.verify._check import FALLBACKS, REASONS, MathChecker, Verdict, close_worker
@@ -18,19 +20,32 @@ from rewardlab.verify._extract import (
     reference_answer,
     vote_key,
 )
+from rewardlab.verify._toolparse import ToolCall, parse_calls
+from rewardlab.verify.toolcall import (
+    TOOL_REASONS,
+    ToolCallChecker,
+    ToolVerdict,
+    parse_tool_reference,
+)
 
 __all__ = [
     "FALLBACKS",
     "MARKERS",
     "REASONS",
+    "TOOL_REASONS",
     "Answer",
     "MathChecker",
+    "ToolCall",
+    "ToolCallChecker",
+    "ToolVerdict",
     "Verdict",
     "answer_key",
     "clean_answer",
     "close_worker",
     "extract_answer",
+    "parse_calls",
     "parse_number",
+    "parse_tool_reference",
     "reference_answer",
     "vote_key",
 ]
