@@ -136,3 +136,19 @@ def test_kind_contract_and_spec() -> None:
     assert "save_load" in ran
     assert list(model.score_with_references(["q"] * 2, ['get_weather(city="Paris", days=3)',
                                                         ""], [ref, GT])) == [1.0, 0.0]
+
+
+def test_a_corrupted_parallel_call_still_pairs_with_its_reference() -> None:
+    """Every pairing has failures here; the best one must still be chosen (not none)."""
+    gt = [{"get_time": {"zone": ["CET"]}}, {"get_time": {"zone": ["UTC"]}}]
+    verdict = ToolCallChecker(partial=True).check_one(
+        '[get_time(zone="UTC"), get_time(zone="PST")]', {"tools": TOOLS, "ground_truth": gt})
+    assert verdict.reason == "wrong_value" and verdict.reward == pytest.approx(4 / 5)
+
+
+def test_a_variable_name_compares_as_text_where_bfcl_expects_one() -> None:
+    tools = [{"name": "fit", "parameters": {"type": "dict", "properties": {
+        "x": {"type": "array", "items": {"type": "float"}}}, "required": ["x"]}}]
+    ref = {"tools": tools, "ground_truth": [{"fit": {"x": ["data['sales']"]}}]}
+    assert ToolCallChecker().check_one('fit(x="data[\'sales\']")', ref).reward == 1.0
+    assert ToolCallChecker().check_one("fit(x=[1.0])", ref).reason == "wrong_type"

@@ -9,10 +9,12 @@ JSON schemas give each argument's type and the required arguments.
 The checks follow BFCL's AST checker rules (facts, not its code): the function name must
 match; every required argument must be present; an argument the reference does not list is
 refused; an integer is accepted where a float is declared but not the other way round, and a
-bool is never a number; strings compare case-insensitively, ignoring spaces and the
-characters ``, . / - _ * ^``; lists compare element by element and nested objects key by key
-with the same rules. Parallel calls match in any order: the pairing of produced to expected
-calls that passes most checks is found as an assignment problem.
+bool is never a number; when every acceptable value of a non-string argument is a string (a
+variable's name, as BFCL writes ``x="data['sales']"``) the argument compares as a string;
+strings compare case-insensitively, ignoring spaces and the characters ``, . / - _ * ^``;
+lists compare element by element and nested objects key by key with the same rules. Parallel
+calls match in any order: the pairing of produced to expected calls that passes most checks is
+found as an assignment problem.
 
 The reward is 1/0, or with ``partial=True`` the share of items that pass (ToolRL-style credit):
 one item for a readable format, then per expected call one for the function name and one per
@@ -290,6 +292,9 @@ def _pair_checks(call: ToolCall, expected: ExpectedCall, ref: ToolReference,
         values = [o for o in options if not _omit(o)]
         if declared is None and not props:
             declared = _inferred_type(values)
+        elif declared not in (None, "string") and values and all(
+                isinstance(v, str) for v in values):
+            declared = "string"  # BFCL: a variable's name where a value is declared
         if not _type_ok(value, declared):
             checks.append(ToolCheck(item, False, "wrong_type",
                                     f"{_show(value)} is not of type {declared}"))
@@ -335,7 +340,7 @@ def _assign(scores: list[list[int]]) -> list[tuple[int, int]]:
         i = max(range(m), key=lambda i: scores[i][0])
         return [(i, 0)]
     if max(m, n) <= 6:
-        best: tuple[int, list[tuple[int, int]]] = (-1, [])
+        best: tuple[float, list[tuple[int, int]]] = (-math.inf, [])
         if m <= n:
             for perm in itertools.permutations(range(n), m):
                 total = sum(scores[i][j] for i, j in enumerate(perm))
