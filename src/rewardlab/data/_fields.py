@@ -189,9 +189,10 @@ def read_subset(row: dict[str, Any], ctx: RowContext) -> str | None:
 
 def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     """The row's reference answer: the first of ``REFERENCE_KEYS`` that is not null; a number
-    is kept as its text (``72`` -> ``"72"``), a list or object as its JSON text. In a row with
-    tools (``tools`` / BFCL's ``function``) the reference is the calls' JSON document with the
-    tools (``rewardlab.data._tools.tool_reference``), both checked here."""
+    is kept as its text (``72`` -> ``"72"``). In a row with tools (``tools`` / BFCL's
+    ``function``) the reference is the reference calls' JSON document with the tools
+    (``rewardlab.data.tool_reference``), both checked here; elsewhere a list or object is
+    refused, since its text would be judged as one answer."""
     for key in REFERENCE_KEYS:
         if row.get(key) is not None:
             value = row[key]
@@ -199,7 +200,5 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
             if tools is not None:  # a tool-calling row: its tools travel with the calls
                 return tool_reference(maybe_json(row[tools], ctx), maybe_json(value, ctx),
                                       ctx.fail, tools_field=tools, calls_field=key)
-            if isinstance(value, dict | list):  # structured (test cases, reference calls)
-                return json_text(value)
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None

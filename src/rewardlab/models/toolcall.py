@@ -54,6 +54,12 @@ class ToolCallVerifier(SaveLoadMixin, ReferenceScorer):
 
     kind: ClassVar[str] = "verify"
     config_class = ToolCallConfig
+    #: references are JSON (reference calls with tools); consumers pass lists and objects on
+    #: as their JSON text (``rewardlab.scoring.takes_structured_references``)
+    structured_references: ClassVar[bool] = True
+    #: what the server scores once at start-up (its references are not answers)
+    warm_up_example: ClassVar[tuple[str, str, str]] = (
+        "What is 2 + 3?", "add(a=2, b=3)", '[{"add": {"a": [2], "b": [3]}}]')
     spec: str | None = None
 
     @classmethod
