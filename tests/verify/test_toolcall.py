@@ -152,3 +152,21 @@ def test_a_variable_name_compares_as_text_where_bfcl_expects_one() -> None:
     ref = {"tools": tools, "ground_truth": [{"fit": {"x": ["data['sales']"]}}]}
     assert ToolCallChecker().check_one('fit(x="data[\'sales\']")', ref).reward == 1.0
     assert ToolCallChecker().check_one("fit(x=[1.0])", ref).reason == "wrong_type"
+
+
+def test_bundled_bfcl_rows_agree_with_their_labels() -> None:
+    """The 280 bundled BFCL rows read as best-of-n data, tools joined with the reference;
+    the verifier agrees with every candidate's label (in strict and partial mode)."""
+    from rewardlab.data import load_dataset
+
+    data = load_dataset("bundled:bfcl")
+    assert len(data) == 280
+    assert {r.subset for r in data} == {"simple", "multiple", "parallel",
+                                        "parallel_multiple", "irrelevance"}
+    responses = [t for r in data for t in r.responses]
+    refs = [r.reference for r in data for _ in r.responses]
+    labels = [ok for r in data for ok in r.is_correct]
+    strict = [v.reward for v in ToolCallChecker().check(responses, refs)]
+    assert strict == [float(ok) for ok in labels]
+    partial = ToolCallChecker(partial=True).check(responses, refs)
+    assert all((v.reward == 1.0) == ok for v, ok in zip(partial, labels, strict=True))

@@ -26,6 +26,9 @@ BUNDLED = {
     # not a pairwise file: the same prompts answered concisely / normally / verbosely, each
     # with a GPT-4-turbo preference against a reference; read by the audit's length probe
     "alpacaeval_length": "alpacaeval_length/annotations.jsonl",
+    # 280 BFCL v4 rows (simple, multiple, parallel, parallel-multiple, irrelevance) with their
+    # reference calls, each with a correct and a wrong candidate call: tools/bundle_bfcl.py
+    "bfcl": "bfcl/rows.jsonl",
 }
 _BUNDLED_PREFIX = "bundled:"
 
