@@ -64,7 +64,7 @@ class SimilarityRewardModel(SaveLoadMixin, ReferenceScorer):
         >>> model = SimilarityRewardModel(metric="rougeL")
         >>> model.score_with_references(["q", "q"], ["Paris is the capital", "I like cheese"],
         ...                             ["The capital is Paris"] * 2).round(2)
-        array([0.75, 0.  ])
+        array([0.5, 0. ])
     """
 
     kind = "similarity"
