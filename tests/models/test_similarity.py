@@ -35,6 +35,7 @@ def test_metrics_match_their_libraries() -> None:
     assert rouge_l(hyp, ref) == pytest.approx(scorer.score(ref, hyp)["rougeL"].fmeasure)
 
 
+@pytest.mark.slow
 def test_embed_cosine(tmp_path) -> None:
     """One encoder load (the contract suite below runs on an overlap metric: the kind's
     save/load/clone code is the same for every metric)."""
