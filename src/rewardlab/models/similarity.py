@@ -77,11 +77,12 @@ class SimilarityRewardModel(SaveLoadMixin, ReferenceScorer):
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> SimilarityRewardModel:
-        if arg and arg not in SIMILARITY_METRICS:
+        known = arg in SIMILARITY_METRICS
+        config = config_from_options(SimilarityConfig, options, spec=f"similarity:{arg}",
+                                     fixed={"metric": arg if known else "bleu"})
+        if arg and not known:  # after the options, so a bad option is named first
             raise SpecError(f"unknown metric '{arg}' in 'similarity:{arg}'; known: "
                             f"{', '.join(SIMILARITY_METRICS)} (e.g. similarity:bleu)")
-        config = config_from_options(SimilarityConfig, options, spec=f"similarity:{arg}",
-                                     fixed={"metric": arg or "bleu"})
         return cls(**asdict(config))
 
     @property
