@@ -170,3 +170,14 @@ def test_bundled_bfcl_rows_agree_with_their_labels() -> None:
     assert strict == [float(ok) for ok in labels]
     partial = ToolCallChecker(partial=True).check(responses, refs)
     assert all((v.reward == 1.0) == ok for v, ok in zip(partial, labels, strict=True))
+
+
+def test_hostile_responses_get_a_reason_not_a_crash() -> None:
+    check = ToolCallChecker().check_one
+    deep = check("[" * 50_000 + "]" * 50_000, GT)
+    assert (deep.reward, deep.reason) == (0.0, "unparsable")
+    many = json.dumps([{"name": "get_weather", "arguments": {"city": "Paris"}}] * 500)
+    verdict = check(many, GT)
+    assert verdict.reason == "unparsable" and "at most 128" in verdict.checks[0].detail
+    assert check('{"name": 5}', GT).reason == "unparsable"
+    assert check("null", GT).reason == "no_call"

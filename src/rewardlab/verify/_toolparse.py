@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ParsedCalls", "ToolCall", "parse_calls"]
+__all__ = ["MAX_CALLS", "ParsedCalls", "ToolCall", "parse_calls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,11 @@ class ParsedCalls:
     calls: tuple[ToolCall, ...] | None
     reason: str
     detail: str = ""
+
+
+#: Most calls one response may make: beyond it the response is unparsable, since matching
+#: costs calls x expected calls and no task of BFCL's asks for more than a handful.
+MAX_CALLS = 128
 
 
 class _Bad(ValueError):
@@ -134,12 +139,20 @@ def _from_python(text: str) -> tuple[ToolCall, ...]:
 
 
 def _parse_one(text: str) -> tuple[ToolCall, ...]:
-    text = text.strip()
+    calls = _parse_any(text.strip())
+    if len(calls) > MAX_CALLS:
+        raise _Bad(f"{len(calls)} calls; at most {MAX_CALLS} are read")
+    return calls
+
+
+def _parse_any(text: str) -> tuple[ToolCall, ...]:
     if text[:1] in "[{":
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
             pass
+        except RecursionError:
+            raise _Bad("JSON nested too deeply") from None
         else:
             return _from_json(value)
     return _from_python(text)
