@@ -82,3 +82,10 @@ def test_bad_tool_rows_name_file_line_and_field(tmp_path: Path, change: dict,
         row.pop("prompt")
     with pytest.raises(DataError, match=message):
         load_dataset(_write(tmp_path, [row]))
+
+
+def test_a_text_answer_beside_a_tools_column_stays_an_answer(tmp_path: Path) -> None:
+    row = {"prompt": "2+2?", "tools": TOOLS, "reference": "4", "response": "#### 4"}
+    assert load_dataset(_write(tmp_path, [row]))[0].reference == "4"
+    as_text = {**row, "reference": json.dumps([{"get_weather": {"city": ["Paris"]}}])}
+    assert json.loads(load_dataset(_write(tmp_path, [as_text]))[0].reference)["tools"] == TOOLS

@@ -197,7 +197,9 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
         if row.get(key) is not None:
             value = row[key]
             tools = next((k for k in TOOL_KEYS if row.get(k) is not None), None)
-            if tools is not None:  # a tool-calling row: its tools travel with the calls
+            calls = isinstance(value, list | dict) or (
+                isinstance(value, str) and value.lstrip()[:1] == "[")
+            if tools is not None and calls:  # a tool-calling row: tools travel with the calls
                 return tool_reference(maybe_json(row[tools], ctx), maybe_json(value, ctx),
                                       ctx.fail, tools_field=tools, calls_field=key)
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
