@@ -388,7 +388,14 @@ class ToolCallChecker:
         if len(responses) != len(references):
             raise ConfigError(f"got {len(responses)} responses but {len(references)} "
                               "references; they must pair up one to one")
-        return [self.check_one(r, ref) for r, ref in zip(responses, references, strict=True)]
+        out = []
+        for i, (response, reference) in enumerate(zip(responses, references, strict=True)):
+            try:
+                ref = parse_tool_reference(reference)
+            except ConfigError as exc:
+                raise ConfigError(f"references[{i}]: {exc}") from None
+            out.append(self._verdict(parse_calls(response), ref))
+        return out
 
     def _verdict(self, parsed: ParsedCalls, ref: ToolReference) -> ToolVerdict:
         if not ref.calls:
