@@ -27,7 +27,7 @@ from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 
-__all__ = ["VERIFIERS", "MathVerifier", "VerifyConfig"]
+__all__ = ["OTHER_VERIFIERS", "VERIFIERS", "MathVerifier", "VerifyConfig"]
 
 #: What ``verify:ARG`` may name.
 VERIFIERS = ("math", "toolcall")
