@@ -39,3 +39,17 @@ def test_a_bad_tools_column_names_the_sample_and_column() -> None:
                                           "'get_weather'"):
         reward(prompts=["q"], completions=["x"], ground_truth=[[{"get_weather": {}}]],
                tools=[TOOLS])
+
+
+def test_verl_extra_info_tools_join_the_ground_truth(monkeypatch) -> None:
+    from rewardlab.adapters import verl
+
+    monkeypatch.setenv(verl.SPEC_ENV, "verify:toolcall")
+    got = verl.compute_score(data_sources=["bfcl"] * 2,
+                             solution_strs=['get_time(zone="CET")', "get_time(zone=1)"],
+                             ground_truths=[GT, json.dumps(GT)],
+                             extra_infos=[{"tools": TOOLS}, {"tools": TOOLS}])
+    assert [g["score"] for g in got] == [1.0, 0.0]
+    with pytest.raises(ConfigError, match=r"sample 0, extra_info field 'ground_truth\[0\]'"):
+        verl.compute_score(data_source="bfcl", solution_str="x",
+                           ground_truth=[{"get_weather": {}}], extra_info={"tools": TOOLS})
