@@ -66,6 +66,8 @@ def test_bfcl_value_rules() -> None:
     check = ToolCallChecker().check_one
     # strings: case, spaces and , . / - _ * ^ ignored; an int where a float is declared
     assert check('get_weather(city="paris-france", days=3, scale=1.5)', REF).reward == 1.0
+    quoted = [{"f": {"q": ["SELECT 'a'"]}}]
+    assert check("""f(q='select "a"')""", quoted).reward == 1.0
     ref = {"tools": TOOLS, "ground_truth": [{"get_weather": {"city": ["x"], "scale": [2.0]}}]}
     assert check('get_weather(city="X", scale=2)', ref).reward == 1.0
     # lists element by element, nested objects key by key (with optional keys)

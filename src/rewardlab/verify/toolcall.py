@@ -11,7 +11,8 @@ match; every required argument must be present; an argument the reference does n
 refused; an integer is accepted where a float is declared but not the other way round, and a
 bool is never a number; when every acceptable value of a non-string argument is a string (a
 variable's name, as BFCL writes ``x="data['sales']"``) the argument compares as a string;
-strings compare case-insensitively, ignoring spaces and the characters ``, . / - _ * ^``;
+strings compare case-insensitively, ignoring spaces and the characters ``, . / - _ * ^``
+(single quotes read as double);
 lists compare element by element and nested objects key by key with the same rules. Parallel
 calls match in any order: the pairing of produced to expected calls that passes most checks is
 found as an assignment problem.
@@ -56,13 +57,14 @@ _STRIP = str.maketrans("", "", " \t\n\r,./-_*^")
 
 
 def standardize(text: str) -> str:
-    """A string as BFCL compares it: lower case, without whitespace and ``, . / - _ * ^``.
+    """A string as BFCL compares it: lower case, without whitespace and ``, . / - _ * ^``,
+    single quotes read as double quotes.
 
     Example:
         >>> standardize("New York, NY") == standardize("new-york ny")
         True
     """
-    return text.translate(_STRIP).lower()
+    return text.translate(_STRIP).lower().replace("'", '"')
 
 
 @dataclass(frozen=True, slots=True)
