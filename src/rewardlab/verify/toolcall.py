@@ -272,9 +272,10 @@ def _show(value: Any) -> str:
 
 
 def _pair_checks(call: ToolCall, expected: ExpectedCall, ref: ToolReference,
-                 index: int) -> list[ToolCheck]:
-    """The name item and one item per argument of ``call`` checked against ``expected``."""
-    at = f"call[{index}]"
+                 index: int, detail: bool = True) -> list[ToolCheck]:
+    """The name item and one item per argument of ``call`` checked against ``expected``
+    (without ``detail``, items unnamed and unexplained: only their pass/fail, for pairing)."""
+    at = f"call[{index}]" if detail else ""
     checks = [ToolCheck(f"{at}.function", call.name == expected.name,
                         "ok" if call.name == expected.name else "wrong_function",
                         "" if call.name == expected.name else
@@ -283,7 +284,7 @@ def _pair_checks(call: ToolCall, expected: ExpectedCall, ref: ToolReference,
     props = schema.get("properties", {}) if schema else {}
     required = set(schema.get("required", ())) if schema else set()
     for arg, options in expected.arguments.items():
-        item = f"{at}.{arg}"
+        item = f"{at}.{arg}" if detail else ""
         if arg not in call.arguments:
             ok = any(_omit(o) for o in options) and arg not in required
             checks.append(ToolCheck(item, ok, "ok" if ok else "missing_argument",
@@ -298,14 +299,14 @@ def _pair_checks(call: ToolCall, expected: ExpectedCall, ref: ToolReference,
                 isinstance(v, str) for v in values):
             declared = "string"  # BFCL: a variable's name where a value is declared
         if not _type_ok(value, declared):
-            checks.append(ToolCheck(item, False, "wrong_type",
-                                    f"{_show(value)} is not of type {declared}"))
+            why = f"{_show(value)} is not of type {declared}" if detail else ""
+            checks.append(ToolCheck(item, False, "wrong_type", why))
         elif any(_equal(value, o) for o in values):
             checks.append(ToolCheck(item, True))
         else:
-            checks.append(ToolCheck(item, False, "wrong_value",
-                                    f"got {_show(value)}, acceptable: "
-                                    f"{', '.join(_show(v) for v in values) or 'omit it'}"))
+            why = (f"got {_show(value)}, acceptable: "
+                   f"{', '.join(_show(v) for v in values) or 'omit it'}") if detail else ""
+            checks.append(ToolCheck(item, False, "wrong_value", why))
     for arg in call.arguments:
         if arg in expected.arguments:
             continue
@@ -412,12 +413,15 @@ class ToolCallChecker:
             check = ToolCheck("format", False, parsed.reason, parsed.detail)
             return ToolVerdict(0.0, parsed.reason, (check,), parsed.calls)
         calls, expected = parsed.calls, ref.calls
-        table = [[_pair_checks(c, e, ref, i) for e in expected] for i, c in enumerate(calls)]
-        scores = [[sum(ch.passed for ch in cell) - len(cell) for cell in row] for row in table]
-        pairs = sorted(_assign(scores))
+        if len(calls) == 1 and len(expected) == 1:
+            pairs = [(0, 0)]
+        else:  # pair by failures counted without details, then explain the chosen pairs
+            scores = [[-sum(not ch.passed for ch in _pair_checks(c, e, ref, i, detail=False))
+                       for e in expected] for i, c in enumerate(calls)]
+            pairs = sorted(_assign(scores))
         checks = [ToolCheck("format", True)]
         for i, j in pairs:
-            checks.extend(table[i][j])
+            checks.extend(_pair_checks(calls[i], expected[j], ref, i))
         matched_calls = {i for i, _ in pairs}
         matched_expected = {j for _, j in pairs}
         for j, e in enumerate(expected):
