@@ -46,6 +46,19 @@ def test_quick_start_shows_the_two_commands_first() -> None:
 
 
 @pytest.mark.slow
+def test_tool_call_and_similarity_examples_run(run_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    commands = section_commands("### Tool calls and similarity to a reference")
+    assert len(commands) == 4
+    results = run_all(run_cli, commands)
+    assert json.loads((tmp_path / "toolcalls.json").read_text())
+    rows = [json.loads(line) for line in
+            (tmp_path / "toolcall-credit.jsonl").read_text().splitlines()]
+    assert len(rows) == 280 and all(max(r["rewards"]) == 1.0 for r in rows)
+    assert "<every tool>" in results[2].out or "master-keys" in results[2].out
+
+
+@pytest.mark.slow
 def test_python_example_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (code,) = blocks("python")

@@ -28,7 +28,10 @@ per sample as recent OpenRLHF sends; and its own ``/v1/score`` with the canonica
 canonical sample. Every path must agree with the model on the canonical sample, and that with
 the golden reward:
 
-* ``verify:math`` is exact (math-verify's 0/1): compared bit for bit;
+* ``verify:math`` is exact (math-verify's 0/1): compared bit for bit; so is ``verify:toolcall``,
+  whose references are structured (BFCL ground truth with the row's tools) and reach it as a
+  dataset column beside a ``tools`` column (TRL), a JSON object (verl, ``/get_reward``
+  labels, ``/v1/score``), JSON text (OpenRLHF labels) and a data row's fields (``score``);
 * a trained ``embed:minilm`` head (its weights kept beside the golden file; ``conftest.py``
   says why they are not retrained per run) is fp32 arithmetic whose last bits depend on the
   CPU's kernels, the thread count and the batch composition (the server micro-batches, the
@@ -220,14 +223,15 @@ def agree(a: float, b: float, compare: str) -> bool:
 
 
 @pytest.fixture(scope="module", params=[  # the embed file loads MiniLM four times: ~10 s
-    "verify_math", "verify_code", pytest.param("embed_minilm", marks=pytest.mark.slow)])
+    "verify_math", "verify_code", "verify_toolcall",
+    pytest.param("embed_minilm", marks=pytest.mark.slow)])
 def golden(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     return request.param, read_golden(request.param)
 
 
 def spec_of(name: str, request: pytest.FixtureRequest) -> str:
-    if name == "verify_math":
-        return "verify:math"
+    if name in ("verify_math", "verify_toolcall"):
+        return name.replace("_", ":", 1)
     if name == "verify_code":
         return read_golden(name)["spec"]
     return str(request.getfixturevalue("conformance_embed_dir"))

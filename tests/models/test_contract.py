@@ -54,7 +54,8 @@ def _vote(fixtures: dict) -> RewardModel:
 
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
     "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm,
-    "judge": lambda fixtures: _judge(), "vote": _vote}
+    "judge": lambda fixtures: _judge(), "vote": _vote,
+    "similarity": lambda fixtures: resolve("similarity:chrf")}
 
 
 def test_every_registered_kind_is_under_contract() -> None:

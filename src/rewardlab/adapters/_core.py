@@ -41,11 +41,16 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.data import REFERENCE_KEYS as DATA_REFERENCE_KEYS
-from rewardlab.data import Prompt, render_prompt, structured_reference
+from rewardlab.data import Prompt, json_text, render_prompt
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import ascore_batch, needs_references, score_batch
+from rewardlab.scoring import (
+    ascore_batch,
+    needs_references,
+    score_batch,
+    takes_structured_references,
+)
 from rewardlab.shaping import gdpo_advantages
 
 __all__ = [
@@ -299,6 +304,11 @@ class CombinedReward:
         """Whether any model judges responses against reference answers."""
         return any(needs_references(m) for m in self.models())
 
+    def takes_structured_references(self) -> bool:
+        """Whether every model that needs references takes them as JSON structures."""
+        judges = [m for m in self.models() if needs_references(m)]
+        return bool(judges) and all(takes_structured_references(m) for m in judges)
+
     def all_need_references(self) -> bool:
         """Whether every model is a reference judge (so prompts do not matter to any)."""
         return all(needs_references(m) for m in self.models())
@@ -325,12 +335,12 @@ class CombinedReward:
             raise ConfigError(f"sample {missing} has no reference answer"
                               f"{' (it is empty)' if references[missing] == '' else ''}, which "
                               f"{self._reference_models()} needs to judge its response")
-        # a JSON object (verify:code's unit tests) travels as canonical JSON text, as data
-        # files give it, when every model judging against references reads such objects
-        if all(getattr(m, "structured_references", False) for m in self.models()
-               if needs_references(m)):
-            references = [structured_reference(r) or r for r in references]
-        # text or a number (numpy's too), as /get_reward and data files take them
+        # a list or object (reference tool calls) goes on as its JSON text to models that
+        # take structured references (verify:toolcall), as data files and the server do
+        if self.takes_structured_references():
+            references = [json_text(r) if isinstance(r, list | dict) else r for r in references]
+        # text or a number (numpy's too), as /get_reward and data files take them; str() of a
+        # list or dict would be judged as an answer and score a silent 0
         bad = next((i for i, r in enumerate(references) if isinstance(r, bool)
                     or not isinstance(r, str | numbers.Real)), None)
         if bad is not None:

@@ -35,7 +35,14 @@ import numpy as np
 from rewardlab._validation import check_option
 from rewardlab.adapters._core import REFERENCE_KEYS, CombinedReward, Normalize, Scores
 from rewardlab.adapters._text import completion_text, hh_sample, prompt_from_messages
-from rewardlab.data import CODE_TEST_KEYS, CodeRowError, Prompt, code_reference
+from rewardlab.data import (
+    CODE_TEST_KEYS,
+    TOOL_KEYS,
+    CodeRowError,
+    Prompt,
+    code_reference,
+    tool_reference,
+)
 from rewardlab.errors import ConfigError
 
 __all__ = ["AsyncTRLRewardFunction", "TRLRewardFunction", "trl_reward_funcs"]
@@ -117,6 +124,15 @@ class TRLRewardFunction:
         values = list(kwargs[key])
         if len(values) != n:
             raise ConfigError(f"column '{key}' has {len(values)} values for {n} completions")
+        tools = next((k for k in TOOL_KEYS if kwargs.get(k) is not None), None)
+        if tools is not None and self.reward.takes_structured_references():
+            # a tool-calling data set: each row's tools travel with its reference calls, as
+            # rewardlab.data builds them from a file's rows
+            defs = list(kwargs[tools])
+            values = [tool_reference(
+                d, v, lambda f, m, i=i: ConfigError(f"sample {i}, column '{f}': {m}"),
+                tools_field=tools, calls_field=key) for i, (d, v) in enumerate(
+                    zip(defs, values, strict=True))]
         return values
 
     def _code_references(self, kwargs: dict[str, Any], n: int, prompts: Sequence[Any]

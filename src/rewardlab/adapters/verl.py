@@ -45,7 +45,7 @@ from rewardlab.adapters._text import (
     prompt_from_messages,
     strip_end_markers,
 )
-from rewardlab.data import Prompt
+from rewardlab.data import TOOL_KEYS, Prompt, tool_reference
 from rewardlab.errors import ConfigError
 
 __all__ = ["PROMPT_KEYS", "PROMPT_KEY_ENV", "SPEC_ENV", "VerlScorer", "compute_score"]
@@ -55,6 +55,19 @@ PROMPT_KEY_ENV = "REWARDLAB_PROMPT_KEY"
 #: ``extra_info`` keys read as the prompt, in this order, when none is named.
 PROMPT_KEYS = ("prompt", "question", "query", "problem")
 
+
+
+def _with_tools(ground_truth: Any, info: Any, i: int) -> Any:
+    """Reference tool calls joined with the tools the row's ``extra_info`` carries (its
+    ``tools`` or BFCL's ``function``), as ``rewardlab.data`` joins a data row's."""
+    key = next((k for k in TOOL_KEYS if isinstance(info, Mapping) and info.get(k) is not None),
+               None)
+    if key is None or not isinstance(ground_truth, list | str) or (
+            isinstance(ground_truth, str) and ground_truth.lstrip()[:1] != "["):
+        return ground_truth
+    return tool_reference(info[key], ground_truth,
+                          lambda f, m: ConfigError(f"sample {i}, extra_info field '{f}': {m}"),
+                          tools_field=key, calls_field="ground_truth")
 
 class VerlScorer:
     """A rewardlab reward with verl's ``compute_score`` signature (single and batched).
@@ -114,8 +127,11 @@ class VerlScorer:
         # conversation, so one sample gets one reward whichever trainer asks
         pairs = [hh_sample(self._prompt(info, i), strip_end_markers(s, self.end_markers))
                  for i, (info, s) in enumerate(zip(infos, solution_strs, strict=True))]
-        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs],
-                                   list(ground_truths))
+        gts = list(ground_truths)
+        if self.reward.takes_structured_references():
+            gts = [_with_tools(gt, info, i) for i, (gt, info) in enumerate(
+                zip(gts, infos, strict=True))]
+        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs], gts)
         names = list(scores.components)
         return [{"score": float(scores.total[i]),
                  **{k: float(scores.components[k][i]) for k in names}} for i in range(n)]

@@ -5,8 +5,9 @@
 often, and that policies trained against such rewards learn to emit them. This probe tries a
 catalogue of such responses (punctuation, reasoning openers, "The answer is correct." and
 their translations, plus any the user supplies; for code verifiers the per-task programs of
-``_code_keys.py``: early exit, always-equal objects, disabled asserts, fake success lines)
-on prompts of the data, and measures each key's **false-positive rate**:
+``_code_keys.py``: early exit, always-equal objects, disabled asserts, fake success lines; for
+tool-calling data, calls built from each row's tools: ``audit/_tool_keys.py``) on prompts of
+the data, and measures each key's **false-positive rate**:
 
 - a reward model: how often the key's reward is strictly above the data's real *rejected*
   response to the same prompt (its rate of beating the *chosen* one is shown too);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rewardlab.audit import _tool_keys
 from rewardlab.audit._code_keys import code_keys
 from rewardlab.audit._context import AuditContext
 from rewardlab.audit._results import Example, ProbeResult, Threshold
@@ -32,7 +34,7 @@ from rewardlab.audit._text import as_text
 from rewardlab.models.base import PairwiseJudge, ReferenceScorer
 from rewardlab.scoring import compare_pairs
 
-__all__ = ["CATALOGUE", "NAME", "THRESHOLD", "TITLE", "run"]
+__all__ = ["CATALOGUE", "NAME", "ROW_KEY_MAKERS", "THRESHOLD", "TITLE", "run"]
 
 NAME = "master-keys"
 TITLE = "Master keys"
@@ -71,6 +73,11 @@ def _keys(extra: tuple[str, ...]) -> list[tuple[str, str]]:
     return [*CATALOGUE, *((k, "user") for k in dict.fromkeys(extra) if k not in known)]
 
 
+#: Makers of keys built per row from its reference (a row's own tools, say): each returns
+#: ``(label, family, one response per row)`` for the rows it applies to, else nothing.
+ROW_KEY_MAKERS = (code_keys, _tool_keys.row_keys)
+
+
 def run(ctx: AuditContext) -> ProbeResult:
     """False-positive rate of every master key on a sample of the data's prompts."""
     idx = ctx.sample_pairs(salt=2)
@@ -79,15 +86,16 @@ def run(ctx: AuditContext) -> ProbeResult:
     keys = _keys(ctx.config.master_keys)
     prompts = [p.prompt for p in pairs]
     refs = [p.reference for p in pairs]
-    texts = [[k] * n for k, _ in keys]
-    for label, family, programs in code_keys(refs):  # task-specific keys of code verifiers
-        keys.append((label, family))
-        texts.append(programs)
+    texts = [[k] * n for k, _ in keys]  # each key's response on each prompt
+    for make in ROW_KEY_MAKERS:
+        for label, family, per_row in make(refs):
+            keys.append((label, family))
+            texts.append(per_row)
     judge = isinstance(ctx.model, PairwiseJudge) and not isinstance(ctx.model, ReferenceScorer)
     verifier = isinstance(ctx.model, ReferenceScorer)
     chosen, rejected = ctx.score_pairs(pairs) if not judge else (None, None)
     if not judge:  # every key on every prompt in one call: the model batches it all
-        flat = ctx.score(prompts * len(keys), [t for ts in texts for t in ts],
+        flat = ctx.score(prompts * len(keys), [t for row in texts for t in row],
                          refs * len(keys))
     rows, per_key = [], []
     for j, (key, family) in enumerate(keys):
@@ -106,7 +114,7 @@ def run(ctx: AuditContext) -> ProbeResult:
             margin = reward - rejected
         accepted = reward >= chosen if verifier and chosen is not None else beats_rej
         fpr = float(np.nanmean(accepted))
-        per_key.append((key, family, fpr, margin, reward))
+        per_key.append((key, family, fpr, margin, reward, texts[j]))
         rows.append({"key": repr(key), "family": family, "false_positive_rate": fpr,
                      "beats_chosen": float(np.mean(beats_cho)) if not judge else float("nan"),
                      "mean_margin_over_rejected": float(np.nanmean(margin))})
@@ -114,14 +122,14 @@ def run(ctx: AuditContext) -> ProbeResult:
     worst = int(np.argmax(rates))
     examples = []
     for k in np.argsort(-rates, kind="stable")[:3]:
-        key, family, fpr, margin, reward = per_key[k]
+        key, family, fpr, margin, reward, said = per_key[k]
         if fpr == 0:
             break
         i = int(np.nanargmax(margin))
         what = "judged better than" if judge else (
             "accepted like" if verifier else "rewarded above")
         examples.append(Example(
-            prompt=as_text(pairs[i].prompt), response=texts[k][i], other=pairs[i].rejected,
+            prompt=as_text(pairs[i].prompt), response=said[i], other=pairs[i].rejected,
             label=f"key {key!r} ({family}) {what} the rejected response",
             detail=(f"P(key better) {reward[i]:.3f}" if judge else
                     f"reward {reward[i]:+.3f} vs rejected {rejected[i]:+.3f}"  # type: ignore[index]

@@ -27,6 +27,7 @@ from rewardlab.data._columns import (
     REFERENCE_KEYS,
     SCORE_KEYS,
     SOLUTION_KEYS,
+    TOOL_KEYS,
 )
 from rewardlab.data._convert import best_of_n_to_pairs
 from rewardlab.data._dialogue import is_hh_text, parse_hh, render_hh
@@ -74,6 +75,7 @@ from rewardlab.data._records import (
 from rewardlab.data._rows import RowParser, RowsRead, read_rows
 from rewardlab.data._sources import BUNDLED, bundled_path, resolve_source
 from rewardlab.data._split import kfold_by_prompt, prompt_buckets, split_by_prompt
+from rewardlab.data._tools import json_text, normalize_schema, tool_functions, tool_reference
 
 __all__ = [
     "BUNDLED",
@@ -88,6 +90,7 @@ __all__ = [
     "SCORE_KEYS",
     "SOLUTION_KEYS",
     "TASKS",
+    "TOOL_KEYS",
     "BestOfNRecord",
     "CodeRowError",
     "Conversation",
@@ -114,12 +117,14 @@ __all__ = [
     "is_rewardbench2_row",
     "iter_lines",
     "iter_raw_rows",
+    "json_text",
     "jsonl_row",
     "kfold_by_prompt",
     "last_user_turn",
     "line_limit",
     "load_dataset",
     "maybe_json",
+    "normalize_schema",
     "parse_hh",
     "parse_problem",
     "parse_row",
@@ -142,5 +147,7 @@ __all__ = [
     "structured_reference",
     "test_code_problem",
     "too_long_row",
+    "tool_functions",
+    "tool_reference",
     "unknown_layout",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "REFERENCE_KEYS",
     "SCORE_KEYS",
     "SOLUTION_KEYS",
+    "TOOL_KEYS",
 ]
 
 #: The prompt of a pair, a pointwise row or a best-of-n row (a string or chat messages).
@@ -30,6 +31,8 @@ QUESTION_KEYS = ("question", "prompt", "problem")
 #: ``solution``. A worked solution ending in ``#### 72`` is a reference too: the verifier
 #: reads its final answer.
 REFERENCE_KEYS = ("reference", "ground_truth", "answer", "solution")
+#: A tool-calling row's tool definitions: OpenAI's ``tools``, BFCL's ``function``.
+TOOL_KEYS = ("tools", "function", "functions")
 #: A correct worked solution (step-labelling reads its steps): raw GSM8K's ``answer``, the
 #: example solutions' ``ground_truth``, or a generic ``solution`` / ``reference``.
 SOLUTION_KEYS = ("answer", "ground_truth", "solution", "reference")

@@ -15,14 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rewardlab.data._code import (
-    CODE_TEST_KEYS,
-    CodeRowError,
-    code_reference,
-    structured_reference,
-)
-from rewardlab.data._columns import PROMPT_KEYS, REFERENCE_KEYS
+from rewardlab.data._code import CODE_TEST_KEYS, CodeRowError, code_reference, structured_reference
+from rewardlab.data._columns import PROMPT_KEYS, REFERENCE_KEYS, TOOL_KEYS
 from rewardlab.data._records import Message, Prompt
+from rewardlab.data._tools import json_text, read_tool_calls, tool_reference
 from rewardlab.errors import DataError
 
 __all__ = [
@@ -123,6 +119,7 @@ def read_bool(value: Any, ctx: RowContext, field: str) -> bool:
 
 def read_messages(value: list[Any], ctx: RowContext, field: str) -> list[Message]:
     out = []
+    called = False
     for i, item in enumerate(value):
         where = f"{field}[{i}]"
         if not isinstance(item, dict):
@@ -131,14 +128,42 @@ def read_messages(value: list[Any], ctx: RowContext, field: str) -> list[Message
         role, content = item.get("role"), item.get("content")
         if not isinstance(role, str) or not role:
             raise ctx.fail(f"{where}.role", "must be a non-empty string")
+        if item.get("tool_calls") or role == "tool":
+            out.append(Message(role, _tool_turn(item, called, ctx, where)))
+            called = called or role != "tool"
+            continue
         out.append(Message(role, read_text(content, ctx, f"{where}.content")))
     return out
+
+
+def _tool_turn(item: dict[str, Any], called: bool, ctx: RowContext, where: str) -> str:
+    """A trajectory's tool turn as text: an assistant's calls as the JSON of ``{"content",
+    "tool_calls"}`` (what a tool-call verifier reads back), a tool's result as its text (an
+    object as JSON). A result must follow a turn that called a tool."""
+    content = item.get("content")
+    if item["role"] == "tool":
+        if not called:
+            raise ctx.fail(f"{where}.role", "is 'tool', but no earlier assistant message "
+                           "called a tool (its 'tool_calls')")
+        if isinstance(content, dict | list):
+            return json_text(content)
+        return read_text(content, ctx, f"{where}.content")
+    if item["role"] != "assistant":
+        raise ctx.fail(f"{where}.tool_calls", f"is on a '{item['role']}' message; only the "
+                       "assistant calls tools")
+    calls = read_tool_calls(item["tool_calls"], ctx.fail, f"{where}.tool_calls")
+    if content is None or content == "":
+        return json_text({"tool_calls": calls})
+    return json_text({"content": read_text(content, ctx, f"{where}.content"),
+                      "tool_calls": calls})
 
 
 def read_prompt(row: dict[str, Any], ctx: RowContext) -> tuple[str, Prompt] | None:
     for key in PROMPT_KEYS:
         if key in row and row[key] is not None:
             value = maybe_json(row[key], ctx)
+            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+                value = [m for turn in value for m in turn]  # BFCL: one message list per turn
             if isinstance(value, list):
                 return key, tuple(read_messages(value, ctx, key))
             return key, read_text(value, ctx, key)
@@ -165,9 +190,11 @@ def read_subset(row: dict[str, Any], ctx: RowContext) -> str | None:
 
 def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     """The row's reference answer: unit tests of a code row (``test`` + ``entry_point``,
-    ``test_list``, ``tests``; ``_code.py``) as canonical JSON text, else the first of
-    ``REFERENCE_KEYS`` that is not null; a number is kept as its text (``72`` -> ``"72"``),
-    a JSON object as canonical JSON text."""
+    ``test_list``, ``tests``; ``_code.py``) as canonical JSON text; in a row with tools
+    (``tools`` / BFCL's ``function``) the reference calls' JSON document with the tools
+    (``rewardlab.data.tool_reference``), both checked here; else the first of
+    ``REFERENCE_KEYS`` that is not null: a number kept as its text (``72`` -> ``"72"``), a JSON
+    object as canonical JSON text, a list refused (its text would be judged as one answer)."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
                               | {"prompt": row.get("prompt")})
@@ -178,6 +205,12 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     for key in REFERENCE_KEYS:
         if row.get(key) is not None:
             value = row[key]
+            tools = next((k for k in TOOL_KEYS if row.get(k) is not None), None)
+            calls = isinstance(value, list | dict) or (
+                isinstance(value, str) and value.lstrip()[:1] == "[")
+            if tools is not None and calls:  # a tool-calling row: tools travel with the calls
+                return tool_reference(maybe_json(row[tools], ctx), maybe_json(value, ctx),
+                                      ctx.fail, tools_field=tools, calls_field=key)
             structured = structured_reference(value)
             if structured is not None:
                 return structured

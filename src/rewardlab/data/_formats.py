@@ -38,6 +38,7 @@ from rewardlab.data._records import (
     Prompt,
     Task,
 )
+from rewardlab.data._tools import json_text
 from rewardlab.errors import DataError
 
 __all__ = [
@@ -188,7 +189,10 @@ def parse_point(row: dict[str, Any], ctx: RowContext) -> tuple[PointRecord, str]
                            "chat's 'messages')")
         explicit = read_prompt(row, ctx)
         prompt = explicit[1] if explicit else ""
-        response, form = read_text(row["response"], ctx, "response"), "pointwise"
+        raw = row["response"]  # tool calls given as JSON structure are scored as their text
+        response = json_text(raw) if isinstance(raw, dict | list) else read_text(
+            raw, ctx, "response")
+        form = "pointwise"
     key = next((k for k in SCORE_KEYS if row.get(k) not in (None, "")), None)
     record = PointRecord(
         prompt=prompt,

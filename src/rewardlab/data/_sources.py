@@ -29,6 +29,9 @@ BUNDLED = {
     # all 164 HumanEval tasks (MIT) as best-of-2 rows: the canonical solution and a seeded
     # mutant that fails the task's own check (tools/bundle_data.py); verify:code's tests
     "humaneval": "humaneval/tasks.jsonl",
+    # 280 BFCL v4 rows (simple, multiple, parallel, parallel-multiple, irrelevance) with their
+    # reference calls, each with a correct and a wrong candidate call: tools/bundle_bfcl.py
+    "bfcl": "bfcl/rows.jsonl",
 }
 _BUNDLED_PREFIX = "bundled:"
 

@@ -12,6 +12,7 @@ agrees with every ``is_correct`` label (benchmarks/verify_math.py).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,10 +27,21 @@ from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 
-__all__ = ["VERIFIERS", "MathVerifier", "VerifyConfig"]
+__all__ = ["OTHER_VERIFIERS", "VERIFIERS", "MathVerifier", "VerifyConfig"]
 
 #: What ``verify:ARG`` may name.
-VERIFIERS = ("math", "code")
+VERIFIERS = ("math", "code", "toolcall")
+#: Verifiers other than math, each a kind class in its own module: ``verify:NAME`` (and a
+#: saved ``verify`` model whose state names NAME) resolves to ``module.Class``.
+OTHER_VERIFIERS: dict[str, tuple[str, str]] = {
+    "code": ("rewardlab.models.verify_code", "CodeVerifier"),
+    "toolcall": ("rewardlab.models.toolcall", "ToolCallVerifier"),
+}
+
+
+def _other_verifier(name: str) -> Any:
+    module, cls = OTHER_VERIFIERS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,10 +85,8 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
 
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> Any:
-        if arg == "code":  # verify:code has its own module and config
-            from rewardlab.models.verify_code import CodeVerifier
-
-            return CodeVerifier.from_spec(arg, options)
+        if arg in OTHER_VERIFIERS:
+            return _other_verifier(arg).from_spec(arg, options)
         config = config_from_options(VerifyConfig, options, spec=f"verify:{arg}")
         if arg not in VERIFIERS:
             raise SpecError(f"unknown verifier '{arg}' in 'verify:{arg}'; known: "
@@ -128,10 +138,10 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
 
     @classmethod
     def from_saved(cls, directory: Any, config: dict[str, Any], state: dict[str, Any]) -> Any:
-        if state.get("verifier") == "code":
-            from rewardlab.models.verify_code import CodeVerifier
-
-            return CodeVerifier(**config)
+        """A saved ``verify`` model: math, or the verifier its state names."""
+        name = state.get("verifier", "math")
+        if name in OTHER_VERIFIERS:
+            return _other_verifier(name)(**config)
         return cls(**config)
 
 

@@ -21,6 +21,7 @@ from rewardlab.scoring._batch import (
     needs_references,
     route,
     score_batch,
+    takes_structured_references,
 )
 from rewardlab.scoring._best_of_n import score_best_of_n
 from rewardlab.scoring._check import check_rewards
@@ -58,5 +59,6 @@ __all__ = [
     "score_pair_batch",
     "score_pairs",
     "score_solutions",
+    "takes_structured_references",
     "uses_comparison",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "require_row_references",
     "route",
     "score_batch",
+    "takes_structured_references",
 ]
 
 T = TypeVar("T")
@@ -145,6 +146,15 @@ def needs_references(model: object) -> bool:
     """Whether ``model`` judges each response against a reference answer (so a batch without
     references cannot be scored); consumers ask this to check their input up front."""
     return route(model) == "references"
+
+
+def takes_structured_references(model: object) -> bool:
+    """Whether ``model``'s references may be JSON structures (reference tool calls, test
+    cases) rather than one answer: such a kind declares ``structured_references = True``.
+    Consumers that receive a list or object as a reference (a request field, a dataset
+    column) pass it on as its JSON text (``rewardlab.data.json_text``); for other models a
+    structure is refused, since its text would be judged as an answer and silently score 0."""
+    return needs_references(model) and bool(getattr(model, "structured_references", False))
 
 
 def _check_lengths(model: object, n: int, prompts: Sequence[Any], references: Any,

@@ -18,7 +18,7 @@ from rewardlab.adapters._text import split_query
 from rewardlab.data import Prompt
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import route, score_batch
+from rewardlab.scoring import route, score_batch, takes_structured_references
 from rewardlab.serve.batcher import BatchScores
 
 __all__ = ["ServedModel", "split_query"]
@@ -36,6 +36,8 @@ class ServedModel:
         self.name = describe(self.model)
         how = route(self.model)
         self.needs_references = how == "references"
+        #: references may be lists/objects (reference tool calls), passed on as JSON text
+        self.structured_references = takes_structured_references(self.model)
         self.has_uncertainty = how == "uncertainty"
         #: rewards depend on the other responses in the call: score each request alone
         self.group_dependent = how == "groups"
@@ -56,7 +58,14 @@ class ServedModel:
         return BatchScores(batch.rewards, batch.uncertainty)
 
     def warm_up(self) -> None:
-        """One tiny call: loads lazy weights and fails early if the model cannot score."""
+        """One tiny call: loads lazy weights and fails early if the model cannot score. A kind
+        whose references are not answers (reference tool calls) gives its own example as
+        ``warm_up_example = (prompt, response, reference)``."""
+        example = getattr(self.model, "warm_up_example", None)
+        if example is not None:
+            prompt, response, reference = example
+            self([prompt], [response], [reference])
+            return
         # a verifier whose reference is not an answer (verify:code's tests) names its own
         reference = getattr(self.model, "warm_up_reference", "1") if self.needs_references else None
         self(["What is 0 + 1?"], ["0 + 1 = 1. The answer is 1."], [reference])

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ValidationError
 
 from rewardlab._validation import check_int, check_positive
 from rewardlab._version import __version__
-from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, structured_reference
+from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, json_text
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -214,15 +214,20 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
                                     f"server takes texts of at most {config.max_chars}")
 
 
-def _reference_text(value: Any) -> str | None:
-    """A reference as the model reads it: text, or a JSON object as canonical JSON text (a
-    model that takes none, such as verify:math, then refuses it as a malformed reference)."""
-    return structured_reference(value) or value
+def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
+    """A /v1/score reference as the text the model takes: a list or object (reference tool
+    calls) as JSON for a model that takes structured references, else refused."""
+    if not isinstance(value, list | dict):
+        return value
+    if served.structured_references:
+        return json_text(value)
+    raise _problem(422, f"items[{i}].reference is a JSON {type(value).__name__}; model "
+                        f"'{served.name}' takes one reference answer as text")
 
 
 def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str:
-    if structured:  # unit tests (verify:code) as a JSON object
-        value = structured_reference(value) or value
+    if structured and isinstance(value, list | dict):
+        return json_text(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
         raise _problem(422, f"labels[{i}] is {got}; model '{model}' checks each response "
@@ -334,8 +339,7 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         references: list[str | None] = [None] * n
         if served.needs_references:
             labels = body.labels if body.labels is not None else [None] * n
-            structured = getattr(served.model, "structured_references", False)
-            references = [_label_text(v, i, served.name, structured)
+            references = [_label_text(v, i, served.name, served.structured_references)
                           for i, v in enumerate(labels)]
         prompts_in = body.prompts if body.prompts is not None else [None] * n
         pairs = [split_query(q, p, f"query[{i}]")
@@ -373,7 +377,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         if n == 0:
             return ScoreResponse(model=served.name, results=[])
         if served.needs_references:
-            missing = next((i for i, it in enumerate(items) if not it.reference), None)
+            missing = next((i for i, it in enumerate(items)
+                            if it.reference is None or it.reference == ""), None)
             if missing is not None:
                 raise _problem(422, f"items[{missing}].reference is missing; model "
                                     f"'{served.name}' checks each response against a "
@@ -387,8 +392,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         prompts: list[Prompt] = [it.prompt if isinstance(it.prompt, str) else
                                  tuple(Message(m.role, m.content) for m in it.prompt)
                                  for it in items]
-        out = await batcher.submit(prompts, [it.response for it in items],
-                                   [_reference_text(it.reference) for it in items])
+        refs = [_reference_text(it.reference, i, served) for i, it in enumerate(items)]
+        out = await batcher.submit(prompts, [it.response for it in items], refs)
         results = []
         for i, reward in enumerate(out.rewards.tolist()):
             u = None if out.uncertainty is None else out.uncertainty[i].item()

@@ -80,11 +80,12 @@ class ScoreItem(BaseModel):
     prompt: StrictStr | list[ChatMessage] = Field(
         description="The prompt: text, or the conversation so far as chat messages.")
     response: StrictStr
-    reference: StrictStr | dict[str, JsonValue] | None = Field(
+    reference: StrictStr | list[Any] | dict[str, Any] | None = Field(
         default=None,
         description="Reference answer; required by models that check against one "
                     "(verify:math), ignored by others. Unit tests (verify:code) may be given "
-                    "as a JSON object.")
+                    "as a JSON object; verify:toolcall takes its reference calls as JSON: "
+                    "BFCL ground_truth, or {'tools', 'ground_truth'}.")
 
 
 class ScoreRequest(BaseModel):

@@ -9,6 +9,9 @@ rest. ``verify:math`` (``rewardlab.models.verify``) wraps it as a reward model, 
 ``CodeChecker`` runs programs against unit tests in a sandbox (``SandboxPool``: a warm pool of
 harness processes, a fresh limited runner process per program, verdicts decided outside the
 program's process) or on a SandboxFusion server; ``verify:code`` wraps it.
+
+``ToolCallChecker`` (``rewardlab.verify.toolcall``) checks tool calls against reference calls:
+the logic of ``verify:toolcall``.
 """
 
 from rewardlab.verify._check import FALLBACKS, REASONS, MathChecker, Verdict, close_worker
@@ -31,12 +34,20 @@ from rewardlab.verify._sandbox import (
     close_pools,
     shared_pool,
 )
+from rewardlab.verify._toolparse import ToolCall, parse_calls
+from rewardlab.verify.toolcall import (
+    TOOL_REASONS,
+    ToolCallChecker,
+    ToolVerdict,
+    parse_tool_reference,
+)
 
 __all__ = [
     "CODE_REASONS",
     "FALLBACKS",
     "MARKERS",
     "REASONS",
+    "TOOL_REASONS",
     "Answer",
     "CodeChecker",
     "CodeTask",
@@ -46,6 +57,9 @@ __all__ = [
     "SandboxPool",
     "SandboxResult",
     "TaskError",
+    "ToolCall",
+    "ToolCallChecker",
+    "ToolVerdict",
     "Verdict",
     "answer_key",
     "clean_answer",
@@ -53,8 +67,10 @@ __all__ = [
     "close_worker",
     "extract_answer",
     "extract_code",
+    "parse_calls",
     "parse_number",
     "parse_task",
+    "parse_tool_reference",
     "reference_answer",
     "shared_pool",
     "vote_key",
