@@ -373,7 +373,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
             ("items[{i}].response", [it.response for it in items]),
             ("items[{i}].prompt", [it.prompt if isinstance(it.prompt, str) else
                                    "".join(m.content for m in it.prompt) for it in items]),
-            ("items[{i}].reference", [_reference_text(it.reference) for it in items])])
+            ("items[{i}].reference", [_reference_text(it.reference, i, served)
+                                      for i, it in enumerate(items)])])
         if n == 0:
             return ScoreResponse(model=served.name, results=[])
         if served.needs_references:
