@@ -20,6 +20,7 @@ import argparse
 import json
 import time
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def main() -> None:
         "max_abs_error": round(max(abs(row["error"]) for row in known), 4),
         "within_5_points": all(abs(row["error"]) <= 0.05 for row in known),
         "real_hh": real,
-        "monotone": all(b > a for a, b in zip(estimates, estimates[1:])),
+        "monotone": all(b > a for a, b in pairwise(estimates)),
         "implied_base_rate_median": round(float(np.median(
             [row["implied_base_rate"] for row in real])), 4),
         "seconds": round(time.perf_counter() - start, 1)}))

@@ -19,7 +19,7 @@ import numpy as np
 
 from rewardlab.audit._stats import wilson_interval
 
-__all__ = ["FEATURES", "confound_table", "feature_values", "structure", "refuses"]
+__all__ = ["FEATURES", "confound_table", "feature_values", "refuses", "structure"]
 
 _MARKDOWN = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#{1,6}\s|>\s|```)|\*\*[^*\n]+\*\*|`[^`\n]+`",
                        re.MULTILINE)

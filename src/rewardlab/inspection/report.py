@@ -182,8 +182,9 @@ def _verdicts(n: int, skipped: int, defects: DefectReport, confounds: dict[str, 
             put(f"confound:{name}", acc > cfg.confound_warn,
                 f"warn when the rule alone is above {cfg.confound_warn:.0%} accurate")
     if flip is not None:
-        put("flip_rate", flip.estimate > cfg.flip_warn,
-            f"warn when the estimated flip rate is above {cfg.flip_warn:.0%}")
+        put("flip_rate", flip.estimate > cfg.flip_warn and flip.ci95[0] > cfg.flip_warn / 2,
+            f"warn when the estimated flip rate is above {cfg.flip_warn:.0%} and its 95% CI "
+            f"is above {cfg.flip_warn / 2:.1%} (an estimate too uncertain to judge stays go)")
     return out
 
 
