@@ -52,8 +52,7 @@ def inspect_html(j: dict[str, Any]) -> str:
         f"Skipped rows ({j['skipped']['count']}, first 50)", skipped))
     if j.get("confounds"):
         rows = [{"feature": k, "share": v["share"],
-                 "95% CI": (f"{v['ci95'][0]:.3f}–{v['ci95'][1]:.3f}" if v.get("ci95")
-                            else None),
+                 "95% CI": _ci(v.get("ci95")),
                  "rule accuracy": v["rule_accuracy"], "pairs differing":
                  v["pairs_differing"], "means": v["means"]} for k, v in j["confounds"].items()]
         body += _section("Confounds", "<p>Share: among pairs whose replies differ in the "
