@@ -11,6 +11,7 @@ import pytest
 from rewardlab.inspection import InspectConfig, fit_flip_rate, inspect_pairs, read_pairs
 from rewardlab.inspection.confounds import confound_table, feature_values
 from rewardlab.inspection.duplicates import find_defects
+from rewardlab.inspection.flips import profile_flip_rate
 
 HH = Path(__file__).resolve().parents[2] / "src/rewardlab/data/bundled/hh_harmless/pairs.jsonl"
 
@@ -77,8 +78,17 @@ def test_flip_rate_fit_recovers_known_rates(rate: float) -> None:
     d = rng.normal(0, 3, 3000)
     clean = rng.random(3000) < 1 / (1 + np.exp(-3 * d))
     flipped = rng.random(3000) < rate
-    estimate, _ = fit_flip_rate(np.where(clean ^ flipped, d, -d))
+    observed = np.where(clean ^ flipped, d, -d)
+    estimate, _ = fit_flip_rate(observed)
     assert abs(estimate - rate) < 0.04
+    mean, (lo, hi), _ = profile_flip_rate(observed)
+    assert abs(mean - rate) < 0.04 and lo <= rate <= hi
+
+
+def test_flip_rate_interval_is_wide_when_margins_say_nothing() -> None:
+    d = np.random.default_rng(2).normal(0, 1, 500)  # margins unrelated to the labels
+    _, (lo, hi), _ = profile_flip_rate(d * np.sign(np.random.default_rng(3).normal(size=500)))
+    assert hi - lo > 0.3
 
 
 def test_inspect_report_json_keys_and_verdicts(tmp_path: Path) -> None:

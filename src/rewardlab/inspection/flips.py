@@ -8,10 +8,14 @@ true preference passed through a symmetric flip channel:
 
     P(observed label | d) = ε + (1 − 2ε) · σ(a · d)
 
-fitted by maximum likelihood over the flip rate ε ∈ [0, ½) and a temperature a > 0 — the
-noise-aware likelihood that ``train`` maximises over the model's weights
-(``losses.noise_aware_loglik``), here maximised over ε on held-out margins. The 95% interval
-resamples pairs (bootstrap, refitting ε and a each time).
+the noise-aware likelihood that ``train`` maximises over the model's weights
+(``losses.noise_aware_loglik``), here evaluated on held-out margins as a function of the flip
+rate ε ∈ [0, ½), with the temperature a > 0 maximised out for each ε (the profile
+likelihood). The estimate is the mean of ε under a uniform prior and that likelihood, the
+95% interval its 2.5–97.5% quantiles. The mean, not the maximum: when the margins say little
+(a weak model, heavy noise) the profile is flat and its maximum jumps between 0 and ½ from
+one resample to the next (measured in ``benchmarks/inspect_flips.py``), while the mean moves
+smoothly and the interval widens to say how little is known.
 
 **Assumptions.** (1) Flips are symmetric and independent of the pair (random label noise).
 (2) The clean preference is close to deterministic where the model is most confident: ε is
@@ -26,7 +30,7 @@ retrained models.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +41,10 @@ from rewardlab.errors import ConfigError
 from rewardlab.scoring import score_pairs
 
 __all__ = ["FlipEstimate", "cross_fitted_margins", "estimate_flip_rate", "fit_flip_rate",
-           "flip_posterior"]
+           "flip_posterior", "profile_flip_rate"]
 
-METHOD = ("cross-fitted margins; max-likelihood flip rate of P(label) = eps + (1-2eps) "
-          "sigmoid(a*d); bootstrap CI over pairs")
+METHOD = ("cross-fitted margins d; P(label) = eps + (1-2eps) sigmoid(a*d) with the temperature "
+          "a profiled out; posterior mean and 95% interval of eps under a uniform prior")
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -113,13 +117,41 @@ class FlipEstimate:
                 "cross_fitted_agreement": round(self.agreement, 4)}
 
 
-def bootstrap_flip_rate(margins: np.ndarray, *, n_boot: int = 200, seed: int = 0
-                        ) -> tuple[float, float]:
-    """Percentile 95% interval of ε over pairs resampled with replacement."""
-    rng = np.random.default_rng(seed)
+def profile_flip_rate(margins: np.ndarray, *, grid: int = 99
+                      ) -> tuple[float, tuple[float, float], float]:
+    """``(estimate, (lo, hi), temperature)``: the posterior mean of ε over a grid on
+    [0, 0.49] under a uniform prior and the profile likelihood (a maximised out per ε), its
+    95% interval, and the temperature at the grid point nearest the estimate.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> d = rng.normal(0, 3, 4000)
+        >>> clean = rng.random(4000) < 1 / (1 + np.exp(-4 * d))
+        >>> est, (lo, hi), _ = profile_flip_rate(np.where(clean ^ (rng.random(4000) < 0.2), d, -d))
+        >>> round(est, 1), lo < 0.2 < hi
+        (0.2, True)
+    """
+    from scipy.optimize import minimize_scalar
+
     d = np.asarray(margins, dtype=np.float64)
-    draws = [fit_flip_rate(d[rng.integers(0, len(d), len(d))])[0] for _ in range(n_boot)]
-    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        raise ConfigError(f"a flip-rate estimate needs at least 2 scored pairs; got {len(d)}")
+    scale = float(np.std(d)) or 1.0
+    z = d / scale
+    eps = np.linspace(0.0, 0.49, grid)
+    ll, temps = np.zeros(grid), np.zeros(grid)
+    for i, e in enumerate(eps):
+        res = minimize_scalar(lambda la, e=e: -_loglik(e, np.exp(la), z),
+                              bounds=(np.log(1e-3), np.log(1e3)), method="bounded")
+        ll[i], temps[i] = -res.fun, np.exp(res.x)
+    w = np.exp(ll - ll.max())
+    w /= w.sum()
+    mean = float((w * eps).sum())
+    cdf = np.cumsum(w)
+    lo = float(eps[min(grid - 1, int(np.searchsorted(cdf, 0.025)))])
+    hi = float(eps[min(grid - 1, int(np.searchsorted(cdf, 0.975)))])
+    return mean, (lo, hi), float(temps[int(np.argmin(np.abs(eps - mean)))]) / scale
 
 
 def cross_fitted_margins(make_model: Callable[[int], Any], data: Dataset[PairRecord], *,
@@ -146,17 +178,10 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
                        model_name: str = "") -> FlipEstimate:
     """Cross-fit ``make_model(seed)`` (an untrained trainable model) on ``data`` and fit the
     flip rate to the held-out margins; see the module docstring for the assumptions."""
+    del n_boot  # the interval is the profile likelihood's, no resampling
     margins = cross_fitted_margins(make_model, data, folds=folds, seed=seed)
     ok = np.isfinite(margins)
-    eps, a = fit_flip_rate(margins[ok])
-    lo, hi = bootstrap_flip_rate(margins[ok], n_boot=n_boot, seed=seed)
+    eps, (lo, hi), a = profile_flip_rate(margins[ok])
     agreement = float(((margins[ok] > 0) + 0.5 * (margins[ok] == 0)).mean())
     return FlipEstimate(estimate=eps, ci95=(lo, hi), method=METHOD, temperature=a,
                         margins=margins, agreement=agreement, folds=folds, model=model_name)
-
-
-def flips_for(records: Sequence[PairRecord], margins: np.ndarray, est: FlipEstimate
-              ) -> np.ndarray:
-    """Posterior flip probability of each pair under the fitted estimate."""
-    del records
-    return flip_posterior(np.nan_to_num(margins), est.estimate, est.temperature)
