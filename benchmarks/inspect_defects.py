@@ -51,8 +51,16 @@ def main() -> None:
         extra.append(dict(rows[i], id=f"exact-{j}"))
         planted["exact_duplicates"].append(f"exact-{j}")
     for j, i in enumerate(picks[50:100]):
-        extra.append(dict(rows[i], id=f"near-{j}", chosen=_edit(rows[i]["chosen"], rng),
-                          rejected=_edit(rows[i]["rejected"], rng)))
+        # the shared dialogue is edited once (as a re-export would), each reply on its own
+        c, r = rows[i]["chosen"], rows[i]["rejected"]
+        cut_c, cut_r = c.rindex("\n\nAssistant:"), r.rindex("\n\nAssistant:")
+        head = _edit(c[:cut_c], rng) if c[:cut_c] == r[:cut_r] else None
+        if head is None:
+            chosen, rejected = _edit(c, rng), _edit(r, rng)
+        else:
+            chosen = head + _edit(c[cut_c:], rng)
+            rejected = head + _edit(r[cut_r:], rng)
+        extra.append(dict(rows[i], id=f"near-{j}", chosen=chosen, rejected=rejected))
         planted["near_duplicates"].append(f"near-{j}")
     for j, i in enumerate(picks[100:120]):
         extra.append(dict(rows[i], id=f"contra-{j}", chosen=rows[i]["rejected"],

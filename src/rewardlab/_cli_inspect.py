@@ -149,7 +149,7 @@ def forecast(
                           n_boot=n_boot, seed=seed, limit=limit)
     j = result.to_json()
     g = j["gold_fit"]
-    out.print(f"{j['n_problems']} problems, k = 1..{int(result.ks.max())}, gold "
+    out.print(f"{j['n_problems']} problems, k = 1..{int(result.ks.max())}, gold signal: "
               f"{escape(j['gold_source'])}")
     out.print(f"gold fit: alpha {g['alpha']:.4f} (95% CI {g['alpha_ci95'][0]:.4f}.."
               f"{g['alpha_ci95'][1]:.4f}), beta {g['beta']:.4f} (95% CI "

@@ -37,13 +37,14 @@ def _planted(tmp_path: Path) -> Path:
     rows.append(dict(base[3], id="contra", chosen=base[3]["rejected"],
                      rejected=base[3]["chosen"]))
     rows.append(dict(base[4], id="same", chosen="Same  text.", rejected="Same text."))
+    rows.append(dict(base[5], id="same2", rejected=base[5]["chosen"]))  # the loader refuses it
     return _write(tmp_path / "planted.jsonl", rows, '{"prompt": "x", "chosen": 3}\n')
 
 
 def test_read_pairs_keeps_bad_rows_with_reasons(tmp_path: Path) -> None:
     read = read_pairs(_planted(tmp_path))
-    assert len(read.pairs) == 16 and read.labelled
-    assert len(read.skipped) == 1 and read.skipped[0].line == 17
+    assert len(read.pairs) == 17 and read.labelled
+    assert len(read.skipped) == 1 and read.skipped[0].line == 18
     assert read.skipped[0].field == "rejected"
 
 
@@ -60,7 +61,7 @@ def test_planted_defects_are_found_and_nothing_else(tmp_path: Path) -> None:
     assert report.exact_duplicates == ["exact"]
     assert report.near_duplicates == ["near"]
     assert report.contradictions == ["contra"]
-    assert report.identical_pairs == ["same"]
+    assert report.identical_pairs == ["same", "same2"]
 
 
 def test_confounds_see_a_length_rule() -> None:
@@ -97,7 +98,7 @@ def test_inspect_report_json_keys_and_verdicts(tmp_path: Path) -> None:
     for key in ("rows", "skipped", "exact_duplicates", "near_duplicates", "contradictions",
                 "identical_pairs", "confounds", "flip_rate"):
         assert key in doc
-    assert doc["rows"] == 16 and doc["skipped"]["count"] == 1
+    assert doc["rows"] == 17 and doc["skipped"]["count"] == 1
     assert doc["verdicts"]["contradictions"]["verdict"] == "warn"
     assert doc["verdict"] == "warn"
     assert {"a", "b"} <= {row["subset"] for row in doc["subsets"]}

@@ -124,7 +124,8 @@ def _fit_curve(ks: np.ndarray, values: np.ndarray) -> tuple[float, float, float]
 def _peak(alpha: float, beta: float) -> float | None:
     if beta <= 0 or alpha <= 0:
         return None
-    return n_for_kl((alpha / (2 * beta)) ** 2)
+    n = n_for_kl((alpha / (2 * beta)) ** 2)
+    return n if math.isfinite(n) else None
 
 
 def fit_gao(ks: Sequence[int], values: np.ndarray, *, n_boot: int = 200, seed: int = 0
@@ -168,9 +169,11 @@ def fit_gao(ks: Sequence[int], values: np.ndarray, *, n_boot: int = 200, seed: i
     peak = _peak(alpha, beta)
     peak_ci = None
     if peak is not None and draws:
-        peaks = np.array([p if (p := _peak(a, b)) is not None else np.inf
-                          for a, b, _ in draws])
-        peak_ci = (float(np.percentile(peaks, 2.5)), float(np.percentile(peaks, 97.5)))
+        # a resample with no peak puts it at infinity: order statistics, not interpolation
+        peaks = np.sort([p if (p := _peak(a, b)) is not None else np.inf
+                         for a, b, _ in draws])
+        last = len(peaks) - 1
+        peak_ci = (float(peaks[int(0.025 * last)]), float(peaks[math.ceil(0.975 * last)]))
     value = None if peak is None else base + alpha ** 2 / (4 * beta)
     return GaoFit(alpha=alpha, beta=beta, base=base, alpha_ci=ci(boot[:, 0]),
                   beta_ci=ci(boot[:, 1]), peak_n=peak, peak_n_ci=peak_ci, peak_value=value)

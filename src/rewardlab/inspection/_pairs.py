@@ -28,6 +28,7 @@ from rewardlab.data import (
     read_text,
 )
 from rewardlab.data import read_rows as _read_rows
+from rewardlab.errors import DataError
 
 __all__ = ["InspectPair", "PairsRead", "read_pairs"]
 
@@ -104,6 +105,20 @@ def _unlabelled(row: dict[str, Any], ctx: RowContext, keys: tuple[str, str]) -> 
                        subset=read_subset(row, ctx), line=ctx.line)
 
 
+_MARK = "\u2063"  # an invisible separator: makes a side differ just long enough to parse
+
+
+def _marked(value: Any) -> Any:
+    """``value`` (text, or a list of messages) with its last text marked."""
+    if isinstance(value, str):
+        return value + _MARK
+    if isinstance(value, list) and value and isinstance(value[-1], dict):
+        last = dict(value[-1])
+        last["content"] = str(last.get("content", "")) + _MARK
+        return [*value[:-1], last]
+    return value
+
+
 def parse_pair(row: dict[str, Any], ctx: RowContext) -> InspectPair:
     """One row as an ``InspectPair``: the loader's pairwise layouts, or an unlabelled one."""
     for keys in REPLY_KEYS:
@@ -112,7 +127,17 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> InspectPair:
     if detect_task(row) != "pairwise":
         raise ctx.fail(None, "is not a pair: give 'chosen'/'rejected' (labelled) or "
                              "'prompt' with 'response_a'/'response_b' (unlabelled)")
-    record, _form = parse_row("pairwise", row, ctx)
+    try:
+        record, _form = parse_row("pairwise", row, ctx)
+    except DataError as exc:
+        if exc.field != "rejected" or "identical" not in str(exc):
+            raise
+        # the loader refuses a pair whose replies are the same; inspect reports it instead
+        record, _form = parse_row("pairwise", dict(row, rejected=_marked(row["rejected"])),
+                                  ctx)
+        return InspectPair(prompt=record.prompt, first=record.chosen, second=record.chosen,
+                           id=record.id, labelled=True, subset=record.subset,
+                           line=record.line)
     return InspectPair(prompt=record.prompt, first=record.chosen, second=record.rejected,
                        id=record.id, labelled=True, chosen_first=None,
                        subset=record.subset, line=record.line)
