@@ -31,7 +31,9 @@ def _edit(text: str, rng: random.Random) -> str:
         return text.replace(" ", "  ", 2) + " "
     if kind == "case":
         words = text.split(" ")
-        i = rng.randrange(len(words))
+        # plain words only: "Human:" / "Assistant:" are the format's markers, not text
+        plain = [i for i, w in enumerate(words) if w.isalpha()] or [len(words) - 1]
+        i = rng.choice(plain)
         words[i] = words[i].upper() if words[i].islower() else words[i].lower()
         return " ".join(words)
     for p in ".,?!":
@@ -41,6 +43,9 @@ def _edit(text: str, rng: random.Random) -> str:
 
 
 def main() -> None:
+    import sys
+
+    timing = "--no-timing" not in sys.argv
     rng = random.Random(0)
     rows = [json.loads(line) for line in bundled_path("hh_harmless").read_text().splitlines()]
     rows = [dict(r, id=f"hh-{i}") for i, r in enumerate(rows)]
@@ -78,9 +83,10 @@ def main() -> None:
         cfg = InspectConfig(model=None)
         found = inspect_pairs(mixed_path, cfg).to_json()
         clean = inspect_pairs(clean_path, cfg).to_json()
-        start = time.perf_counter()
-        full = inspect_pairs(clean_path, InspectConfig())
+        start, cpu = time.perf_counter(), time.process_time()
+        full = inspect_pairs(clean_path, InspectConfig()) if timing else None
         full_seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu
     recall = {k: sum(1 for i in planted[k] if i in set(found[k]["ids"])) / len(planted[k])
               for k in CHECKS}
     flagged_clean = set()
@@ -96,8 +102,10 @@ def main() -> None:
         "false_alarm_rate_clean": round(len(flagged_clean) / len(rows), 4),
         "false_alarms_clean": sorted(flagged_clean)[:20],
         "original_rows_flagged_in_planted_set": len(stray),
-        "inspect_full_seconds_warm": round(full_seconds, 1),
-        "flip_estimate_clean": full.flip.to_json() if full.flip else None,
+        "missed": {k: sorted(set(planted[k]) - set(found[k]["ids"])) for k in CHECKS},
+        "inspect_full_seconds_warm": round(full_seconds, 1) if timing else None,
+        "inspect_full_cpu_seconds": round(cpu_seconds, 1) if timing else None,
+        "flip_estimate_clean": full.flip.to_json() if full and full.flip else None,
         "note": "timed on a 2-core machine shared with other jobs"}))
 
 
