@@ -29,6 +29,10 @@ from rewardlab.inspection._pairs import InspectPair
 __all__ = ["DefectReport", "find_defects", "normalise", "squash"]
 
 _SPACE = re.compile(r"\s+")
+#: every Unicode punctuation character (category P*) of the basic plane, mapped to a space:
+#: ``str.translate`` with it is ~50x faster than a per-character category test
+_PUNCTUATION = {cp: " " for cp in range(0x10000)
+                if unicodedata.category(chr(cp)).startswith("P")}
 
 
 def squash(text: str) -> str:
@@ -43,9 +47,7 @@ def normalise(text: str) -> str:
         >>> normalise("Hello,   World!") == normalise("hello world")
         True
     """
-    kept = "".join(" " if unicodedata.category(ch).startswith("P") else ch
-                   for ch in text.casefold())
-    return squash(kept)
+    return squash(text.casefold().translate(_PUNCTUATION))
 
 
 def _digest(*parts: str) -> bytes:

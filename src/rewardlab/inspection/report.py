@@ -215,6 +215,7 @@ def _subset_table(subsets: Sequence[str | None], ids: Sequence[Any], defects: De
 
 
 def _make_model(spec: str) -> Any:
+    from rewardlab.errors import ConfigError
     from rewardlab.models._clone import clone
     from rewardlab.models.base import Trainable, require_capability
     from rewardlab.models.registry import resolve
@@ -225,7 +226,7 @@ def _make_model(spec: str) -> Any:
     def make(seed: int) -> Any:
         try:
             return clone(base, seed=seed)
-        except Exception:  # a kind without a seed option: same config, its own seed
+        except (ConfigError, TypeError):  # a kind without a seed option: its own seed
             return clone(base)
     return make
 
