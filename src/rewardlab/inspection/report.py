@@ -39,7 +39,12 @@ from rewardlab.inspection.duplicates import (
     find_defects_from_keys,
     pair_keys,
 )
-from rewardlab.inspection.flips import FlipEstimate, estimate_flip_rate, flip_posterior
+from rewardlab.inspection.flips import (
+    FlipEstimate,
+    estimate_flip_rate,
+    flip_posterior,
+    profile_flip_rate,
+)
 
 __all__ = ["InspectConfig", "InspectReport", "inspect_pairs"]
 
@@ -210,6 +215,9 @@ def _subset_table(subsets: Sequence[str | None], ids: Sequence[Any], defects: De
             m = m[np.isfinite(m)]
             row["cross_fitted_agreement"] = float(((m > 0) + 0.5 * (m == 0)).mean()) \
                 if len(m) else None
+            # a subset's own flip estimate, where it has enough pairs to say something
+            row["flip_estimate"] = (round(profile_flip_rate(m, grid=50)[0], 4)
+                                    if len(m) >= 50 and len(groups) > 1 else None)
         rows.append(row)
     return rows
 
