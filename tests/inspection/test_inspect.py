@@ -142,3 +142,12 @@ def test_cli_inspect_one_pair_and_unlabelled(run_cli, tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert "needs labelled pairs" in doc["flip_rate"]["skipped"]
     assert doc["identical_pairs"]["count"] == 1 and doc["exact_duplicates"]["count"] == 2
+
+
+def test_a_reversed_confound_warns_too(tmp_path: Path) -> None:
+    rows = [{"prompt": f"q{i}", "chosen": "no", "rejected": "a much longer reply " * 3}
+            for i in range(20)]
+    doc = inspect_pairs(_write(tmp_path / "short.jsonl", rows),
+                        InspectConfig(model=None, embeddings=False)).to_json()
+    assert doc["confounds"]["length"]["rule_accuracy"] == 0.0
+    assert doc["verdicts"]["confound:length"]["verdict"] == "warn"

@@ -184,8 +184,10 @@ def _verdicts(n: int, skipped: int, defects: DefectReport, confounds: dict[str, 
             acc = row.get("rule_accuracy")
             if acc is None or (isinstance(acc, float) and math.isnan(acc)):
                 continue
-            put(f"confound:{name}", acc > cfg.confound_warn,
-                f"warn when the rule alone is above {cfg.confound_warn:.0%} accurate")
+            # "prefer less of it" is as much a shortcut as "prefer more of it"
+            put(f"confound:{name}", max(acc, 1 - acc) > cfg.confound_warn,
+                f"warn when the rule alone, or its reverse, is above "
+                f"{cfg.confound_warn:.0%} accurate")
     if flip is not None:
         put("flip_rate", flip.estimate > cfg.flip_warn and flip.ci95[0] > cfg.flip_warn / 2,
             f"warn when the estimated flip rate is above {cfg.flip_warn:.0%} and its 95% CI "
