@@ -151,3 +151,15 @@ def test_a_reversed_confound_warns_too(tmp_path: Path) -> None:
                         InspectConfig(model=None, embeddings=False)).to_json()
     assert doc["confounds"]["length"]["rule_accuracy"] == 0.0
     assert doc["verdicts"]["confound:length"]["verdict"] == "warn"
+
+
+@pytest.mark.slow  # ~35 s: MiniLM embeds 12 pairs into the session's empty cache
+def test_flip_estimate_cross_fits_a_real_model() -> None:
+    report = inspect_pairs("bundled:hh_harmless", InspectConfig(
+        model="embed:minilm", folds=2, embeddings=False, worst=5), limit=12)
+    flip = report.to_json()["flip_rate"]
+    assert 0.0 <= flip["ci95"][0] <= flip["estimate"] <= flip["ci95"][1] <= 0.5
+    assert flip["folds"] == 2 and np.isfinite(report.flip.margins).all()
+    worst = report.to_json()["least_plausible"]
+    assert len(worst) == 5
+    assert worst[0]["flip_probability"] >= worst[-1]["flip_probability"]
