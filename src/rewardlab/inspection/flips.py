@@ -24,8 +24,8 @@ the noise-rate literature: Scott, 2015; Patrini et al., 2017). Pairs on which pe
 genuinely disagree count as flips, so on human data the estimate is the rate of disagreement
 with the majority a model can learn, not only annotator error. (3) The model's margin ranks
 pairs by how clear they are; a weak model (accuracy near 0.5) makes every pair look unclear
-and the interval wide. The interval covers resampling of pairs, not the variation between
-retrained models.
+and the interval wide. The interval comes from the likelihood of these margins; it leaves out
+the variation between retrained models.
 """
 
 from __future__ import annotations
