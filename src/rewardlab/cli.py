@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from rewardlab import __version__, api
+from rewardlab import __version__, _cli_inspect, api
 from rewardlab import _cli_common as _common
 from rewardlab._cli_common import (
     FormatOpt,
@@ -522,6 +522,11 @@ def audit(
     levels = {"ok": 0, "warn": 1, "flagged": 2}
     if fail_on != FailOn.never and levels[result.worst] >= levels[fail_on.value]:
         raise typer.Exit(1)
+
+
+app.command("inspect")(_cli_inspect.inspect)
+app.command("select")(_cli_inspect.select)
+app.command("forecast")(_cli_inspect.forecast)
 
 
 def _interrupted(exc: BaseException) -> bool:

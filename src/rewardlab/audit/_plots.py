@@ -138,6 +138,9 @@ def _overoptimisation(fig: Any, d: dict[str, Any]) -> None:
     ax.plot(d["k"], d["gold"], "o-", color=_BLUE, label="gold of the proxy's pick")
     ax.plot(d["k"], d["oracle"], "s--", color=_GREY, label="gold of the oracle's pick")
     ax.axvline(d["peak_k"], color=_WARN, ls=":", lw=1.5, label=f"gold peaks at k={d['peak_k']}")
+    if d.get("fitted_k"):
+        ax.plot(d["fitted_k"], d["fitted_gold"], "-", color=_BLUE, alpha=0.4, lw=1,
+                label="Gao fit of the gold")
     ax.set_xlabel("k (best of k candidates)")
     ax.set_ylabel(f"gold ({d['gold_source']})")
     twin = ax.twinx()
@@ -167,7 +170,27 @@ def _calibration(fig: Any, d: dict[str, Any]) -> None:
     ax2.set_ylabel("pairs")
 
 
+def _forecast(fig: Any, d: dict[str, Any]) -> None:
+    ax = fig.subplots()
+    ax.set_xscale("log", base=2)
+    ax.plot(d["k"], d["gold"], "o", color=_BLUE, label="gold of the proxy's pick")
+    ax.plot(d["grid"], d["gold_fitted"], "-", color=_BLUE, alpha=0.7, label="Gao fit (gold)")
+    if d.get("peak_n"):
+        ax.axvline(d["peak_n"], color=_WARN, ls=":", lw=1.5,
+                   label=f"predicted peak n={d['peak_n']:.1f}")
+    ax.axvline(d["fit_max_k"], color=_GREY, ls="--", lw=1, label="fitted up to here")
+    ax.set_xlabel("n (best of n)")
+    ax.set_ylabel("gold")
+    twin = ax.twinx()
+    twin.plot(d["k"], d["proxy"], "^", color=_BAD, alpha=0.7, label="proxy score of the pick")
+    twin.plot(d["grid"], d["proxy_fitted"], "-", color=_BAD, alpha=0.4, label="Gao fit (proxy)")
+    twin.set_ylabel("proxy")
+    lines, more = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
+
+
 _DRAW: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "forecast": _forecast,
     "length": _length,
     "master-keys": _master_keys,
     "paraphrase": _paraphrase,

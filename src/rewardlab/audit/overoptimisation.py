@@ -23,6 +23,7 @@ from rewardlab.audit._context import AuditContext
 from rewardlab.audit._results import Example, ProbeResult, ProbeSkipped, Threshold
 from rewardlab.audit._stats import best_of_k_curve
 from rewardlab.audit._text import as_text
+from rewardlab.audit.forecast import forecast_best_of_n
 from rewardlab.data import BestOfNRecord, Dataset
 from rewardlab.models.base import describe
 from rewardlab.scoring import score_best_of_n
@@ -110,6 +111,21 @@ def run(ctx: AuditContext) -> ProbeResult:
     if worse_than_random:
         summary += "; best-of-n by this proxy is worse than a random pick"
     notes = [f"{len(picked)} problems of {data.source} (--max-pairs), gold signal: {source}"]
+    plot_fit: dict[str, list[float]] = {}
+    if n_max >= 3:
+        # Gao et al.'s best-of-n form fitted to these points: where is the gold heading?
+        fc = forecast_best_of_n(proxy, gold, n_boot=50, seed=ctx.config.seed,
+                                gold_source=source)
+        fit = fc.gold_fit
+        metrics["forecast_alpha"], metrics["forecast_beta"] = fit.alpha, fit.beta
+        metrics["forecast_peak_n"] = fit.peak_n
+        grid = np.unique(np.round(np.geomspace(1, 4 * n_max, 40)))
+        plot_fit = {"fitted_k": grid.tolist(), "fitted_gold": fit.predict(grid).tolist()}
+        notes.append("Gao fit gold(n) - gold(1) = d(alpha - beta d), d = sqrt(log n - (n-1)/n):"
+                     f" alpha {fit.alpha:.4f}, beta {fit.beta:.4f}; " + (
+                         f"gold predicted to peak near n = {fit.peak_n:.1f}"
+                         if fit.peak_n is not None else "no peak predicted (beta <= 0)")
+                     + " (rewardlab forecast for intervals)")
     if len(set(count.tolist())) > 1:
         notes.append("problems have different numbers of candidates; each k averages the "
                      "problems with at least k")
@@ -121,5 +137,6 @@ def run(ctx: AuditContext) -> ProbeResult:
                                float(p)} for k, g, o, p in zip(ks, gold_k, oracle_k, proxy_k,
                                                                 strict=True)]},
         plot={"k": ks.tolist(), "gold": gold_k.tolist(), "oracle": oracle_k.tolist(),
-              "proxy": proxy_k.tolist(), "peak_k": int(ks[peak]), "gold_source": source},
+              "proxy": proxy_k.tolist(), "peak_k": int(ks[peak]), "gold_source": source,
+              **plot_fit},
         notes=tuple(notes))

@@ -1,0 +1,165 @@
+"""``inspect``: reading pairs, defect checks, confounds, the flip-rate fit and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rewardlab.inspection import InspectConfig, fit_flip_rate, inspect_pairs, read_pairs
+from rewardlab.inspection.confounds import confound_table, feature_values
+from rewardlab.inspection.duplicates import find_defects
+from rewardlab.inspection.flips import profile_flip_rate
+
+HH = Path(__file__).resolve().parents[2] / "src/rewardlab/data/bundled/hh_harmless/pairs.jsonl"
+
+
+def _rows(n: int = 12) -> list[dict]:
+    return [{"id": f"p{i}", "prompt": f"Question number {i} about topic {i * 7}?",
+             "chosen": f"A careful, complete answer {i} " + "with detail " * (i % 4 + 1),
+             "rejected": f"short reply {i}", "subset": "a" if i % 2 else "b"}
+            for i in range(n)]
+
+
+def _write(path: Path, rows: list[dict], extra: str = "") -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + extra)
+    return path
+
+
+def _planted(tmp_path: Path) -> Path:
+    rows = _rows()
+    base = rows[:]
+    rows.append(dict(base[1], id="exact"))
+    rows.append(dict(base[2], id="near", chosen=base[2]["chosen"].upper() + "!!",
+                     prompt="  " + base[2]["prompt"]))
+    rows.append(dict(base[3], id="contra", chosen=base[3]["rejected"],
+                     rejected=base[3]["chosen"]))
+    rows.append(dict(base[4], id="same", chosen="Same  text.", rejected="Same text."))
+    rows.append(dict(base[5], id="same2", rejected=base[5]["chosen"]))  # the loader refuses it
+    return _write(tmp_path / "planted.jsonl", rows, '{"prompt": "x", "chosen": 3}\n')
+
+
+def test_read_pairs_keeps_bad_rows_with_reasons(tmp_path: Path) -> None:
+    read = read_pairs(_planted(tmp_path))
+    assert len(read.pairs) == 17 and read.labelled
+    assert len(read.skipped) == 1 and read.skipped[0].line == 18
+    assert read.skipped[0].field == "rejected"
+
+
+def test_unlabelled_and_preference_layouts(tmp_path: Path) -> None:
+    path = _write(tmp_path / "u.jsonl", [
+        {"prompt": "q", "response_a": "a", "response_b": "b"},
+        {"prompt": "q2", "output_1": "x", "output_2": "y", "preference": 2}])
+    a, b = read_pairs(path).pairs
+    assert not a.labelled and b.labelled and b.chosen == "y" and b.chosen_first is False
+
+
+def test_planted_defects_are_found_and_nothing_else(tmp_path: Path) -> None:
+    report = find_defects(read_pairs(_planted(tmp_path)).pairs)
+    assert report.exact_duplicates == ["exact"]
+    assert report.near_duplicates == ["near"]
+    assert report.contradictions == ["contra"]
+    assert report.identical_pairs == ["same", "same2"]
+
+
+def test_confounds_see_a_length_rule() -> None:
+    diffs = np.array([feature_values("long answer here", "short") for _ in range(30)])
+    table = confound_table(diffs)
+    assert table["length"]["share"] == 1.0 and table["length"]["rule_accuracy"] == 1.0
+    assert table["length"]["ci95"][0] > 0.8
+    assert table["structure"]["rule_accuracy"] == 0.5  # no pair differs: a tie everywhere
+    assert table["position"]["share"] is None  # chosen/rejected carry no order
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.15, 0.35])
+def test_flip_rate_fit_recovers_known_rates(rate: float) -> None:
+    rng = np.random.default_rng(1)
+    d = rng.normal(0, 3, 3000)
+    clean = rng.random(3000) < 1 / (1 + np.exp(-3 * d))
+    flipped = rng.random(3000) < rate
+    observed = np.where(clean ^ flipped, d, -d)
+    estimate, _ = fit_flip_rate(observed)
+    assert abs(estimate - rate) < 0.04
+    mean, (lo, hi), _ = profile_flip_rate(observed)
+    assert abs(mean - rate) < 0.04 and lo <= rate <= hi
+
+
+def test_flip_rate_interval_is_wide_when_margins_say_nothing() -> None:
+    d = np.random.default_rng(2).normal(0, 1, 500)  # margins unrelated to the labels
+    _, (lo, hi), _ = profile_flip_rate(d * np.sign(np.random.default_rng(3).normal(size=500)))
+    assert hi - lo > 0.3
+
+
+def test_inspect_report_json_keys_and_verdicts(tmp_path: Path) -> None:
+    report = inspect_pairs(_planted(tmp_path), InspectConfig(model=None, embeddings=False))
+    doc = report.to_json()
+    for key in ("rows", "skipped", "exact_duplicates", "near_duplicates", "contradictions",
+                "identical_pairs", "confounds", "flip_rate"):
+        assert key in doc
+    assert doc["rows"] == 17 and doc["skipped"]["count"] == 1
+    assert doc["verdicts"]["contradictions"]["verdict"] == "warn"
+    assert doc["verdict"] == "warn"
+    assert {"a", "b"} <= {row["subset"] for row in doc["subsets"]}
+
+
+def test_streaming_pass_matches_the_full_one(tmp_path: Path) -> None:
+    path = _planted(tmp_path)
+    full = inspect_pairs(path, InspectConfig(model=None, embeddings=False)).to_json()
+    streamed = inspect_pairs(path, InspectConfig(stream=True)).to_json()
+    for key in ("exact_duplicates", "contradictions", "identical_pairs", "confounds"):
+        assert streamed[key] == full[key]
+    assert streamed["near_duplicates"]["ids"] == full["near_duplicates"]["ids"]
+
+
+def test_cli_inspect_fail_on_warn_and_bad_input(run_cli, tmp_path: Path) -> None:
+    path = _planted(tmp_path)
+    out = tmp_path / "r.json"
+    html = tmp_path / "r.html"
+    result = run_cli("inspect", path, "--model", "none", "--no-embeddings", "--json", out,
+                     "--html", html, "--fail-on", "warn")
+    assert result.code == 1, result.err
+    assert json.loads(out.read_text())["contradictions"]["ids"] == ["contra"]
+    assert "Preference data inspection" in html.read_text()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = run_cli("inspect", empty, "--model", "none")
+    assert result.code == 2 and "error" in result.err and "empty.jsonl" in result.err
+
+
+def test_cli_inspect_one_pair_and_unlabelled(run_cli, tmp_path: Path) -> None:
+    one = _write(tmp_path / "one.jsonl", _rows(1))
+    result = run_cli("inspect", one, "--no-embeddings")
+    assert result.code == 0, result.err
+    assert "needs at least" in result.err  # the flip estimate is skipped with a reason
+    unl = _write(tmp_path / "u.jsonl", [{"prompt": "q", "id": i, "response_a": "a",
+                                         "response_b": "a" if i == 0 else "b"}
+                                        for i in range(4)])
+    out = tmp_path / "u.json"
+    result = run_cli("inspect", unl, "--no-embeddings", "--json", out)
+    assert result.code == 0, result.err
+    doc = json.loads(out.read_text())
+    assert "needs labelled pairs" in doc["flip_rate"]["skipped"]
+    assert doc["identical_pairs"]["count"] == 1 and doc["exact_duplicates"]["count"] == 2
+
+
+def test_a_reversed_confound_warns_too(tmp_path: Path) -> None:
+    rows = [{"prompt": f"q{i}", "chosen": "no", "rejected": "a much longer reply " * 3}
+            for i in range(20)]
+    doc = inspect_pairs(_write(tmp_path / "short.jsonl", rows),
+                        InspectConfig(model=None, embeddings=False)).to_json()
+    assert doc["confounds"]["length"]["rule_accuracy"] == 0.0
+    assert doc["verdicts"]["confound:length"]["verdict"] == "warn"
+
+
+@pytest.mark.slow  # ~35 s: MiniLM embeds 12 pairs into the session's empty cache
+def test_flip_estimate_cross_fits_a_real_model() -> None:
+    report = inspect_pairs("bundled:hh_harmless", InspectConfig(
+        model="embed:minilm", folds=2, embeddings=False, worst=5), limit=12)
+    flip = report.to_json()["flip_rate"]
+    assert 0.0 <= flip["ci95"][0] <= flip["estimate"] <= flip["ci95"][1] <= 0.5
+    assert flip["folds"] == 2 and np.isfinite(report.flip.margins).all()
+    worst = report.to_json()["least_plausible"]
+    assert len(worst) == 5
+    assert worst[0]["flip_probability"] >= worst[-1]["flip_probability"]
