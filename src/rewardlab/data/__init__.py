@@ -35,6 +35,7 @@ from rewardlab.data._fields import (
     read_reference,
     read_subset,
     read_text,
+    reference_text,
 )
 from rewardlab.data._formats import detect_task, is_rewardbench2_row, unknown_layout
 from rewardlab.data._loader import load_dataset, parse_row, require_task
@@ -124,6 +125,7 @@ __all__ = [
     "read_rows",
     "read_subset",
     "read_text",
+    "reference_text",
     "render_hh",
     "render_prompt",
     "require_task",

@@ -29,7 +29,9 @@ QUESTION_KEYS = ("question", "prompt", "problem")
 #: verl's and the GSM8K example solutions' ``ground_truth``, GSM8K's ``answer``, a generic
 #: ``solution``. A worked solution ending in ``#### 72`` is a reference too: the verifier
 #: reads its final answer.
-REFERENCE_KEYS = ("reference", "ground_truth", "answer", "solution")
+#: Structured references come first: a row's ``constraints`` (``verify:rules``) or ``rubric``
+#: (``rubric:``), a list of objects passed on as its JSON text (``reference_text``).
+REFERENCE_KEYS = ("constraints", "rubric", "reference", "ground_truth", "answer", "solution")
 #: A correct worked solution (step-labelling reads its steps): raw GSM8K's ``answer``, the
 #: example solutions' ``ground_truth``, or a generic ``solution`` / ``reference``.
 SOLUTION_KEYS = ("answer", "ground_truth", "solution", "reference")

@@ -31,6 +31,7 @@ __all__ = [
     "read_reference",
     "read_subset",
     "read_text",
+    "reference_text",
     "type_name",
 ]
 
@@ -159,9 +160,27 @@ def read_subset(row: dict[str, Any], ctx: RowContext) -> str | None:
 
 def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     """The row's reference answer: the first of ``REFERENCE_KEYS`` that is not null; a number
-    is kept as its text (``72`` -> ``"72"``)."""
+    is kept as its text (``72`` -> ``"72"``), a structured reference (a list or object, such
+    as ``constraints``) as its JSON text (``reference_text``)."""
     for key in REFERENCE_KEYS:
         if row.get(key) is not None:
             value = row[key]
+            if isinstance(value, list | dict):
+                return reference_text(value)
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
+
+
+def reference_text(value: Any) -> Any:
+    """A reference as the text every reward path passes on: a list or object (a row's
+    ``constraints``, a ``rubric``, reference calls) becomes its JSON text, written the same way
+    by the data readers, the RL adapters and the server, so the model parses the same thing
+    whichever way it arrives; anything else is returned unchanged.
+
+    Example:
+        >>> reference_text([{"type": "max_words", "value": 5}])
+        '[{"type": "max_words", "value": 5}]'
+    """
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value

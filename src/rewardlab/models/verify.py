@@ -29,7 +29,7 @@ from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 __all__ = ["VERIFIERS", "MathVerifier", "VerifyConfig"]
 
 #: What ``verify:ARG`` may name.
-VERIFIERS = ("math",)
+VERIFIERS = ("math", "rules")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,7 +72,11 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
     spec: str | None = None
 
     @classmethod
-    def from_spec(cls, arg: str, options: dict[str, str]) -> MathVerifier:
+    def from_spec(cls, arg: str, options: dict[str, str]) -> Any:
+        if arg == "rules":  # instruction constraints per row (models/rules.py)
+            from rewardlab.models.rules import RulesVerifier
+
+            return RulesVerifier.from_spec(arg, options)
         config = config_from_options(VerifyConfig, options, spec=f"verify:{arg}")
         if arg not in VERIFIERS:
             raise SpecError(f"unknown verifier '{arg}' in 'verify:{arg}'; known: "
@@ -121,6 +125,14 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
 
     def saved_state(self) -> dict[str, Any]:
         return {"verifier": "math"}
+
+    @classmethod
+    def from_saved(cls, directory: Any, config: dict[str, Any], state: dict[str, Any]) -> Any:
+        if state.get("verifier") == "rules":
+            from rewardlab.models.rules import RulesVerifier
+
+            return RulesVerifier(**config)
+        return cls(**config)
 
 
 def _check_lengths(prompts: Sequence[Prompt], responses: Sequence[str]) -> None:

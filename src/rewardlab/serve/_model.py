@@ -57,5 +57,7 @@ class ServedModel:
 
     def warm_up(self) -> None:
         """One tiny call: loads lazy weights and fails early if the model cannot score."""
-        reference = "1" if self.needs_references else None
+        # a model with a structured reference (verify:rules) names a valid one to try
+        example = getattr(self.model, "example_reference", "1")
+        reference = example if self.needs_references else None
         self(["What is 0 + 1?"], ["0 + 1 = 1. The answer is 1."], [reference])

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ValidationError
 
 from rewardlab._validation import check_int, check_positive
 from rewardlab._version import __version__
-from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt
+from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, reference_text
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -215,6 +215,8 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
 
 
 def _label_text(value: Any, i: int, model: str) -> str:
+    if isinstance(value, list | dict) and value:  # a structured reference (constraints)
+        return reference_text(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
         raise _problem(422, f"labels[{i}] is {got}; model '{model}' checks each response "
@@ -372,7 +374,7 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
                                  tuple(Message(m.role, m.content) for m in it.prompt)
                                  for it in items]
         out = await batcher.submit(prompts, [it.response for it in items],
-                                   [it.reference for it in items])
+                                   [reference_text(it.reference) for it in items])
         results = []
         for i, reward in enumerate(out.rewards.tolist()):
             u = None if out.uncertainty is None else out.uncertainty[i].item()

@@ -80,10 +80,11 @@ class ScoreItem(BaseModel):
     prompt: StrictStr | list[ChatMessage] = Field(
         description="The prompt: text, or the conversation so far as chat messages.")
     response: StrictStr
-    reference: StrictStr | None = Field(
+    reference: StrictStr | list[Any] | dict[str, Any] | None = Field(
         default=None,
         description="Reference answer; required by models that check against one "
-                    "(verify:math), ignored by others.")
+                    "(verify:math), ignored by others. A list or object is a structured "
+                    "reference (verify:rules' constraints, rubric:'s criteria).")
 
 
 class ScoreRequest(BaseModel):
