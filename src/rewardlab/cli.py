@@ -295,6 +295,10 @@ def inject_errors(
     print_skipped(err, result.skipped, result.skipped_file)
 
 
+label_app.command("rubrics")(_cli_rubric.label_rubrics)
+label_app.command("induce-rubric")(_cli_rubric.induce_rubric)
+
+
 class Denoise(StrEnum):
     none = "none"
     mark = "mark"

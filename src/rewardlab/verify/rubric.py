@@ -51,7 +51,9 @@ CRITERION_KINDS = (*MODEL_KINDS, *CONSTRAINT_TYPES)
 #: How criterion scores become one reward: weighted mean, the lowest score, or the weighted
 #: mean unless a hard criterion failed (then the floor).
 AGGREGATIONS = ("mean", "min", "gate")
-_COMMON = frozenset({"text", "kind", "weight", "hard", "id"})
+#: Fields every criterion may carry; ``id`` and ``validation_accuracy`` (written by rubric
+#: induction) are kept in the file and not used for scoring.
+_COMMON = frozenset({"text", "kind", "weight", "hard", "id", "validation_accuracy"})
 _NUGGET = frozenset({"value", "threshold"})
 #: A criterion "fails" (for ``gate`` and the summary) when its score is below this.
 PASS_MARK = 0.5
