@@ -120,3 +120,37 @@ def test_induce_rubric_against_a_served_judge(pandalm_pairs: Path, tmp_path: Pat
     rubric = load_rubric_file(out)
     assert rubric.meta["provenance"]["judge"].startswith("judge:openai:")
     assert all(0 <= c["validation_accuracy"] <= 1 for c in rubric.meta["candidates"])
+
+
+def test_induction_benchmark_output_format() -> None:
+    """benchmarks/rubric_induction.py's figures from per-pair outcomes (its number is a
+    user's to measure with a capable judge; the format is fixed here)."""
+    import importlib.util
+    import sys
+
+    import numpy as np
+
+    path = Path(__file__).parents[2] / "benchmarks" / "rubric_induction.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("rubric_induction_bench", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    outcomes = module.pair_outcomes(np.array([0.9, 0.2, np.nan, 0.5]),
+                                    np.array([0.1, 0.8, 0.3, 0.5]))
+    assert outcomes.tolist() == [1.0, 0.0, 0.5, 0.5]
+    induced = np.array([1.0] * 30 + [0.0] * 10)
+    fixed = np.array([1.0] * 20 + [0.0] * 20)
+    got = module.report(induced, fixed, n_boot=500)
+    assert set(got) == {"heldout_pairs", "induced", "fixed_helpfulness", "difference",
+                        "paired_p_value"}
+    assert got["heldout_pairs"] == 40 and got["difference"] == 0.25
+    assert got["induced"]["accuracy"] == 0.75 and got["fixed_helpfulness"]["accuracy"] == 0.5
+    lo, hi = got["induced"]["ci95"]
+    assert lo < 0.75 < hi
+    assert 0 < got["paired_p_value"] < 0.05  # 10 pairs flipped one way, none the other
+    assert module.report(fixed, fixed, n_boot=200)["paired_p_value"] == 1.0
+    with pytest.raises(ValueError, match="one outcome per held-out pair"):
+        module.report(induced, fixed[:3])
