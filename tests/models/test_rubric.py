@@ -180,3 +180,14 @@ def test_save_and_load(tmp_path: Path) -> None:
     model = resolve("rubric:?agg=min&nugget_threshold=0.5")
     loaded = resolve(model.save(tmp_path / "m"))
     assert isinstance(loaded, RubricModel) and loaded.config == model.config
+
+
+def test_judge_mode_rubric_is_a_rubric_model() -> None:
+    """``judge:SPEC?mode=rubric`` = ``rubric:?judge=(judge:SPEC)``; the rubric's options go to
+    the rubric, the rest to the judge, which is not loaded until an llm criterion needs it."""
+    model = resolve("judge:gguf:default?mode=rubric&agg=min&n_ctx=1024")
+    assert isinstance(model, RubricModel)
+    assert model.config.agg == "min"
+    assert model.config.judge == "(judge:gguf:default?n_ctx=1024)"
+    assert model.score_with_references(["q"], ["Lyon."], [RUBRIC]).tolist() == [0.0]
+    assert "_judge_model" not in model.__dict__
