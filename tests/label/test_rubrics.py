@@ -22,11 +22,12 @@ JUDGE = "judge:gguf:default?n_ctx=1536"
 
 @pytest.fixture(scope="module")
 def pandalm_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six PandaLM pairs with six different prompts."""
+    """Six short PandaLM pairs with six different prompts (short: the judge reads each one
+    several times on a shared 2-core machine)."""
     data = load_dataset("bundled:pandalm")
     seen, rows = set(), []
     for r in data.records:
-        if r.prompt not in seen and len(r.prompt) + len(r.chosen) + len(r.rejected) < 1500:
+        if r.prompt not in seen and len(r.prompt) + len(r.chosen) + len(r.rejected) < 400:
             seen.add(r.prompt)
             rows.append({"id": r.id, "prompt": r.prompt, "chosen": r.chosen,
                          "rejected": r.rejected})
