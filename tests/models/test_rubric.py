@@ -72,11 +72,13 @@ def test_verdict_lists_every_criterion() -> None:
 
 
 def test_nugget_criteria() -> None:
-    """Facts covered by a paraphrase pass; an unrelated answer does not (MiniLM, threshold
-    0.7, hand-checked similarities printed in the reasons)."""
+    """Facts covered by a paraphrase pass at a paraphrase-tolerant threshold (0.7); an
+    unrelated answer does not; the default (0.9, chosen on FineGrained QA) wants the fact
+    nearly verbatim."""
     rubric = [{"kind": "nugget", "value": "Bloom was released on 31 August 2018."},
               {"kind": "nugget", "value": "Ariana Grande appears as a guest.", "weight": 1}]
-    model = resolve("rubric:")
+    model = resolve("rubric:?nugget_threshold=0.7")
+    assert resolve("rubric:").config.nugget_threshold == 0.9
     got = model.grade_with_references(["When was Bloom released?"] * 2, [
         "Troye Sivan released Bloom on August 31, 2018. Ariana Grande is a guest on it.",
         "I do not know much about music. Try a search engine."], [rubric] * 2)

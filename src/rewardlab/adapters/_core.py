@@ -328,8 +328,11 @@ class CombinedReward:
         # text or a number (numpy's too), as /get_reward and data files take them, or a
         # structured reference (a constraints list) as its JSON text; str() of another object
         # would be judged as an answer and score a silent 0
+        structured = all(getattr(m, "structured_references", False)
+                         for m in self.models() if needs_references(m))
+        kinds = (str, numbers.Real, list, dict) if structured else (str, numbers.Real)
         bad = next((i for i, r in enumerate(references) if isinstance(r, bool)
-                    or not isinstance(r, str | numbers.Real | list | dict)), None)
+                    or not isinstance(r, kinds)), None)
         if bad is not None:
             raise ConfigError(f"sample {bad}'s reference answer is a "
                               f"{type(references[bad]).__name__}; "

@@ -73,6 +73,8 @@ class RulesVerifier(SaveLoadMixin, ReferenceScorer, ReferenceGrader):
     kind = "verify"
     config_class = RulesConfig
     spec: str | None = None
+    #: references are lists of objects (as JSON text), which the server and adapters pass on
+    structured_references = True
     #: a valid reference, for a server's warm-up call
     example_reference = '[{"type": "min_words", "value": 1}]'
 

@@ -214,8 +214,8 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
                                     f"server takes texts of at most {config.max_chars}")
 
 
-def _label_text(value: Any, i: int, model: str) -> str:
-    if isinstance(value, list | dict) and value:  # a structured reference (constraints)
+def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str:
+    if structured and isinstance(value, list | dict) and value:  # constraints, a rubric
         return reference_text(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
@@ -328,7 +328,9 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         references: list[str | None] = [None] * n
         if served.needs_references:
             labels = body.labels if body.labels is not None else [None] * n
-            references = [_label_text(v, i, served.name) for i, v in enumerate(labels)]
+            structured = getattr(served.model, "structured_references", False)
+            references = [_label_text(v, i, served.name, structured)
+                          for i, v in enumerate(labels)]
         prompts_in = body.prompts if body.prompts is not None else [None] * n
         pairs = [split_query(q, p, f"query[{i}]")
                  for i, (q, p) in enumerate(zip(body.query, prompts_in, strict=True))]
@@ -370,6 +372,12 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
                 raise _problem(422, f"items[{missing}].reference is missing; model "
                                     f"'{served.name}' checks each response against a "
                                     "reference answer")
+            if not getattr(served.model, "structured_references", False):
+                bad = next((i for i, it in enumerate(items)
+                            if not isinstance(it.reference, str)), None)
+                if bad is not None:
+                    raise _problem(422, f"items[{bad}].reference is a list or object; model "
+                                        f"'{served.name}' takes one reference answer as text")
         prompts: list[Prompt] = [it.prompt if isinstance(it.prompt, str) else
                                  tuple(Message(m.role, m.content) for m in it.prompt)
                                  for it in items]
