@@ -46,6 +46,7 @@ def test_parse_criteria() -> None:
     assert parse_criteria(reply, 1) == ["Names the capital of France."]
 
 
+@pytest.mark.slow
 def test_generate_rubrics_cached_and_scored(pandalm_pairs: Path, tmp_path: Path, run_cli
                                             ) -> None:
     out, cache = tmp_path / "rubrics.jsonl", tmp_path / "cache"
@@ -114,8 +115,8 @@ def test_induce_rubric_against_a_served_judge(pandalm_pairs: Path, tmp_path: Pat
     out = tmp_path / "induced.yaml"
     result = run_cli("label", "induce-rubric", pandalm_pairs, "--judge",
                      f"judge:openai:{llama_server}#smollm2", "--out", out,
-                     "--propose-pairs", "1", "--max-candidates", "2", "--max-tokens", "48",
-                     "--limit", "4")
+                     "--propose-pairs", "1", "--max-candidates", "1", "--max-tokens", "48",
+                     "--limit", "3")
     assert result.code == 0, result.err
     assert "validation accuracy" in result.out
     rubric = load_rubric_file(out)
