@@ -20,6 +20,7 @@ from rewardlab.data._columns import (
     REFERENCE_KEYS,
     SCORE_KEYS,
     SOLUTION_KEYS,
+    STRUCTURED_REFERENCE_KEYS,
 )
 from rewardlab.data._convert import best_of_n_to_pairs
 from rewardlab.data._dialogue import is_hh_text, parse_hh, render_hh
@@ -80,6 +81,7 @@ __all__ = [
     "REFERENCE_KEYS",
     "SCORE_KEYS",
     "SOLUTION_KEYS",
+    "STRUCTURED_REFERENCE_KEYS",
     "TASKS",
     "BestOfNRecord",
     "Conversation",

@@ -18,6 +18,7 @@ __all__ = [
     "REFERENCE_KEYS",
     "SCORE_KEYS",
     "SOLUTION_KEYS",
+    "STRUCTURED_REFERENCE_KEYS",
 ]
 
 #: The prompt of a pair, a pointwise row or a best-of-n row (a string or chat messages).
@@ -31,7 +32,8 @@ QUESTION_KEYS = ("question", "prompt", "problem")
 #: reads its final answer.
 #: Structured references come first: a row's ``constraints`` (``verify:rules``) or ``rubric``
 #: (``rubric:``), a list of objects passed on as its JSON text (``reference_text``).
-REFERENCE_KEYS = ("constraints", "rubric", "reference", "ground_truth", "answer", "solution")
+STRUCTURED_REFERENCE_KEYS = ("constraints", "rubric")
+REFERENCE_KEYS = (*STRUCTURED_REFERENCE_KEYS, "reference", "ground_truth", "answer", "solution")
 #: A correct worked solution (step-labelling reads its steps): raw GSM8K's ``answer``, the
 #: example solutions' ``ground_truth``, or a generic ``solution`` / ``reference``.
 SOLUTION_KEYS = ("answer", "ground_truth", "solution", "reference")
