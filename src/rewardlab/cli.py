@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from rewardlab import __version__, _cli_inspect, api
+from rewardlab import __version__, _cli_inspect, _cli_rubric, api
 from rewardlab import _cli_common as _common
 from rewardlab._cli_common import (
     FormatOpt,
@@ -200,6 +200,9 @@ def score(
     reason: Annotated[bool | None, typer.Option(
         "--reason/--no-reason", help="judge: models: write a rationale before each verdict "
         "(kept in the output).")] = None,
+    rubric: Annotated[Path | None, typer.Option(
+        "--rubric", help="rubric: models: one rubric file (YAML or JSON) for every row.")
+                      ] = None,
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
@@ -226,6 +229,7 @@ def score(
     """Score every row: one output row per input row, in order, with its id. With --ray,
     shards of the file are scored in parallel into --out; rerun to resume."""
     model = api.judge_options(model, swap=swap, reason=reason)
+    model = _cli_rubric.with_rubric_file(model, rubric)
     given = {"--limit": limit} if ray else {"--address": address, "--workers": workers}
     used = [name for name, value in given.items() if value is not None]
     if used:
@@ -289,6 +293,10 @@ def inject_errors(
         out.print(f"{len(result.uncorrupted)} problems had no calculation whose corruption "
                   "reaches the final answer; they are left out")
     print_skipped(err, result.skipped, result.skipped_file)
+
+
+label_app.command("rubrics")(_cli_rubric.label_rubrics)
+label_app.command("induce-rubric")(_cli_rubric.induce_rubric)
 
 
 class Denoise(StrEnum):

@@ -41,7 +41,7 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.data import REFERENCE_KEYS as DATA_REFERENCE_KEYS
-from rewardlab.data import Prompt, json_text, render_prompt
+from rewardlab.data import Prompt, json_text, reference_text, render_prompt
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
@@ -341,13 +341,16 @@ class CombinedReward:
             references = [json_text(r) if isinstance(r, list | dict) else r for r in references]
         # text or a number (numpy's too), as /get_reward and data files take them; str() of a
         # list or dict would be judged as an answer and score a silent 0
+        kinds = (str, numbers.Real)
         bad = next((i for i, r in enumerate(references) if isinstance(r, bool)
-                    or not isinstance(r, str | numbers.Real)), None)
+                    or not isinstance(r, kinds)), None)
         if bad is not None:
             raise ConfigError(f"sample {bad}'s reference answer is a "
                               f"{type(references[bad]).__name__}; "
-                              f"{self._reference_models()} takes one answer as text or a number")
-        return [r if isinstance(r, str) else str(r) for r in references]
+                              f"{self._reference_models()} takes one answer as text or a "
+                              "number (or a list / object such as a row's constraints)")
+        return [r if isinstance(r, str) else reference_text(r) if isinstance(r, list | dict)
+                else str(r) for r in references]
 
     def _reference_models(self) -> str:
         return ", ".join(f"'{describe(m)}'" for m in self.models() if needs_references(m))

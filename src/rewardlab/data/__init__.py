@@ -27,6 +27,7 @@ from rewardlab.data._columns import (
     REFERENCE_KEYS,
     SCORE_KEYS,
     SOLUTION_KEYS,
+    STRUCTURED_REFERENCE_KEYS,
     TOOL_KEYS,
 )
 from rewardlab.data._convert import best_of_n_to_pairs
@@ -43,6 +44,7 @@ from rewardlab.data._fields import (
     read_reference,
     read_subset,
     read_text,
+    reference_text,
 )
 from rewardlab.data._formats import detect_task, is_rewardbench2_row, unknown_layout
 from rewardlab.data._loader import load_dataset, parse_row, require_task
@@ -89,6 +91,7 @@ __all__ = [
     "REFERENCE_KEYS",
     "SCORE_KEYS",
     "SOLUTION_KEYS",
+    "STRUCTURED_REFERENCE_KEYS",
     "TASKS",
     "TOOL_KEYS",
     "BestOfNRecord",
@@ -139,6 +142,7 @@ __all__ = [
     "read_rows",
     "read_subset",
     "read_text",
+    "reference_text",
     "render_hh",
     "render_prompt",
     "require_task",

@@ -18,6 +18,7 @@ __all__ = [
     "REFERENCE_KEYS",
     "SCORE_KEYS",
     "SOLUTION_KEYS",
+    "STRUCTURED_REFERENCE_KEYS",
     "TOOL_KEYS",
 ]
 
@@ -30,7 +31,10 @@ QUESTION_KEYS = ("question", "prompt", "problem")
 #: verl's and the GSM8K example solutions' ``ground_truth``, GSM8K's ``answer``, a generic
 #: ``solution``. A worked solution ending in ``#### 72`` is a reference too: the verifier
 #: reads its final answer.
-REFERENCE_KEYS = ("reference", "ground_truth", "answer", "solution")
+#: Structured references come first: a row's ``constraints`` (``verify:rules``) or ``rubric``
+#: (``rubric:``), a list of objects passed on as its JSON text (``reference_text``).
+STRUCTURED_REFERENCE_KEYS = ("constraints", "rubric")
+REFERENCE_KEYS = (*STRUCTURED_REFERENCE_KEYS, "reference", "ground_truth", "answer", "solution")
 #: A tool-calling row's tool definitions: OpenAI's ``tools``, BFCL's ``function``.
 TOOL_KEYS = ("tools", "function", "functions")
 #: A correct worked solution (step-labelling reads its steps): raw GSM8K's ``answer``, the

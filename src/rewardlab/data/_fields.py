@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardlab.data._code import CODE_TEST_KEYS, CodeRowError, code_reference, structured_reference
-from rewardlab.data._columns import PROMPT_KEYS, REFERENCE_KEYS, TOOL_KEYS
+from rewardlab.data._columns import (
+    PROMPT_KEYS,
+    REFERENCE_KEYS,
+    STRUCTURED_REFERENCE_KEYS,
+    TOOL_KEYS,
+)
 from rewardlab.data._records import Message, Prompt
 from rewardlab.data._tools import json_text, read_tool_calls, tool_reference
 from rewardlab.errors import DataError
@@ -33,6 +38,7 @@ __all__ = [
     "read_reference",
     "read_subset",
     "read_text",
+    "reference_text",
     "type_name",
 ]
 
@@ -193,7 +199,8 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     ``test_list``, ``tests``; ``_code.py``) as canonical JSON text; in a row with tools
     (``tools`` / BFCL's ``function``) the reference calls' JSON document with the tools
     (``rewardlab.data.tool_reference``), both checked here; else the first of
-    ``REFERENCE_KEYS`` that is not null: a number kept as its text (``72`` -> ``"72"``), a JSON
+    ``REFERENCE_KEYS`` that is not null: a structured reference (a row's ``constraints`` or
+    ``rubric``) as its JSON text (``reference_text``), a number kept as its text (``72`` -> ``"72"``), a JSON
     object as canonical JSON text, a list refused (its text would be judged as one answer)."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
@@ -205,6 +212,8 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     for key in REFERENCE_KEYS:
         if row.get(key) is not None:
             value = row[key]
+            if key in STRUCTURED_REFERENCE_KEYS and isinstance(value, list | dict):
+                return reference_text(value)
             tools = next((k for k in TOOL_KEYS if row.get(k) is not None), None)
             calls = isinstance(value, list | dict) or (
                 isinstance(value, str) and value.lstrip()[:1] == "[")
@@ -216,3 +225,18 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
                 return structured
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
+
+
+def reference_text(value: Any) -> Any:
+    """A reference as the text every reward path passes on: a list or object (a row's
+    ``constraints``, a ``rubric``, reference calls) becomes its JSON text, written the same way
+    by the data readers, the RL adapters and the server, so the model parses the same thing
+    whichever way it arrives; anything else is returned unchanged.
+
+    Example:
+        >>> reference_text([{"type": "max_words", "value": 5}])
+        '[{"type": "max_words", "value": 5}]'
+    """
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value

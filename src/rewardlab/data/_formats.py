@@ -168,6 +168,7 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
         subset=read_subset(row, ctx),
         margin=margin,
         line=ctx.line,
+        reference=read_reference(row, ctx),
     )
     return record, form
 

@@ -78,6 +78,8 @@ class PairRecord:
     subset: str | None = None
     margin: float | None = None
     line: int | None = None
+    #: a structured reference both sides are judged by (a ``rubric``, ``constraints``)
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

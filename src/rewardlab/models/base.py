@@ -23,6 +23,7 @@ __all__ = [
     "GroupDependent",
     "NoiseAware",
     "PairwiseJudge",
+    "ReferenceGrader",
     "ReferenceScorer",
     "Resumable",
     "RewardModel",
@@ -148,6 +149,18 @@ class ReferenceScorer(Protocol):
         """Rewards as float64 ``(len(responses),)``, response ``i`` judged against
         ``references[i]``."""
         ...
+
+
+@runtime_checkable
+class ReferenceGrader(Protocol):
+    """A ``ReferenceScorer`` that explains each reward (``verify:rules``, ``rubric:``):
+    ``grade_with_references`` returns per response a verdict whose ``value`` is the reward and
+    whose ``to_json()`` adds why (each failed constraint, each criterion's score and reason).
+    The scoring layer calls it instead of ``score_with_references`` when it is there, so
+    ``rewardlab score`` writes the explanation beside the reward."""
+
+    def grade_with_references(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                              references: Sequence[str]) -> list[Any]: ...
 
 
 @runtime_checkable

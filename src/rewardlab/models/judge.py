@@ -131,7 +131,9 @@ class LLMJudge(SaveLoadMixin, PairwiseJudge, Grader):
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    def from_spec(cls, arg: str, options: dict[str, str]) -> LLMJudge:
+    def from_spec(cls, arg: str, options: dict[str, str]) -> Any:
+        if options.get("mode") == "rubric":  # judge:SPEC?mode=rubric = rubric:?judge=...
+            return _rubric_model(arg, options)
         config = config_from_options(JudgeConfig, options, spec=f"judge:{arg}")
         backend, sep, target = arg.partition(":")
         if arg == "default":
@@ -245,6 +247,21 @@ class ReferenceLLMJudge(LLMJudge, ReferenceScorer):
             return np.zeros(0, dtype=np.float64)
         verdicts = self.engine.singles("reference", prompts, responses, references)
         return np.array([v.value for v in verdicts], dtype=np.float64)
+
+
+def _rubric_model(arg: str, options: dict[str, str]) -> Any:
+    """``judge:ARG?mode=rubric&...``: a ``rubric:`` model whose ``llm`` criteria this judge
+    answers; the rubric's own options (``agg``, ``floor``, ``file``, ``nugget_threshold``,
+    ``encoder``) go to it, the rest to the judge."""
+    from urllib.parse import urlencode
+
+    from rewardlab.models.rubric import RubricConfig, RubricModel
+
+    own = {f.name for f in fields(RubricConfig)} - {"judge"}
+    rubric = {k: v for k, v in options.items() if k in own}
+    judge = {k: v for k, v in options.items() if k not in own and k != "mode"}
+    spec = f"judge:{arg}" + (f"?{urlencode(judge)}" if judge else "")
+    return RubricModel.from_spec("", {**rubric, "judge": f"({spec})"})
 
 
 def _check_target(backend: str, target: str) -> None:

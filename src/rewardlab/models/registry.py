@@ -36,7 +36,8 @@ _KINDS: dict[str, type] = {}
 _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
                          "rewardlab.models.ensemble", "rewardlab.models.verify",
                          "rewardlab.models.prm", "rewardlab.models.judge",
-                         "rewardlab.models.vote", "rewardlab.models.similarity")
+                         "rewardlab.models.vote", "rewardlab.models.similarity",
+                         "rewardlab.models.rubric")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)

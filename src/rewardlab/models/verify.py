@@ -30,11 +30,12 @@ from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 __all__ = ["OTHER_VERIFIERS", "VERIFIERS", "MathVerifier", "VerifyConfig"]
 
 #: What ``verify:ARG`` may name.
-VERIFIERS = ("math", "code", "toolcall")
+VERIFIERS = ("math", "code", "rules", "toolcall")
 #: Verifiers other than math, each a kind class in its own module: ``verify:NAME`` (and a
 #: saved ``verify`` model whose state names NAME) resolves to ``module.Class``.
 OTHER_VERIFIERS: dict[str, tuple[str, str]] = {
     "code": ("rewardlab.models.verify_code", "CodeVerifier"),
+    "rules": ("rewardlab.models.rules", "RulesVerifier"),
     "toolcall": ("rewardlab.models.toolcall", "ToolCallVerifier"),
 }
 

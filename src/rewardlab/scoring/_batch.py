@@ -37,6 +37,7 @@ from rewardlab.errors import (
 from rewardlab.models.base import (
     Grader,
     GroupDependent,
+    ReferenceGrader,
     ReferenceScorer,
     UncertainScorer,
     describe,
@@ -140,6 +141,15 @@ def require_row_references(model: object, records: Sequence[Any], source: str) -
             f"has no reference answer, which model '{describe(model)}' checks responses "
             "against; add a 'reference' (or 'ground_truth' / 'answer') field to every row",
             file=source, line=missing.line, field="reference")
+    # a structured reference (verify:rules' constraints, a rubric) is validated up front,
+    # so a bad one is named by file, line and field before anything is scored
+    check = getattr(model, "check_reference", None)
+    if callable(check):
+        for r in records:
+            def fail(field: str, msg: str, line: int | None = r.line) -> DataError:
+                return DataError(msg, file=source, line=line, field=field)
+
+            check(r.reference, fail)
 
 
 def needs_references(model: object) -> bool:
@@ -214,6 +224,8 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
     if n == 0:
         return ScoredBatch(np.zeros(0), np.zeros(0) if how == "uncertainty" else None)
     if how == "references":
+        if isinstance(model, ReferenceGrader):  # the reward and why (each failed check)
+            return _graded(model, name, prompts, responses, references)
         out = call_model(model, "score_with_references", model.score_with_references,
                          prompts, responses, references)
         return ScoredBatch(check_rewards(out, n, model=name, method="score_with_references"))
@@ -236,17 +248,24 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
     return ScoredBatch(check_rewards(out, n, model=name))
 
 
-def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequence[str]
-            ) -> ScoredBatch:
-    """A ``Grader``'s verdicts: the rewards, and the rest of each verdict as its details."""
+def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequence[str],
+            references: Sequence[Any] | None = None) -> ScoredBatch:
+    """A ``Grader``'s (or ``ReferenceGrader``'s) verdicts: the rewards, and the rest of each
+    verdict as its details."""
     n = len(responses)
-    verdicts = call_model(model, "grade", model.grade, prompts, responses)
-    check_items(verdicts, n, model=name, method="grade", what="verdicts")
-    values = call_model(model, "grade", lambda: np.array(
+    if references is None:
+        method = "grade"
+        verdicts = call_model(model, method, model.grade, prompts, responses)
+    else:
+        method = "grade_with_references"
+        verdicts = call_model(model, method, model.grade_with_references, prompts, responses,
+                              references)
+    check_items(verdicts, n, model=name, method=method, what="verdicts")
+    values = call_model(model, method, lambda: np.array(
         [v.value for v in verdicts], dtype=np.float64))
-    details = call_model(model, "grade", lambda: tuple(
+    details = call_model(model, method, lambda: tuple(
         {k: v for k, v in verdict.to_json().items() if k != "value"} for verdict in verdicts))
-    return ScoredBatch(check_rewards(values, n, model=name, method="grade"), details=details)
+    return ScoredBatch(check_rewards(values, n, model=name, method=method), details=details)
 
 
 async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str], *,

@@ -19,7 +19,7 @@ import numpy as np
 from rewardlab.data import PairRecord, Prompt
 from rewardlab.errors import CapabilityError
 from rewardlab.models.base import PairwiseJudge, describe
-from rewardlab.scoring._batch import call_model, score_batch
+from rewardlab.scoring._batch import call_model, needs_references, score_batch
 from rewardlab.scoring._check import check_items, check_rewards
 
 __all__ = [
@@ -111,11 +111,21 @@ def score_pairs(model: Any, records: Sequence[PairRecord], *,
     sides in one ``score_batch`` call (``references``: one per pair, for verifiers)."""
     n = len(records)
     prompts = [r.prompt for r in records]
+    references = _row_references(model, records, references)
     refs = None if references is None else [*references, *references]
     rewards = score_batch(model, prompts + prompts,
                           [r.chosen for r in records] + [r.rejected for r in records],
                           references=refs).rewards
     return rewards[:n], rewards[n:]
+
+
+def _row_references(model: Any, records: Sequence[PairRecord],
+                    references: Sequence[str | None] | None) -> Sequence[str | None] | None:
+    """The pairs' own references (a ``rubric`` or ``constraints`` column, shared by both
+    sides) for a model that needs them, when the caller gave none."""
+    if references is None and needs_references(model):
+        return [r.reference for r in records]
+    return references
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,7 @@ def score_pair_batch(model: Any, records: Sequence[PairRecord], *, swap: bool | 
         return ScoredPairs(chosen, rejected, judgments=judgments, chosen_first=first)
     n = len(records)
     prompts = [r.prompt for r in records]
+    references = _row_references(model, records, references)
     refs = None if references is None else [*references, *references]
     batch = score_batch(model, prompts + prompts,
                         [r.chosen for r in records] + [r.rejected for r in records],

@@ -48,6 +48,7 @@ def iter_scored_rows(model: RewardModel, data: Dataset[Any], *, chunk_size: int 
 def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
                  first_index: int) -> Iterator[dict[str, Any]]:
     if data.task == "pairwise":
+        require_row_references(model, chunk, data.source)  # a rubric judges both sides
         yield from _score_pairs(model, chunk, first_index)
     elif data.task == "pointwise":
         points: tuple[PointRecord, ...] = chunk

@@ -84,8 +84,9 @@ class ScoreItem(BaseModel):
         default=None,
         description="Reference answer; required by models that check against one "
                     "(verify:math), ignored by others. Unit tests (verify:code) may be given "
-                    "as a JSON object; verify:toolcall takes its reference calls as JSON: "
-                    "BFCL ground_truth, or {'tools', 'ground_truth'}.")
+                    "as a JSON object; verify:toolcall takes its reference calls as JSON "
+                    "(BFCL ground_truth, or {'tools', 'ground_truth'}); verify:rules its "
+                    "constraints and rubric: its criteria as a list.")
 
 
 class ScoreRequest(BaseModel):

@@ -20,15 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rewardlab.data import REFERENCE_KEYS
+from rewardlab.data import REFERENCE_KEYS, STRUCTURED_REFERENCE_KEYS
 from rewardlab.errors import ConfigError
 from rewardlab.verify._check import MathChecker
 
 __all__ = ["REFERENCE_KWARGS", "compute_score", "make_math_reward", "math_reward"]
 
 #: Dataset columns a TRL reward function reads the reference from, in this order: the one
-#: column vocabulary of ``rewardlab.data``.
-REFERENCE_KWARGS = REFERENCE_KEYS
+#: column vocabulary of ``rewardlab.data``, less the structured references (``constraints``,
+#: ``rubric``), which are never a math answer.
+REFERENCE_KWARGS = tuple(k for k in REFERENCE_KEYS if k not in STRUCTURED_REFERENCE_KEYS)
 
 _DEFAULT = MathChecker()
 
