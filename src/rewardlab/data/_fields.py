@@ -200,8 +200,9 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     (``tools`` / BFCL's ``function``) the reference calls' JSON document with the tools
     (``rewardlab.data.tool_reference``), both checked here; else the first of
     ``REFERENCE_KEYS`` that is not null: a structured reference (a row's ``constraints`` or
-    ``rubric``) as its JSON text (``reference_text``), a number kept as its text (``72`` -> ``"72"``), a JSON
-    object as canonical JSON text, a list refused (its text would be judged as one answer)."""
+    ``rubric``) as its JSON text (``reference_text``), a number kept as its text (``72`` ->
+    ``"72"``), a JSON object as canonical JSON text, a list refused (its text would be judged
+    as one answer)."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
                               | {"prompt": row.get("prompt")})
