@@ -12,6 +12,7 @@ the conversation. Either way the response is kept and the prompt is cut from the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -19,6 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._device import (
+    ATTN_CHOICES,
+    attn_implementation,
+    check_device,
+    pick_precision,
+    resolve_device,
+)
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
@@ -52,15 +60,26 @@ class SeqConfig:
             losses; 0 = off), ``-log((1-ε) σ(d) + ε σ(-d))``: bounded, so pairs the model is
             sure are flipped stop pulling on it.
         center_coef: TRL's reward-centring coefficient (0 = off).
-        lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout`` as in peft.
+        lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout`` as in peft;
+            ``lora_targets``: ``all-linear`` or comma-separated module names (``q_proj,v_proj``).
+            The score head is always trained in full beside the adapters.
         dropout: keep the checkpoint's dropout during training (TRL disables it by default,
             and so does rewardlab: dropout makes the two sides of a pair see different nets).
         checkpoint_every: optimiser steps between checkpoints (0 = only at epoch ends).
         precision: training matmuls in ``bf16`` (autocast; weights, optimiser and scores stay
-            fp32) or ``fp32``; ``auto`` picks bf16 where the CPU has native bf16 instructions
-            (AVX512-BF16 / AMX), ~1.4x faster per step there, and fp32 elsewhere.
-        seed: fixes head initialisation and batch order.
+            fp32), ``fp16`` (autocast with a grad scaler, for GPUs without bf16) or ``fp32``;
+            ``auto`` picks bf16 where the hardware has it (AVX512-BF16 / AMX CPUs, ~1.4x
+            faster per step there; Ampere+ GPUs), fp16 on older GPUs and fp32 elsewhere.
+        seed: fixes head (and LoRA) initialisation and batch order.
         threads: torch threads (0 = torch's default).
+        device: ``auto`` (a CUDA GPU when present, else MPS, else CPU), ``cpu``, ``cuda``,
+            ``cuda:N`` or ``mps`` (``rewardlab._device``); scores come back float64 on the host.
+        gradient_checkpointing: recompute activations in backward (less memory, ~1/3 more
+            compute): for large decoders on a GPU, off by default.
+        attn_implementation: ``sdpa`` (default; models without it fall back to ``eager``),
+            ``eager`` or ``flash_attention_2`` (needs flash-attn and a GPU).
+        load_in_4bit: QLoRA: the base weights in 4-bit NF4 (bitsandbytes, CUDA only; needs
+            ``lora``); the saved model is merged in full precision.
     """
 
     path: str = "minilm"
@@ -78,11 +97,16 @@ class SeqConfig:
     lora: int = 0
     lora_alpha: int = 16
     lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"
     dropout: bool = False
     checkpoint_every: int = 0
     precision: str = "auto"
     seed: int = 0
     threads: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False
+    attn_implementation: str = "sdpa"
+    load_in_4bit: bool = False
 
     def __post_init__(self) -> None:
         owner = "SeqConfig"
@@ -101,24 +125,68 @@ class SeqConfig:
         check_int(owner, "lora_alpha", self.lora_alpha)
         check_range(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0)
         check_int(owner, "checkpoint_every", self.checkpoint_every, minimum=0)
-        check_option(owner, "precision", self.precision, ("auto", "bf16", "fp32"))
+        check_option(owner, "precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
         check_int(owner, "seed", self.seed, minimum=0)
         check_int(owner, "threads", self.threads, minimum=0)
+        check_device(owner, "device", self.device)
+        check_option(owner, "attn_implementation", self.attn_implementation, ATTN_CHOICES)
+        if self.load_in_4bit and not self.lora:
+            raise ConfigError("The 'load_in_4bit' parameter of SeqConfig needs 'lora' > 0: "
+                              "4-bit base weights cannot be fine-tuned, only adapters on them "
+                              "(QLoRA). Set lora=8, say.")
 
 
 def checkpoint_path(name: str) -> Path:
-    """The directory a ``path`` option names: a shipped alias or a local checkpoint."""
+    """The directory a ``path`` option names: a shipped alias, a local checkpoint, or a
+    Hugging Face Hub id (``Qwen/Qwen2.5-0.5B-Instruct``) resolved through the HF cache."""
     if name in ENCODER_ALIASES:
         return resolve_encoder_path(name)
     path = Path(name).expanduser()
+    if not path.exists() and _HUB_ID.match(name):
+        return _hub_checkpoint(name)
     if not path.is_dir():
         raise ModelFormatError(
             f"no checkpoint directory at '{name}'; seq: takes a local Hugging Face checkpoint "
-            f"directory or one of: {', '.join(sorted(ENCODER_ALIASES))}"
+            f"directory, a Hub id (org/name) or one of: {', '.join(sorted(ENCODER_ALIASES))}"
         )
     if not (path / "config.json").is_file():
         raise ModelFormatError(f"{path} is not a Hugging Face checkpoint: it has no config.json")
     return path
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.jinja"]
+
+
+def _hub_checkpoint(repo_id: str) -> Path:
+    """A Hub model's local snapshot: from the cache offline, downloaded online."""
+    import os
+
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_HUB_FILES,
+                                      local_files_only=offline))
+    except LocalEntryNotFoundError:
+        why = ("HF_HUB_OFFLINE is set, so it cannot be downloaded: unset HF_HUB_OFFLINE to "
+               "download it, or give a local checkpoint directory" if offline else
+               "and it could not be downloaded (no network?)")
+        raise ModelFormatError(f"'{repo_id}' is not a local directory nor in the Hugging Face "
+                               f"cache, {why}") from None
+    except (RepositoryNotFoundError, GatedRepoError) as exc:
+        raise ModelFormatError(f"'{repo_id}' is not a local directory and the Hugging Face "
+                               f"Hub refuses it ({type(exc).__name__}): check the id, or log "
+                               "in (hf auth login) for a gated model") from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelFormatError(f"cannot download '{repo_id}' from the Hugging Face Hub: {exc}"
+                               ) from None
 
 
 @register_kind("seq")
@@ -161,8 +229,10 @@ class SequenceRewardModel(Resumable):
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         path = directory or checkpoint_path(self.config.path)
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        cfg = self.config
+        device = resolve_device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         try:
             hf_config = AutoConfig.from_pretrained(path)
             tokenizer = AutoTokenizer.from_pretrained(path)
@@ -177,14 +247,24 @@ class SequenceRewardModel(Resumable):
         hf_config.num_labels = 1
         decoder = _is_decoder(hf_config)
         if decoder and tokenizer.pad_token_id is None:
+            if tokenizer.eos_token is None:
+                raise ModelFormatError(
+                    f"the tokenizer in {path} has neither a pad nor an eos token, so padded "
+                    "batches cannot mark where a decoder's text ends; add a pad token to its "
+                    "tokenizer_config.json (pad_token)")
             tokenizer.pad_token = tokenizer.eos_token
         hf_config.pad_token_id = tokenizer.pad_token_id
+        load_kwargs: dict[str, Any] = {"dtype": torch.float32,
+                                       "attn_implementation": attn_implementation(
+                                           cfg.attn_implementation)}
+        if cfg.load_in_4bit:
+            load_kwargs.update(_four_bit(device))
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
+            torch.manual_seed(cfg.seed)
             try:
                 with quiet_transformers():
-                    net, info = AutoModelForSequenceClassification.from_pretrained(
-                        path, config=hf_config, output_loading_info=True, dtype=torch.float32)
+                    net, info = _from_pretrained(AutoModelForSequenceClassification, path,
+                                                 hf_config, load_kwargs)
             except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
                 broken = _corrupt_weight_file(Path(path))
                 if broken is not None:
@@ -193,12 +273,18 @@ class SequenceRewardModel(Resumable):
                         "again or retrain the model") from None
                 raise ModelFormatError(f"cannot load the model weights in {path}: {exc}"
                                        ) from None
+        if not cfg.load_in_4bit:
+            net.to(device)
         if len(tokenizer) > net.get_input_embeddings().num_embeddings:
             raise ModelFormatError(
                 f"the tokenizer in {path} has {len(tokenizer)} tokens but the model's embedding "
                 f"table has {net.get_input_embeddings().num_embeddings}: they do not match")
+        if cfg.gradient_checkpointing:
+            net.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant":
+                                                                             False})
         net.eval()
         self._net = net
+        self.device_ = device
         self.tokenizer = tokenizer
         self.decoder = decoder
         self._encoder = PairEncoder(tokenizer, self.config.max_length, decoder=decoder)
@@ -285,6 +371,12 @@ class SequenceRewardModel(Resumable):
                         checkpoint_dir=options.checkpoint_dir, resume=options.resume)
 
     def _wrap_lora(self) -> None:
+        """Adapters on the linear layers, and the score head trained and saved in full
+        (``modules_to_save``): a LoRA reward model whose head stayed at its random init would
+        save a model that scores noise. Initialised from ``seed``, so every worker of a
+        distributed run (and a rerun) starts from the same adapters."""
+        import torch
+
         from rewardlab.errors import MissingDependencyError
 
         try:
@@ -294,9 +386,28 @@ class SequenceRewardModel(Resumable):
         if hasattr(self._net, "peft_config"):
             return
         cfg = self.config
+        net = self.network
+        heads = sorted({name.split(".")[0] for name, _ in net.named_parameters()
+                        if _is_head_key(name)})
+        targets: str | list[str] = ("all-linear" if cfg.lora_targets == "all-linear"
+                                    else cfg.lora_targets.split(","))
         lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora, lora_alpha=cfg.lora_alpha,
-                          lora_dropout=cfg.lora_dropout, target_modules="all-linear")
-        self._net = get_peft_model(self.network, lora)
+                          lora_dropout=cfg.lora_dropout, target_modules=targets,
+                          modules_to_save=heads)
+        if cfg.load_in_4bit:
+            from peft import prepare_model_for_kbit_training
+
+            net = prepare_model_for_kbit_training(
+                net, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            try:
+                self._net = get_peft_model(net, lora)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"lora={cfg.lora} cannot wrap {cfg.path}: no module matches the LoRA "
+                    f"targets {cfg.lora_targets!r} ({exc}); set lora_targets to names of its "
+                    "linear layers (e.g. q_proj,v_proj) or train without --lora") from None
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -322,11 +433,16 @@ class SequenceRewardModel(Resumable):
 
         was_training = net.training
         net.eval()
-        with torch.inference_mode():
+        device = self.device_
+        # CPU scores in fp32 (its bf16 is for training speed); GPUs score in their autocast
+        fast = (pick_precision(self.config.precision, device) if device.type != "cpu"
+                else pick_precision("fp32", device))
+        with torch.inference_mode(), fast.autocast():
             for batch in length_batches([len(e.input_ids) for e in encoded],
                                         _TOKENS_PER_SCORING_BATCH):
                 inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
-                out[batch] = net(**inputs).logits[:, 0].double().numpy()
+                inputs = {k: v.to(device) for k, v in inputs.items()}
+                out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
         net.train(was_training)
         return out
 
@@ -344,7 +460,9 @@ class SequenceRewardModel(Resumable):
             net.config.id2label, net.config.label2id = {0: "reward"}, {"reward": 0}
             net.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
-            write_manifest(tmp, kind=self.kind, config={**self.get_config(), "lora": 0},
+            write_manifest(tmp, kind=self.kind, config={**self.get_config(), "lora": 0,
+                                                          "load_in_4bit": False,
+                                                          "device": "auto"},
                            state={"n_train_pairs": getattr(self, "n_train_pairs_", 0),
                                   "base": self.config.path,
                                   "final_epoch": self.history_[-1] if self.history_ else None})
@@ -390,3 +508,36 @@ def _corrupt_weight_file(directory: Path) -> Path | None:
 
 def _is_head_key(key: str) -> bool:
     return key.split(".")[0] in {"classifier", "score"}
+
+
+def _from_pretrained(auto: Any, path: Path, hf_config: Any, kwargs: dict[str, Any]
+                     ) -> tuple[Any, dict[str, Any]]:
+    """``from_pretrained`` with the asked attention; a model with no SDPA kernel (the
+    default) loads with eager attention instead of failing."""
+    try:
+        return auto.from_pretrained(path, config=hf_config, output_loading_info=True, **kwargs)
+    except ValueError as exc:
+        if kwargs.get("attn_implementation") != "sdpa" or "sdpa" not in str(exc).lower():
+            raise
+        return auto.from_pretrained(path, config=hf_config, output_loading_info=True,
+                                    **{**kwargs, "attn_implementation": "eager"})
+
+
+def _four_bit(device: Any) -> dict[str, Any]:
+    """``from_pretrained`` arguments for QLoRA (NF4 base weights, bf16 compute)."""
+    import importlib.util
+
+    import torch
+
+    from rewardlab.errors import MissingDependencyError
+
+    if device.type != "cuda":
+        raise ConfigError(f"load_in_4bit needs a CUDA GPU (bitsandbytes 4-bit kernels); this "
+                          f"run is on {device}: drop load_in_4bit or use --device cuda")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise MissingDependencyError("load_in_4bit needs bitsandbytes: pip install bitsandbytes")
+    from transformers import BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+    return {"quantization_config": quant, "device_map": {"": device.index or 0}}
