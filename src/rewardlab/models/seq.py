@@ -12,8 +12,9 @@ the conversation. Either way the response is kept and the prompt is cut from the
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import FitOptions, Resumable
 from rewardlab.models.registry import config_from_options, register_kind
+from rewardlab.train.distributed import World
 from rewardlab.train.losses import LOSSES
+from rewardlab.train.workers import Launcher
 
 __all__ = ["SeqConfig", "SequenceRewardModel"]
 
@@ -253,6 +256,13 @@ class SequenceRewardModel(Resumable):
                     "batches cannot mark where a decoder's text ends; add a pad token to its "
                     "tokenizer_config.json (pad_token)")
             tokenizer.pad_token = tokenizer.eos_token
+        vocab = getattr(hf_config.get_text_config(), "vocab_size", None)
+        if vocab is not None and tokenizer.pad_token_id is not None and \
+                tokenizer.pad_token_id >= vocab:
+            raise ModelFormatError(
+                f"the tokenizer in {path} pads with {tokenizer.pad_token!r} (id "
+                f"{tokenizer.pad_token_id}), outside the model's {vocab}-token vocabulary: "
+                "the tokenizer does not belong to this model")
         hf_config.pad_token_id = tokenizer.pad_token_id
         load_kwargs: dict[str, Any] = {"dtype": torch.float32,
                                        "attn_implementation": attn_implementation(
@@ -280,10 +290,14 @@ class SequenceRewardModel(Resumable):
                 f"the tokenizer in {path} has {len(tokenizer)} tokens but the model's embedding "
                 f"table has {net.get_input_embeddings().num_embeddings}: they do not match")
         if cfg.gradient_checkpointing:
-            net.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant":
-                                                                             False})
+            if hasattr(net, "activation_checkpointing_enable"):  # transformers >= 5.x
+                net.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                net.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
         net.eval()
         self._net = net
+        self.source_ = path
         self.device_ = device
         self.tokenizer = tokenizer
         self.decoder = decoder
@@ -308,7 +322,8 @@ class SequenceRewardModel(Resumable):
 
     def fit(self, data: Dataset[PairRecord], *, eval_data: Dataset[PairRecord] | None = None,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
-            weights: Sequence[float] | None = None) -> SequenceRewardModel:
+            weights: Sequence[float] | None = None, workers: int = 1,
+            launcher: Launcher | None = None) -> SequenceRewardModel:
         """Fine-tune on preference pairs; returns ``self``.
 
         Args:
@@ -317,12 +332,19 @@ class SequenceRewardModel(Resumable):
                 each epoch end); a failed run leaves its last good one there.
             resume: continue from the checkpoint in ``checkpoint_dir``.
             weights: per-pair loss weights (noise-robust training down-weights pairs).
+            workers, launcher: train on ``workers`` processes that ``launcher`` starts
+                (``rewardlab.train.workers.run_local``, ``rewardlab.scale.run_ray``); each
+                step's global batch is split between them, so the weights are those of one
+                process (to float rounding).
         """
-        from rewardlab.train.seq_loop import train_sequence_pairs
+        from rewardlab.train.seq_loop import pairs_digest, train_sequence_pairs
 
         require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
         data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
         records = data.records
+        if workers > len(records):
+            raise ConfigError(f"--workers {workers} is more than the {len(records)} training "
+                              "pairs: every worker needs at least one; use fewer workers")
         margin = None
         if self.config.loss == "margin":
             missing = next((r for r in records if r.margin is None), None)
@@ -335,40 +357,65 @@ class SequenceRewardModel(Resumable):
         prompts = [r.prompt for r in records]
         chosen = self.encode(prompts, [r.chosen for r in records])
         rejected = self.encode(prompts, [r.rejected for r in records])
-        evaluate = eval_digest = None
+        eval_texts = evaluate = eval_digest = None
         if eval_data is not None:
             require_task(eval_data, ("pairwise",), purpose="evaluating during training")
-
-            from rewardlab.train.metrics import pairwise_accuracy
-            from rewardlab.train.seq_loop import pairs_digest
-
-            eval_prompts = [r.prompt for r in eval_data.records]
-            eval_digest = pairs_digest(
-                self.encode(eval_prompts, [r.chosen for r in eval_data.records]),
-                self.encode(eval_prompts, [r.rejected for r in eval_data.records]))
-
-            def evaluate() -> float:
-                return pairwise_accuracy(
-                    self.score(eval_prompts, [r.chosen for r in eval_data.records]),
-                    self.score(eval_prompts, [r.rejected for r in eval_data.records]))
-
-        self.history_ = train_sequence_pairs(
-            self.network, chosen, rejected, config=self.config, margin=margin,
-            weights=None if weights is None else list(weights),
-            pad_id=self.tokenizer.pad_token_id, evaluate=evaluate, eval_digest=eval_digest,
-            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
-            resume=resume, mark_trained=lambda: setattr(self, "trained_", True),
-        )
+            eval_texts = ([r.prompt for r in eval_data.records],
+                          [r.chosen for r in eval_data.records],
+                          [r.rejected for r in eval_data.records])
+            eval_digest = pairs_digest(self.encode(eval_texts[0], eval_texts[1]),
+                                       self.encode(eval_texts[0], eval_texts[2]))
+            evaluate = self._evaluator(eval_texts)
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if launcher is None:
+            self.history_ = train_sequence_pairs(
+                self.network, chosen, rejected, config=self.config, margin=margin,
+                weights=None if weights is None else list(weights),
+                pad_id=self.tokenizer.pad_token_id, evaluate=evaluate,
+                eval_digest=eval_digest, checkpoint_dir=ckpt, resume=resume,
+                mark_trained=lambda: setattr(self, "trained_", True),
+            )
+        else:
+            self._fit_on_workers(launcher, {
+                "config": self.get_config(), "source": str(self.source_),
+                "chosen": chosen, "rejected": rejected, "margin": margin,
+                "weights": None if weights is None else list(weights),
+                "eval": eval_texts, "eval_digest": eval_digest, "checkpoint_dir": ckpt,
+                "resume": resume})
         self.trained_ = True
         self.n_train_pairs_ = len(records)
         return self
 
+    def _evaluator(self, texts: tuple[list[Prompt], list[str], list[str]]
+                   ) -> Callable[[], float]:
+        from rewardlab.train.metrics import pairwise_accuracy
+
+        prompts, chosen, rejected = texts
+        return lambda: pairwise_accuracy(self.score(prompts, chosen),
+                                         self.score(prompts, rejected))
+
+    def _fit_on_workers(self, launcher: Launcher, payload: dict[str, Any]) -> None:
+        """Train on the launcher's workers; rank 0 hands back the weights and history."""
+        import tempfile
+
+        from safetensors.torch import load_file
+
+        from rewardlab.train.checkpoint import check_start
+
+        if payload["checkpoint_dir"] is not None:
+            check_start(payload["checkpoint_dir"], resume=payload["resume"])
+        with tempfile.TemporaryDirectory(prefix="rewardlab-fit-") as result:
+            launcher(_train_worker, {**payload, "result": result})
+            self.network.load_state_dict(load_file(str(Path(result) / _RESULT_WEIGHTS)))
+            self.history_ = json.loads((Path(result) / _RESULT_HISTORY).read_text())
+
     def fit_resumable(self, data: Dataset[PairRecord], options: FitOptions
                       ) -> SequenceRewardModel:
-        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, per-epoch eval
-        (the ``Resumable`` capability)."""
+        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, per-epoch eval,
+        workers (the ``Resumable`` capability)."""
         return self.fit(data, eval_data=options.eval_data,
-                        checkpoint_dir=options.checkpoint_dir, resume=options.resume)
+                        checkpoint_dir=options.checkpoint_dir, resume=options.resume,
+                        workers=options.workers, launcher=options.launcher)
 
     def _wrap_lora(self) -> None:
         """Adapters on the linear layers, and the score head trained and saved in full
@@ -541,3 +588,40 @@ def _four_bit(device: Any) -> dict[str, Any]:
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                bnb_4bit_compute_dtype=torch.bfloat16)
     return {"quantization_config": quant, "device_map": {"": device.index or 0}}
+
+
+_RESULT_WEIGHTS = "weights.safetensors"
+_RESULT_HISTORY = "history.json"
+
+
+def _train_worker(world: World, payload: dict[str, Any]) -> None:
+    """One worker of a distributed ``fit``: the same model from the same checkpoint, the
+    same loop on its shard of every batch; rank 0 writes the result for the caller."""
+    from safetensors.torch import save_file
+
+    from rewardlab.train.checkpoint import find_checkpoint
+    from rewardlab.train.seq_loop import train_sequence_pairs
+    from rewardlab.train.workers import worker_device
+
+    config = payload["config"]
+    model = SequenceRewardModel(**{**config, "device": worker_device(config["device"],
+                                                                     world.rank)})
+    model._load_network(Path(payload["source"]))
+    if model.config.lora:
+        model._wrap_lora()
+    ckpt = payload["checkpoint_dir"]
+    # a restarted worker group (Ray's FailureConfig) resumes from its last checkpoint
+    resume = payload["resume"] or (ckpt is not None and find_checkpoint(ckpt) is not None)
+    evaluate = None
+    if payload["eval"] is not None and world.rank == 0:
+        evaluate = model._evaluator(payload["eval"])
+    history = train_sequence_pairs(
+        model.network, payload["chosen"], payload["rejected"], config=model.config,
+        margin=payload["margin"], weights=payload["weights"],
+        pad_id=model.tokenizer.pad_token_id, evaluate=evaluate,
+        eval_digest=payload["eval_digest"], checkpoint_dir=ckpt, resume=resume, world=world)
+    if world.rank == 0:
+        state = {k: v.detach().cpu().contiguous().clone()
+                 for k, v in model.network.state_dict().items()}
+        save_file(state, str(Path(payload["result"]) / _RESULT_WEIGHTS))
+        (Path(payload["result"]) / _RESULT_HISTORY).write_text(json.dumps(history))

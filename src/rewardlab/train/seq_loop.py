@@ -97,11 +97,13 @@ def length_batches(lengths: Sequence[int], token_budget: int) -> list[np.ndarray
     return batches
 
 
-def collate(items: Sequence[EncodedPair], pad_id: int | None) -> dict[str, torch.Tensor]:
-    """Right-padded tensors for a batch (decoder heads read the last non-pad token)."""
+def collate(items: Sequence[EncodedPair], pad_id: int | None, *, width: int = 0
+            ) -> dict[str, torch.Tensor]:
+    """Right-padded tensors for a batch (decoder heads read the last non-pad token), at
+    least ``width`` wide."""
     import torch
 
-    width = max(len(e.input_ids) for e in items)
+    width = max(width, *(len(e.input_ids) for e in items))
     pad = 0 if pad_id is None else pad_id
     ids = torch.full((len(items), width), pad, dtype=torch.long)
     mask = torch.zeros((len(items), width), dtype=torch.long)
@@ -206,7 +208,11 @@ def train_sequence_pairs(
            "data": pairs_digest(chosen, rejected, margin, weights), "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
-    params = [p for p in net.parameters() if p.requires_grad]
+    # the scalar head's bias cancels in r_c - r_r: a pairwise loss gives it no gradient, and
+    # AdamW would turn the rounding noise in its zero into +-lr steps (a random walk of every
+    # reward, different on every worker count); centring gives it a real one
+    params = [p for name, p in net.named_parameters() if p.requires_grad
+              and (cfg.center_coef or not _is_head_bias(name, p))]
     device = params[0].device
     # fused: one kernel for all parameters, ~10x faster per step on MiniLM's 22.7M parameters
     # than the per-tensor loop (17 vs 173 ms on one core) — TRL's default optimiser, too
@@ -214,6 +220,7 @@ def train_sequence_pairs(
                                   fused=device.type in ("cpu", "cuda"))
     lengths = [max(len(c.input_ids), len(r.input_ids)) for c, r in zip(chosen, rejected,
                                                                        strict=True)]
+    lengths_np = np.asarray(lengths)
     steps_per_epoch = math.ceil(math.ceil(n / cfg.batch_size) / cfg.grad_accum)
     total_steps = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_ratio * total_steps)
@@ -254,8 +261,10 @@ def train_sequence_pairs(
                     batch = world.shard(global_batch)
                     if not len(batch):
                         continue
+                    # padded as the whole global batch would be: the same shapes, so the
+                    # same rounding as one process
                     inputs = collate([chosen[i] for i in batch] + [rejected[i] for i in batch],
-                                     pad_id)
+                                     pad_id, width=lengths_np[global_batch].max())
                     inputs = {k: v.to(device) for k, v in inputs.items()}
                     with precision.autocast():
                         rewards = net(**inputs).logits[:, 0].float()
@@ -316,6 +325,10 @@ def train_sequence_pairs(
                                step, history, run)
     net.eval()
     return history
+
+
+def _is_head_bias(name: str, param: Any) -> bool:
+    return name.endswith("bias") and param.numel() == 1
 
 
 @contextmanager
