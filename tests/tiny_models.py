@@ -42,6 +42,7 @@ def tiny_decoder(directory: Path, arch: str, *, seed: int = 0, chat: bool = True
     with an eos but (unless ``pad``) no pad token, and a chat template when ``chat``. Built on
     the MiniLM WordPiece vocabulary (30,522 tokens), ~4M parameters."""
     import torch
+    from tokenizers import Tokenizer
     from transformers import (
         AutoTokenizer,
         LlamaConfig,
@@ -52,8 +53,6 @@ def tiny_decoder(directory: Path, arch: str, *, seed: int = 0, chat: bool = True
     )
 
     from rewardlab.models._encoder import resolve_encoder_path
-
-    from tokenizers import Tokenizer
 
     special = {"eos_token": "[SEP]", "unk_token": "[UNK]", "bos_token": "[CLS]"}
     if pad:
