@@ -12,23 +12,14 @@ def stop_after_checkpoint(world: Any, payload: dict[str, Any]) -> None:
     """The real seq: worker, except that every worker stops once the checkpoint of step
     ``payload["stop_at"]`` is written: a run cut short at a known step."""
     from rewardlab.models.seq import _train_worker
-    from rewardlab.train import seq_loop
+    from rewardlab.train import distributed
 
-    real = seq_loop._save_checkpoint
+    real = distributed.World.on_rank0
 
-    def save_then_stop(directory, net, optimizer, scheduler, step, *rest):
-        real(directory, net, optimizer, scheduler, step, *rest)
-        if step == payload["stop_at"]:
-            raise TrainingError(f"planted stop after step {step}")
+    def on_rank0(self, fn, *args):  # fn(directory, net, optimizer, scheduler, step, ...)
+        real(self, fn, *args)
+        if args[4] == payload["stop_at"]:
+            raise TrainingError(f"planted stop after step {args[4]}")
 
-    seq_loop._save_checkpoint = save_then_stop
-    if world.rank != 0:  # only rank 0 saves: the others stop at the same step by count
-        real_on_rank0 = type(world).on_rank0
-
-        def on_rank0(self, fn, *args):
-            real_on_rank0(self, fn, *args)
-            if args[4] == payload["stop_at"]:
-                raise TrainingError("planted stop")
-
-        type(world).on_rank0 = on_rank0
+    distributed.World.on_rank0 = on_rank0
     _train_worker(world, payload)
