@@ -64,3 +64,13 @@ def test_the_cli_says_cuda_is_missing_and_exits_2(run_cli, tmp_path) -> None:
     assert result.code == 2 and "Traceback" not in result.err
     assert "error: --device cuda: CUDA is not available" in " ".join(result.err.split())
     assert not (tmp_path / "rm").exists()
+
+
+def test_serve_device_applies_to_seq_and_names_kinds_without_it(tmp_path) -> None:
+    from rewardlab import api
+    from rewardlab.errors import CapabilityError
+
+    model = api.on_device("seq:minilm?max_length=32", "cpu")
+    assert model.config.device == "cpu" and model.network.device == torch.device("cpu")
+    with pytest.raises(CapabilityError, match=r"'verify:math' has no device option"):
+        api.on_device("verify:math", "cpu")

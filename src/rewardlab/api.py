@@ -57,6 +57,7 @@ __all__ = [
     "judge_options",
     "label_rollouts",
     "load_data",
+    "on_device",
     "run_demo",
     "score",
     "score_distributed",
@@ -222,6 +223,18 @@ def train(
         encoded_texts=getattr(encoder, "encoded_texts", 0),
         report=report,
     )
+
+
+def on_device(model: str | Path | RewardModel, device: str) -> RewardModel:
+    """``model`` loaded on ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``), for
+    ``serve --device``; a model without a ``device`` option is a ``CapabilityError``."""
+    rm = resolve(model)
+    config = getattr(rm, "config", None)
+    if config is None or not hasattr(config, "device"):
+        raise CapabilityError(f"model '{describe(rm)}' has no device option (--device applies "
+                              "to seq: models; embed: and prm: encoders and judge:hf use a "
+                              "GPU when there is one)")
+    return clone(rm, device=device)
 
 
 def _check_workers(workers: int, strategy: str, address: str | None) -> None:

@@ -398,6 +398,8 @@ def serve(
                                                    "(413 above).")] = 16384,
     max_body_mb: Annotated[float, typer.Option(min=0.001, help="Largest request body in MiB "
                                                "(413 above).")] = 128.0,
+    device: Annotated[str | None, typer.Option(
+        help="auto (a GPU when present), cpu, cuda, cuda:N or mps (seq: models).")] = None,
 ) -> None:
     """Serve a reward model over HTTP: OpenRLHF's POST /get_reward, POST /v1/score,
     GET /health and GET /metrics, with concurrent requests micro-batched."""
@@ -407,7 +409,7 @@ def serve(
     config = ServeConfig(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms,
                          max_request_items=max_request_items,
                          max_body_bytes=int(max_body_mb * 1024 * 1024))
-    server = create_app(model, config)
+    server = create_app(api.on_device(model, device) if device else model, config)
     url = f"http://{host}:{port}"
     out.print(f"serving [bold]{escape(model)}[/] on {url}: POST /get_reward (OpenRLHF "
               f"--remote_rm_url {url}/get_reward), POST /v1/score, GET /health, GET /metrics; "
