@@ -74,3 +74,22 @@ def test_serve_device_applies_to_seq_and_names_kinds_without_it(tmp_path) -> Non
     assert model.config.device == "cpu" and model.network.device == torch.device("cpu")
     with pytest.raises(CapabilityError, match=r"'verify:math' has no device option"):
         api.on_device("verify:math", "cpu")
+
+
+def test_fp16_training_with_a_grad_scaler_runs_on_cpu(hh_small, tmp_path) -> None:
+    """The path older GPUs take (fp16 autocast + GradScaler), run here on the CPU."""
+    import numpy as np
+
+    from rewardlab import resolve
+    from tiny_models import one_thread, tiny_bert
+
+    path = tiny_bert(tmp_path / "bert")
+    with one_thread():
+        model = resolve(f"seq:{path}?max_length=32&batch_size=4&precision=fp16&lr=1e-3")
+        before = {k: v.clone() for k, v in model.network.state_dict().items()}
+        model.fit(hh_small[0].take(range(8)))
+    (record,) = model.history_
+    assert np.isfinite(record["loss"])
+    after = model.network.state_dict()
+    assert max(float((after[k] - before[k]).abs().max()) for k in before) > 1e-4
+    assert model.score(["hi"], ["yo"]).dtype == np.float64
