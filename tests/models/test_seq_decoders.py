@@ -8,6 +8,8 @@ the merged checkpoint must score the same in plain transformers as in rewardlab.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,19 @@ def test_devices_this_machine_lacks_are_clear_errors(decoder_dir, options, messa
         pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError, match=message):
         resolve(_spec(decoder_dir, **options))
+
+
+def test_bf16_and_int8_scoring_stay_close_to_fp32(decoder_dir, hh_small, one_thread) -> None:
+    """The CPU scoring opt-ins: same ranking on the whole, small deviations."""
+    data = hh_small[1]
+    prompts = [r.prompt for r in data.records]
+    replies = [r.chosen for r in data.records]
+    model = resolve(_spec(decoder_dir, lora=0, lr=1e-3)).fit(hh_small[0].take(range(4)))
+    exact = model.score(prompts, replies)
+    spread = float(exact.max() - exact.min())
+    for precision, tolerance in (("bf16", 0.1), ("int8", 0.1)):
+        model.config = dataclasses.replace(model.config, score_precision=precision)
+        fast = model.score(prompts, replies)
+        assert fast.dtype == np.float64
+        assert np.abs(fast - exact).max() <= tolerance * max(spread, 1e-3), precision
+        assert np.corrcoef(fast, exact)[0, 1] > 0.9

@@ -73,6 +73,9 @@ class SeqConfig:
             fp32), ``fp16`` (autocast with a grad scaler, for GPUs without bf16) or ``fp32``;
             ``auto`` picks bf16 where the hardware has it (AVX512-BF16 / AMX CPUs, ~1.4x
             faster per step there; Ampere+ GPUs), fp16 on older GPUs and fp32 elsewhere.
+        score_precision: CPU scoring in ``fp32`` (default), ``bf16`` (autocast; fast on CPUs
+            with AMX/AVX512-BF16) or ``int8`` (dynamic quantisation of the linear layers): the
+            opt-ins trade a small score deviation for speed (GPUs score in ``precision``).
         seed: fixes head (and LoRA) initialisation and batch order.
         threads: torch threads (0 = torch's default).
         device: ``auto`` (a CUDA GPU when present, else MPS, else CPU), ``cpu``, ``cuda``,
@@ -104,6 +107,7 @@ class SeqConfig:
     dropout: bool = False
     checkpoint_every: int = 0
     precision: str = "auto"
+    score_precision: str = "fp32"
     seed: int = 0
     threads: int = 0
     device: str = "auto"
@@ -129,6 +133,7 @@ class SeqConfig:
         check_range(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0)
         check_int(owner, "checkpoint_every", self.checkpoint_every, minimum=0)
         check_option(owner, "precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
+        check_option(owner, "score_precision", self.score_precision, ("fp32", "bf16", "int8"))
         check_int(owner, "seed", self.seed, minimum=0)
         check_int(owner, "threads", self.threads, minimum=0)
         check_device(owner, "device", self.device)
@@ -384,6 +389,7 @@ class SequenceRewardModel(Resumable):
                 "resume": resume})
         self.trained_ = True
         self.n_train_pairs_ = len(records)
+        self._int8 = None
         return self
 
     def _evaluator(self, texts: tuple[list[Prompt], list[str], list[str]]
@@ -481,9 +487,12 @@ class SequenceRewardModel(Resumable):
         was_training = net.training
         net.eval()
         device = self.device_
-        # CPU scores in fp32 (its bf16 is for training speed); GPUs score in their autocast
+        # CPU scores in fp32 unless asked (bf16 or int8); GPUs score in their autocast
+        wanted = self.config.score_precision
         fast = (pick_precision(self.config.precision, device) if device.type != "cpu"
-                else pick_precision("fp32", device))
+                else pick_precision("bf16" if wanted == "bf16" else "fp32", device))
+        if wanted == "int8" and device.type == "cpu":
+            net = self._int8_network()
         with torch.inference_mode(), fast.autocast():
             for batch in length_batches([len(e.input_ids) for e in encoded],
                                         _TOKENS_PER_SCORING_BATCH):
@@ -492,6 +501,26 @@ class SequenceRewardModel(Resumable):
                 out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
         net.train(was_training)
         return out
+
+    def _int8_network(self) -> Any:
+        """A copy of the network with int8 dynamically quantised linear layers (scoring
+        only), made once per trained state."""
+        import copy
+        import warnings
+
+        import torch
+        from torch.ao.quantization import quantize_dynamic
+
+        key = id(self._net)  # fit() drops the copy: new weights
+        cached = getattr(self, "_int8", None)
+        if cached is None or cached[0] != key:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated in favour of torchao
+                quantized = quantize_dynamic(copy.deepcopy(self._net).eval(),
+                                             {torch.nn.Linear}, dtype=torch.qint8)
+            self._int8 = (key, quantized)
+            cached = self._int8
+        return cached[1]
 
     # --- persistence ---------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ _WEIGHTS = "weights.safetensors"
 _OPTIMIZER = "optimizer.pt"
 #: Config fields that do not change what a run computes, so a resume may change them.
 _FREE_FIELDS = ("checkpoint_every", "threads", "device", "gradient_checkpointing",
-                "attn_implementation")
+                "attn_implementation", "score_precision")
 
 
 def grouped_batches(lengths: Sequence[int], batch_size: int, *, seed: int) -> list[np.ndarray]:
