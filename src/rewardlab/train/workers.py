@@ -119,8 +119,11 @@ def run_local(target: Callable[[World, Any], None], payload: Any, *, workers: in
     # a fork server imports torch once and forks every worker from that clean process: a
     # plain fork after torch's thread pools start can deadlock, and spawn re-imports torch
     # in every worker (seconds each); the server lives on for later runs of this process
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([*_PRELOAD, target.__module__])
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([*_PRELOAD, target.__module__])
+    else:  # Windows: no fork server; spawn (slower start, same run)
+        ctx = mp.get_context("spawn")
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="rewardlab-workers-") as error_dir:
         procs = [ctx.Process(target=_entry, args=(rank, workers, port, backend, threads,
