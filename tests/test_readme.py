@@ -157,3 +157,14 @@ def test_audit_and_bench_examples_run(run_cli, tmp_path, monkeypatch) -> None:
     assert table["limit"] == 20 and model["rows"]
     scored = [row for row in model["rows"] if row["skipped"] is None]
     assert scored and all(0 < row["n"] <= 20 and 0.0 <= row["score"] <= 1.0 for row in scored)
+
+
+@pytest.mark.slow
+def test_scale_up_laptop_example_runs(run_cli, tmp_path, monkeypatch) -> None:
+    """The laptop command of "Scale up" (2 local workers); the GPU/Ray ones are marked not
+    run."""
+    monkeypatch.chdir(tmp_path)
+    commands = section_commands("### Scale up: GPUs, decoder LMs and many workers")
+    assert len(commands) == 1 and "--workers 2" in commands[0]
+    run_all(run_cli, commands)
+    assert (tmp_path / "rm-2w" / "config.json").is_file()

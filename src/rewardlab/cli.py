@@ -98,6 +98,18 @@ def train(
                                               "(co-filtering drops that share).")] = 0.2,
     limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N valid rows "
                                               "only (a quick trial).")] = None,
+    device: Annotated[str | None, typer.Option(
+        help="auto (a GPU when present), cpu, cuda, cuda:N or mps (seq:).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Train seq: on N local processes "
+                                         "(torch.distributed; the weights of one).")] = 1,
+    strategy: Annotated[str, typer.Option(help="ddp (each worker holds the whole model).")
+                        ] = "ddp",
+    ray: Annotated[bool, typer.Option("--ray", help="Run the --workers on Ray Train "
+                                      "(restarts from the last checkpoint).")] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (with --ray).")
+                       ] = None,
+    gpus_per_worker: Annotated[float, typer.Option(min=0.0, help="GPUs per Ray worker.")
+                               ] = 0.0,
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
@@ -114,12 +126,15 @@ def train(
     on_interrupt(kept)
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
              "center_coef": center_coef, "seed": seed, "max_length": max_length,
-             "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every}
+             "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every,
+             "device": device}
     params = {k: v for k, v in given.items() if v is not None}
     result = api.train(model, data, out=out_dir, params=params, format=fmt(format),
                        skip_invalid=skip_invalid, max_chars=max_chars, eval_data=eval_data,
                        ensemble=ensemble, inject_noise=inject_noise, noise_robust=noise_robust,
-                       noise_rate=noise_rate, resume=resume, limit=limit)
+                       noise_rate=noise_rate, resume=resume, limit=limit, workers=workers,
+                       strategy=strategy, ray=ray, address=address,
+                       gpus_per_worker=gpus_per_worker)
     last = result.history[-1] if result.history else {}
     embedded = (f" ({result.encoded_texts} texts embedded, the rest from cache)"
                 if result.encoded_texts else "")
@@ -391,6 +406,8 @@ def serve(
                                                    "(413 above).")] = 16384,
     max_body_mb: Annotated[float, typer.Option(min=0.001, help="Largest request body in MiB "
                                                "(413 above).")] = 128.0,
+    device: Annotated[str | None, typer.Option(
+        help="auto (a GPU when present), cpu, cuda, cuda:N or mps (seq: models).")] = None,
 ) -> None:
     """Serve a reward model over HTTP: OpenRLHF's POST /get_reward, POST /v1/score,
     GET /health and GET /metrics, with concurrent requests micro-batched."""
@@ -400,7 +417,7 @@ def serve(
     config = ServeConfig(token=token, max_batch=max_batch, max_wait_ms=max_wait_ms,
                          max_request_items=max_request_items,
                          max_body_bytes=int(max_body_mb * 1024 * 1024))
-    server = create_app(model, config)
+    server = create_app(api.on_device(model, device) if device else model, config)
     url = f"http://{host}:{port}"
     out.print(f"serving [bold]{escape(model)}[/] on {url}: POST /get_reward (OpenRLHF "
               f"--remote_rm_url {url}/get_reward), POST /v1/score, GET /health, GET /metrics; "

@@ -225,7 +225,10 @@ class HFBackend(LocalBackend):
         with quiet_transformers():
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        self.model.eval()
+        from rewardlab._device import resolve_device
+
+        self._device = resolve_device("auto")  # a GPU when there is one; the CPU otherwise
+        self.model.to(self._device).eval()
         self._torch = torch
         self._new_cache = DynamicCache
         self._cache: Any = None
@@ -262,10 +265,11 @@ class HFBackend(LocalBackend):
         if self._cache is None:
             self._cache = self._new_cache()
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([ids]), **{self._cache_arg: self._cache},
-                             use_cache=True, logits_to_keep=1)
+            out = self.model(input_ids=torch.tensor([ids], device=self._device),
+                             **{self._cache_arg: self._cache}, use_cache=True,
+                             logits_to_keep=1)
         self._cache = getattr(out, self._cache_arg)
-        return out.logits[0, -1].float().numpy()
+        return out.logits[0, -1].float().cpu().numpy()
 
 
 # --- llama.cpp ------------------------------------------------------------------------------

@@ -124,9 +124,12 @@ class SentenceEncoder:
     def _model(self) -> Any:
         from sentence_transformers import SentenceTransformer
 
+        from rewardlab._device import resolve_device
+
+        device = str(resolve_device("auto"))  # a GPU when there is one; the CPU otherwise
         try:
             with quiet_transformers():
-                model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelFormatError(
                 f"cannot load the encoder at {self.path}: {exc}"
@@ -251,12 +254,12 @@ class SentenceEncoder:
                     input_ids[row, :n] = ids[index]
                     mask[row, :n] = 1
                 features = {
-                    "input_ids": torch.from_numpy(input_ids),
-                    "attention_mask": torch.from_numpy(mask),
+                    "input_ids": torch.from_numpy(input_ids).to(model.device),
+                    "attention_mask": torch.from_numpy(mask).to(model.device),
                 }
                 if "token_type_ids" in self._tokenizer.model_input_names:
                     features["token_type_ids"] = torch.zeros_like(features["input_ids"])
-                out[batch] = model(features)["sentence_embedding"].float().numpy()
+                out[batch] = model(features)["sentence_embedding"].float().cpu().numpy()
                 start += len(batch)
                 advance(len(batch))
         return out

@@ -72,12 +72,16 @@ class FitOptions:
         checkpoint_dir: where checkpoints go; a failed run leaves its last good one there.
         resume: continue from the checkpoint in ``checkpoint_dir``.
         noise_rate: expected share of flipped labels, for a noise-aware fit (0: plain).
+        workers, launcher: train on ``workers`` processes that ``launcher`` starts
+            (``rewardlab.train.workers.Launcher``); None trains in this process.
     """
 
     eval_data: Dataset[Any] | None = None
     checkpoint_dir: Path | None = None
     resume: bool = False
     noise_rate: float = 0.0
+    workers: int = 1
+    launcher: Any = None
 
 
 @runtime_checkable

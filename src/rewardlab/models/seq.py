@@ -12,13 +12,22 @@ the conversation. Either way the response is kept and the prompt is cut from the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rewardlab._device import (
+    ATTN_CHOICES,
+    attn_implementation,
+    check_device,
+    pick_precision,
+    resolve_device,
+)
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
@@ -27,7 +36,9 @@ from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import FitOptions, Resumable
 from rewardlab.models.registry import config_from_options, register_kind
+from rewardlab.train.distributed import World
 from rewardlab.train.losses import LOSSES
+from rewardlab.train.workers import Launcher
 
 __all__ = ["SeqConfig", "SequenceRewardModel"]
 
@@ -52,15 +63,29 @@ class SeqConfig:
             losses; 0 = off), ``-log((1-ε) σ(d) + ε σ(-d))``: bounded, so pairs the model is
             sure are flipped stop pulling on it.
         center_coef: TRL's reward-centring coefficient (0 = off).
-        lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout`` as in peft.
+        lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout`` as in peft;
+            ``lora_targets``: ``all-linear`` or comma-separated module names (``q_proj,v_proj``).
+            The score head is always trained in full beside the adapters.
         dropout: keep the checkpoint's dropout during training (TRL disables it by default,
             and so does rewardlab: dropout makes the two sides of a pair see different nets).
         checkpoint_every: optimiser steps between checkpoints (0 = only at epoch ends).
         precision: training matmuls in ``bf16`` (autocast; weights, optimiser and scores stay
-            fp32) or ``fp32``; ``auto`` picks bf16 where the CPU has native bf16 instructions
-            (AVX512-BF16 / AMX), ~1.4x faster per step there, and fp32 elsewhere.
-        seed: fixes head initialisation and batch order.
+            fp32), ``fp16`` (autocast with a grad scaler, for GPUs without bf16) or ``fp32``;
+            ``auto`` picks bf16 where the hardware has it (AVX512-BF16 / AMX CPUs, ~1.4x
+            faster per step there; Ampere+ GPUs), fp16 on older GPUs and fp32 elsewhere.
+        score_precision: CPU scoring in ``fp32`` (default), ``bf16`` (autocast; fast on CPUs
+            with AMX/AVX512-BF16) or ``int8`` (dynamic quantisation of the linear layers): the
+            opt-ins trade a small score deviation for speed (GPUs score in ``precision``).
+        seed: fixes head (and LoRA) initialisation and batch order.
         threads: torch threads (0 = torch's default).
+        device: ``auto`` (a CUDA GPU when present, else MPS, else CPU), ``cpu``, ``cuda``,
+            ``cuda:N`` or ``mps`` (``rewardlab._device``); scores come back float64 on the host.
+        gradient_checkpointing: recompute activations in backward (less memory, ~1/3 more
+            compute): for large decoders on a GPU, off by default.
+        attn_implementation: ``sdpa`` (default; models without it fall back to ``eager``),
+            ``eager`` or ``flash_attention_2`` (needs flash-attn and a GPU).
+        load_in_4bit: QLoRA: the base weights in 4-bit NF4 (bitsandbytes, CUDA only; needs
+            ``lora``); the saved model is merged in full precision.
     """
 
     path: str = "minilm"
@@ -78,11 +103,17 @@ class SeqConfig:
     lora: int = 0
     lora_alpha: int = 16
     lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"
     dropout: bool = False
     checkpoint_every: int = 0
     precision: str = "auto"
+    score_precision: str = "fp32"
     seed: int = 0
     threads: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False
+    attn_implementation: str = "sdpa"
+    load_in_4bit: bool = False
 
     def __post_init__(self) -> None:
         owner = "SeqConfig"
@@ -101,24 +132,69 @@ class SeqConfig:
         check_int(owner, "lora_alpha", self.lora_alpha)
         check_range(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0)
         check_int(owner, "checkpoint_every", self.checkpoint_every, minimum=0)
-        check_option(owner, "precision", self.precision, ("auto", "bf16", "fp32"))
+        check_option(owner, "precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
+        check_option(owner, "score_precision", self.score_precision, ("fp32", "bf16", "int8"))
         check_int(owner, "seed", self.seed, minimum=0)
         check_int(owner, "threads", self.threads, minimum=0)
+        check_device(owner, "device", self.device)
+        check_option(owner, "attn_implementation", self.attn_implementation, ATTN_CHOICES)
+        if self.load_in_4bit and not self.lora:
+            raise ConfigError("The 'load_in_4bit' parameter of SeqConfig needs 'lora' > 0: "
+                              "4-bit base weights cannot be fine-tuned, only adapters on them "
+                              "(QLoRA). Set lora=8, say.")
 
 
 def checkpoint_path(name: str) -> Path:
-    """The directory a ``path`` option names: a shipped alias or a local checkpoint."""
+    """The directory a ``path`` option names: a shipped alias, a local checkpoint, or a
+    Hugging Face Hub id (``Qwen/Qwen2.5-0.5B-Instruct``) resolved through the HF cache."""
     if name in ENCODER_ALIASES:
         return resolve_encoder_path(name)
     path = Path(name).expanduser()
+    if not path.exists() and _HUB_ID.match(name):
+        return _hub_checkpoint(name)
     if not path.is_dir():
         raise ModelFormatError(
             f"no checkpoint directory at '{name}'; seq: takes a local Hugging Face checkpoint "
-            f"directory or one of: {', '.join(sorted(ENCODER_ALIASES))}"
+            f"directory, a Hub id (org/name) or one of: {', '.join(sorted(ENCODER_ALIASES))}"
         )
     if not (path / "config.json").is_file():
         raise ModelFormatError(f"{path} is not a Hugging Face checkpoint: it has no config.json")
     return path
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.jinja"]
+
+
+def _hub_checkpoint(repo_id: str) -> Path:
+    """A Hub model's local snapshot: from the cache offline, downloaded online."""
+    import os
+
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_HUB_FILES,
+                                      local_files_only=offline))
+    except LocalEntryNotFoundError:
+        why = ("HF_HUB_OFFLINE is set, so it cannot be downloaded: unset HF_HUB_OFFLINE to "
+               "download it, or give a local checkpoint directory" if offline else
+               "and it could not be downloaded (no network?)")
+        raise ModelFormatError(f"'{repo_id}' is not a local directory nor in the Hugging Face "
+                               f"cache, {why}") from None
+    except (RepositoryNotFoundError, GatedRepoError) as exc:
+        raise ModelFormatError(f"'{repo_id}' is not a local directory and the Hugging Face "
+                               f"Hub refuses it ({type(exc).__name__}): check the id, or log "
+                               "in (hf auth login) for a gated model") from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelFormatError(f"cannot download '{repo_id}' from the Hugging Face Hub: {exc}"
+                               ) from None
 
 
 @register_kind("seq")
@@ -161,8 +237,10 @@ class SequenceRewardModel(Resumable):
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         path = directory or checkpoint_path(self.config.path)
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        cfg = self.config
+        device = resolve_device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         try:
             hf_config = AutoConfig.from_pretrained(path)
             tokenizer = AutoTokenizer.from_pretrained(path)
@@ -177,14 +255,31 @@ class SequenceRewardModel(Resumable):
         hf_config.num_labels = 1
         decoder = _is_decoder(hf_config)
         if decoder and tokenizer.pad_token_id is None:
+            if tokenizer.eos_token is None:
+                raise ModelFormatError(
+                    f"the tokenizer in {path} has neither a pad nor an eos token, so padded "
+                    "batches cannot mark where a decoder's text ends; add a pad token to its "
+                    "tokenizer_config.json (pad_token)")
             tokenizer.pad_token = tokenizer.eos_token
+        vocab = getattr(hf_config.get_text_config(), "vocab_size", None)
+        if vocab is not None and tokenizer.pad_token_id is not None and \
+                tokenizer.pad_token_id >= vocab:
+            raise ModelFormatError(
+                f"the tokenizer in {path} pads with {tokenizer.pad_token!r} (id "
+                f"{tokenizer.pad_token_id}), outside the model's {vocab}-token vocabulary: "
+                "the tokenizer does not belong to this model")
         hf_config.pad_token_id = tokenizer.pad_token_id
+        load_kwargs: dict[str, Any] = {"dtype": torch.float32,
+                                       "attn_implementation": attn_implementation(
+                                           cfg.attn_implementation)}
+        if cfg.load_in_4bit:
+            load_kwargs.update(_four_bit(device))
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
+            torch.manual_seed(cfg.seed)
             try:
                 with quiet_transformers():
-                    net, info = AutoModelForSequenceClassification.from_pretrained(
-                        path, config=hf_config, output_loading_info=True, dtype=torch.float32)
+                    net, info = _from_pretrained(AutoModelForSequenceClassification, path,
+                                                 hf_config, load_kwargs)
             except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
                 broken = _corrupt_weight_file(Path(path))
                 if broken is not None:
@@ -193,12 +288,22 @@ class SequenceRewardModel(Resumable):
                         "again or retrain the model") from None
                 raise ModelFormatError(f"cannot load the model weights in {path}: {exc}"
                                        ) from None
+        if not cfg.load_in_4bit:
+            net.to(device)
         if len(tokenizer) > net.get_input_embeddings().num_embeddings:
             raise ModelFormatError(
                 f"the tokenizer in {path} has {len(tokenizer)} tokens but the model's embedding "
                 f"table has {net.get_input_embeddings().num_embeddings}: they do not match")
+        if cfg.gradient_checkpointing:
+            if hasattr(net, "activation_checkpointing_enable"):  # transformers >= 5.x
+                net.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                net.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
         net.eval()
         self._net = net
+        self.source_ = path
+        self.device_ = device
         self.tokenizer = tokenizer
         self.decoder = decoder
         self._encoder = PairEncoder(tokenizer, self.config.max_length, decoder=decoder)
@@ -222,7 +327,8 @@ class SequenceRewardModel(Resumable):
 
     def fit(self, data: Dataset[PairRecord], *, eval_data: Dataset[PairRecord] | None = None,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
-            weights: Sequence[float] | None = None) -> SequenceRewardModel:
+            weights: Sequence[float] | None = None, workers: int = 1,
+            launcher: Launcher | None = None) -> SequenceRewardModel:
         """Fine-tune on preference pairs; returns ``self``.
 
         Args:
@@ -231,12 +337,19 @@ class SequenceRewardModel(Resumable):
                 each epoch end); a failed run leaves its last good one there.
             resume: continue from the checkpoint in ``checkpoint_dir``.
             weights: per-pair loss weights (noise-robust training down-weights pairs).
+            workers, launcher: train on ``workers`` processes that ``launcher`` starts
+                (``rewardlab.train.workers.run_local``, ``rewardlab.scale.run_ray``); each
+                step's global batch is split between them, so the weights are those of one
+                process (to float rounding).
         """
-        from rewardlab.train.seq_loop import train_sequence_pairs
+        from rewardlab.train.seq_loop import pairs_digest, train_sequence_pairs
 
         require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
         data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
         records = data.records
+        if workers > len(records):
+            raise ConfigError(f"--workers {workers} is more than the {len(records)} training "
+                              "pairs: every worker needs at least one; use fewer workers")
         margin = None
         if self.config.loss == "margin":
             missing = next((r for r in records if r.margin is None), None)
@@ -249,42 +362,74 @@ class SequenceRewardModel(Resumable):
         prompts = [r.prompt for r in records]
         chosen = self.encode(prompts, [r.chosen for r in records])
         rejected = self.encode(prompts, [r.rejected for r in records])
-        evaluate = eval_digest = None
+        eval_texts = evaluate = eval_digest = None
         if eval_data is not None:
             require_task(eval_data, ("pairwise",), purpose="evaluating during training")
-
-            from rewardlab.train.metrics import pairwise_accuracy
-            from rewardlab.train.seq_loop import pairs_digest
-
-            eval_prompts = [r.prompt for r in eval_data.records]
-            eval_digest = pairs_digest(
-                self.encode(eval_prompts, [r.chosen for r in eval_data.records]),
-                self.encode(eval_prompts, [r.rejected for r in eval_data.records]))
-
-            def evaluate() -> float:
-                return pairwise_accuracy(
-                    self.score(eval_prompts, [r.chosen for r in eval_data.records]),
-                    self.score(eval_prompts, [r.rejected for r in eval_data.records]))
-
-        self.history_ = train_sequence_pairs(
-            self.network, chosen, rejected, config=self.config, margin=margin,
-            weights=None if weights is None else list(weights),
-            pad_id=self.tokenizer.pad_token_id, evaluate=evaluate, eval_digest=eval_digest,
-            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
-            resume=resume, mark_trained=lambda: setattr(self, "trained_", True),
-        )
+            eval_texts = ([r.prompt for r in eval_data.records],
+                          [r.chosen for r in eval_data.records],
+                          [r.rejected for r in eval_data.records])
+            eval_digest = pairs_digest(self.encode(eval_texts[0], eval_texts[1]),
+                                       self.encode(eval_texts[0], eval_texts[2]))
+            evaluate = self._evaluator(eval_texts)
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if launcher is None:
+            self.history_ = train_sequence_pairs(
+                self.network, chosen, rejected, config=self.config, margin=margin,
+                weights=None if weights is None else list(weights),
+                pad_id=self.tokenizer.pad_token_id, evaluate=evaluate,
+                eval_digest=eval_digest, checkpoint_dir=ckpt, resume=resume,
+                mark_trained=lambda: setattr(self, "trained_", True),
+            )
+        else:
+            self._fit_on_workers(launcher, {
+                "config": self.get_config(), "source": str(self.source_),
+                "chosen": chosen, "rejected": rejected, "margin": margin,
+                "weights": None if weights is None else list(weights),
+                "eval": eval_texts, "eval_digest": eval_digest, "checkpoint_dir": ckpt,
+                "resume": resume})
         self.trained_ = True
         self.n_train_pairs_ = len(records)
+        self._int8 = None
         return self
+
+    def _evaluator(self, texts: tuple[list[Prompt], list[str], list[str]]
+                   ) -> Callable[[], float]:
+        from rewardlab.train.metrics import pairwise_accuracy
+
+        prompts, chosen, rejected = texts
+        return lambda: pairwise_accuracy(self.score(prompts, chosen),
+                                         self.score(prompts, rejected))
+
+    def _fit_on_workers(self, launcher: Launcher, payload: dict[str, Any]) -> None:
+        """Train on the launcher's workers; rank 0 hands back the weights and history."""
+        import tempfile
+
+        from safetensors.torch import load_file
+
+        from rewardlab.train.checkpoint import check_start
+
+        if payload["checkpoint_dir"] is not None:
+            check_start(payload["checkpoint_dir"], resume=payload["resume"])
+        with tempfile.TemporaryDirectory(prefix="rewardlab-fit-") as result:
+            launcher(_train_worker, {**payload, "result": result})
+            self.network.load_state_dict(load_file(str(Path(result) / _RESULT_WEIGHTS)))
+            self.history_ = json.loads((Path(result) / _RESULT_HISTORY).read_text())
 
     def fit_resumable(self, data: Dataset[PairRecord], options: FitOptions
                       ) -> SequenceRewardModel:
-        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, per-epoch eval
-        (the ``Resumable`` capability)."""
+        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, per-epoch eval,
+        workers (the ``Resumable`` capability)."""
         return self.fit(data, eval_data=options.eval_data,
-                        checkpoint_dir=options.checkpoint_dir, resume=options.resume)
+                        checkpoint_dir=options.checkpoint_dir, resume=options.resume,
+                        workers=options.workers, launcher=options.launcher)
 
     def _wrap_lora(self) -> None:
+        """Adapters on the linear layers, and the score head trained and saved in full
+        (``modules_to_save``): a LoRA reward model whose head stayed at its random init would
+        save a model that scores noise. Initialised from ``seed``, so every worker of a
+        distributed run (and a rerun) starts from the same adapters."""
+        import torch
+
         from rewardlab.errors import MissingDependencyError
 
         try:
@@ -294,9 +439,28 @@ class SequenceRewardModel(Resumable):
         if hasattr(self._net, "peft_config"):
             return
         cfg = self.config
+        net = self.network
+        heads = sorted({name.split(".")[0] for name, _ in net.named_parameters()
+                        if _is_head_key(name)})
+        targets: str | list[str] = ("all-linear" if cfg.lora_targets == "all-linear"
+                                    else cfg.lora_targets.split(","))
         lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora, lora_alpha=cfg.lora_alpha,
-                          lora_dropout=cfg.lora_dropout, target_modules="all-linear")
-        self._net = get_peft_model(self.network, lora)
+                          lora_dropout=cfg.lora_dropout, target_modules=targets,
+                          modules_to_save=heads)
+        if cfg.load_in_4bit:
+            from peft import prepare_model_for_kbit_training
+
+            net = prepare_model_for_kbit_training(
+                net, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            try:
+                self._net = get_peft_model(net, lora)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"lora={cfg.lora} cannot wrap {cfg.path}: no module matches the LoRA "
+                    f"targets {cfg.lora_targets!r} ({exc}); set lora_targets to names of its "
+                    "linear layers (e.g. q_proj,v_proj) or train without --lora") from None
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -322,13 +486,41 @@ class SequenceRewardModel(Resumable):
 
         was_training = net.training
         net.eval()
-        with torch.inference_mode():
+        device = self.device_
+        # CPU scores in fp32 unless asked (bf16 or int8); GPUs score in their autocast
+        wanted = self.config.score_precision
+        fast = (pick_precision(self.config.precision, device) if device.type != "cpu"
+                else pick_precision("bf16" if wanted == "bf16" else "fp32", device))
+        if wanted == "int8" and device.type == "cpu":
+            net = self._int8_network()
+        with torch.inference_mode(), fast.autocast():
             for batch in length_batches([len(e.input_ids) for e in encoded],
                                         _TOKENS_PER_SCORING_BATCH):
                 inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
-                out[batch] = net(**inputs).logits[:, 0].double().numpy()
+                inputs = {k: v.to(device) for k, v in inputs.items()}
+                out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
         net.train(was_training)
         return out
+
+    def _int8_network(self) -> Any:
+        """A copy of the network with int8 dynamically quantised linear layers (scoring
+        only), made once per trained state."""
+        import copy
+        import warnings
+
+        import torch
+        from torch.ao.quantization import quantize_dynamic
+
+        key = id(self._net)  # fit() drops the copy: new weights
+        cached = getattr(self, "_int8", None)
+        if cached is None or cached[0] != key:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated in favour of torchao
+                quantized = quantize_dynamic(copy.deepcopy(self._net).eval(),
+                                             {torch.nn.Linear}, dtype=torch.qint8)
+            self._int8 = (key, quantized)
+            cached = self._int8
+        return cached[1]
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -344,7 +536,9 @@ class SequenceRewardModel(Resumable):
             net.config.id2label, net.config.label2id = {0: "reward"}, {"reward": 0}
             net.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
-            write_manifest(tmp, kind=self.kind, config={**self.get_config(), "lora": 0},
+            write_manifest(tmp, kind=self.kind, config={**self.get_config(), "lora": 0,
+                                                          "load_in_4bit": False,
+                                                          "device": "auto"},
                            state={"n_train_pairs": getattr(self, "n_train_pairs_", 0),
                                   "base": self.config.path,
                                   "final_epoch": self.history_[-1] if self.history_ else None})
@@ -390,3 +584,73 @@ def _corrupt_weight_file(directory: Path) -> Path | None:
 
 def _is_head_key(key: str) -> bool:
     return key.split(".")[0] in {"classifier", "score"}
+
+
+def _from_pretrained(auto: Any, path: Path, hf_config: Any, kwargs: dict[str, Any]
+                     ) -> tuple[Any, dict[str, Any]]:
+    """``from_pretrained`` with the asked attention; a model with no SDPA kernel (the
+    default) loads with eager attention instead of failing."""
+    try:
+        return auto.from_pretrained(path, config=hf_config, output_loading_info=True, **kwargs)
+    except ValueError as exc:
+        if kwargs.get("attn_implementation") != "sdpa" or "sdpa" not in str(exc).lower():
+            raise
+        return auto.from_pretrained(path, config=hf_config, output_loading_info=True,
+                                    **{**kwargs, "attn_implementation": "eager"})
+
+
+def _four_bit(device: Any) -> dict[str, Any]:
+    """``from_pretrained`` arguments for QLoRA (NF4 base weights, bf16 compute)."""
+    import importlib.util
+
+    import torch
+
+    from rewardlab.errors import MissingDependencyError
+
+    if device.type != "cuda":
+        raise ConfigError(f"load_in_4bit needs a CUDA GPU (bitsandbytes 4-bit kernels); this "
+                          f"run is on {device}: drop load_in_4bit or use --device cuda")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise MissingDependencyError("load_in_4bit needs bitsandbytes: pip install bitsandbytes")
+    from transformers import BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+    return {"quantization_config": quant, "device_map": {"": device.index or 0}}
+
+
+_RESULT_WEIGHTS = "weights.safetensors"
+_RESULT_HISTORY = "history.json"
+
+
+def _train_worker(world: World, payload: dict[str, Any]) -> None:
+    """One worker of a distributed ``fit``: the same model from the same checkpoint, the
+    same loop on its shard of every batch; rank 0 writes the result for the caller."""
+    from safetensors.torch import save_file
+
+    from rewardlab.train.checkpoint import find_checkpoint
+    from rewardlab.train.seq_loop import train_sequence_pairs
+    from rewardlab.train.workers import worker_device
+
+    config = payload["config"]
+    model = SequenceRewardModel(**{**config, "device": worker_device(config["device"],
+                                                                     world.rank)})
+    model._load_network(Path(payload["source"]))
+    if model.config.lora:
+        model._wrap_lora()
+    ckpt = payload["checkpoint_dir"]
+    # a restarted worker group (Ray's FailureConfig) resumes from its last checkpoint
+    resume = payload["resume"] or (ckpt is not None and find_checkpoint(ckpt) is not None)
+    evaluate = None
+    if payload["eval"] is not None and world.rank == 0:
+        evaluate = model._evaluator(payload["eval"])
+    history = train_sequence_pairs(
+        model.network, payload["chosen"], payload["rejected"], config=model.config,
+        margin=payload["margin"], weights=payload["weights"],
+        pad_id=model.tokenizer.pad_token_id, evaluate=evaluate,
+        eval_digest=payload["eval_digest"], checkpoint_dir=ckpt, resume=resume, world=world)
+    if world.rank == 0:
+        state = {k: v.detach().cpu().contiguous().clone()
+                 for k, v in model.network.state_dict().items()}
+        save_file(state, str(Path(payload["result"]) / _RESULT_WEIGHTS))
+        (Path(payload["result"]) / _RESULT_HISTORY).write_text(json.dumps(history))

@@ -11,6 +11,7 @@ from rewardlab.scale._cluster import ClusterError, check_reachable
 from rewardlab.scale._job import DistributedScoreResult, score_distributed
 from rewardlab.scale._plan import DEFAULT_SHARD_ROWS, JobPlan, Shard, plan_job
 from rewardlab.scale._shard import OUTPUT_FORMATS, ShardJob, score_shard
+from rewardlab.scale._train import run_ray
 
 __all__ = [
     "DEFAULT_SHARD_ROWS",
@@ -22,6 +23,7 @@ __all__ = [
     "ShardJob",
     "check_reachable",
     "plan_job",
+    "run_ray",
     "score_distributed",
     "score_shard",
 ]
