@@ -27,6 +27,7 @@ from rewardlab.data._fields import (
     DEFAULT_MAX_CHARS,
     RowContext,
     maybe_json,
+    parse_weights,
     read_bool,
     read_id,
     read_messages,
@@ -35,6 +36,9 @@ from rewardlab.data._fields import (
     read_reference,
     read_subset,
     read_text,
+    read_user,
+    read_votes,
+    read_weights,
 )
 from rewardlab.data._formats import detect_task, is_rewardbench2_row, unknown_layout
 from rewardlab.data._loader import load_dataset, parse_row, require_task
@@ -113,6 +117,7 @@ __all__ = [
     "parse_hh",
     "parse_problem",
     "parse_row",
+    "parse_weights",
     "prompt_buckets",
     "read_bool",
     "read_id",
@@ -124,6 +129,9 @@ __all__ = [
     "read_rows",
     "read_subset",
     "read_text",
+    "read_user",
+    "read_votes",
+    "read_weights",
     "render_hh",
     "render_prompt",
     "require_task",

@@ -84,6 +84,14 @@ class ScoreItem(BaseModel):
         default=None,
         description="Reference answer; required by models that check against one "
                     "(verify:math), ignored by others.")
+    weights: dict[str, float] | None = Field(
+        default=None,
+        description="Attribute weights for a multi: model (e.g. {\"harmless\": 1, "
+                    "\"helpful\": 0.5}); refused by other models.")
+    user: StrictStr | None = Field(
+        default=None,
+        description="Whose reward, for a personal: model (an unknown user gets the "
+                    "population mixture; user_fit says which); ignored by other models.")
 
 
 class ScoreRequest(BaseModel):
@@ -102,6 +110,11 @@ class ScoredItem(BaseModel):
     uncertainty: float | None = Field(
         default=None, description="The model's uncertainty (an ensemble's member spread).")
     error: str | None = None
+    rewards_by_attribute: dict[str, float] | None = Field(
+        default=None, description="A multi: model's reward per attribute.")
+    user_fit: str | None = Field(
+        default=None, description="A personal: model's answer for this item's user: "
+                                  "'adapted', or 'population' for a user it has no data from.")
 
 
 class ScoreResponse(BaseModel):

@@ -1,0 +1,121 @@
+"""``personal:embed:minilm`` on simulated users built from real data, beside a global
+Bradley–Terry model trained on the same pairs.
+
+Users (PersonalLLM's recipe, ``rewardlab.label.simulate_users``): the five attribute heads of
+``benchmarks/multi_heads.py`` (``--heads DIR``, saved there with ``--save``) are the preference
+directions; every user is a Dirichlet(alpha) mixture over them and labels real pairs (all five
+sets' pairs, their own labels ignored) by its mixture. Basis users (seed 0) and held-out users
+(seed 1, numbered from 100000) are disjoint; each held-out user labels ``k_max`` adaptation
+pairs and ``n_test`` test pairs of their own. Per-user accuracy on a user's test pairs is
+averaged over users, for k = 0, 1, 4, 16, 64 adaptation pairs; the global model is trained on
+the basis users' pairs pooled (the same pairs, no user).
+
+Run: ``nice -n 5 python benchmarks/personal.py --heads DIR`` — prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from _common import emit
+from multi_heads import load_sets
+from rewardlab import resolve
+from rewardlab.data import Dataset, load_dataset
+from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
+from rewardlab.label.simulate import pool_from, simulate_users
+from rewardlab.models.embedding import EmbeddingRewardModel
+from rewardlab.models.personal import PersonalRewardModel
+
+KS = (0, 1, 4, 16, 64)
+
+
+def as_dataset(rows, source: str) -> Dataset:
+    """Simulated rows as a pairwise Dataset (through the real reader, via a temp file)."""
+    import json
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    return replace(load_dataset(fh.name), source=source)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--heads", required=True)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--pairs-per-user", type=int, default=64)
+    parser.add_argument("--test-users", type=int, default=100)
+    parser.add_argument("--n-test", type=int, default=48)
+    parser.add_argument("--alpha", type=float, default=0.3)
+    parser.add_argument("--rank", type=int, default=8)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    heads = resolve(args.heads)
+    sets = load_sets()
+    pool = pool_from([d for split in sets.values() for d in split])
+    basis_sim = simulate_users(heads, pool, users=args.users, pairs_per_user=args.pairs_per_user,
+                               seed=0, alpha=args.alpha)
+    k_max = max(KS)
+    held_sim = simulate_users(heads, pool, users=args.test_users,
+                              pairs_per_user=k_max + args.n_test, seed=1, alpha=args.alpha,
+                              first_user=100000)
+    train = as_dataset(basis_sim.rows, "simulated basis users")
+    held = as_dataset(held_sim.rows, "simulated held-out users")
+    assert not {r.user for r in train.records} & {r.user for r in held.records}
+
+    t_fit = time.perf_counter()
+    personal = PersonalRewardModel(rank=args.rank).fit(train)
+    basis_seconds = time.perf_counter() - t_fit
+    global_bt = EmbeddingRewardModel().fit(replace(train, records=tuple(
+        replace(r, user=None) for r in train.records)))
+
+    by_user: dict[str, list] = {}
+    for r in held.records:
+        by_user.setdefault(r.user, []).append(r)
+    results = {k: [] for k in KS}
+    global_acc = []
+    fit_times = {k: [] for k in KS}
+    for user, records in by_user.items():
+        adapt, test = records[:k_max], records[k_max:]
+        prompts = [r.prompt for r in test]
+        responses = [r.chosen for r in test] + [r.rejected for r in test]
+        n = len(test)
+        g = global_bt.score(prompts + prompts, responses)
+        global_acc.append(pair_outcomes(g[:n], g[n:]).mean())
+        basis = personal.basis_rewards(prompts + prompts, responses)
+        for k in KS:
+            start = time.perf_counter()
+            w = personal.fit_user(adapt[:k]) if k else personal.population_
+            fit_times[k].append(time.perf_counter() - start)
+            r = basis @ w
+            results[k].append(pair_outcomes(r[:n], r[n:]).mean())
+        del user
+    g_mean = float(np.mean(global_acc))
+    per_k = {}
+    for k in KS:
+        acc = np.array(results[k])
+        per_k[str(k)] = {"per_user_accuracy_mean": round(float(acc.mean()), 4),
+                         "per_user_accuracy_p10": round(float(np.percentile(acc, 10)), 4),
+                         "ci95": [round(x, 4) for x in bootstrap_ci(acc)],
+                         "fit_seconds_per_user_mean": round(float(np.mean(fit_times[k])), 4),
+                         "fit_seconds_per_user_max": round(float(np.max(fit_times[k])), 4)}
+    emit("personal",
+         users=args.users, pairs_per_user=args.pairs_per_user, test_users=args.test_users,
+         test_pairs_per_user=args.n_test, alpha=args.alpha, rank=args.rank,
+         pool_pairs=len(pool), basis_pairs=len(train),
+         global_bt_accuracy=round(g_mean, 4),
+         global_bt_ci95=[round(x, 4) for x in bootstrap_ci(np.array(global_acc))],
+         by_k=per_k,
+         k16_minus_global_points=round(100 * (per_k["16"]["per_user_accuracy_mean"] - g_mean), 2),
+         k0_minus_global_points=round(100 * (per_k["0"]["per_user_accuracy_mean"] - g_mean), 2),
+         basis_fit_seconds=round(basis_seconds, 1),
+         seconds=round(time.perf_counter() - t0, 1))
+
+
+if __name__ == "__main__":
+    main()
