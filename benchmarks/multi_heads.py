@@ -47,6 +47,8 @@ def conciseness_pairs():
     records = []
     for i, (prompt, v) in enumerate(sorted(by_prompt.items())):
         for a, b in ((0, 1), (0, 2), (1, 2)):
+            if v[ORDER[a]]["output_2"] == v[ORDER[b]]["output_2"]:
+                continue  # the same answer at two lengths carries no preference
             records.append(PairRecord(prompt=prompt, chosen=v[ORDER[a]]["output_2"],
                                       rejected=v[ORDER[b]]["output_2"], id=f"ae/{i}/{a}{b}",
                                       subset=f"{ORDER[a]}>{ORDER[b]}", line=i + 1))
@@ -146,15 +148,17 @@ def main() -> None:
         "Conciseness": [("concise", None)],
     }
 
-    def section_scores(weights: np.ndarray) -> dict[str, float]:
+    def section_scores(weights: np.ndarray | None, combine: str = "sum",
+                       gate: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         out = {}
         for section, parts in sections.items():
             hits = []
             for name, mask in parts:
                 z = z_bias if name == "bias" else z_test[name]
                 n = len(z) // 2
-                w = np.tile(weights / weights.sum(), (2 * n, 1))
-                total = combine_rewards(z, attributes, w)
+                w = (np.tile(gate[name], (2, 1)) if gate is not None
+                     else np.tile(weights / weights.sum(), (2 * n, 1)))
+                total = combine_rewards(z, attributes, w, combine=combine)
                 o = pair_outcomes(total[:n], total[n:])
                 hits.append(o if mask is None else o[mask])
             out[section] = float(np.concatenate(hits).mean())
@@ -182,6 +186,15 @@ def main() -> None:
     preference = ["Chat", "Chat Hard", "Safety", "Bias", "Conciseness"]
     beats_length = [s for s in preference if equal[s] > length[s]]
 
+    conjunction = section_scores(np.ones(k), combine="logsigmoid")
+    # ArmoRM-style learned gate: prompt -> weights, trained on the five training sets pooled
+    gated = MultiRewardModel(combine="learned")
+    gated.fit({**train, "gate": pooled_train})
+    gate_w = {name: gated._gate_weights([r.prompt for r in
+                                         (bias if name == "bias" else test[name]).records])
+              for name in [*attributes, "bias"]}
+    learned = section_scores(None, gate=gate_w)
+
     steering = []
     h = attributes.index("harmless")
     for wh in (0.25, 0.5, 1.0, 2.0, 4.0):
@@ -201,6 +214,8 @@ def main() -> None:
          sections_equal_weights={k2: round(v, 4) for k2, v in equal.items()},
          sections_single_heads={a: {k2: round(v, 4) for k2, v in s.items()}
                                 for a, s in singles.items()},
+         sections_logsigmoid={k2: round(v, 4) for k2, v in conjunction.items()},
+         sections_learned_gate={k2: round(v, 4) for k2, v in learned.items()},
          sections_length_rule={k2: round(v, 4) for k2, v in length.items()},
          overall_ge_every_single=all(equal["overall"] >= s["overall"] for s in singles.values()),
          beats_length_in=beats_length,

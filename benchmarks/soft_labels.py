@@ -44,6 +44,7 @@ def boot(fn, n: int, rng: np.random.Generator, reps: int = 1000) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2, help="head epochs (embed's default: 2)")
     args = parser.parse_args()
     t0 = time.perf_counter()
     train, test = split_by_prompt(load_dataset("bundled:pandalm"), test_fraction=0.25, seed=0)
@@ -56,7 +57,8 @@ def main() -> None:
     for name, soft in (("hard", False), ("soft", True)):
         probs = []
         for seed in range(args.seeds):
-            model = EmbeddingRewardModel(seed=seed, soft_labels=soft).fit(train)
+            model = EmbeddingRewardModel(seed=seed, soft_labels=soft,
+                                         epochs=args.epochs).fit(train)
             r = model.score(prompts + prompts, responses)
             probs.append(1.0 / (1.0 + np.exp(-(r[:n] - r[n:]))))
         p = np.mean(probs, axis=0)
@@ -71,7 +73,7 @@ def main() -> None:
                 [ece(q[share < 1], share[share < 1]) for q in probs])), 4),
             "mean_p_chosen": round(float(p.mean()), 4),
         }
-    emit("soft_labels", n_train=len(train), n_test=n,
+    emit("soft_labels", n_train=len(train), n_test=n, epochs=args.epochs,
          n_test_split=int((share < 1).sum()), seeds=args.seeds, **out,
          ece_soft_minus_hard=round(out["soft"]["ece"] - out["hard"]["ece"], 4),
          accuracy_soft_minus_hard_points=round(

@@ -114,13 +114,14 @@ def trained_multi(attribute_sets):
 
 @pytest.fixture(scope="session")
 def user_pairs(attribute_sets):
-    """Pairs of two users who disagree: ``u1`` labels as HH, ``u2`` the opposite way."""
+    """Two users who disagree on the same 24 pairs: ``u1`` labels as HH, ``u2`` the
+    opposite way (no single reward can please both)."""
     from dataclasses import replace
 
-    from _pairs_util import with_user
+    from _pairs_util import flipped, with_user
 
     a = with_user(attribute_sets["harmless"], "u1")
-    b = with_user(attribute_sets["contrary"], "u2")
+    b = with_user(flipped(attribute_sets["harmless"]), "u2")
     return replace(a, records=a.records + b.records)
 
 

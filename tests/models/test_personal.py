@@ -27,16 +27,17 @@ def test_training_users_are_told_apart(trained_personal, user_pairs):
 
 
 def test_new_user_fitted_from_a_few_pairs_without_touching_the_basis(trained_personal,
-                                                                     hh_small):
+                                                                     attribute_sets):
     model = trained_personal.with_options({})
     basis = {k: v.clone() for k, v in model.basis_.state_dict().items()}
-    contrary = with_user(flipped(hh_small[1]), "new")
-    before = evaluate_pairwise(model, contrary).overall.accuracy  # population mixture
+    # a new user who judges like u2 (HH's labels reversed), on pairs the basis has embedded
+    like_u2 = with_user(flipped(attribute_sets["harmless"].take(range(12))), "new")
+    before = evaluate_pairwise(model, like_u2).overall.accuracy  # population mixture
     start = time.perf_counter()
-    used = model.adapt(contrary.take(range(12)))
+    used = model.adapt(like_u2)
     assert time.perf_counter() - start < 5.0
     assert used == {"new": 12}
-    after = evaluate_pairwise(model, contrary.take(range(12))).overall.accuracy
+    after = evaluate_pairwise(model, like_u2).overall.accuracy
     assert after > before
     for k, v in model.basis_.state_dict().items():
         assert (v == basis[k]).all()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictStr, model_serializer
 
 __all__ = [
     "ChatMessage",
@@ -115,6 +115,16 @@ class ScoredItem(BaseModel):
     user_fit: str | None = Field(
         default=None, description="A personal: model's answer for this item's user: "
                                   "'adapted', or 'population' for a user it has no data from.")
+
+    @model_serializer(mode="wrap")
+    def _only_when_given(self, handler: Any) -> Any:
+        """The attribute and user fields appear only for the models that give them, so
+        every other model's items read as before."""
+        data = handler(self)
+        for key in ("rewards_by_attribute", "user_fit"):
+            if isinstance(data, dict) and data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class ScoreResponse(BaseModel):
