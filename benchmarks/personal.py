@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--head", default="mlp")
     args = parser.parse_args()
     t0 = time.perf_counter()
     heads = resolve(args.heads)
@@ -70,7 +71,7 @@ def main() -> None:
     assert not {r.user for r in train.records} & {r.user for r in held.records}
 
     t_fit = time.perf_counter()
-    personal = PersonalRewardModel(rank=args.rank, epochs=args.epochs).fit(train)
+    personal = PersonalRewardModel(rank=args.rank, epochs=args.epochs, head=args.head).fit(train)
     basis_seconds = time.perf_counter() - t_fit
     global_bt = EmbeddingRewardModel().fit(replace(train, records=tuple(
         replace(r, user=None) for r in train.records)))

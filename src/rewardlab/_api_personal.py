@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ from rewardlab.models.base import (
 )
 from rewardlab.models.registry import resolve
 
-__all__ = ["AdaptResult", "SimulateResult", "adapt_users", "parse_named_data",
-           "simulate_users_file", "train_attributes", "with_conditions"]
+__all__ = ["AdaptResult", "AttributeTrainResult", "SimulateResult", "adapt_users",
+           "parse_named_data", "simulate_users_file", "train_attributes", "with_conditions"]
 
 
 def parse_named_data(items: Sequence[str]) -> dict[str, str]:
@@ -66,17 +66,28 @@ def parse_named_data(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class AttributeTrainResult:
+    """What ``train_attributes`` did (the fields of ``api.TrainResult``); ``report`` has
+    ``pairs_per_attribute``."""
+
+    model: RewardModel
+    n_train: int
+    out: Path | None
+    history: list[dict[str, Any]]
+    seconds: float
+    skipped: tuple[SkippedRow, ...] = ()
+    skipped_file: Path | None = None
+    encoded_texts: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
+
+
 def train_attributes(model: str | Path | RewardModel, sets: Mapping[str, str | Path | Dataset],
                      *, out: str | Path | None = None, params: dict[str, Any] | None = None,
                      format: Task | None = None, skip_invalid: bool = False,
-                     max_chars: int = DEFAULT_MAX_CHARS, limit: int | None = None) -> Any:
-    """Train a ``multi:`` model, one head per named set, and save it to ``out``.
-
-    Returns:
-        ``rewardlab.api.TrainResult``.
-    """
-    from rewardlab.api import TrainResult
-
+                     max_chars: int = DEFAULT_MAX_CHARS, limit: int | None = None
+                     ) -> AttributeTrainResult:
+    """Train a ``multi:`` model, one head per named set, and save it to ``out``."""
     start = time.perf_counter()
     check_outputs({"--out": out}, {f"--data {k}": v for k, v in sets.items()},
                   skipped_files=True)
@@ -100,7 +111,7 @@ def train_attributes(model: str | Path | RewardModel, sets: Mapping[str, str | P
     if out is not None:
         rm.save(out)  # type: ignore[attr-defined]
         skipped_file = report_skipped(skipped, Path(out))
-    return TrainResult(model=rm, n_train=sum(len(d) for d in loaded.values()),
+    return AttributeTrainResult(model=rm, n_train=sum(len(d) for d in loaded.values()),
                        out=None if out is None else Path(out),
                        history=list(getattr(rm, "history_", [])),
                        seconds=time.perf_counter() - start, skipped=skipped,

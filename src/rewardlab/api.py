@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 from rewardlab._api_personal import (
     AdaptResult,
+    AttributeTrainResult,
     SimulateResult,
     adapt_users,
     simulate_users_file,
@@ -55,6 +56,7 @@ from rewardlab._api_personal import (
 
 __all__ = [
     "AdaptResult",
+    "AttributeTrainResult",
     "DemoResult",
     "InjectResult",
     "RolloutLabelResult",
