@@ -44,18 +44,52 @@ def as_dataset(rows, source: str) -> Dataset:
     return replace(load_dataset(fh.name), source=source)
 
 
+def plot_accuracy_vs_k(record: dict, path: str) -> None:
+    """Per-user accuracy against k (the personal model, its 10th percentile) beside the
+    global Bradley–Terry model, as an SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ks = [int(k) for k in record["by_k"]]
+    mean = [record["by_k"][str(k)]["per_user_accuracy_mean"] for k in ks]
+    p10 = [record["by_k"][str(k)]["per_user_accuracy_p10"] for k in ks]
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.subplots()
+    x = list(range(len(ks)))
+    ax.plot(x, mean, marker="o", label=f"personal (rank {record['rank']}), mean over users")
+    ax.plot(x, p10, marker=".", ls=":", label="personal, 10th percentile")
+    ax.axhline(record["global_bt_accuracy"], color="grey", ls="--", label="global BT")
+    ax.set_xticks(x, [str(k) for k in ks])
+    ax.set_xlabel("pairs from the user (k)")
+    ax.set_ylabel("held-out accuracy")
+    ax.legend(fontsize=8)
+    fig.savefig(path, format="svg", metadata={"Date": None})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--heads", required=True)
+    parser.add_argument("--heads")
+    parser.add_argument("--plot", help="also draw accuracy vs k into this SVG file")
+    parser.add_argument("--plot-from", help="draw --plot from this saved JSON line only")
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--pairs-per-user", type=int, default=64)
     parser.add_argument("--test-users", type=int, default=100)
     parser.add_argument("--n-test", type=int, default=48)
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--head", default="mlp")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--head", default="linear")
     args = parser.parse_args()
+    if args.plot_from:
+        import json
+
+        with open(args.plot_from, encoding="utf-8") as fh:
+            plot_accuracy_vs_k(json.loads(fh.read()), args.plot)
+        return
+    if not args.heads:
+        parser.error("--heads DIR is required (a multi: model, from multi_heads.py --save)")
     t0 = time.perf_counter()
     heads = resolve(args.heads)
     sets = load_sets()
@@ -137,6 +171,11 @@ def main() -> None:
                          "ci95": [round(x, 4) for x in bootstrap_ci(acc)],
                          "fit_seconds_per_user_mean": round(float(np.mean(fit_times[k])), 4),
                          "fit_seconds_per_user_max": round(float(np.max(fit_times[k])), 4)}
+    record = dict(
+         users=args.users, pairs_per_user=args.pairs_per_user, test_users=args.test_users,
+         rank=args.rank, by_k=per_k, global_bt_accuracy=round(g_mean, 4))
+    if args.plot:
+        plot_accuracy_vs_k(record, args.plot)
     emit("personal",
          users=args.users, pairs_per_user=args.pairs_per_user, test_users=args.test_users,
          test_pairs_per_user=args.n_test, alpha=args.alpha, rank=args.rank,
