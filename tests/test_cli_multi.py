@@ -62,6 +62,11 @@ def test_bad_weights_name_the_file_line_and_field(run_cli, multi_dir, tmp_path):
     res = run_cli("score", multi_dir, tmp_path / "p.jsonl", "--weights", "harmless=-1,contrary=1",
                   "--out", tmp_path / "s.jsonl")
     assert res.code == 2 and "zero or more" in res.err
+    pairs = _write(tmp_path / "pairs.jsonl", [
+        {"prompt": "hi", "chosen": "a", "rejected": "b"},
+        {"prompt": "hi", "chosen": "a", "rejected": "b", "weights": {"harmless": 0}}])
+    res = run_cli("eval", multi_dir, pairs)
+    assert res.code == 2 and "pairs.jsonl:2" in res.err and "sum to 0" in res.err
 
 
 def test_weights_and_adapt_on_the_wrong_kind_exit_2(run_cli, trained_embed, tmp_path):

@@ -16,7 +16,7 @@ from rewardlab.data import Dataset, PairRecord, SkippedRow, require_task
 from rewardlab.evaluate.judged import judge_summary
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe
-from rewardlab.scoring import score_pair_batch, score_pairs
+from rewardlab.scoring import check_row_weights, score_pair_batch, score_pairs
 
 __all__ = ["PairwiseResult", "SubsetResult", "evaluate_pairwise", "per_user_summary", "score_pairs"]
 
@@ -151,6 +151,7 @@ def evaluate_pairwise(
     if rewards is not None:
         chosen, rejected = rewards
     else:
+        check_row_weights(model, records, data.source)  # a bad weight names its line
         scored = score_pair_batch(model, records, swap=swap)
         chosen, rejected = scored.chosen, scored.rejected
         fits = None if scored.details is None else scored.details[0]
