@@ -89,9 +89,39 @@ def length_rule(data):
     return pair_outcomes(lc, lr), pair_outcomes(-lc, -lr)
 
 
+def plot_attributes(z_test: dict[str, np.ndarray], attributes: list[str], path: str) -> None:
+    """Each attribute's standardised reward on every held-out pair, chosen beside rejected:
+    how far apart each head puts the two sides, and on which scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    z = np.concatenate([np.concatenate([v[: len(v) // 2], v[len(v) // 2:]], axis=1)
+                        for v in z_test.values()])
+    k = len(attributes)
+    fig = Figure(figsize=(7, 3.2), layout="constrained")
+    ax = fig.subplots()
+    chosen = ax.boxplot([z[:, j] for j in range(k)], positions=np.arange(k) * 3,
+                        widths=0.9, patch_artist=True, showfliers=False)
+    rejected = ax.boxplot([z[:, k + j] for j in range(k)], positions=np.arange(k) * 3 + 1,
+                          widths=0.9, patch_artist=True, showfliers=False)
+    for box in chosen["boxes"]:
+        box.set_facecolor("#90caf9")
+    for box in rejected["boxes"]:
+        box.set_facecolor("#ffcc80")
+    ax.set_xticks(np.arange(k) * 3 + 0.5, attributes)
+    ax.set_ylabel("standardised reward")
+    ax.legend([chosen["boxes"][0], rejected["boxes"][0]], ["chosen", "rejected"], fontsize=8)
+    ax.set_title(f"every held-out pair of the five sets ({len(z)}), by attribute head",
+                 fontsize=9)
+    fig.savefig(path, format="svg", metadata={"Date": None})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--save", help="save the five-head model here (personal.py reuses it)")
+    parser.add_argument("--plot", help="draw the per-attribute reward distribution (SVG)")
     args = parser.parse_args()
     t0 = time.perf_counter()
     sets = load_sets()
@@ -122,6 +152,9 @@ def main() -> None:
                        "alone": round(a_alone, 4), "in_multi": round(a_multi, 4),
                        "diff_points": round(100 * (a_multi - a_alone), 2),
                        "ci95_in_multi": [round(x, 4) for x in bootstrap_ci(outcomes)]}
+
+    if args.plot:
+        plot_attributes(z_test, attributes, args.plot)
 
     # pooled: one head on all five training sets together
     pooled_train = replace(train["harmless"], records=tuple(
