@@ -97,6 +97,10 @@ def test_personal_adapt_score_and_population_fallback(run_cli, trained_personal,
     assert "dave" in res.err and "population mixture" in res.err
     rows = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert [r["user_fit"] for r in rows] == ["adapted", "population"]
+    trained = run_cli("train", users, "--model", "personal:embed:minilm?rank=2&epochs=2",
+                      "--out", tmp_path / "p2")
+    assert trained.code == 0, trained.err
+    assert "train accuracy" in trained.out
     res = run_cli("eval", tmp_path / "p", users, "--json", tmp_path / "e.json")
     assert res.code == 0, res.err
     report = json.loads((tmp_path / "e.json").read_text())

@@ -257,7 +257,14 @@ class PersonalRewardModel(SaveLoadMixin):
                     loss.backward()
                     opt.step()
                     total += loss.item() * len(batch)
-                self.history_.append({"epoch": epoch, "loss": total / n})
+                with torch.no_grad():  # what `train` reports, as for every kind
+                    basis.eval()
+                    b = basis(x)
+                    margin = ((b[:n] - b[n:]) * F.softplus(raw_users[index])).sum(1)
+                    hits = (margin > 0).float() + 0.5 * (margin == 0).float()
+                self.history_.append({"epoch": epoch, "loss": total / n,
+                                      "accuracy": hits.mean().item(),
+                                      "margin": margin.mean().item()})
             basis.eval()
         self.basis_ = basis
         self.feature_mean_ = mean.astype(np.float32)
