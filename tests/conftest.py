@@ -93,6 +93,46 @@ def trained_prm(injected_steps):
     return resolve("prm:minilm?epochs=20&max_length=128").fit(injected_steps[0])
 
 
+@pytest.fixture(scope="session")
+def attribute_sets(hh_small):
+    """Two opposed attribute sets from the small HH split (the embeddings ``trained_embed``
+    uses): ``harmless`` = the first 24 training pairs as labelled, ``contrary`` = the next 24
+    with their sides swapped, so the two heads disagree and weights visibly steer."""
+    from _pairs_util import flipped
+
+    train = hh_small[0]
+    return {"harmless": train.take(range(24)), "contrary": flipped(train.take(range(24, 48)))}
+
+
+@pytest.fixture(scope="session")
+def trained_multi(attribute_sets):
+    """A two-head ``multi:embed:minilm`` model on ``attribute_sets`` (shared; do not mutate)."""
+    from rewardlab import resolve
+
+    return resolve("multi:embed:minilm?epochs=20").fit(attribute_sets)
+
+
+@pytest.fixture(scope="session")
+def user_pairs(attribute_sets):
+    """Two users who disagree on the same 24 pairs: ``u1`` labels as HH, ``u2`` the
+    opposite way (no single reward can please both)."""
+    from dataclasses import replace
+
+    from _pairs_util import flipped, with_user
+
+    a = with_user(attribute_sets["harmless"], "u1")
+    b = with_user(flipped(attribute_sets["harmless"]), "u2")
+    return replace(a, records=a.records + b.records)
+
+
+@pytest.fixture(scope="session")
+def trained_personal(user_pairs):
+    """A rank-2 ``personal:embed:minilm`` model on ``user_pairs`` (shared; do not mutate)."""
+    from rewardlab import resolve
+
+    return resolve("personal:embed:minilm?rank=2&epochs=40").fit(user_pairs)
+
+
 class CliResult:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err

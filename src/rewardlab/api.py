@@ -21,7 +21,7 @@ from rewardlab.data import (
     require_task,
     split_by_prompt,
 )
-from rewardlab.errors import CapabilityError, OutputError
+from rewardlab.errors import CapabilityError, ConfigError, OutputError
 from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
 from rewardlab.evaluate.process import ProcessResult, evaluate_process
@@ -45,12 +45,25 @@ from rewardlab.train.checkpoint import check_start, remove_checkpoints
 if TYPE_CHECKING:
     from rewardlab.scale import DistributedScoreResult
 
+from rewardlab._api_personal import (
+    AdaptResult,
+    AttributeTrainResult,
+    SimulateResult,
+    adapt_users,
+    simulate_users_file,
+    train_attributes,
+)
+
 __all__ = [
+    "AdaptResult",
+    "AttributeTrainResult",
     "DemoResult",
     "InjectResult",
     "RolloutLabelResult",
     "ScoreResult",
+    "SimulateResult",
     "TrainResult",
+    "adapt_users",
     "checkpoint_dir_for",
     "evaluate",
     "inject_errors",
@@ -61,7 +74,9 @@ __all__ = [
     "run_demo",
     "score",
     "score_distributed",
+    "simulate_users_file",
     "train",
+    "train_attributes",
 ]
 
 
@@ -340,6 +355,8 @@ class ScoreResult:
     task: str
     skipped: tuple[SkippedRow, ...] = ()
     skipped_file: Path | None = None
+    #: users a personalised model had no data from, scored with its population mixture
+    population_users: tuple[str, ...] = ()
 
 
 def score(
@@ -351,19 +368,40 @@ def score(
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
     limit: int | None = None,
+    weights: str | None = None,
+    user: str | None = None,
 ) -> ScoreResult:
     """Score every row of ``data`` into ``out`` (JSONL): one row out per row in, in order
-    (``limit``: the first N valid rows only)."""
+    (``limit``: the first N valid rows only). ``weights`` (``harmless=1,helpful=0.5``) steer
+    a ``multi:`` model and ``user`` picks a ``personal:`` model's user, for every row
+    without its own ``weights`` / ``user`` column."""
+    from rewardlab._api_personal import with_conditions
+    from rewardlab.models.base import UserScorer
+
     check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
     rm = resolve(model)
+    if user is not None and not isinstance(rm, UserScorer):
+        raise ConfigError(f"--user picks a personal: model's user; model '{describe(rm)}' "
+                          "gives everyone the same reward")
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
+    dataset = with_conditions(dataset, weights=weights, user=user)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"cannot write scores to {out}: it is a directory; give a file name")
-    n = write_jsonl(out, iter_scored_rows(rm, dataset))
+    fallback: set[str] = set()
+
+    def watched(rows: Any) -> Any:
+        for row in rows:
+            if "population" in (row.get("user_fit"), row.get("user_fit_chosen")) and \
+                    row.get("user") is not None:
+                fallback.add(str(row["user"]))
+            yield row
+
+    n = write_jsonl(out, watched(iter_scored_rows(rm, dataset)))
     return ScoreResult(n_rows=n, out=out, task=dataset.task, skipped=dataset.skipped,
-                       skipped_file=report_skipped(dataset.skipped, out))
+                       skipped_file=report_skipped(dataset.skipped, out),
+                       population_users=tuple(sorted(fallback)))
 
 
 def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out: str | Path,

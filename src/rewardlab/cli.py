@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from rewardlab import __version__, _cli_inspect, _cli_rubric, api
+from rewardlab import __version__, _cli_inspect, _cli_personal, _cli_rubric, api
 from rewardlab import _cli_common as _common
 from rewardlab._cli_common import (
     FormatOpt,
@@ -61,8 +61,10 @@ def _main(
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Argument(help="Training data file (or bundled:NAME).")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the model.")],
+    data: Annotated[str | None, typer.Argument(help="Training data file (or bundled:NAME); "
+                                               "multi: models take --data NAME=FILE.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o",
+                                                 help="Directory to save the model.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model spec to train: embed:minilm, "
                                        "seq:minilm, seq:PATH, ...")] = "embed:minilm",
     epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.")] = None,
@@ -110,11 +112,31 @@ def train(
                        ] = None,
     gpus_per_worker: Annotated[float, typer.Option(min=0.0, help="GPUs per Ray worker.")
                                ] = 0.0,
+    named_data: Annotated[list[str] | None, typer.Option(
+        "--data", help="NAME=FILE, repeatable: one attribute head per named set (multi: "
+        "models), or one TOML file with a [data] table.")] = None,
+    adapt: Annotated[str | None, typer.Option(
+        help="Users' pairs (a 'user' column) to fit into the personal: model given as "
+        "--model DIR (or personal:DIR), the basis untouched.")] = None,
+    soft_labels: Annotated[bool, typer.Option(
+        help="Train towards each pair's share of annotator votes (votes / meta.votes).")
+    ] = False,
     format: FormatOpt = None,
     skip_invalid: SkipOpt = False,
     max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
 ) -> None:
     """Train a reward model (pairs, best-of-n rows or step labels) and save it to --out."""
+    if out_dir is None:
+        raise ConfigError("train needs --out DIR, where the model is saved")
+    if named_data or adapt:
+        _cli_personal.train_special(data, out_dir, model, named_data, adapt, soft_labels,
+                                    {"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                     "seed": seed, "max_length": max_length},
+                                    fmt(format), skip_invalid, max_chars, limit)
+        return
+    if data is None:
+        raise ConfigError("train needs DATA (a file or bundled:NAME), or --data NAME=FILE "
+                          "for a multi: model")
     checkpoints = api.checkpoint_dir_for(out_dir)
 
     def kept() -> str:
@@ -127,7 +149,8 @@ def train(
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "loss": loss,
              "center_coef": center_coef, "seed": seed, "max_length": max_length,
              "lora": lora, "grad_accum": grad_accum, "checkpoint_every": checkpoint_every,
-             "device": device}
+             "device": device,
+             "soft_labels": soft_labels or None}
     params = {k: v for k, v in given.items() if v is not None}
     result = api.train(model, data, out=out_dir, params=params, format=fmt(format),
                        skip_invalid=skip_invalid, max_chars=max_chars, eval_data=eval_data,
@@ -240,12 +263,18 @@ def score(
                              ] = PartFormat.jsonl,
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for "
                                                    "--address to answer.")] = 10.0,
+    weights: Annotated[str | None, typer.Option(
+        help="multi: models: attribute weights, e.g. harmless=1,helpful=0.5 (a row's "
+        "'weights' column wins).")] = None,
+    user: Annotated[str | None, typer.Option(
+        help="personal: models: whose reward to give (a row's 'user' column wins).")] = None,
 ) -> None:
     """Score every row: one output row per input row, in order, with its id. With --ray,
     shards of the file are scored in parallel into --out; rerun to resume."""
     model = api.judge_options(model, swap=swap, reason=reason)
     model = _cli_rubric.with_rubric_file(model, rubric)
-    given = {"--limit": limit} if ray else {"--address": address, "--workers": workers}
+    given = ({"--limit": limit, "--weights": weights, "--user": user} if ray
+             else {"--address": address, "--workers": workers})
     used = [name for name, value in given.items() if value is not None]
     if used:
         raise ConfigError(f"{', '.join(used)} " + ("does not apply to --ray" if ray else
@@ -253,8 +282,10 @@ def score(
     if not ray:
         on_interrupt(not_written(out_file))
         result = api.score(model, data, out=out_file, format=fmt(format),
-                           skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
+                           skip_invalid=skip_invalid, max_chars=max_chars, limit=limit,
+                           weights=weights, user=user)
         out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
+        _cli_personal.say_population(result.population_users)
         print_skipped(err, result.skipped, result.skipped_file)
         return
     on_interrupt(lambda: f"the shards finished so far are kept in {out_file}; run the same "
@@ -364,6 +395,9 @@ def label_rollouts(
         out.print(f"{int(st['low_confidence'])} low-confidence step labels; "
                   f"{int(st['dropped'])} rows dropped")
     print_skipped(err, result.skipped, result.skipped_file)
+
+
+label_app.command("simulate-users")(_cli_personal.simulate_users)
 
 
 @app.command()

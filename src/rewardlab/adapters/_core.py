@@ -48,6 +48,7 @@ from rewardlab.models.registry import resolve
 from rewardlab.scoring import (
     ascore_batch,
     needs_references,
+    route,
     score_batch,
     takes_structured_references,
 )
@@ -281,12 +282,17 @@ class CombinedReward:
     """
 
     def __init__(self, rewards: Any, *, weights: Any = None, normalize: Normalize = "none",
-                 nan_policy: Literal["raise", "omit"] = "raise") -> None:
+                 nan_policy: Literal["raise", "omit"] = "raise",
+                 attribute_weights: Mapping[str, float] | None = None,
+                 user: str | None = None) -> None:
         check_option("CombinedReward", "normalize", normalize, _NORMALIZE)
         check_option("CombinedReward", "nan_policy", nan_policy, ("raise", "omit"))
         self.rewards, self.weights = rewards, weights
         self.normalize, self.nan_policy = normalize, nan_policy
         self.terms = reward_terms(rewards, weights)
+        #: steer the multi: terms (attribute -> weight) and pick the personal: terms' user,
+        #: for every call that does not give its own per sample
+        self.attribute_weights, self.user = attribute_weights, user
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{t.name}={t.weight:g}" for t in self.terms)
@@ -364,13 +370,30 @@ class CombinedReward:
                 f"dataset column ({', '.join(REFERENCE_KEYS)}), verl's ground_truth "
                 "or OpenRLHF's --label_key")
 
+    def _conditions(self, model: RewardModel, n: int, attribute_weights: Any, users: Any
+                    ) -> dict[str, Any]:
+        """The per-sample weights (``multi:`` terms) and users (``personal:`` terms) for
+        ``model``: the call's own, else the adapter's defaults; other models get neither."""
+        how = route(model)
+        if how == "attributes":
+            given = attribute_weights if attribute_weights is not None else (
+                None if self.attribute_weights is None else [self.attribute_weights] * n)
+            return {"weights": given}
+        if how == "users":
+            given = users if users is not None else (
+                None if self.user is None else [self.user] * n)
+            return {"users": given}
+        return {}
+
     def _score_term(self, term: RewardTerm, model: RewardModel, prompts: Sequence[Prompt],
                     responses: Sequence[str], references: list[str] | None,
-                    groups: Any = None) -> np.ndarray:
+                    groups: Any = None, attribute_weights: Any = None,
+                    users: Any = None) -> np.ndarray:
         self._require_references(term, model, references)
+        extra = self._conditions(model, len(responses), attribute_weights, users)
         with _score_lock(model):
             out = score_batch(model, prompts, responses, references=references,
-                              groups=groups).rewards
+                              groups=groups, **extra).rewards
         return self._check_output(term, model, out, prompts, responses)
 
     def _check_output(self, term: RewardTerm, model: RewardModel, out: np.ndarray,
@@ -413,7 +436,9 @@ class CombinedReward:
         return np.where(missing, np.nan, total)
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str],
-              references: Sequence[Any] | None = None, groups: Any = None) -> Scores:
+              references: Sequence[Any] | None = None, groups: Any = None, *,
+              attribute_weights: Sequence[Any] | None = None,
+              users: Sequence[str | None] | None = None) -> Scores:
         """Score every term and combine.
 
         Args:
@@ -421,6 +446,9 @@ class CombinedReward:
             responses: the responses.
             references: a reference answer per response, for models that judge against one.
             groups: group id per response for ``normalize="group"``; default: equal prompts.
+            attribute_weights: per response, attribute weights for the ``multi:`` terms
+                (default: the adapter's ``attribute_weights``, else each model's own).
+            users: per response, the user for the ``personal:`` terms (default: ``user``).
 
         Raises:
             ConfigError: inputs do not pair up, a reference is missing, or a group is split.
@@ -429,12 +457,15 @@ class CombinedReward:
         """
         refs = self._check_inputs(prompts, responses, references)
         ids = _group_list(groups)
-        components = {t.name: self._score_term(t, m, prompts, responses, refs, ids)
+        components = {t.name: self._score_term(t, m, prompts, responses, refs, ids,
+                                               attribute_weights, users)
                       for t, m in zip(self.terms, self.models(), strict=True)}
         return Scores(self._combine(components, prompts, groups), components)  # type: ignore[arg-type]
 
     async def ascore(self, prompts: Sequence[Prompt], responses: Sequence[str],
-                     references: Sequence[Any] | None = None, groups: Any = None) -> Scores:
+                     references: Sequence[Any] | None = None, groups: Any = None, *,
+                     attribute_weights: Sequence[Any] | None = None,
+                     users: Sequence[str | None] | None = None) -> Scores:
         """``score`` without blocking the event loop.
 
         Terms are scored concurrently: a model with an ``async def ascore(prompts, responses)``
@@ -444,8 +475,10 @@ class CombinedReward:
 
         async def one(term: RewardTerm, model: RewardModel) -> np.ndarray:
             self._require_references(term, model, refs)
+            extra = self._conditions(model, len(responses), attribute_weights, users)
             out = await ascore_batch(model, prompts, responses, references=refs,
-                                     groups=_group_list(groups), lock=_score_lock(model))
+                                     groups=_group_list(groups), lock=_score_lock(model),
+                                     **extra)
             return self._check_output(term, model, out.rewards, prompts, responses)
 
         models = await asyncio.to_thread(self.models)

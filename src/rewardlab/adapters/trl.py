@@ -168,7 +168,8 @@ class TRLRewardFunction:
                  **kwargs: Any) -> list[float | None]:
         """One reward per completion, as TRL's ``_calculate_rewards`` expects."""
         ps, rs, refs = self._inputs(prompts, completions, kwargs)
-        return self._output(self.reward.score(ps, rs, refs), kwargs)
+        return self._output(self.reward.score(ps, rs, refs, **_conditions(kwargs, len(rs))),
+                            kwargs)
 
 
 class AsyncTRLRewardFunction(TRLRewardFunction):
@@ -190,7 +191,8 @@ class AsyncTRLRewardFunction(TRLRewardFunction):
                        completion_ids: Sequence[Sequence[int]] | None = None,
                        **kwargs: Any) -> list[float | None]:
         ps, rs, refs = self._inputs(prompts, completions, kwargs)
-        return self._output(await self.reward.ascore(ps, rs, refs), kwargs)
+        return self._output(await self.reward.ascore(ps, rs, refs, **_conditions(kwargs, len(rs))),
+                            kwargs)
 
 
 def trl_reward_funcs(rewards: Any, *, weights: Any = None, asynchronous: bool = False,
@@ -219,3 +221,18 @@ def trl_reward_funcs(rewards: Any, *, weights: Any = None, asynchronous: bool = 
     terms = CombinedReward(rewards, weights=weights).terms
     funcs = [cls(t.model, name=t.name, **options) for t in terms]
     return funcs, [float(t.weight) for t in terms]
+
+
+def _conditions(kwargs: dict[str, Any], n: int) -> dict[str, Any]:
+    """A batch's ``weights`` and ``user`` dataset columns, per completion, for ``multi:`` and
+    ``personal:`` terms (TRL passes every dataset column as a keyword)."""
+    out: dict[str, Any] = {}
+    for column, key in (("weights", "attribute_weights"), ("user", "users")):
+        values = kwargs.get(column)
+        if values is not None:
+            values = list(values)
+            if len(values) != n:
+                raise ConfigError(f"column '{column}' has {len(values)} values for {n} "
+                                  "completions")
+            out[key] = values
+    return out

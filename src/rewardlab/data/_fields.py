@@ -38,6 +38,9 @@ __all__ = [
     "read_reference",
     "read_subset",
     "read_text",
+    "read_user",
+    "read_votes",
+    "read_weights",
     "reference_text",
     "type_name",
 ]
@@ -241,3 +244,78 @@ def reference_text(value: Any) -> Any:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def read_user(row: dict[str, Any], ctx: RowContext) -> str | None:
+    """The row's ``user`` (who judged it, or whose reward to give): any scalar, kept as text."""
+    value = row.get("user")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    raise ctx.fail("user", f"must be a string or an integer, got {type_name(value)}")
+
+
+def parse_weights(value: Any, where: str = "weights") -> tuple[tuple[str, float], ...]:
+    """Attribute weights from an object ``{"harmless": 1}`` or text ``harmless=1,helpful:0.5``
+    (``=`` or ``:``). Raises ``ValueError`` with a message; the callers add where it was."""
+    if isinstance(value, str):
+        items = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            name, sep, number = part.replace(":", "=", 1).partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"cannot read {part!r} in {where}; write NAME=WEIGHT pairs "
+                                 "separated by commas, e.g. harmless=1,helpful=0.5")
+            items.append((name.strip(), number.strip()))
+    elif isinstance(value, dict):
+        items = list(value.items())
+    else:
+        raise ValueError(f"{where} must be an object of attribute weights or text like "
+                         f"harmless=1,helpful=0.5, got {type_name(value)}")
+    out = []
+    for name, number in items:
+        try:
+            weight = float(number)
+        except (TypeError, ValueError):
+            raise ValueError(f"the weight of '{name}' in {where} must be a number, got "
+                             f"{number!r}") from None
+        if not math.isfinite(weight):
+            raise ValueError(f"the weight of '{name}' in {where} must be finite, got {weight}")
+        out.append((str(name), weight))
+    if not out:
+        raise ValueError(f"{where} names no attribute")
+    return tuple(out)
+
+
+def read_weights(row: dict[str, Any], ctx: RowContext) -> tuple[tuple[str, float], ...] | None:
+    """The row's per-attribute ``weights`` for a ``multi:`` model (which attributes exist is
+    the model's to check)."""
+    value = row.get("weights")
+    if value is None or value == "":
+        return None
+    value = maybe_json(value, ctx)
+    try:
+        return parse_weights(value, "the weights")
+    except ValueError as exc:
+        raise ctx.fail("weights", str(exc)) from None
+
+
+def read_votes(row: dict[str, Any], ctx: RowContext) -> tuple[int, ...] | None:
+    """Annotator votes from ``votes`` or ``meta.votes``: 1 or 2 = which output, 0 = tie."""
+    field, value = "votes", row.get("votes")
+    meta = row.get("meta")
+    if value is None and isinstance(meta, dict) and meta.get("votes") is not None:
+        field, value = "meta.votes", meta["votes"]
+    if value is None:
+        return None
+    value = maybe_json(value, ctx)
+    if not isinstance(value, list) or not value:
+        raise ctx.fail(field, f"must be a non-empty list of votes (1, 2 or 0 for a tie), got "
+                       f"{type_name(value)}")
+    for i, vote in enumerate(value):
+        if isinstance(vote, bool) or vote not in (0, 1, 2):
+            raise ctx.fail(f"{field}[{i}]", f"must be 1, 2 (which output) or 0 (a tie), got "
+                           f"{vote!r}")
+    return tuple(int(v) for v in value)

@@ -28,6 +28,9 @@ from rewardlab.data._fields import (
     read_reference,
     read_subset,
     read_text,
+    read_user,
+    read_votes,
+    read_weights,
     type_name,
 )
 from rewardlab.data._records import (
@@ -169,6 +172,9 @@ def parse_pair(row: dict[str, Any], ctx: RowContext) -> tuple[PairRecord, str]:
         margin=margin,
         line=ctx.line,
         reference=read_reference(row, ctx),
+        user=read_user(row, ctx),
+        weights=read_weights(row, ctx),
+        votes=read_votes(row, ctx),
     )
     return record, form
 
@@ -203,6 +209,8 @@ def parse_point(row: dict[str, Any], ctx: RowContext) -> tuple[PointRecord, str]
         subset=read_subset(row, ctx),
         line=ctx.line,
         reference=read_reference(row, ctx),
+        user=read_user(row, ctx),
+        weights=read_weights(row, ctx),
     )
     return record, form
 

@@ -80,6 +80,13 @@ class PairRecord:
     line: int | None = None
     #: a structured reference both sides are judged by (a ``rubric``, ``constraints``)
     reference: str | None = None
+    #: who judged the pair (a ``user`` column): personalised models fit one user per id
+    user: str | None = None
+    #: per-attribute weights for a ``multi:`` model (a ``weights`` column), name -> weight
+    weights: tuple[tuple[str, float], ...] | None = None
+    #: the annotators' votes (a ``votes`` or ``meta.votes`` column, PandaLM's coding: 1 or 2
+    #: = which output, 0 = tie); soft labels are their share
+    votes: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +103,10 @@ class PointRecord:
     line: int | None = None
     #: a reference answer, for verifiers (``verify:math`` checks the response against it)
     reference: str | None = None
+    #: whose reward to give (a ``user`` column), for personalised models
+    user: str | None = None
+    #: per-attribute weights for a ``multi:`` model (a ``weights`` column), name -> weight
+    weights: tuple[tuple[str, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

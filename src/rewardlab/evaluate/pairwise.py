@@ -16,9 +16,9 @@ from rewardlab.data import Dataset, PairRecord, SkippedRow, require_task
 from rewardlab.evaluate.judged import judge_summary
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe
-from rewardlab.scoring import score_pair_batch, score_pairs
+from rewardlab.scoring import check_row_weights, score_pair_batch, score_pairs
 
-__all__ = ["PairwiseResult", "SubsetResult", "evaluate_pairwise", "score_pairs"]
+__all__ = ["PairwiseResult", "SubsetResult", "evaluate_pairwise", "per_user_summary", "score_pairs"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class PairwiseResult:
     judge: dict[str, float] | None = None
     primary_metric: str = field(default="pairwise/accuracy")
     greater_is_better: bool = True
+    #: data with a ``user`` column: accuracy per user summarised (``per_user_summary``)
+    per_user: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -73,6 +75,9 @@ class PairwiseResult:
             out[f"pairwise/{s.name}/accuracy"] = s.accuracy
         for key, value in (self.judge or {}).items():
             out[f"judge/{key}"] = value
+        if self.per_user is not None:
+            out["pairwise/per_user_accuracy_mean"] = self.per_user["per_user_accuracy_mean"]
+            out["pairwise/per_user_accuracy_p10"] = self.per_user["per_user_accuracy_p10"]
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +91,7 @@ class PairwiseResult:
             "skipped": len(self.skipped),
             "ties": self.ties,
             **({"judge": self.judge} if self.judge is not None else {}),
+            **(self.per_user or {}),
             "primary_metric": self.primary_metric,
             "metrics": self.metrics,
         }
@@ -141,11 +147,14 @@ def evaluate_pairwise(
     require_task(data, ("pairwise",), purpose="pairwise evaluation")
     records = data.records
     judge = None
+    fits: tuple[dict[str, Any], ...] | None = None
     if rewards is not None:
         chosen, rejected = rewards
     else:
+        check_row_weights(model, records, data.source)  # a bad weight names its line
         scored = score_pair_batch(model, records, swap=swap)
         chosen, rejected = scored.chosen, scored.rejected
+        fits = None if scored.details is None else scored.details[0]
         if scored.judgments is not None:  # a judge compared the pairs side by side
             config_swap = getattr(getattr(model, "config", None), "swap", False)
             judge = judge_summary(scored.judgments,
@@ -162,5 +171,36 @@ def evaluate_pairwise(
         _summarise(name, chosen[idx], rejected[idx], len_c[idx], len_r[idx], **kw)
         for name, idx in ((k, np.array(v)) for k, v in sorted(groups.items()))
     )
+    per_user = None
+    if any(r.user is not None for r in records):
+        per_user = per_user_summary(pair_outcomes(chosen, rejected, ties=ties),
+                                    [r.user for r in records], fits)
     return PairwiseResult(model=describe(model), data=data.source, overall=overall,
-                          subsets=subsets, skipped=data.skipped, ties=ties, judge=judge)
+                          subsets=subsets, skipped=data.skipped, ties=ties, judge=judge,
+                          per_user=per_user)
+
+
+def per_user_summary(outcomes: np.ndarray, users: list[str | None],
+                     fits: tuple[dict[str, Any], ...] | None = None) -> dict[str, Any]:
+    """Accuracy per user (rows without a user count as one user ``None``): the mean over
+    users, the 10th percentile (how the worst-served users fare) and how many users a
+    personalised model scored with its population mixture, having no data from them.
+
+    Example:
+        >>> s = per_user_summary(np.array([1.0, 0.0, 1.0, 1.0]), ["a", "a", "b", "b"])
+        >>> s["per_user_accuracy_mean"], s["n_users"]
+        (0.75, 2)
+    """
+    by_user: dict[Any, list[int]] = {}
+    for i, u in enumerate(users):
+        by_user.setdefault(u, []).append(i)
+    acc = np.array([outcomes[idx].mean() for idx in by_user.values()])
+    out: dict[str, Any] = {"n_users": len(by_user),
+                           "per_user_accuracy_mean": float(acc.mean()),
+                           "per_user_accuracy_p10": float(np.percentile(acc, 10))}
+    if fits is not None and fits and "user_fit" in fits[0]:
+        fallback = sorted({str(users[i]) for i, f in enumerate(fits)
+                           if f.get("user_fit") == "population"})
+        out["users_scored_with_population"] = len(fallback)
+        out["users_scored_with_population_examples"] = fallback[:5]
+    return out

@@ -18,6 +18,7 @@ from rewardlab.data import Dataset, Prompt
 from rewardlab.errors import CapabilityError
 
 __all__ = [
+    "AttributeScorer",
     "FitOptions",
     "Grader",
     "GroupDependent",
@@ -31,6 +32,7 @@ __all__ = [
     "StepScorer",
     "Trainable",
     "UncertainScorer",
+    "UserScorer",
     "describe",
     "require_capability",
 ]
@@ -213,6 +215,38 @@ class PairwiseJudge(Protocol):
         visible; ``swap=True`` also asks with B first and averages the two answers.
         NaN marks a pair the judge gave no verdict for.
         """
+        ...
+
+
+@runtime_checkable
+class AttributeScorer(Protocol):
+    """A reward model with one reward per attribute (``multi:``), combined into one reward
+    by weights that each call may set. ``score`` uses the model's own weights."""
+
+    attributes: tuple[str, ...]
+
+    def score_attributes(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                         weights: Sequence[Any] | None = None
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The combined rewards ``(n,)`` and each attribute's rewards ``(n,)``.
+        ``weights``: per item, a mapping attribute -> weight, or None for the model's own."""
+        ...
+
+    def check_weights(self, weights: Any) -> dict[str, float]:
+        """``weights`` (a mapping or ``(name, weight)`` pairs) checked against the model's
+        attributes: ``ConfigError`` for an unknown attribute, a negative weight or a zero sum."""
+        ...
+
+
+@runtime_checkable
+class UserScorer(Protocol):
+    """A personalised reward model (``personal:``): the reward depends on whose it is. A
+    user it has not adapted to gets the population's reward, and the details say so."""
+
+    def score_users(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                    users: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
+        """Rewards ``(n,)`` and, per item, how its user was scored: ``"adapted"`` or
+        ``"population"``."""
         ...
 
 

@@ -72,6 +72,9 @@ class EmbedConfig:
             after (5-fold CV: 0.627 at 1, 0.625 at 2, 0.612 at 5, 0.609 at 30); with
             much less data than ~1,000 pairs, raise it.
         seed: fixes initialisation, batch order and dropout.
+        soft_labels: train towards each pair's share of annotator votes (``votes`` /
+            ``meta.votes``) instead of a hard 1: the target probability that the chosen
+            reply is better (``soft_label_targets``).
     """
 
     encoder: str = "minilm"
@@ -88,6 +91,7 @@ class EmbedConfig:
     lr: float = 1e-3
     weight_decay: float = 0.1
     seed: int = 0
+    soft_labels: bool = False
 
     def __post_init__(self) -> None:
         owner = "EmbedConfig"
@@ -217,6 +221,11 @@ class EmbeddingRewardModel(SaveLoadMixin, NoiseAware):
                 raise DataError("has no 'margin', which --loss margin needs on every row",
                                 file=data.source, line=missing.line, field="margin")
             margin = torch.tensor([r.margin for r in records], dtype=torch.float32)
+        target = None
+        if cfg.soft_labels:
+            from rewardlab.train.losses import soft_label_targets
+
+            target = torch.from_numpy(soft_label_targets(records, data.source)).float()
         prompts = [r.prompt for r in records]
         feats = self.features(prompts + prompts,
                               [r.chosen for r in records] + [r.rejected for r in records])
@@ -236,6 +245,8 @@ class EmbeddingRewardModel(SaveLoadMixin, NoiseAware):
                   "lr": cfg.lr, "weight_decay": cfg.weight_decay, "seed": cfg.seed,
                   "margin": margin, "label_smoothing": cfg.label_smoothing,
                   "center_coef": cfg.center_coef}
+        if target is not None:
+            common["target"] = target
         if noise_rate:
             if not 0.0 < noise_rate < 0.5:
                 raise ConfigError(f"the expected noise rate must be in (0, 0.5) for "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rewardlab._spec import config_from_options, split_spec
-from rewardlab.errors import ModelFormatError, UnknownKindError
+from rewardlab.errors import ModelFormatError, SpecError, UnknownKindError
 from rewardlab.models._saved import MANIFEST, read_manifest
 from rewardlab.models.base import RewardModel
 
@@ -37,7 +37,8 @@ _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
                          "rewardlab.models.ensemble", "rewardlab.models.verify",
                          "rewardlab.models.prm", "rewardlab.models.judge",
                          "rewardlab.models.vote", "rewardlab.models.similarity",
-                         "rewardlab.models.rubric")
+                         "rewardlab.models.rubric", "rewardlab.models.multi",
+                         "rewardlab.models.personal")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)
@@ -146,6 +147,9 @@ def resolve(spec: str | Path | RewardModel) -> RewardModel:
     path = Path(text)
     if isinstance(spec, Path) or path.is_dir() or (path / MANIFEST).exists():
         return load_model(path)
+    base, sep, query = text.partition("?")
+    if sep and (Path(base) / MANIFEST).exists():
+        return _saved_with_options(Path(base), query, text)
     if ":" not in text and ("/" in text or text.startswith(".")):
         raise ModelFormatError(f"no model directory at {text}")
     kind, arg, options = parse_spec(text)
@@ -155,6 +159,20 @@ def resolve(spec: str | Path | RewardModel) -> RewardModel:
             f"unknown model kind '{kind}' in '{text}'; known: {', '.join(known_kinds())}"
         )
     model = cls.from_spec(arg, options)
+    model.spec = text
+    return model
+
+
+def _saved_with_options(directory: Path, query: str, text: str) -> RewardModel:
+    """``DIR?key=value``: a saved model whose kind takes options at load time (``multi:``'s
+    weights, ``personal:``'s user) through its ``with_options``."""
+    _, _, options = parse_spec(f"saved:x?{query}")
+    model = load_model(directory)
+    with_options = getattr(model, "with_options", None)
+    if with_options is None:
+        raise SpecError(f"'{text}': a saved {getattr(model, 'kind', 'model')}: model takes no "
+                        "options; give the directory alone")
+    model = with_options(options)
     model.spec = text
     return model
 

@@ -34,7 +34,7 @@ from rewardlab.scoring._pairs import (
     score_pairs,
     uses_comparison,
 )
-from rewardlab.scoring._rows import iter_scored_rows
+from rewardlab.scoring._rows import check_row_weights, iter_scored_rows
 from rewardlab.scoring._steps import ScoredSteps, first_errors, score_solutions
 from rewardlab.scoring._tournament import preference_matrix
 
@@ -46,6 +46,7 @@ __all__ = [
     "ascore_batch",
     "call_model",
     "check_rewards",
+    "check_row_weights",
     "chosen_shown_first",
     "compare_pairs",
     "first_errors",

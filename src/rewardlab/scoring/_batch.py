@@ -8,7 +8,11 @@ The route, first match wins:
 3. ``UncertainScorer`` (ensembles): ``score_with_uncertainty``; the spread comes along.
 4. ``Grader`` (generative judges): ``grade``; the reward is each verdict's value and the
    verdict's probabilities, rationale and reason for a missing reward come along.
-5. anything else: ``score``.
+5. ``AttributeScorer`` (``multi:``): ``score_attributes`` with each item's weights; every
+   attribute's reward comes along as ``rewards_by_attribute``.
+6. ``UserScorer`` (``personal:``): ``score_users`` with each item's user; the details say
+   whether the user was adapted to or scored with the population mixture.
+7. anything else: ``score``.
 
 Whatever the route, what comes back passes ``check_rewards``, and an exception that is not
 rewardlab's own becomes ``ScoringError`` naming the model and the method.
@@ -35,11 +39,13 @@ from rewardlab.errors import (
     ScoringError,
 )
 from rewardlab.models.base import (
+    AttributeScorer,
     Grader,
     GroupDependent,
     ReferenceGrader,
     ReferenceScorer,
     UncertainScorer,
+    UserScorer,
     describe,
 )
 from rewardlab.scoring._check import check_items, check_rewards
@@ -102,7 +108,8 @@ def _failed_in(model: object, method: str, exc: Exception) -> ScoringError:
                         f"{type(exc).__name__}: {exc}")
 
 
-Route = Literal["references", "groups", "uncertainty", "grade", "score"]
+Route = Literal["references", "groups", "uncertainty", "grade", "attributes", "users",
+                "score"]
 
 
 def route(model: object) -> Route:
@@ -123,6 +130,10 @@ def route(model: object) -> Route:
         return "uncertainty"
     if isinstance(model, Grader):
         return "grade"
+    if isinstance(model, AttributeScorer):
+        return "attributes"
+    if isinstance(model, UserScorer):
+        return "users"
     return "score"
 
 
@@ -180,7 +191,9 @@ def _check_lengths(model: object, n: int, prompts: Sequence[Any], references: An
 
 def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str], *,
                 references: Sequence[str | None] | None = None,
-                groups: Sequence[Any] | None = None) -> ScoredBatch:
+                groups: Sequence[Any] | None = None,
+                weights: Sequence[Any] | None = None,
+                users: Sequence[str | None] | None = None) -> ScoredBatch:
     """Score one batch with ``model``, the way its capabilities need (see the module
     docstring), and check the result.
 
@@ -192,6 +205,10 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
             ``ReferenceScorer``, ignored by other models.
         groups: a group id per response for a ``GroupDependent`` model (default: equal
             prompts form a group); ignored by other models.
+        weights: per response, attribute weights (a mapping or ``(name, weight)`` pairs) or
+            None, for an ``AttributeScorer``; other models refuse weights.
+        users: per response, a user id or None, for a ``UserScorer``; ignored by other
+            models (a data set's ``user`` column means nothing to them).
 
     Returns:
         A ``ScoredBatch``.
@@ -212,6 +229,7 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
     _check_lengths(model, n, prompts, references, groups)
     name = describe(model)
     how = route(model)
+    _check_conditions(model, name, how, n, weights, users)
     if how == "references":
         if references is None:
             raise CapabilityError(f"model '{name}' checks each response against a reference "
@@ -244,8 +262,57 @@ def score_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str],
                                          what="uncertainty"))
     if how == "grade":
         return _graded(model, name, prompts, responses)
+    if how == "attributes":
+        return _by_attribute(model, name, prompts, responses, weights)
+    if how == "users":
+        return _by_user(model, name, prompts, responses, users)
     out = call_model(model, "score", model.score, prompts, responses)
     return ScoredBatch(check_rewards(out, n, model=name))
+
+
+def _check_conditions(model: Any, name: str, how: str, n: int, weights: Any, users: Any
+                      ) -> None:
+    """Weights only mean something to a ``multi:`` model: any other refuses them, rather than
+    scoring as if they had been applied."""
+    for what, values in (("attribute weights", weights), ("users", users)):
+        if values is not None and len(values) != n:
+            raise ConfigError(f"got {len(values)} {what} for {n} responses for model "
+                              f"'{name}'; give one per response")
+    if weights is not None and how != "attributes" and any(w is not None for w in weights):
+        raise ConfigError(f"model '{name}' has no attribute heads, so attribute weights do "
+                          "not apply to it; weights steer multi: models")
+
+
+def _by_attribute(model: Any, name: str, prompts: Sequence[Prompt],
+                  responses: Sequence[str], weights: Sequence[Any] | None) -> ScoredBatch:
+    """An ``AttributeScorer``'s combined rewards, with every attribute's reward as details."""
+    n = len(responses)
+    method = "score_attributes"
+    out = call_model(model, method, model.score_attributes, prompts, responses, weights)
+    if not isinstance(out, tuple) or len(out) != 2 or not isinstance(out[1], dict):
+        raise ScoringError(f"model '{name}' failed the scoring check: {method}() returned "
+                           f"{type(out).__name__}; it must return (rewards, "
+                           "{attribute: rewards})")
+    rewards = check_rewards(out[0], n, model=name, method=method)
+    parts = {a: check_rewards(v, n, model=name, method=method, what=f"rewards of '{a}'")
+             for a, v in out[1].items()}
+    details = tuple({"rewards_by_attribute": {a: float(v[i]) for a, v in parts.items()}}
+                    for i in range(n))
+    return ScoredBatch(rewards, details=details)
+
+
+def _by_user(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequence[str],
+             users: Sequence[str | None] | None) -> ScoredBatch:
+    """A ``UserScorer``'s rewards, each with its user and how that user was scored."""
+    n = len(responses)
+    who = list(users) if users is not None else [None] * n
+    out = call_model(model, "score_users", model.score_users, prompts, responses, who)
+    if not isinstance(out, tuple) or len(out) != 2 or len(out[1]) != n:
+        raise ScoringError(f"model '{name}' failed the scoring check: score_users() must "
+                           "return (rewards, one fit name per response)")
+    rewards = check_rewards(out[0], n, model=name, method="score_users")
+    details = tuple({"user": u, "user_fit": fit} for u, fit in zip(who, out[1], strict=True))
+    return ScoredBatch(rewards, details=details)
 
 
 def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequence[str],
@@ -271,6 +338,8 @@ def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequenc
 async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequence[str], *,
                        references: Sequence[str | None] | None = None,
                        groups: Sequence[Any] | None = None,
+                       weights: Sequence[Any] | None = None,
+                       users: Sequence[str | None] | None = None,
                        lock: threading.Lock | None = None) -> ScoredBatch:
     """``score_batch`` without blocking the event loop: a model whose plain route is
     ``score`` and that has an ``async def ascore(prompts, responses)`` (a remote judge) is
@@ -290,6 +359,7 @@ async def ascore_batch(model: Any, prompts: Sequence[Prompt], responses: Sequenc
 
     def run() -> ScoredBatch:
         with lock if lock is not None else contextlib.nullcontext():
-            return score_batch(model, prompts, responses, references=references, groups=groups)
+            return score_batch(model, prompts, responses, references=references, groups=groups,
+                               weights=weights, users=users)
 
     return await asyncio.to_thread(run)

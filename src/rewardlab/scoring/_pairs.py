@@ -113,9 +113,10 @@ def score_pairs(model: Any, records: Sequence[PairRecord], *,
     prompts = [r.prompt for r in records]
     references = _row_references(model, records, references)
     refs = None if references is None else [*references, *references]
+    weights, users = pair_conditions(records)
     rewards = score_batch(model, prompts + prompts,
                           [r.chosen for r in records] + [r.rejected for r in records],
-                          references=refs).rewards
+                          references=refs, weights=weights, users=users).rewards
     return rewards[:n], rewards[n:]
 
 
@@ -128,6 +129,16 @@ def _row_references(model: Any, records: Sequence[PairRecord],
     return references
 
 
+def pair_conditions(records: Sequence[PairRecord]
+                    ) -> tuple[list[Any] | None, list[str | None] | None]:
+    """Both sides' attribute weights and users from the pairs' ``weights`` / ``user``
+    columns (chosen sides first, as the rewards are asked for), None where no row has any."""
+    weights = [getattr(r, "weights", None) for r in records]
+    users = [getattr(r, "user", None) for r in records]
+    return ([*weights, *weights] if any(w is not None for w in weights) else None,
+            [*users, *users] if any(u is not None for u in users) else None)
+
+
 @dataclass(frozen=True)
 class ScoredPairs:
     """What ``score_pair_batch`` returns.
@@ -138,6 +149,8 @@ class ScoredPairs:
         uncertainty: ``(chosen, rejected)`` uncertainty, for models that have one.
         judgments: a comparing judge's ``PairJudgment`` per pair (in the order shown).
         chosen_first: which pairs showed the chosen response first (comparing judges).
+        details: ``(chosen, rejected)`` per-pair details of models that give them
+            (``multi:``'s rewards by attribute, ``personal:``'s user fit).
     """
 
     chosen: np.ndarray
@@ -145,6 +158,7 @@ class ScoredPairs:
     uncertainty: tuple[np.ndarray, np.ndarray] | None = None
     judgments: list[Any] | None = None
     chosen_first: np.ndarray | None = None
+    details: tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]] | None = None
 
 
 def score_pair_batch(model: Any, records: Sequence[PairRecord], *, swap: bool | None = None,
@@ -162,9 +176,12 @@ def score_pair_batch(model: Any, records: Sequence[PairRecord], *, swap: bool | 
     prompts = [r.prompt for r in records]
     references = _row_references(model, records, references)
     refs = None if references is None else [*references, *references]
+    weights, users = pair_conditions(records)
     batch = score_batch(model, prompts + prompts,
                         [r.chosen for r in records] + [r.rejected for r in records],
-                        references=refs)
+                        references=refs, weights=weights, users=users)
     spread = batch.uncertainty
+    info = batch.details
     return ScoredPairs(batch.rewards[:n], batch.rewards[n:],
-                       uncertainty=None if spread is None else (spread[:n], spread[n:]))
+                       uncertainty=None if spread is None else (spread[:n], spread[n:]),
+                       details=None if info is None else (info[:n], info[n:]))

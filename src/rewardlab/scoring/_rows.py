@@ -7,13 +7,14 @@ rows are chunked, so the output is the same for any chunk size.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from rewardlab._progress import progress
 from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord, StepRecord
-from rewardlab.models.base import RewardModel
+from rewardlab.errors import ConfigError, DataError
+from rewardlab.models.base import AttributeScorer, RewardModel, describe
 from rewardlab.scoring._batch import require_row_references, score_batch
 from rewardlab.scoring._best_of_n import score_best_of_n
 from rewardlab.scoring._pairs import score_pair_batch
@@ -49,12 +50,15 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
                  first_index: int) -> Iterator[dict[str, Any]]:
     if data.task == "pairwise":
         require_row_references(model, chunk, data.source)  # a rubric judges both sides
-        yield from _score_pairs(model, chunk, first_index)
+        yield from _score_pairs(model, chunk, first_index, data.source)
     elif data.task == "pointwise":
         points: tuple[PointRecord, ...] = chunk
         require_row_references(model, points, data.source)
+        weights = check_row_weights(model, points, data.source)
+        users = [r.user for r in points]
         batch = score_batch(model, [r.prompt for r in points], [r.response for r in points],
-                            references=[r.reference for r in points])
+                            references=[r.reference for r in points], weights=weights,
+                            users=users if any(u is not None for u in users) else None)
         for i, r in enumerate(points):
             row = {"id": r.id, "reward": _clean(batch.rewards[i])}
             if batch.uncertainty is not None:
@@ -80,11 +84,12 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
             yield {"id": r.id, "rewards": [_clean(v) for v in rewards]}
 
 
-def _score_pairs(model: RewardModel, pairs: tuple[PairRecord, ...], first_index: int
-                 ) -> Iterator[dict[str, Any]]:
+def _score_pairs(model: RewardModel, pairs: tuple[PairRecord, ...], first_index: int,
+                 source: str) -> Iterator[dict[str, Any]]:
     """Both sides' rewards; a generative judge that compares pairs (order balanced as in
     evaluation) adds the judgment (both orders with swap, probabilities, rationale, and the
     reason for a missing verdict); an ensemble adds each side's uncertainty."""
+    check_row_weights(model, pairs, source)
     scored = score_pair_batch(model, pairs, first_index=first_index)
     for i, r in enumerate(pairs):
         row: dict[str, Any] = {"id": r.id, "reward_chosen": _clean(scored.chosen[i]),
@@ -98,4 +103,29 @@ def _score_pairs(model: RewardModel, pairs: tuple[PairRecord, ...], first_index:
             row["judgment"] = judged.to_json()
             if judged.reason is not None:
                 row["reason"] = judged.reason
+        if scored.details is not None:  # multi:'s rewards by attribute, personal:'s user
+            for side, info in zip(("chosen", "rejected"), scored.details, strict=True):
+                row.update({f"{k}_{side}" if k != "user" else k: v
+                            for k, v in info[i].items()})
         yield row
+
+
+def check_row_weights(model: RewardModel, records: Sequence[Any], source: str
+                      ) -> list[Any] | None:
+    """The rows' ``weights`` column, each checked by the model before anything is scored, so
+    an unknown attribute or a bad weight is reported with its file and line."""
+    weights = [getattr(r, "weights", None) for r in records]
+    if not any(w is not None for w in weights):
+        return None
+    if not isinstance(model, AttributeScorer):
+        first = next(r for r in records if getattr(r, "weights", None) is not None)
+        raise DataError(f"has attribute weights, but model '{describe(model)}' has no "
+                        "attribute heads; weights steer multi: models (drop the column)",
+                        file=source, line=first.line, field="weights")
+    for r in records:
+        if r.weights is not None:
+            try:
+                model.check_weights(r.weights)
+            except ConfigError as exc:
+                raise DataError(str(exc), file=source, line=r.line, field="weights") from None
+    return weights

@@ -11,6 +11,7 @@ first RL step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 # one query splitter for the server and the OpenRLHF adapter: one sample, one reward
@@ -21,7 +22,18 @@ from rewardlab.models.registry import resolve
 from rewardlab.scoring import route, score_batch, takes_structured_references
 from rewardlab.serve.batcher import BatchScores
 
-__all__ = ["ServedModel", "split_query"]
+__all__ = ["ItemConditions", "ServedModel", "split_query"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemConditions:
+    """What an item of a ``multi:`` or ``personal:`` model carries beside its texts: its
+    reference (unused by these models), attribute weights and user. The batcher passes it in
+    the reference slot untouched, so requests with different weights still share a batch."""
+
+    reference: str | None = None
+    weights: dict[str, float] | None = None
+    user: str | None = None
 
 
 class ServedModel:
@@ -41,6 +53,9 @@ class ServedModel:
         self.has_uncertainty = how == "uncertainty"
         #: rewards depend on the other responses in the call: score each request alone
         self.group_dependent = how == "groups"
+        #: items may carry attribute weights (multi:) or a user (personal:)
+        self.takes_weights = how == "attributes"
+        self.takes_user = how == "users"
 
     def __repr__(self) -> str:
         return f"ServedModel({self.name!r})"
@@ -53,9 +68,16 @@ class ServedModel:
             ConfigError: a reference answer the model needs is missing.
             ScoringError: the model broke the scoring contract or raised (answered 502).
         """
+        weights = users = None
+        if self.takes_weights or self.takes_user:
+            extras = [r if isinstance(r, ItemConditions) else ItemConditions(r)
+                      for r in references]
+            weights = [e.weights for e in extras] if self.takes_weights else None
+            users = [e.user for e in extras] if self.takes_user else None
         batch = score_batch(self.model, prompts, responses,
-                            references=references if self.needs_references else None)
-        return BatchScores(batch.rewards, batch.uncertainty)
+                            references=references if self.needs_references else None,
+                            weights=weights, users=users)
+        return BatchScores(batch.rewards, batch.uncertainty, batch.details)
 
     def warm_up(self) -> None:
         """One tiny call: loads lazy weights and fails early if the model cannot score. A kind

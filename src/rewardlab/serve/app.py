@@ -65,7 +65,7 @@ from rewardlab.errors import (
 )
 from rewardlab.models.base import RewardModel
 from rewardlab.serve._guard import BodyLimitAndMetrics
-from rewardlab.serve._model import ServedModel, split_query
+from rewardlab.serve._model import ItemConditions, ServedModel, split_query
 from rewardlab.serve.batcher import MicroBatcher, ServerClosedError
 from rewardlab.serve.metrics import CONTENT_TYPE, ServerMetrics
 from rewardlab.serve.schemas import (
@@ -236,6 +236,21 @@ def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str
     return value if isinstance(value, str) else str(value)
 
 
+def _item_weights(served: ServedModel, weights: dict[str, float] | None, i: int
+                  ) -> dict[str, float] | None:
+    """An item's weights checked before it joins a batch (a bad one would fail every request
+    merged with it): 422 naming the item."""
+    if weights is None or not served.takes_weights:
+        if weights is not None:
+            raise _problem(422, f"items[{i}].weights: model '{served.name}' has no attribute "
+                                "heads; weights steer multi: models")
+        return None
+    try:
+        return served.model.check_weights(weights)  # type: ignore[attr-defined]
+    except ConfigError as exc:
+        raise _problem(422, f"items[{i}].weights: {exc}") from None
+
+
 def _nonfinite(values: np.ndarray) -> list[int]:
     return np.flatnonzero(~np.isfinite(values)).tolist()
 
@@ -393,8 +408,17 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         prompts: list[Prompt] = [it.prompt if isinstance(it.prompt, str) else
                                  tuple(Message(m.role, m.content) for m in it.prompt)
                                  for it in items]
-        refs = [_reference_text(it.reference, i, served) for i, it in enumerate(items)]
-        out = await batcher.submit(prompts, [it.response for it in items], refs)
+        slots: list[Any] = [_reference_text(it.reference, i, served)
+                            for i, it in enumerate(items)]
+        if served.takes_weights or served.takes_user:
+            slots = [ItemConditions(slots[i], _item_weights(served, it.weights, i), it.user)
+                     for i, it in enumerate(items)]
+        else:
+            given = next((i for i, it in enumerate(items) if it.weights is not None), None)
+            if given is not None:
+                raise _problem(422, f"items[{given}].weights: model '{served.name}' has no "
+                                    "attribute heads; weights steer multi: models")
+        out = await batcher.submit(prompts, [it.response for it in items], slots)
         results = []
         for i, reward in enumerate(out.rewards.tolist()):
             u = None if out.uncertainty is None else out.uncertainty[i].item()
@@ -408,6 +432,10 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
                     f"model '{served.name}' returned uncertainty {u} for this item")))
             else:
                 results.append(ScoredItem(reward=reward, uncertainty=u))
+            if out.details is not None and out.details[i] is not None:
+                info = out.details[i]
+                results[-1].rewards_by_attribute = info.get("rewards_by_attribute")
+                results[-1].user_fit = info.get("user_fit")
         return ScoreResponse(model=served.name, results=results)
 
     @app.get("/health", response_model=Health, summary="Model and limits")

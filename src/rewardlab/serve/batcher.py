@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,10 +39,12 @@ __all__ = ["BatchScores", "MicroBatcher", "ScoreFn", "ServerClosedError"]
 
 @dataclass(frozen=True)
 class BatchScores:
-    """Rewards (float64 ``(n,)``) and, for models that have one, their uncertainty."""
+    """Rewards (float64 ``(n,)``) and, for models that have one, their uncertainty; per item
+    ``details`` for models that give them (``multi:``'s rewards by attribute)."""
 
     rewards: np.ndarray
     uncertainty: np.ndarray | None = None
+    details: Sequence[Any] | None = None
 
 
 #: ``score_fn(prompts, responses, references)``: what the batcher calls, in its worker thread.
@@ -64,6 +67,7 @@ class _Job:
     taken: int = 0
     rewards: np.ndarray = field(init=False)
     uncertainty: np.ndarray | None = None
+    details: list[Any] | None = None
     remaining: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -289,6 +293,10 @@ def _deliver(s: _Segment, out: BatchScores, offset: int, n: int) -> None:
         if job.uncertainty is None:
             job.uncertainty = np.full(len(job), np.nan)
         job.uncertainty[s.start:s.stop] = out.uncertainty[offset:offset + n]
+    if out.details is not None:
+        if job.details is None:
+            job.details = [None] * len(job)
+        job.details[s.start:s.stop] = out.details[offset:offset + n]
     job.remaining -= n
     if job.remaining == 0:
-        job.future.set_result(BatchScores(job.rewards, job.uncertainty))
+        job.future.set_result(BatchScores(job.rewards, job.uncertainty, job.details))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictStr, model_serializer
 
 __all__ = [
     "ChatMessage",
@@ -87,6 +87,14 @@ class ScoreItem(BaseModel):
                     "as a JSON object; verify:toolcall takes its reference calls as JSON "
                     "(BFCL ground_truth, or {'tools', 'ground_truth'}); verify:rules its "
                     "constraints and rubric: its criteria as a list.")
+    weights: dict[str, float] | None = Field(
+        default=None,
+        description="Attribute weights for a multi: model (e.g. {\"harmless\": 1, "
+                    "\"helpful\": 0.5}); refused by other models.")
+    user: StrictStr | None = Field(
+        default=None,
+        description="Whose reward, for a personal: model (an unknown user gets the "
+                    "population mixture; user_fit says which); ignored by other models.")
 
 
 class ScoreRequest(BaseModel):
@@ -105,6 +113,21 @@ class ScoredItem(BaseModel):
     uncertainty: float | None = Field(
         default=None, description="The model's uncertainty (an ensemble's member spread).")
     error: str | None = None
+    rewards_by_attribute: dict[str, float] | None = Field(
+        default=None, description="A multi: model's reward per attribute.")
+    user_fit: str | None = Field(
+        default=None, description="A personal: model's answer for this item's user: "
+                                  "'adapted', or 'population' for a user it has no data from.")
+
+    @model_serializer(mode="wrap")
+    def _only_when_given(self, handler: Any) -> Any:
+        """The attribute and user fields appear only for the models that give them, so
+        every other model's items read as before."""
+        data = handler(self)
+        for key in ("rewards_by_attribute", "user_fit"):
+            if isinstance(data, dict) and data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class ScoreResponse(BaseModel):

@@ -59,6 +59,7 @@ def train_pairwise_head(
     flip_rate: float = 0.0,
     validation: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
     description: str = "training head",
+    target: torch.Tensor | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``head`` so that ``head(chosen) > head(rejected)``, with mini-batch AdamW.
 
@@ -71,6 +72,7 @@ def train_pairwise_head(
         margin, label_smoothing, center_coef, weight, flip_rate: passed to the loss.
         validation: held-out ``(chosen, rejected, margin)`` features; each epoch's entry
             then has ``val_loglik``, their mean noise-aware log-likelihood at ``flip_rate``.
+        target: soft labels per pair (P(chosen better)), for ``loss="bt"``.
 
     Returns:
         One dict of training metrics per epoch.
@@ -103,6 +105,7 @@ def train_pairwise_head(
                     center_coef=center_coef,
                     weight=None if weight is None else weight[batch],
                     flip_rate=flip_rate,
+                    target=None if target is None else target[batch],
                 )
                 if not math.isfinite(value.item()):
                     raise TrainingError(

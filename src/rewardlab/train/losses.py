@@ -23,7 +23,10 @@ Relations:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rewardlab._validation import check_option, check_positive, check_range
 from rewardlab.errors import ConfigError
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["LOSSES", "bradley_terry_loss", "flip_posterior", "hinge_loss", "noise_aware_loglik",
-           "pairwise_loss"]
+           "pairwise_loss", "soft_label_targets"]
 
 #: Names accepted by ``pairwise_loss`` (and ``--loss``).
 LOSSES = ("bt", "margin", "label-smoothing", "hinge")
@@ -59,6 +62,7 @@ def bradley_terry_loss(
     center_coef: float = 0.0,
     weight: torch.Tensor | None = None,
     flip_rate: float = 0.0,
+    target: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Bradley–Terry negative log-likelihood that ``chosen`` beats ``rejected``.
 
@@ -71,6 +75,8 @@ def bradley_terry_loss(
         weight: optional per-pair weights (for down-weighting suspected noisy pairs).
         flip_rate: share ε of labels assumed flipped at random, in ``[0, 0.5)``: the loss
             becomes the noise-aware likelihood ``-log((1-ε) σ(d) + ε σ(-d))``.
+        target: optional soft label per pair, the probability that ``chosen`` is better
+            (a share of annotator votes): the cross-entropy ``-t log σ(d) - (1-t) log σ(-d)``.
 
     Returns:
         The mean loss, a scalar tensor.
@@ -92,6 +98,8 @@ def bradley_terry_loss(
         per_pair = -noise_aware_loglik(diff, flip_rate)
     if label_smoothing:
         per_pair = (1.0 - label_smoothing) * per_pair - label_smoothing * F.logsigmoid(-diff)
+    if target is not None:
+        per_pair = -target * F.logsigmoid(diff) - (1.0 - target) * F.logsigmoid(-diff)
     return _reduce(per_pair, chosen, rejected, weight=weight, center_coef=center_coef)
 
 
@@ -160,8 +168,10 @@ def pairwise_loss(
     center_coef: float = 0.0,
     weight: torch.Tensor | None = None,
     flip_rate: float = 0.0,
+    target: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The loss named ``name`` (one of ``LOSSES``); trainers call this with their config.
+    ``target``: soft labels (``bt`` only).
 
     ``"margin"`` needs per-pair margins; ``"label-smoothing"`` uses ``label_smoothing``.
     ``flip_rate`` (noise-robust training) turns ``bt`` and ``margin`` into their noise-aware
@@ -188,5 +198,46 @@ def pairwise_loss(
         check_range("pairwise_loss", "label_smoothing", label_smoothing, 0.0, 0.5)
         return bradley_terry_loss(chosen, rejected, label_smoothing=label_smoothing,
                                   center_coef=center_coef, weight=weight)
+    if target is not None and name != "bt":
+        raise ConfigError(f"soft labels train with the Bradley–Terry cross-entropy; they do "
+                          f"not combine with --loss {name}; use --loss bt")
+    if target is not None and flip_rate:
+        raise ConfigError("soft labels already say how sure each label is; they do not "
+                          "combine with noise-robust training")
     return bradley_terry_loss(chosen, rejected, center_coef=center_coef, weight=weight,
-                              flip_rate=flip_rate)
+                              flip_rate=flip_rate, target=target)
+
+
+def soft_label_targets(records: Sequence[Any], source: str) -> np.ndarray:
+    """Per pair, the share of annotators who preferred the chosen reply (a tie counts half):
+    the soft label ``--soft-labels`` trains towards. The chosen reply is the majority's, so
+    with PandaLM's coding (1 or 2 = which output, 0 = tie) its share is that of the more
+    common of 1 and 2.
+
+    Raises:
+        DataError: a pair has no votes, or a different number of votes than the first pair.
+
+    Example:
+        >>> from rewardlab.data import PairRecord
+        >>> pair = PairRecord(prompt="", chosen="a", rejected="b", id=0, votes=(2, 2, 0))
+        >>> soft_label_targets([pair], "x.jsonl").round(3).tolist()
+        [0.833]
+    """
+    from rewardlab.errors import DataError
+
+    out = np.empty(len(records))
+    expected = None
+    for i, r in enumerate(records):
+        votes = getattr(r, "votes", None)
+        if not votes:
+            raise DataError("has no annotator votes ('votes' or 'meta.votes'), which "
+                            "--soft-labels trains on", file=source, line=r.line, field="votes")
+        if expected is None:
+            expected = len(votes)
+        elif len(votes) != expected:
+            raise DataError(f"has {len(votes)} votes but the first pair has {expected}; every "
+                            "pair needs one vote per annotator", file=source, line=r.line,
+                            field="votes")
+        ones, twos = votes.count(1), votes.count(2)
+        out[i] = (max(ones, twos) + 0.5 * votes.count(0)) / len(votes)
+    return out

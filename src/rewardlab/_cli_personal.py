@@ -1,0 +1,100 @@
+"""``rewardlab`` commands and helpers for attribute (``multi:``) and personalised
+(``personal:``) reward models: ``train --data NAME=FILE`` / ``--adapt FILE`` (called by
+``train``), the population-fallback note of ``score``, and ``label simulate-users``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rewardlab import api
+from rewardlab._cli_common import MaxCharsOpt, err, not_written, on_interrupt, out
+from rewardlab._console import print_skipped
+from rewardlab.data import DEFAULT_MAX_CHARS
+from rewardlab.errors import ConfigError
+
+__all__ = ["say_population", "simulate_users", "train_special"]
+
+
+def train_special(data: str | None, out_dir: Path, model: str, named: list[str] | None,
+                  adapt: str | None, soft_labels: bool, given: dict[str, Any],
+                  format: Any, skip_invalid: bool, max_chars: int, limit: int | None) -> None:
+    """``train --data NAME=FILE ...`` (a ``multi:`` model, one head per set) or ``train
+    --model DIR --adapt USERS`` (users fitted into a ``personal:`` model)."""
+    from rewardlab._api_personal import parse_named_data
+
+    if named and adapt:
+        raise ConfigError("--data NAME=FILE trains a multi: model and --adapt fits users into "
+                          "a personal: one; give one of them")
+    if data is not None:
+        raise ConfigError(f"DATA ({data}) and {'--data' if named else '--adapt'} both name "
+                          "training data; give the sets with --data NAME=FILE only"
+                          if named else f"--adapt fits users into a trained model; DATA "
+                          f"({data}) has no place here")
+    on_interrupt(lambda: f"no model saved to {out_dir}")
+    if adapt:
+        spec = model.removeprefix("personal:") if Path(model.removeprefix("personal:")
+                                                       ).is_dir() else model
+        result = api.adapt_users(spec, adapt, out=out_dir, format=format,
+                                 skip_invalid=skip_invalid, max_chars=max_chars)
+        users = result.pairs_per_user
+        share = sum(users.values())
+        out.print(f"adapted {len(users)} user(s) from {share} pairs in "
+                  f"{result.seconds:.2f}s ({result.seconds / max(len(users), 1):.3f}s per "
+                  f"user, embedding included); saved to [bold]{result.out}[/]")
+        print_skipped(err, result.skipped, None)
+        return
+    params = {k: v for k, v in given.items() if v is not None}
+    if soft_labels:
+        params["soft_labels"] = True
+    result = api.train_attributes(model, parse_named_data(named or []), out=out_dir,
+                                  params=params, format=format, skip_invalid=skip_invalid,
+                                  max_chars=max_chars, limit=limit)
+    sets = ", ".join(f"{k} ({v} pairs)" for k, v in result.report["pairs_per_attribute"].items())
+    embedded = (f" ({result.encoded_texts} texts embedded, the rest from cache)"
+                if result.encoded_texts else "")
+    out.print(f"trained [bold]{model}[/] heads {sets} in {result.seconds:.1f}s{embedded}")
+    for h in result.history:
+        out.print(f"  {h['attribute']}: train accuracy {100 * h['accuracy']:.1f}%, "
+                  f"loss {h['loss']:.4f}")
+    out.print(f"saved to [bold]{result.out}[/]; steer it with "
+              f"{result.out}?weights=NAME:W,... or score --weights NAME=W,...")
+    print_skipped(err, result.skipped, result.skipped_file)
+
+
+def say_population(users: tuple[str, ...]) -> None:
+    """Say which users a personalised model had no data from (scored with its population
+    mixture), so the fallback is never silent."""
+    if users:
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        err.print(f"[yellow]{len(users)} user(s) have no adaptation data ({shown}); their "
+                  "rows were scored with the population mixture (user_fit: population). "
+                  "Fit them with `rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
+
+
+def simulate_users(
+    heads: Annotated[str, typer.Option(help="A trained multi: model: its attribute heads "
+                                       "are the users' preference directions.")],
+    data: Annotated[list[str], typer.Option("--data", help="Real pairs to relabel "
+                                            "(repeatable; bundled:NAME works).")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL (one 'user' "
+                                           "column); the recipe goes to OUT.recipe.json.")],
+    users: Annotated[int, typer.Option(min=1, help="How many users.")] = 200,
+    pairs_per_user: Annotated[int, typer.Option(min=1, help="Pairs each user labels.")] = 64,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (mixtures and pairs).")] = 0,
+    alpha: Annotated[float, typer.Option(min=0.001, help="Dirichlet concentration: small = "
+                                         "users lean on few attributes.")] = 0.3,
+    first_user: Annotated[int, typer.Option(min=0, help="Number of the first user, so "
+                                            "held-out users can be disjoint.")] = 0,
+    max_chars: MaxCharsOpt = DEFAULT_MAX_CHARS,
+) -> None:
+    """Simulated users from real data (PersonalLLM): each a Dirichlet mixture over a multi:
+    model's heads, labelling real pairs by its own mixture."""
+    on_interrupt(not_written(out_file))
+    result = api.simulate_users_file(heads, data, out=out_file, users=users,
+                                     pairs_per_user=pairs_per_user, seed=seed, alpha=alpha,
+                                     first_user=first_user, max_chars=max_chars)
+    out.print(f"wrote {result.n_rows} pairs by {result.n_users} simulated users into "
+              f"[bold]{result.out}[/]; recipe in {result.recipe_file}")
