@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rewardlab.data._columns import PROMPT_KEYS, REFERENCE_KEYS
+from rewardlab.data._columns import PROMPT_KEYS, REFERENCE_KEYS, STRUCTURED_REFERENCE_KEYS
 from rewardlab.data._records import Message, Prompt
 from rewardlab.errors import DataError
 
@@ -160,12 +160,13 @@ def read_subset(row: dict[str, Any], ctx: RowContext) -> str | None:
 
 def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     """The row's reference answer: the first of ``REFERENCE_KEYS`` that is not null; a number
-    is kept as its text (``72`` -> ``"72"``), a structured reference (a list or object, such
-    as ``constraints``) as its JSON text (``reference_text``)."""
+    is kept as its text (``72`` -> ``"72"``), a structured reference (a ``constraints`` or
+    ``rubric`` list) as its JSON text (``reference_text``); any other list is an error, not an
+    answer."""
     for key in REFERENCE_KEYS:
         if row.get(key) is not None:
             value = row[key]
-            if isinstance(value, list | dict):
+            if key in STRUCTURED_REFERENCE_KEYS and isinstance(value, list | dict):
                 return reference_text(value)
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
