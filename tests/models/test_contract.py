@@ -8,6 +8,7 @@ until it does.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,10 +53,21 @@ def _vote(fixtures: dict) -> RewardModel:
     return VoteRewardModel(fixtures["trained_embed"], tiebreak=0.3)
 
 
+def _rubric(fixtures: dict) -> RewardModel:
+    # one rubric file for every row, deterministic criteria only: no model is loaded
+    path = fixtures["tmp_path_factory"].mktemp("rubric") / "rubric.json"
+    path.write_text(json.dumps([
+        {"text": "At most 40 words", "kind": "max_words", "value": 40, "weight": 2},
+        {"text": "Not empty", "kind": "min_words", "value": 1, "hard": True}]))
+    return resolve(f"rubric:?file={path}&agg=gate")
+
+
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
     "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm,
     "judge": lambda fixtures: _judge(), "vote": _vote,
-    "similarity": lambda fixtures: resolve("similarity:chrf")}
+    "similarity": lambda fixtures: resolve("similarity:chrf"), "rubric": _rubric,
+    "multi": lambda fixtures: fixtures["trained_multi"],
+    "personal": lambda fixtures: fixtures["trained_personal"]}
 
 
 def test_every_registered_kind_is_under_contract() -> None:
@@ -113,5 +125,6 @@ def test_trainable_kind_refuses_to_score_before_fit(spec: str, hh_small) -> None
 
 @pytest.mark.parametrize("kind", sorted(FACTORIES))
 def test_unknown_spec_options_are_refused(kind: str) -> None:
+    arg = "embed:minilm" if kind in ("multi", "personal") else "minilm"  # heads over embed:
     with pytest.raises(SpecError, match="unknown option 'nonsense'"):
-        resolve(f"{kind}:minilm?nonsense=1")
+        resolve(f"{kind}:{arg}?nonsense=1")

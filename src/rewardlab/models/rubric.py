@@ -325,19 +325,20 @@ class FixedRubricModel(_RubricScoring, Grader):
         super().__init__(**params)
         if self.config.file is None:
             raise SpecError("FixedRubricModel needs a rubric file: rubric:?file=PATH")
-        self.rubric_ = load_rubric_file(self.config.file)
+        # the file is configuration, read once; not learned state
+        self.rubric = load_rubric_file(self.config.file)
 
         def fail(field: str, msg: str) -> Exception:
             return ConfigError(f"{self.config.file}: {msg}")
 
-        self._needs_judge(self.rubric_, fail, "")
+        self._needs_judge(self.rubric, fail, "")
 
     def grade(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> list[RubricVerdict]:
         """Per response, the reward and every criterion's score and reason."""
         if len(prompts) != len(responses):
             raise ConfigError(f"got {len(prompts)} prompts but {len(responses)} responses; "
                               "they must pair up one to one")
-        return self._grade(prompts, responses, [self.rubric_] * len(responses))
+        return self._grade(prompts, responses, [self.rubric] * len(responses))
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
         """Rewards float64 ``(n,)`` under the rubric file."""
