@@ -187,6 +187,44 @@ class LocalBackend:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(item) for item in items]
 
+    # --- likelihoods (``likelihood:``) ------------------------------------------------
+    def continuation_logprobs(self, context: str, target: str) -> np.ndarray:
+        """log p(token | everything before it) for each token of ``target`` after
+        ``context``, float64 ``(len(target tokens),)``.
+
+        The two texts are tokenized apart and joined, so ``target``'s tokens are the same
+        whatever the context ends with (put a separating space at the start of ``target``).
+        The context's cached prefix is reused as for judge questions; a context too long
+        for ``n_ctx`` loses its start (the target is never cut).
+
+        Raises:
+            ItemFailure: ``target`` is empty, or longer than the whole context window.
+        """
+        ctx, tgt = self._tokenize(context), self._tokenize(target)
+        if not tgt:
+            raise ItemFailure("the text to score has no tokens")
+        if not ctx:
+            raise ItemFailure("the context before the scored text has no tokens")
+        if self.n_ctx is not None and len(ctx) + len(tgt) > self.n_ctx:
+            if len(tgt) >= self.n_ctx:
+                raise ItemFailure(f"the scored text takes {len(tgt)} tokens, more than the "
+                                  f"model's context of {self.n_ctx}")
+            ctx = ctx[len(ctx) + len(tgt) - self.n_ctx:]
+        with self._lock:
+            logits = self._target_logits(ctx, tgt)
+        z = logits.astype(np.float64)
+        top = z.max(axis=1, keepdims=True)
+        lse = (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
+        return z[np.arange(len(tgt)), tgt] - lse
+
+    def _target_logits(self, ctx: list[int], tgt: list[int]) -> np.ndarray:
+        """The logits that predict each token of ``tgt`` after ``ctx``, ``(len(tgt), V)``;
+        one token at a time here (llama.cpp keeps only the last position's logits)."""
+        rows = [self._advance(ctx)]
+        for i in range(1, len(tgt)):
+            rows.append(self._advance(ctx + tgt[:i]))
+        return np.stack(rows)
+
 
 # --- transformers ---------------------------------------------------------------------------
 
@@ -257,15 +295,32 @@ class HFBackend(LocalBackend):
                 # positive value as the length to keep; 5.x refuses it)
                 self._cache.crop(n - len(self._ids))
 
-    def _run(self, ids: list[int]) -> np.ndarray:
+    def _target_logits(self, ctx: list[int], tgt: list[int]) -> np.ndarray:
+        """One forward pass over what follows the cached prefix, keeping the logits of the
+        positions that predict ``tgt``."""
+        ids = ctx + tgt
+        keep = min(_common_prefix(self._ids, ids), len(ctx) - 1)
+        if not self.reuse_prefix:
+            keep = 0
+        if keep < len(self._ids):
+            self._crop(keep)
+            self._ids = self._ids[:keep]
+        logits = self._run(ids[keep:], keep_last=len(tgt) + 1)
+        self.tokens_run += len(ids) - keep
+        self._ids = list(ids)
+        return logits[:-1]
+
+    def _run(self, ids: list[int], keep_last: int = 1) -> np.ndarray:
         torch = self._torch
         if self._cache is None:
             self._cache = self._new_cache()
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([ids]), **{self._cache_arg: self._cache},
-                             use_cache=True, logits_to_keep=1)
+                             use_cache=True, logits_to_keep=keep_last)
         self._cache = getattr(out, self._cache_arg)
-        return out.logits[0, -1].float().numpy()
+        if keep_last == 1:
+            return out.logits[0, -1].float().numpy()
+        return out.logits[0].float().numpy()
 
 
 # --- llama.cpp ------------------------------------------------------------------------------

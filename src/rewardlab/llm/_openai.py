@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import numpy as np
+
 from rewardlab.errors import BackendError, ConfigError
 from rewardlab.llm._backend import ItemFailure, Messages
 from rewardlab.llm._http import JSONClient, ServerDown, excerpt
@@ -182,6 +184,36 @@ class OpenAIBackend:
         if not isinstance(text, str):
             raise ItemFailure(f"{self.url} answered without message text")
         return text.strip()
+
+    def continuation_logprobs(self, context: str, target: str) -> np.ndarray:
+        """log p of each token of ``target`` after ``context``, read from the server's
+        log-probabilities of the prompt itself: ``/completions`` with ``echo`` and
+        ``logprobs`` (vLLM; llama.cpp's Python server started with ``--logits_all true``).
+        Tokens that start inside ``target`` count; one that straddles the boundary does
+        not (start ``target`` with its separating space).
+
+        Raises:
+            BackendError: the server returns no prompt log-probabilities (every row would fail).
+            ItemFailure: this request failed, or no token starts inside ``target``.
+        """
+        url = self.base + "/completions"
+        payload = {"model": self._model_name(), "prompt": context + target, "max_tokens": 1,
+                   "echo": True, "logprobs": 1, "temperature": 0.0}
+        body = self._request("POST", url, payload)
+        choice = reply_choices(body, url, failure=ItemFailure)[0]
+        logprobs = choice.get("logprobs") or {}
+        values, offsets = logprobs.get("token_logprobs"), logprobs.get("text_offset")
+        if not isinstance(values, list) or not isinstance(offsets, list):
+            raise BackendError(
+                f"{url} returned no log-probabilities of the prompt (asked with echo=true, "
+                "logprobs=1): likelihood: needs a server that gives them, e.g. vLLM, or "
+                "llama.cpp's Python server started with --logits_all true")
+        start, end = len(context), len(context) + len(target)
+        picked = [v for v, o in zip(values, offsets, strict=False)
+                  if isinstance(o, int) and start <= o < end and v is not None]
+        if not picked:
+            raise ItemFailure(f"{url} returned no token inside the scored text")
+        return np.array(picked, dtype=np.float64)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         if self.concurrency <= 1 or len(items) <= 1:

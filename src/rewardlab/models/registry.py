@@ -36,7 +36,7 @@ _KINDS: dict[str, type] = {}
 _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
                          "rewardlab.models.ensemble", "rewardlab.models.verify",
                          "rewardlab.models.prm", "rewardlab.models.judge",
-                         "rewardlab.models.vote")
+                         "rewardlab.models.vote", "rewardlab.models.likelihood")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)
