@@ -23,7 +23,7 @@ from rewardlab.llm._backend import ItemFailure, Messages
 from rewardlab.llm._chat import render_chat
 from rewardlab.llm._models import check_gguf
 
-__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend"]
+__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend", "sample_token"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +33,23 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64)
     z = np.exp(z - z.max())
     return z / z.sum()
+
+
+def sample_token(logits: np.ndarray, temperature: float, top_p: float,
+                 rng: np.random.Generator) -> int:
+    """One token drawn from ``softmax(logits / temperature)`` cut to its top-``top_p`` mass
+    (argmax at temperature 0), with one uniform draw from ``rng``: a row's stream of draws
+    depends on nothing but its own seed."""
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    p = _softmax(logits / temperature)
+    order = np.argsort(-p, kind="stable")
+    mass = np.cumsum(p[order])
+    if top_p < 1.0:
+        cut = int(np.searchsorted(mass, top_p)) + 1
+        order, mass = order[:cut], mass[:cut]
+    u = rng.random() * mass[-1]
+    return int(order[min(int(np.searchsorted(mass, u, side="right")), len(order) - 1)])
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -187,6 +204,35 @@ class LocalBackend:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(item) for item in items]
 
+    # --- sampled replies (judges that sample and vote) -----------------------------------
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies to ``messages``; sample ``i`` draws from
+        ``numpy.random.default_rng([seed, i])``. The prompt is run once, from an empty
+        cache, so the replies depend only on the messages and the seed (not on what was
+        asked before); the samples then decode one after another from that shared prefix
+        (``HFBackend`` decodes them as one batch)."""
+        ids = self._chat_ids(messages)
+        outs: list[str] = []
+        with self._lock:
+            self._crop(0)
+            self._ids = []
+            first = self._advance(ids)
+            for i in range(k):
+                rng = np.random.default_rng([seed, i])
+                produced: list[int] = []
+                logits = first
+                for _ in range(max_tokens):
+                    token = sample_token(logits, temperature, top_p, rng)
+                    if token in self.eos_ids:
+                        break
+                    produced.append(token)
+                    if self.n_ctx is not None and len(ids) + len(produced) >= self.n_ctx:
+                        break
+                    logits = self._advance(ids + produced)
+                outs.append(self._decode(produced).strip())
+        return outs
+
     # --- likelihoods (``likelihood:``) ------------------------------------------------
     def continuation_logprobs(self, context: str, target: str) -> np.ndarray:
         """log p(token | everything before it) for each token of ``target`` after
@@ -294,6 +340,57 @@ class HFBackend(LocalBackend):
                 # negative: "remove this many" in every transformers version (4.x read a
                 # positive value as the length to keep; 5.x refuses it)
                 self._cache.crop(n - len(self._ids))
+
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """As ``LocalBackend.sample_chat``, the ``k`` samples decoded as one batch: the
+        prompt runs once (from an empty cache), its keys/values are repeated ``k`` times and
+        each step feeds the ``k`` next tokens together. The prompt-only cache is kept for the
+        verdict questions that follow."""
+        import copy
+
+        torch = self._torch
+        ids = self._chat_ids(messages)
+        if self.n_ctx is not None and len(ids) >= self.n_ctx:
+            raise ItemFailure(f"the prompt takes {len(ids)} tokens, more than the judge's "
+                              f"context of {self.n_ctx}")
+        with self._lock:
+            self._crop(0)
+            self._ids = []
+            first = self._advance(ids)
+            prompt_cache = copy.deepcopy(self._cache)
+            cache = self._cache
+            cache.batch_repeat_interleave(k)
+            rngs = [np.random.default_rng([seed, i]) for i in range(k)]
+            produced: list[list[int]] = [[] for _ in range(k)]
+            done = [False] * k
+            logits = np.repeat(first[None, :], k, axis=0)
+            limit = max_tokens if self.n_ctx is None else min(max_tokens,
+                                                              self.n_ctx - len(ids))
+            try:
+                for _ in range(limit):
+                    step = []
+                    for i in range(k):
+                        token = 0 if done[i] else sample_token(logits[i], temperature, top_p,
+                                                                rngs[i])
+                        if not done[i] and token in self.eos_ids:
+                            done[i] = True
+                        elif not done[i]:
+                            produced[i].append(token)
+                        step.append(token)
+                    if all(done) or all(len(p) >= limit for p in produced):
+                        break
+                    with torch.inference_mode():
+                        out = self.model(input_ids=torch.tensor(step)[:, None],
+                                         **{self._cache_arg: cache}, use_cache=True,
+                                         logits_to_keep=1)
+                    cache = getattr(out, self._cache_arg)
+                    logits = out.logits[:, -1].float().numpy()
+                    self.tokens_run += k - sum(done)
+            finally:  # back to the prompt alone, which every sample's verdict starts with
+                self._cache = prompt_cache
+                self._ids = list(ids)
+        return [self._decode(p).strip() for p in produced]
 
     def _target_logits(self, ctx: list[int], tgt: list[int]) -> np.ndarray:
         """One forward pass over what follows the cached prefix, keeping the logits of the
@@ -450,3 +547,13 @@ class LlamaCppBackend(LocalBackend):
             finally:  # what the cache holds now, for the prefix reuse of ``option_probs``
                 self._ids = self.llm.input_ids[:self.llm.n_tokens].tolist()
         return texts
+
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies (seeds ``seed .. seed+k-1``), each from the prompt's cached
+        prefix (``sample``)."""
+        text = render_chat(self.chat_template, messages, bos=self.bos_token,
+                           eos=self.eos_token)
+        replies = self.sample(text, [seed + i for i in range(k)], shared=text,
+                              max_tokens=max_tokens, temperature=temperature, top_p=top_p)
+        return [r.strip() for r in replies]

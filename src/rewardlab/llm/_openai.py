@@ -185,6 +185,25 @@ class OpenAIBackend:
             raise ItemFailure(f"{self.url} answered without message text")
         return text.strip()
 
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies in one request with ``n=k`` (the server decodes them as a
+        batch over the shared prompt); a server that returns fewer choices (llama.cpp's
+        ignores ``n``) is asked again, one request per missing sample, with seed
+        ``seed + i``."""
+        payload: dict[str, Any] = {"model": self._model_name(), "messages": messages,
+                                   "max_tokens": max_tokens, "temperature": temperature,
+                                   "top_p": top_p, "seed": seed, "n": k}
+        choices = reply_choices(self._request("POST", self.url, payload), self.url,
+                                failure=ItemFailure)[:k]
+        for i in range(len(choices), k):
+            body = self._request("POST", self.url, payload | {"n": 1, "seed": seed + i})
+            choices.append(reply_choices(body, self.url, failure=ItemFailure)[0])
+        texts = [(c.get("message") or {}).get("content") for c in choices]
+        if not all(isinstance(t, str) for t in texts):
+            raise ItemFailure(f"{self.url} answered without message text")
+        return [str(t).strip() for t in texts]
+
     def continuation_logprobs(self, context: str, target: str) -> np.ndarray:
         """log p of each token of ``target`` after ``context``, read from the server's
         log-probabilities of the prompt itself: ``/completions`` with ``echo`` and
