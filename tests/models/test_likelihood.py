@@ -226,3 +226,16 @@ def test_server_without_logprobs_is_a_clear_error(no_logprobs_server: str) -> No
     model = resolve(f"likelihood:openai:{no_logprobs_server}#m?mode=followup&cache=false")
     with pytest.raises(BackendError, match="no log-probabilities of the prompt"):
         model.score(["hi"], ["hello"])
+
+
+def test_llama_cpp_scores_token_by_token() -> None:
+    """``gguf:`` runs llama.cpp, which keeps only the last position's logits: the target is
+    fed one token at a time; the numbers do not depend on the cached prefix."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    model = resolve("likelihood:gguf:default?mode=followup&cache=false&n_ctx=512")
+    warm = model.score(["What is 2+2?", "What is 2+2?"], ["4", "I like turtles."])
+    backend = model._model(model.lm).backend
+    backend.reuse_prefix = False
+    cold = model.score(["What is 2+2?", "What is 2+2?"], ["4", "I like turtles."])
+    np.testing.assert_allclose(warm, cold, atol=1e-3)
+    assert (warm < 0).all() and warm[0] != warm[1]
