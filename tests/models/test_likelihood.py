@@ -239,3 +239,20 @@ def test_llama_cpp_scores_token_by_token() -> None:
     cold = model.score(["What is 2+2?", "What is 2+2?"], ["4", "I like turtles."])
     np.testing.assert_allclose(warm, cold, atol=1e-3)
     assert (warm < 0).all() and warm[0] != warm[1]
+
+
+def test_the_reward_model_contract(tiny_lm: Path, tmp_path: Path) -> None:
+    from rewardlab.testing import check_reward_model
+
+    prompts = ["add 2 and 3", "add 2 and 3", "name a colour"]
+    responses = ["2 + 3 = 5\nA: 5", "2 + 3 = 6\nA: 6", "red"]
+    with one_thread():
+        passed = check_reward_model(resolve(f"likelihood:hf:{tiny_lm}?mode=followup"),
+                                    prompts=prompts, responses=responses,
+                                    directory=tmp_path / "followup")
+        assert "save_load" in passed
+        passed = check_reward_model(resolve(f"likelihood:hf:{tiny_lm}?mode=reference"),
+                                    prompts=prompts, responses=responses,
+                                    references=["5", "5", "red"],
+                                    directory=tmp_path / "reference")
+        assert "save_load" in passed
