@@ -12,6 +12,7 @@ import pytest
 from tests.tiny_models import one_thread, tiny_causal_lm
 
 from rewardlab import resolve
+from rewardlab.errors import ConfigError, SpecError
 from rewardlab.judge import vote_verdicts
 
 PROMPTS = ["what is the capital of france ?", "name a prime number above ten .",
@@ -33,7 +34,7 @@ def test_bad_options(tiny: Path) -> None:
     for options, match in (("samples=0", "'samples'"), ("vote=loudest", "'vote'"),
                            ("top_p=0", "'top_p'"), ("meta=judge:default", "set samples too"),
                            ("samples=2&meta=judge:nowhere:x", "cannot read")):
-        with pytest.raises(Exception, match=match):
+        with pytest.raises((ConfigError, SpecError), match=match):
             _judge(tiny, options)
 
 
