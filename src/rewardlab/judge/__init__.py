@@ -3,14 +3,22 @@ position-bias control. A judge runs on any LLM client of ``rewardlab.llm`` (``tr
 llama.cpp, OpenAI-compatible servers); the ``judge:`` model kind (``rewardlab.models.judge``)
 is built from these parts."""
 
-from rewardlab.judge._engine import JudgeEngine, PairJudgment, Verdict, order_consistency
+from rewardlab.judge._engine import (
+    JudgeEngine,
+    PairJudgment,
+    Sample,
+    Verdict,
+    order_consistency,
+)
 from rewardlab.judge._prompts import RUBRICS, load_rubric, load_template, render_question
 from rewardlab.judge._verdict import (
     MODES,
     OPTIONS,
+    VOTES,
     expected_grade,
     pairwise_probability,
     parse_verdict,
+    vote_verdicts,
     yes_probability,
 )
 
@@ -18,8 +26,10 @@ __all__ = [
     "MODES",
     "OPTIONS",
     "RUBRICS",
+    "VOTES",
     "JudgeEngine",
     "PairJudgment",
+    "Sample",
     "Verdict",
     "expected_grade",
     "load_rubric",
@@ -28,5 +38,6 @@ __all__ = [
     "pairwise_probability",
     "parse_verdict",
     "render_question",
+    "vote_verdicts",
     "yes_probability",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rewardlab.data import Prompt
@@ -23,10 +23,10 @@ from rewardlab.judge._prompts import (
     render_question,
     verdict_prompt,
 )
-from rewardlab.judge._verdict import OPTIONS, parse_verdict, reduce_options
+from rewardlab.judge._verdict import OPTIONS, parse_verdict, reduce_options, vote_verdicts
 from rewardlab.llm._backend import Backend, ItemFailure, Messages
 
-__all__ = ["JudgeEngine", "PairJudgment", "Verdict", "order_consistency"]
+__all__ = ["JudgeEngine", "PairJudgment", "Sample", "Verdict", "order_consistency"]
 
 #: Tokens kept free after the question: the verdict (and its follow-up question after a
 #: rationale).
@@ -34,6 +34,38 @@ _VERDICT_RESERVE = 8
 _FOLLOW_UP_RESERVE = 40
 #: Tokens generated for the verdict when the backend has no probabilities (text fallback).
 _TEXT_VERDICT_TOKENS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sampled rationale and the verdict read after it.
+
+    Attributes:
+        rationale: the sampled text (principles first with ``principles=true``).
+        value: its verdict (as ``Verdict.value``); NaN when it gave none.
+        probs, text: the verdict options' probabilities, or the parsed verdict text.
+        reason: why ``value`` is NaN.
+        meta: P(the critique is sound) from the meta-judge, when there is one.
+        kept: counted in the vote (the meta-judge found it sound, or there is no meta-judge).
+    """
+
+    rationale: str
+    value: float
+    probs: dict[str, float] | None = None
+    text: str | None = None
+    reason: str | None = None
+    meta: float | None = None
+    kept: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": None if math.isnan(self.value) else self.value,
+                               "rationale": self.rationale, "kept": self.kept}
+        for name in ("probs", "text", "reason"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.meta is not None:
+            out["meta"] = None if math.isnan(self.meta) else self.meta
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +79,8 @@ class Verdict:
         rationale: what the judge wrote before its verdict (``reason=True``).
         reason: why ``value`` is NaN; or ``None``.
         truncated: the prompt was cut to fit the judge's context.
+        samples: with ``samples=k``, every sampled rationale and its verdict.
+        no_verdict: how many of ``samples`` gave no verdict (left out of the vote).
     """
 
     value: float
@@ -55,6 +89,8 @@ class Verdict:
     rationale: str | None = None
     reason: str | None = None
     truncated: bool = False
+    samples: tuple[Sample, ...] | None = None
+    no_verdict: int = 0
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"value": None if math.isnan(self.value) else self.value}
@@ -63,6 +99,9 @@ class Verdict:
                 out[name] = getattr(self, name)
         if self.truncated:
             out["truncated"] = True
+        if self.samples is not None:
+            out["samples"] = [s.to_json() for s in self.samples]
+            out["no_verdict"] = self.no_verdict
         return out
 
 
@@ -117,6 +156,7 @@ class _Question:
     messages: Messages
     truncated: bool = False
     error: str | None = None
+    fields: dict[str, Any] | None = None  # what the template saw (a meta-judge reuses it)
 
 
 @dataclass
@@ -129,6 +169,15 @@ class JudgeEngine:
         rubric: the rubric text given to every template.
         reason: ask for a rationale before the verdict.
         max_reason_tokens: the longest rationale.
+        samples: ask for this many sampled rationales, each followed by its verdict, and
+            combine the verdicts (``vote``); ``None`` asks once, greedily.
+        temperature, top_p, seed: how the rationales are sampled; the same seed gives the
+            same rationales.
+        vote: ``mean`` (of the verdict values) or ``majority`` (``vote_verdicts``).
+        principles: the judge writes principles for this conversation before its rationale.
+        meta: a meta-judge (an engine with a ``meta`` template) that keeps only the sampled
+            critiques it finds sound (P(sound) >= ``meta_threshold``; none sound: the one it
+            rates highest).
     """
 
     backend: Backend
@@ -136,6 +185,18 @@ class JudgeEngine:
     rubric: str
     reason: bool = False
     max_reason_tokens: int = 256
+    samples: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    vote: str = "mean"
+    principles: bool = False
+    meta: JudgeEngine | None = None
+    meta_threshold: float = 0.5
+
+    @property
+    def _writes_rationale(self) -> bool:
+        return self.reason or self.samples is not None or self.principles
 
     # --- building questions -------------------------------------------------------------
     def _budget(self) -> int | None:
@@ -143,7 +204,7 @@ class JudgeEngine:
         if n_ctx is None:
             return None
         reserve = _VERDICT_RESERVE + self.backend.count_chat_overhead()
-        if self.reason:
+        if self._writes_rationale:
             reserve += self.max_reason_tokens + _FOLLOW_UP_RESERVE
         return n_ctx - reserve
 
@@ -151,7 +212,8 @@ class JudgeEngine:
                   reference: str | None = None) -> _Question:
         template = self.templates[mode]
         fields: dict[str, Any] = {"rubric": self.rubric, "question": render_question(prompt),
-                                  "reason": self.reason, "reference": reference or "",
+                                  "reason": self._writes_rationale,
+                                  "principles": self.principles, "reference": reference or "",
                                   "response": "", "response_a": "", "response_b": "",
                                   **responses}
 
@@ -161,38 +223,110 @@ class JudgeEngine:
         fitted = fit_to_context(render, fields, tuple(responses), budget=self._budget(),
                                 count=self.backend.count_tokens)
         return _Question(mode, [{"role": "user", "content": render(fitted.fields)}],
-                         truncated=fitted.truncated, error=fitted.error)
+                         truncated=fitted.truncated, error=fitted.error, fields=fitted.fields)
 
     # --- asking -------------------------------------------------------------------------
+    def _read_verdict(self, mode: str, messages: Messages
+                      ) -> tuple[float, dict[str, float] | None, str | None, str | None]:
+        """The verdict to ``messages``: ``(value, probs, text, why value is NaN)``, from the
+        option probabilities, else from parsed text. ``ItemFailure`` passes through."""
+        probs = self.backend.option_probs(messages, OPTIONS[mode])
+        if probs is not None:
+            value = reduce_options(mode, probs)
+            why = None
+            if math.isnan(value):
+                why = (f"no verdict token ({', '.join(OPTIONS[mode][:3])}"
+                       f"{', ...' if len(OPTIONS[mode]) > 3 else ''}) had any probability")
+            return value, probs, None, why
+        text = self.backend.generate(messages, _TEXT_VERDICT_TOKENS)
+        value = parse_verdict(mode, text)
+        why = None if not math.isnan(value) else f"no verdict in the reply {text[:80]!r}"
+        return value, None, text, why
+
     def _ask(self, question: _Question) -> Verdict:
         if question.error is not None:
             return Verdict(math.nan, reason=question.error, truncated=True)
+        if self.samples is not None:
+            return self._ask_sampled(question)
         mode, messages, rationale = question.mode, question.messages, None
         try:
-            if self.reason:
+            if self.reason or self.principles:
                 rationale = self.backend.generate(messages, self.max_reason_tokens)
                 messages = [*messages, {"role": "assistant", "content": rationale},
                             {"role": "user", "content": verdict_prompt(mode)}]
-            probs = self.backend.option_probs(messages, OPTIONS[mode])
-            if probs is not None:
-                value = reduce_options(mode, probs)
-                why = None
-                if math.isnan(value):
-                    why = (f"no verdict token ({', '.join(OPTIONS[mode][:3])}"
-                           f"{', ...' if len(OPTIONS[mode]) > 3 else ''}) had any probability")
-                return Verdict(value, probs=probs, rationale=rationale, reason=why,
-                               truncated=question.truncated)
-            text = self.backend.generate(messages, _TEXT_VERDICT_TOKENS)
-            value = parse_verdict(mode, text)
-            why = None if not math.isnan(value) else f"no verdict in the reply {text[:80]!r}"
-            return Verdict(value, text=text, rationale=rationale, reason=why,
+            value, probs, text, why = self._read_verdict(mode, messages)
+            return Verdict(value, probs=probs, text=text, rationale=rationale, reason=why,
                            truncated=question.truncated)
         except ItemFailure as exc:
             return Verdict(math.nan, rationale=rationale, reason=str(exc),
                            truncated=question.truncated)
 
+    def _ask_sampled(self, question: _Question) -> Verdict:
+        """``samples`` rationales sampled from the question's shared prefix, a verdict read
+        after each, the sound ones (meta-judge) combined by ``vote``. A sample without a
+        verdict is counted in ``no_verdict`` and left out of the vote."""
+        k, mode = int(self.samples or 1), question.mode
+        try:
+            rationales = self.backend.sample_chat(
+                question.messages, k, max_tokens=self.max_reason_tokens,
+                temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+        except ItemFailure as exc:
+            return Verdict(math.nan, reason=str(exc), truncated=question.truncated)
+        samples = []
+        for rationale in rationales:
+            messages = [*question.messages, {"role": "assistant", "content": rationale},
+                        {"role": "user", "content": verdict_prompt(mode)}]
+            try:
+                value, probs, text, why = self._read_verdict(mode, messages)
+            except ItemFailure as exc:
+                value, probs, text, why = math.nan, None, None, str(exc)
+            samples.append(Sample(rationale, value, probs=probs, text=text, reason=why))
+        if self.meta is not None:
+            samples = self.meta.vet(question, samples, self.meta_threshold)
+        no_verdict = sum(math.isnan(s.value) for s in samples)
+        voting = [(s.value, s.probs) for s in samples if s.kept and not math.isnan(s.value)]
+        value = vote_verdicts(mode, voting, self.vote)
+        why = None
+        if math.isnan(value):
+            reasons = "; ".join(dict.fromkeys(s.reason for s in samples if s.reason))
+            why = f"none of the {k} samples gave a verdict ({reasons or 'no reason given'})"
+        return Verdict(value, reason=why, truncated=question.truncated,
+                       samples=tuple(samples), no_verdict=no_verdict)
+
+    def vet(self, question: _Question, samples: list[Sample], threshold: float
+            ) -> list[Sample]:
+        """As a meta-judge: P(sound) of each sampled critique of ``question``; those at or
+        above ``threshold`` stay in the vote (none: the one rated highest)."""
+        rated = []
+        for sample in samples:
+            if math.isnan(sample.value):
+                rated.append(replace(sample, kept=False))
+                continue
+            content = self.templates["meta"].render(**(question.fields or {}),
+                                                    critique=sample.rationale)
+            try:
+                meta = self._read_verdict("meta", [{"role": "user", "content": content}])[0]
+            except ItemFailure:
+                meta = math.nan
+            rated.append(replace(sample, meta=meta))
+        scores = [s.meta if s.meta is not None and not math.isnan(s.meta) else -1.0
+                  for s in rated]
+        sound = [m >= threshold for m in scores]
+        if not any(sound) and max(scores, default=-1.0) >= 0:
+            best = scores.index(max(scores))
+            sound = [i == best for i in range(len(rated))]
+        return [replace(s, kept=ok and not math.isnan(s.value))
+                for s, ok in zip(rated, sound, strict=True)]
+
     def _run(self, questions: list[_Question]) -> list[Verdict]:
         verdicts = self.backend.map(self._ask, questions)
+        missing = sum(v.no_verdict for v in verdicts)
+        if missing:
+            total = sum(len(v.samples or ()) for v in verdicts)
+            warnings.warn(
+                f"{missing} of {total} sampled rationales gave no verdict; they are left out "
+                "of their rows' votes and counted in each row's no_verdict.", UserWarning,
+                stacklevel=4)
         truncated = sum(q.truncated for q in questions)
         if truncated:
             warnings.warn(

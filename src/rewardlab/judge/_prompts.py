@@ -107,7 +107,7 @@ def load_template(mode: str, path: str | None) -> PromptTemplate:
     template = PromptTemplate(str(file), text, jinja=jinja)
     # fail now, not at the first judgment, when the template names a field there is not
     probe = {"rubric": "", "question": "", "response": "", "response_a": "", "response_b": "",
-             "reference": "", "reason": False}
+             "reference": "", "reason": False, "principles": False}
     try:
         template.render(**probe)
     except ConfigError:

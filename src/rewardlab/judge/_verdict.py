@@ -17,10 +17,12 @@ __all__ = [
     "GRADES",
     "MODES",
     "OPTIONS",
+    "VOTES",
     "expected_grade",
     "pairwise_probability",
     "parse_verdict",
     "reduce_options",
+    "vote_verdicts",
     "yes_probability",
 ]
 
@@ -33,7 +35,10 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "grade": GRADES,
     "yesno": ("Yes", "No"),
     "reference": ("Yes", "No"),
+    "meta": ("Yes", "No"),  # a meta-judge: is a sampled critique sound?
 }
+#: How the verdicts of sampled rationales combine.
+VOTES = ("mean", "majority")
 
 
 def _mass(probs: Mapping[str, float], options: Sequence[str]) -> float:
@@ -130,3 +135,34 @@ def parse_verdict(mode: str, text: str) -> float:
     if not found:
         return math.nan
     return 1.0 if found.group(1).lower() == "yes" else 0.0
+
+
+def vote_verdicts(mode: str, verdicts: Sequence[tuple[float, Mapping[str, float] | None]],
+                  how: str) -> float:
+    """One reward from the verdicts of several sampled rationales (``(value, probs)`` each;
+    NaN values, samples without a verdict, are left out by the caller).
+
+    ``mean``: the mean of the values (P(A), expected grade, P(yes)). ``majority``: each sample
+    votes for its most likely option; for pairwise and yes/no questions the reward is the
+    share of votes for A / yes (above 0.5: the majority), for grades the most voted grade
+    (the mean of the tied grades on a tie).
+
+    Example:
+        >>> vote_verdicts("pairwise", [(0.9, None), (0.6, None), (0.2, None)], "majority")
+        0.6666666666666666
+        >>> vote_verdicts("grade", [(7.2, None), (6.8, None), (3.0, None)], "majority")
+        7.0
+    """
+    if not verdicts:
+        return math.nan
+    if how == "mean":
+        return float(sum(v for v, _ in verdicts) / len(verdicts))
+    if mode == "grade":
+        votes = [float(max(GRADES, key=lambda g: probs.get(g, 0.0))) if probs else
+                 float(round(value)) for value, probs in verdicts]
+        counts = {g: votes.count(g) for g in votes}
+        top = max(counts.values())
+        tied = [g for g, c in counts.items() if c == top]
+        return float(sum(tied) / len(tied))
+    votes = [1.0 if value > 0.5 else 0.0 if value < 0.5 else 0.5 for value, _ in verdicts]
+    return float(sum(votes) / len(votes))

@@ -54,6 +54,12 @@ class Backend(Protocol):
         """The greedy reply to ``messages``, at most ``max_tokens`` tokens."""
         ...
 
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies sharing the prompt's prefix (one batch where the backend
+        allows); the same seed gives the same replies."""
+        ...
+
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``[fn(x) for x in items]``, in order; a server backend runs them concurrently."""
         ...

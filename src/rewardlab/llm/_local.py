@@ -23,7 +23,7 @@ from rewardlab.llm._backend import ItemFailure, Messages
 from rewardlab.llm._chat import render_chat
 from rewardlab.llm._models import check_gguf
 
-__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend"]
+__all__ = ["HFBackend", "LlamaCppBackend", "LocalBackend", "sample_token"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +33,23 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64)
     z = np.exp(z - z.max())
     return z / z.sum()
+
+
+def sample_token(logits: np.ndarray, temperature: float, top_p: float,
+                 rng: np.random.Generator) -> int:
+    """One token drawn from ``softmax(logits / temperature)`` cut to its top-``top_p`` mass
+    (argmax at temperature 0), with one uniform draw from ``rng``: a row's stream of draws
+    depends on nothing but its own seed."""
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    p = _softmax(logits / temperature)
+    order = np.argsort(-p, kind="stable")
+    mass = np.cumsum(p[order])
+    if top_p < 1.0:
+        cut = int(np.searchsorted(mass, top_p)) + 1
+        order, mass = order[:cut], mass[:cut]
+    u = rng.random() * mass[-1]
+    return int(order[min(int(np.searchsorted(mass, u, side="right")), len(order) - 1)])
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -187,6 +204,73 @@ class LocalBackend:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(item) for item in items]
 
+    # --- sampled replies (judges that sample and vote) -----------------------------------
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies to ``messages``; sample ``i`` draws from
+        ``numpy.random.default_rng([seed, i])``. The prompt is run once, from an empty
+        cache, so the replies depend only on the messages and the seed (not on what was
+        asked before); the samples then decode one after another from that shared prefix
+        (``HFBackend`` decodes them as one batch)."""
+        ids = self._chat_ids(messages)
+        outs: list[str] = []
+        with self._lock:
+            self._crop(0)
+            self._ids = []
+            first = self._advance(ids)
+            for i in range(k):
+                rng = np.random.default_rng([seed, i])
+                produced: list[int] = []
+                logits = first
+                for _ in range(max_tokens):
+                    token = sample_token(logits, temperature, top_p, rng)
+                    if token in self.eos_ids:
+                        break
+                    produced.append(token)
+                    if self.n_ctx is not None and len(ids) + len(produced) >= self.n_ctx:
+                        break
+                    logits = self._advance(ids + produced)
+                outs.append(self._decode(produced).strip())
+        return outs
+
+    # --- likelihoods (``likelihood:``) ------------------------------------------------
+    def continuation_logprobs(self, context: str, target: str) -> np.ndarray:
+        """log p(token | everything before it) for each token of ``target`` after
+        ``context``, float64 ``(len(target tokens),)``.
+
+        The two texts are tokenized apart and joined, so ``target``'s tokens are the same
+        whatever the context ends with (put a separating space at the start of ``target``).
+        The context's cached prefix is reused as for judge questions; a context too long
+        for ``n_ctx`` loses its start (the target is never cut).
+
+        Raises:
+            ItemFailure: ``target`` is empty, or longer than the whole context window.
+        """
+        ctx, tgt = self._tokenize(context), self._tokenize(target)
+        if not tgt:
+            raise ItemFailure("the text to score has no tokens")
+        if not ctx:
+            raise ItemFailure("the context before the scored text has no tokens")
+        if self.n_ctx is not None and len(ctx) + len(tgt) > self.n_ctx:
+            if len(tgt) >= self.n_ctx:
+                raise ItemFailure(f"the scored text takes {len(tgt)} tokens, more than the "
+                                  f"model's context of {self.n_ctx}")
+            ctx = ctx[len(ctx) + len(tgt) - self.n_ctx:]
+        with self._lock:
+            logits = self._target_logits(ctx, tgt)
+        z = logits.astype(np.float64)
+        top = z.max(axis=1, keepdims=True)
+        lse = (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
+        return z[np.arange(len(tgt)), tgt] - lse
+
+    def _target_logits(self, ctx: list[int], tgt: list[int]) -> np.ndarray:
+        """The logits that predict each token of ``tgt`` after ``ctx``, ``(len(tgt), V)``;
+        one token at a time here (llama.cpp keeps only the last position's logits)."""
+        rows = [self._advance(ctx)]
+        for i in range(1, len(tgt)):
+            rows.append(self._advance(ctx + tgt[:i]))
+        return np.stack(rows)
+
 
 # --- transformers ---------------------------------------------------------------------------
 
@@ -260,16 +344,84 @@ class HFBackend(LocalBackend):
                 # positive value as the length to keep; 5.x refuses it)
                 self._cache.crop(n - len(self._ids))
 
-    def _run(self, ids: list[int]) -> np.ndarray:
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """As ``LocalBackend.sample_chat``, the ``k`` samples decoded as one batch: the
+        prompt runs once (from an empty cache), its keys/values are repeated ``k`` times and
+        each step feeds the ``k`` next tokens together. The prompt-only cache is kept for the
+        verdict questions that follow."""
+        import copy
+
+        torch = self._torch
+        ids = self._chat_ids(messages)
+        if self.n_ctx is not None and len(ids) >= self.n_ctx:
+            raise ItemFailure(f"the prompt takes {len(ids)} tokens, more than the judge's "
+                              f"context of {self.n_ctx}")
+        with self._lock:
+            self._crop(0)
+            self._ids = []
+            first = self._advance(ids)
+            prompt_cache = copy.deepcopy(self._cache)
+            cache = self._cache
+            cache.batch_repeat_interleave(k)
+            rngs = [np.random.default_rng([seed, i]) for i in range(k)]
+            produced: list[list[int]] = [[] for _ in range(k)]
+            done = [False] * k
+            logits = np.repeat(first[None, :], k, axis=0)
+            limit = max_tokens if self.n_ctx is None else min(max_tokens,
+                                                              self.n_ctx - len(ids))
+            try:
+                for _ in range(limit):
+                    step = []
+                    for i in range(k):
+                        token = 0 if done[i] else sample_token(logits[i], temperature, top_p,
+                                                                rngs[i])
+                        if not done[i] and token in self.eos_ids:
+                            done[i] = True
+                        elif not done[i]:
+                            produced[i].append(token)
+                        step.append(token)
+                    if all(done) or all(len(p) >= limit for p in produced):
+                        break
+                    with torch.inference_mode():
+                        out = self.model(input_ids=torch.tensor(step)[:, None],
+                                         **{self._cache_arg: cache}, use_cache=True,
+                                         logits_to_keep=1)
+                    cache = getattr(out, self._cache_arg)
+                    logits = out.logits[:, -1].float().numpy()
+                    self.tokens_run += k - sum(done)
+            finally:  # back to the prompt alone, which every sample's verdict starts with
+                self._cache = prompt_cache
+                self._ids = list(ids)
+        return [self._decode(p).strip() for p in produced]
+
+    def _target_logits(self, ctx: list[int], tgt: list[int]) -> np.ndarray:
+        """One forward pass over what follows the cached prefix, keeping the logits of the
+        positions that predict ``tgt``."""
+        ids = ctx + tgt
+        keep = min(_common_prefix(self._ids, ids), len(ctx) - 1)
+        if not self.reuse_prefix:
+            keep = 0
+        if keep < len(self._ids):
+            self._crop(keep)
+            self._ids = self._ids[:keep]
+        logits = self._run(ids[keep:], keep_last=len(tgt) + 1)
+        self.tokens_run += len(ids) - keep
+        self._ids = list(ids)
+        return logits[:-1]
+
+    def _run(self, ids: list[int], keep_last: int = 1) -> np.ndarray:
         torch = self._torch
         if self._cache is None:
             self._cache = self._new_cache()
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([ids], device=self._device),
                              **{self._cache_arg: self._cache}, use_cache=True,
-                             logits_to_keep=1)
+                             logits_to_keep=keep_last)
         self._cache = getattr(out, self._cache_arg)
-        return out.logits[0, -1].float().cpu().numpy()
+        if keep_last == 1:
+            return out.logits[0, -1].float().cpu().numpy()
+        return out.logits[0].float().cpu().numpy()
 
 
 # --- llama.cpp ------------------------------------------------------------------------------
@@ -399,3 +551,13 @@ class LlamaCppBackend(LocalBackend):
             finally:  # what the cache holds now, for the prefix reuse of ``option_probs``
                 self._ids = self.llm.input_ids[:self.llm.n_tokens].tolist()
         return texts
+
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies (seeds ``seed .. seed+k-1``), each from the prompt's cached
+        prefix (``sample``)."""
+        text = render_chat(self.chat_template, messages, bos=self.bos_token,
+                           eos=self.eos_token)
+        replies = self.sample(text, [seed + i for i in range(k)], shared=text,
+                              max_tokens=max_tokens, temperature=temperature, top_p=top_p)
+        return [r.strip() for r in replies]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import numpy as np
+
 from rewardlab.errors import BackendError, ConfigError
 from rewardlab.llm._backend import ItemFailure, Messages
 from rewardlab.llm._http import JSONClient, ServerDown, excerpt
@@ -182,6 +184,55 @@ class OpenAIBackend:
         if not isinstance(text, str):
             raise ItemFailure(f"{self.url} answered without message text")
         return text.strip()
+
+    def sample_chat(self, messages: Messages, k: int, *, max_tokens: int,
+                    temperature: float, top_p: float, seed: int) -> list[str]:
+        """``k`` sampled replies in one request with ``n=k`` (the server decodes them as a
+        batch over the shared prompt); a server that returns fewer choices (llama.cpp's
+        ignores ``n``) is asked again, one request per missing sample, with seed
+        ``seed + i``."""
+        payload: dict[str, Any] = {"model": self._model_name(), "messages": messages,
+                                   "max_tokens": max_tokens, "temperature": temperature,
+                                   "top_p": top_p, "seed": seed, "n": k}
+        choices = reply_choices(self._request("POST", self.url, payload), self.url,
+                                failure=ItemFailure)[:k]
+        for i in range(len(choices), k):
+            body = self._request("POST", self.url, payload | {"n": 1, "seed": seed + i})
+            choices.append(reply_choices(body, self.url, failure=ItemFailure)[0])
+        texts = [(c.get("message") or {}).get("content") for c in choices]
+        if not all(isinstance(t, str) for t in texts):
+            raise ItemFailure(f"{self.url} answered without message text")
+        return [str(t).strip() for t in texts]
+
+    def continuation_logprobs(self, context: str, target: str) -> np.ndarray:
+        """log p of each token of ``target`` after ``context``, read from the server's
+        log-probabilities of the prompt itself: ``/completions`` with ``echo`` and
+        ``logprobs`` (vLLM; llama.cpp's Python server started with ``--logits_all true``).
+        Tokens that start inside ``target`` count; one that straddles the boundary does
+        not (start ``target`` with its separating space).
+
+        Raises:
+            BackendError: the server returns no prompt log-probabilities (every row would fail).
+            ItemFailure: this request failed, or no token starts inside ``target``.
+        """
+        url = self.base + "/completions"
+        payload = {"model": self._model_name(), "prompt": context + target, "max_tokens": 1,
+                   "echo": True, "logprobs": 1, "temperature": 0.0}
+        body = self._request("POST", url, payload)
+        choice = reply_choices(body, url, failure=ItemFailure)[0]
+        logprobs = choice.get("logprobs") or {}
+        values, offsets = logprobs.get("token_logprobs"), logprobs.get("text_offset")
+        if not isinstance(values, list) or not isinstance(offsets, list):
+            raise BackendError(
+                f"{url} returned no log-probabilities of the prompt (asked with echo=true, "
+                "logprobs=1): likelihood: needs a server that gives them, e.g. vLLM, or "
+                "llama.cpp's Python server started with --logits_all true")
+        start, end = len(context), len(context) + len(target)
+        picked = [v for v, o in zip(values, offsets, strict=False)
+                  if isinstance(o, int) and start <= o < end and v is not None]
+        if not picked:
+            raise ItemFailure(f"{url} returned no token inside the scored text")
+        return np.array(picked, dtype=np.float64)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         if self.concurrency <= 1 or len(items) <= 1:

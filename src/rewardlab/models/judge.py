@@ -76,6 +76,17 @@ class JudgeConfig:
         timeout: seconds per request (``openai``).
         retries: extra attempts after a transient HTTP failure (``openai``).
         concurrency: requests in flight at once (``openai``).
+        samples: sample this many rationales per question, read a verdict after each and
+            combine them (``vote``); unset: one greedy verdict (SPCT / DeepSeek-GRM style
+            inference-time scaling when set).
+        temperature, top_p: how the rationales are sampled.
+        seed: the samples' seed; the same seed gives the same samples, whatever the batch.
+        vote: ``mean`` (mean verdict probability / grade) or ``majority`` (vote share of A /
+            yes, or the most voted grade).
+        meta: a meta-judge (``judge:default``, ``judge:openai:URL#MODEL``, ...) that keeps
+            only the sampled critiques it finds sound (SPCT's meta reward model).
+        meta_threshold: the P(sound) a critique needs to stay in the vote.
+        principles: the judge writes principles for the conversation before its rationale.
     """
 
     mode: str = "pairwise"
@@ -91,9 +102,32 @@ class JudgeConfig:
     timeout: float = 60.0
     retries: int = 4
     concurrency: int = 4
+    samples: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    vote: str = "mean"
+    meta: str | None = None
+    meta_threshold: float = 0.5
+    principles: bool = False
 
     def __post_init__(self) -> None:
         check_option("JudgeConfig", "mode", self.mode, _MODES)
+        if self.samples is not None:
+            check_int("JudgeConfig", "samples", self.samples)
+        check_positive("JudgeConfig", "temperature", self.temperature, allow_zero=True)
+        for name in ("top_p", "meta_threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0 or (
+                    name == "top_p" and value == 0):
+                low = "(0" if name == "top_p" else "[0"
+                raise ConfigError(f"The '{name}' parameter of JudgeConfig must be in "
+                                  f"{low}, 1]. Got {value!r} instead.")
+        check_int("JudgeConfig", "seed", self.seed, minimum=0)
+        check_option("JudgeConfig", "vote", self.vote, ("mean", "majority"))
+        if self.meta is not None and self.samples is None:
+            raise ConfigError("The 'meta' parameter of JudgeConfig filters sampled critiques: "
+                              "set samples too, e.g. judge:default?samples=4&meta=judge:default")
         check_int("JudgeConfig", "max_reason_tokens", self.max_reason_tokens)
         if self.n_ctx is not None:
             check_int("JudgeConfig", "n_ctx", self.n_ctx, minimum=64)
@@ -142,6 +176,8 @@ class LLMJudge(SaveLoadMixin, PairwiseJudge, Grader):
             raise SpecError(f"cannot read 'judge:{arg}': write judge:default, judge:hf:PATH, "
                             "judge:gguf:PATH or judge:openai:URL#MODEL")
         _check_target(backend, target)
+        if config.meta is not None:
+            LLMJudge.from_spec(config.meta.removeprefix("judge:").split("?")[0], {})
         judge_cls = ReferenceLLMJudge if config.mode == "reference" else LLMJudge
         return judge_cls(backend=backend, target=target, **asdict(config))
 
@@ -163,10 +199,29 @@ class LLMJudge(SaveLoadMixin, PairwiseJudge, Grader):
             c = self.config
             templates = {m: load_template(m, c.template if m == self._template_mode() else None)
                          for m in _MODES}
-            self._engine = JudgeEngine(backend=self._make_backend(), templates=templates,
+            backend = self._make_backend()
+            self._engine = JudgeEngine(backend=backend, templates=templates,
                                        rubric=load_rubric(c.rubric), reason=c.reason,
-                                       max_reason_tokens=c.max_reason_tokens)
+                                       max_reason_tokens=c.max_reason_tokens,
+                                       samples=c.samples, temperature=c.temperature,
+                                       top_p=c.top_p, seed=c.seed, vote=c.vote,
+                                       principles=c.principles,
+                                       meta=self._meta_engine(backend),
+                                       meta_threshold=c.meta_threshold)
         return self._engine
+
+    def _meta_engine(self, backend: Any) -> Any:
+        """The meta-judge of ``meta=SPEC``; it shares this judge's model when it names it."""
+        from rewardlab.judge import JudgeEngine, load_rubric, load_template
+
+        if self.config.meta is None:
+            return None
+        arg = self.config.meta.removeprefix("judge:").split("?")[0]
+        meta = LLMJudge.from_spec(arg, {})
+        same = (meta.backend_name, meta.target) == (self.backend_name, self.target)
+        return JudgeEngine(backend=backend if same else meta._make_backend(),
+                           templates={"meta": load_template("meta", None)},
+                           rubric=load_rubric(self.config.rubric))
 
     def _template_mode(self) -> str:
         """The question ``template`` replaces: the pairwise one in pairwise mode."""

@@ -38,7 +38,7 @@ _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
                          "rewardlab.models.prm", "rewardlab.models.judge",
                          "rewardlab.models.vote", "rewardlab.models.similarity",
                          "rewardlab.models.rubric", "rewardlab.models.multi",
-                         "rewardlab.models.personal")
+                         "rewardlab.models.personal", "rewardlab.models.likelihood")
 _loaded_builtins = False
 
 K = TypeVar("K", bound=type)
