@@ -62,12 +62,19 @@ def _rubric(fixtures: dict) -> RewardModel:
     return resolve(f"rubric:?file={path}&agg=gate")
 
 
+def _likelihood(fixtures: dict) -> RewardModel:
+    from tiny_models import tiny_causal_lm
+
+    return resolve(f"likelihood:hf:{tiny_causal_lm(fixtures['tmp_path_factory'].mktemp('lm'))}"
+                   "?mode=followup")
+
+
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
     "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm,
     "judge": lambda fixtures: _judge(), "vote": _vote,
     "similarity": lambda fixtures: resolve("similarity:chrf"), "rubric": _rubric,
     "multi": lambda fixtures: fixtures["trained_multi"],
-    "personal": lambda fixtures: fixtures["trained_personal"]}
+    "personal": lambda fixtures: fixtures["trained_personal"], "likelihood": _likelihood}
 
 
 def test_every_registered_kind_is_under_contract() -> None:
@@ -125,6 +132,7 @@ def test_trainable_kind_refuses_to_score_before_fit(spec: str, hh_small) -> None
 
 @pytest.mark.parametrize("kind", sorted(FACTORIES))
 def test_unknown_spec_options_are_refused(kind: str) -> None:
-    arg = "embed:minilm" if kind in ("multi", "personal") else "minilm"  # heads over embed:
+    arg = {"multi": "embed:minilm", "personal": "embed:minilm",  # heads over embed:
+           "likelihood": "policy:default"}.get(kind, "minilm")
     with pytest.raises(SpecError, match="unknown option 'nonsense'"):
         resolve(f"{kind}:{arg}?nonsense=1")
