@@ -27,7 +27,7 @@ import numpy as np
 
 from rewardlab._hf import quiet_transformers
 from rewardlab._progress import progress
-from rewardlab._store import EmbeddingCache, cache_key
+from rewardlab._store import EmbeddingCache, cache_key, default_cache_dir
 from rewardlab.errors import ConfigError, MissingDependencyError, ModelFormatError
 
 __all__ = ["ENCODER_ALIASES", "SentenceEncoder", "quiet_transformers", "resolve_encoder_path"]
@@ -81,6 +81,17 @@ def _weights_digest(path: Path) -> str:
     raise ModelFormatError(
         f"encoder directory {path} has no weights ({' or '.join(_WEIGHT_FILES)})"
     )
+
+
+def open_encoder(name: str, *, max_length: int, cache: bool | str | Path) -> SentenceEncoder:
+    """The encoder every embedding kind uses, with the shared on-disk embedding cache
+    (``cache=True``: the default directory; a path: that directory; False: none), so kinds
+    over the same encoder reuse each other's embeddings."""
+    store = None
+    if cache is not False:
+        root = default_cache_dir() if cache is True else Path(cache)
+        store = EmbeddingCache(root / "embeddings.sqlite")
+    return SentenceEncoder(name, max_length=max_length, cache=store)
 
 
 class SentenceEncoder:

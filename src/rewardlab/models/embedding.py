@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._store import EmbeddingCache, default_cache_dir
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import (
     Dataset,
@@ -33,7 +32,7 @@ from rewardlab.data import (
     require_task,
 )
 from rewardlab.errors import ConfigError, DataError, NotFittedError
-from rewardlab.models._encoder import SentenceEncoder
+from rewardlab.models._encoder import SentenceEncoder, open_encoder
 from rewardlab.models._head_io import build_head, head_tensors, restore_head
 from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import FitOptions, NoiseAware
@@ -149,13 +148,8 @@ class EmbeddingRewardModel(SaveLoadMixin, NoiseAware):
     @property
     def encoder(self) -> SentenceEncoder:
         if getattr(self, "_encoder", None) is None:
-            cache = None
-            if self.cache is not False:
-                root = default_cache_dir() if self.cache is True else Path(self.cache)
-                cache = EmbeddingCache(root / "embeddings.sqlite")
-            self._encoder = SentenceEncoder(
-                self.config.encoder, max_length=self.config.max_length, cache=cache
-            )
+            self._encoder = open_encoder(self.config.encoder, max_length=self.config.max_length,
+                                         cache=self.cache)
         return self._encoder
 
     # --- features ------------------------------------------------------------------------

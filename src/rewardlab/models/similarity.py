@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._store import EmbeddingCache, default_cache_dir
 from rewardlab._validation import check_option, check_positive
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError, SpecError
-from rewardlab.models._encoder import SentenceEncoder
+from rewardlab.models._encoder import SentenceEncoder, open_encoder
 from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
@@ -88,12 +87,8 @@ class SimilarityRewardModel(SaveLoadMixin, ReferenceScorer):
     @property
     def encoder(self) -> SentenceEncoder:
         if getattr(self, "_encoder", None) is None:
-            cache = None
-            if self.cache is not False:
-                root = default_cache_dir() if self.cache is True else Path(self.cache)
-                cache = EmbeddingCache(root / "embeddings.sqlite")
-            self._encoder = SentenceEncoder(self.config.encoder,
-                                            max_length=self.config.max_length, cache=cache)
+            self._encoder = open_encoder(self.config.encoder, max_length=self.config.max_length,
+                                         cache=self.cache)
         return self._encoder
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
