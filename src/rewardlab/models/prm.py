@@ -47,8 +47,10 @@ from rewardlab.models.base import StepScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.steps import (
     AGGREGATIONS,
+    CLAIM_CHECKS,
     SPLIT_MODES,
     aggregate_step_scores,
+    claim_checks,
     first_error_accuracies,
     first_error_index,
     numeric_checks,
@@ -65,9 +67,10 @@ __all__ = ["PRM_FEATURE_BLOCKS", "PRMConfig", "ProcessRewardModel"]
 #: step so far as one text (the current step kept whole, the start cut when too long);
 #: ``question*step``: element-wise product; ``position``: where the step is (first, last,
 #: index/10 capped at 1); ``checks``: arithmetic and quantity checks
-#: (``rewardlab.steps``).
+#: (``rewardlab.steps``); ``claims``: free-text arithmetic claims, non-integer counts and the
+#: final answer against the question (``rewardlab.steps.claim_checks``).
 PRM_FEATURE_BLOCKS = ("step", "question", "joint", "prefix", "question*step", "position",
-                      "checks")
+                      "checks", "claims")
 AFTER_ERROR = ("ignore", "false")
 HEADS = ("linear", "mlp")
 
@@ -206,12 +209,14 @@ class ProcessRewardModel(SaveLoadMixin, StepScorer):
             raise ConfigError(f"got {len(prompts)} prompts but {len(step_lists)} solutions; "
                               "they must pair up one to one")
         needed = {part for block in self.config.features for part in block.split("*")}
-        questions, steps, contexts, position, checks = [], [], [], [], []
+        questions, steps, contexts, position, checks, claims = [], [], [], [], [], []
         for prompt, solution in zip(prompts, step_lists, strict=True):
             question = last_user_turn(prompt)
             n = len(solution)
             if "checks" in needed:
                 checks.append(numeric_checks(question, solution))
+            if "claims" in needed:
+                claims.append(claim_checks(question, solution))
             for k, step in enumerate(solution):
                 questions.append(question)
                 steps.append(step)
@@ -232,6 +237,9 @@ class ProcessRewardModel(SaveLoadMixin, StepScorer):
         if "checks" in needed:
             blocks["checks"] = (np.vstack(checks) if checks else np.zeros((0, 3))
                                 ).astype(np.float32)
+        if "claims" in needed:
+            blocks["claims"] = (np.vstack(claims) if claims
+                                else np.zeros((0, len(CLAIM_CHECKS)))).astype(np.float32)
         parts = []
         for block in self.config.features:
             a, _, b = block.partition("*")
