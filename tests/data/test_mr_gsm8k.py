@@ -45,10 +45,23 @@ def test_a_row_is_its_labelled_solution_plus_the_reference_once(tmp_path: Path) 
     wrong, reference, wrong2 = data.records
     assert wrong.steps[0].startswith("We know that distance")  # "Step 1:" removed
     assert wrong.steps[2] == "#### 25"
-    assert (wrong.labels, wrong.first_error, wrong.subset) == ((False,) * 3, 0, "original")
-    assert (reference.id, reference.first_error, len(reference.steps)) == (
-        "8eb87f9c:reference", None, 4)
+    assert (wrong.labels, wrong.first_error, wrong.question_type) == ((False,) * 3, 0,
+                                                                      "original")
+    assert wrong.subset == "other"  # the reason names no type ("The speed is per hour...")
+    assert (reference.id, reference.first_error, len(reference.steps), reference.subset,
+            reference.question_type) == ("8eb87f9c:reference", None, 4, "correct", "original")
     assert wrong2.first_error == 1  # the same question's reference is not repeated
+
+
+@pytest.mark.parametrize(("reason", "kind"), [
+    ("计算错误，82-13+9=78", "calculation"),
+    ("理解错误，第二步已经计算出问题答案", "misunderstanding"),  # the opening label wins
+    ("Logical error, from 1 PM to 6 PM, it's a total of 5 hours.", "logic"),
+    ("The speed is in km per hour, not per day: wrong unit", "quantity"),
+])
+def test_the_reason_gives_a_coarse_error_type(tmp_path: Path, reason: str, kind: str) -> None:
+    row = {**ROW, "model_output_solution_first_error_reason": reason}
+    assert load_dataset(write(tmp_path / "mr.jsonl", [row]))[0].subset == kind
 
 
 def test_a_solution_marked_correct_needs_no_first_error(tmp_path: Path) -> None:

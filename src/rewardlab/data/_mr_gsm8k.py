@@ -5,8 +5,10 @@ A row holds a model's solution as ``model_output_steps`` (each "Step k: ..."), t
 ``question_type`` (``original``, ``reversed``: solve for a masked quantity given the answer,
 ``POT``: program-of-thought, the steps are code). The solution becomes one ``StepRecord``
 labelled correct before its first error and wrong from it on (how injected errors and
-PRMBench are labelled too); its ``subset`` is the question type, so every consumer reports
-first-error accuracy per question type.
+PRMBench are labelled too), with that ``question_type``. MR-GSM8K names no error types, only
+the annotator's reason; ``error_type`` sorts the reason into a coarse type by its words
+(``calculation``, ``quantity``, ``logic``, ``misunderstanding``, ``other``), which becomes
+the record's ``subset`` so first-error accuracy is reported per type as for PRMBench.
 
 Correct solutions are mixed in as ProcessBench does: the question's ``ground_truth_solution``
 (GSM8K's worked solution), where the row has one, is read once per question as a solution
@@ -23,7 +25,25 @@ from typing import Any
 from rewardlab.data._fields import RowContext, maybe_json, read_subset, read_text, type_name
 from rewardlab.data._records import StepRecord
 
-__all__ = ["clean_step", "is_mr_gsm8k_row", "parse_mr_gsm8k"]
+__all__ = ["clean_step", "error_type", "is_mr_gsm8k_row", "parse_mr_gsm8k"]
+
+#: An annotator's reason often opens with its type ("Misunderstanding: ...", "计算错误，...");
+#: these labels are read first, in the first 30 characters.
+_LEADING_TYPES = (
+    ("calculation", re.compile(r"calculation|computation|arithmetic|计算", re.I)),
+    ("misunderstanding", re.compile(r"misunderstand|understanding|理解|审题", re.I)),
+    ("logic", re.compile(r"logic|reasoning|approach|思路|逻辑|推理", re.I)),
+)
+#: Otherwise words anywhere in the reason; the first type whose words match wins.
+_REASON_TYPES = (
+    ("calculation", re.compile(r"calculat|arithmetic|comput|miscalc|result of|计算", re.I)),
+    ("quantity", re.compile(r"\bunit|percent|misread|\bcop(?:y|ied)|\bgiven\b|number of|"
+                            r"should be \$?\d|instead of \$?\d|单位|数值", re.I)),
+    ("logic", re.compile(r"equation|formula|logic|\badd|subtract|multipl|divid|operation|"
+                         r"方程|公式|逻辑", re.I)),
+    ("misunderstanding", re.compile(r"understand|interpret|question|meaning|理解|题意", re.I)),
+)
+
 
 _STEP_PREFIX = re.compile(r"^\s*step\s*\d+\s*[:.)]\s*", re.IGNORECASE)
 STEPS_FIELD = "model_output_steps"
@@ -32,6 +52,22 @@ FIRST_ERROR_FIELD = "model_output_solution_first_error_step"
 
 def is_mr_gsm8k_row(row: dict[str, Any]) -> bool:
     return STEPS_FIELD in row
+
+
+def error_type(reason: str) -> str:
+    """A coarse error type from an annotator's free-text reason (keyword rules, see
+    ``_REASON_TYPES``); ``other`` when none matches.
+
+    Example:
+        >>> error_type("Misunderstanding: the speed is per hour"), error_type("计算错误，5小时")
+        ('misunderstanding', 'calculation')
+    """
+    head = reason[:30]
+    found = [(m.start(), name) for name, words in _LEADING_TYPES
+             if (m := words.search(head)) is not None]
+    if found:
+        return min(found)[1]  # the label the reason opens with
+    return next((name for name, words in _REASON_TYPES if words.search(reason)), "other")
 
 
 def clean_step(text: str) -> str:
@@ -96,18 +132,21 @@ def parse_mr_gsm8k(row: dict[str, Any], ctx: RowContext) -> list[StepRecord]:
     qtype = row.get("question_type")
     if qtype is not None and not isinstance(qtype, str):
         raise ctx.fail("question_type", f"must be a string, got {type_name(qtype)}")
-    subset = qtype or read_subset(row, ctx)
+    qtype = qtype or read_subset(row, ctx)
+    reason = row.get("model_output_solution_first_error_reason")
+    subset = "correct" if first is None else error_type(reason if isinstance(reason, str)
+                                                         else "")
     uid = row.get("uuid", row.get("id", ctx.index))
     if not isinstance(uid, str | int) or isinstance(uid, bool):
         raise ctx.fail("uuid", f"must be a string or an integer, got {type_name(uid)}")
     labels = tuple(first is None or i < first for i in range(len(steps)))
     records = [StepRecord(prompt=question, steps=steps, labels=labels, id=uid, subset=subset,
-                          line=ctx.line)]
+                          line=ctx.line, question_type=qtype)]
     reference = row.get("ground_truth_solution")
     if isinstance(reference, str) and reference.strip() and ("mr", question) not in ctx.seen:
         ctx.seen.add(("mr", question))
         ref_steps = tuple(s.strip() for s in reference.split("\n") if s.strip())
         records.append(StepRecord(prompt=question, steps=ref_steps,
                                   labels=(True,) * len(ref_steps), id=f"{uid}:reference",
-                                  subset=subset, line=ctx.line))
+                                  subset="correct", line=ctx.line, question_type=qtype))
     return records

@@ -26,6 +26,9 @@ BUNDLED = {
     # not a pairwise file: the same prompts answered concisely / normally / verbosely, each
     # with a GPT-4-turbo preference against a reference; read by the audit's length probe
     "alpacaeval_length": "alpacaeval_length/annotations.jsonl",
+    # the dev half of MR-GSM8K's human-labelled first errors (282 wrong model solutions, 2 of
+    # them refused for empty steps); the other half is kept back for evaluation
+    "mr_gsm8k_dev": "mr_gsm8k/first_errors_dev.jsonl",
 }
 _BUNDLED_PREFIX = "bundled:"
 
