@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from _common import emit
 from rewardlab import resolve
 from rewardlab.data import Dataset, StepRecord, load_dataset, split_by_prompt
