@@ -1,6 +1,6 @@
 """First errors that people labelled: ``prm:`` on MR-GSM8K's dev half, grouped cross-validation.
 
-Data: ../shared/data/mr_gsm8k/first_errors_dev.jsonl (282 wrong model solutions with a
+Data: ``bundled:mr_gsm8k_dev`` (../shared/data/mr_gsm8k/first_errors_dev.jsonl: 282 wrong model solutions with a
 human-labelled first error step; 2 are refused by the reader for empty steps and reported),
 read by ``rewardlab.data`` with each question's reference solution mixed in as a correct
 solution, as ProcessBench mixes correct ones (251). Folds are grouped by *problem*: an
@@ -47,8 +47,9 @@ from rewardlab.label import Problem, inject_errors, read_problems
 from rewardlab.steps import CHECKS, CLAIM_CHECKS, claim_checks, numeric_checks
 from rewardlab.steps import first_error_accuracies as accuracies
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEV = SHARED / "mr_gsm8k" / "first_errors_dev.jsonl"
+SHARED = next((p / "shared" / "data" for p in Path(__file__).resolve().parents
+               if (p / "shared" / "data").is_dir()), Path("../shared/data"))
+DEV = "bundled:mr_gsm8k_dev"  # the copy of ../shared/data/mr_gsm8k/first_errors_dev.jsonl
 GSM8K_TRAIN = SHARED / "gsm8k" / "train.jsonl"
 SPEC = "prm:minilm?features=joint,position,checks,claims"
 
@@ -160,7 +161,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--injected-problems", type=int, default=600)
     parser.add_argument("--held-out-limit", type=int, default=None)
-    parser.add_argument("--curve", default="25,50,100,200",
+    parser.add_argument("--curve", default="50,100,200",
                         help="numbers of real solutions for the learning curve")
     parser.add_argument("--spec", default=SPEC)
     args = parser.parse_args()

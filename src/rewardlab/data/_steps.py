@@ -68,13 +68,18 @@ def _labels(row: dict[str, Any], n_steps: int, ctx: RowContext) -> tuple[bool, .
 
 
 def parse_trl_steps(row: dict[str, Any], ctx: RowContext) -> StepRecord:
-    """One TRL stepwise-supervision row: ``prompt``, ``completions``, optional ``labels``."""
+    """One TRL stepwise-supervision row: ``prompt``, ``completions``, optional ``labels``
+    (and ``subset``, ``question_type``)."""
     prompt = read_prompt(row, ctx)
     if prompt is None:
         raise ctx.fail("prompt", "is missing; a step-labelled row needs the problem it solves")
     steps = _step_list(row, "completions", ctx)
+    qtype = row.get("question_type")
+    if qtype is not None and not isinstance(qtype, str):
+        raise ctx.fail("question_type", f"must be a string, got {type(qtype).__name__}")
     return StepRecord(prompt=prompt[1], steps=steps, labels=_labels(row, len(steps), ctx),
-                      id=read_id(row, ctx), subset=read_subset(row, ctx), line=ctx.line)
+                      id=read_id(row, ctx), subset=read_subset(row, ctx), line=ctx.line,
+                      question_type=qtype or None)
 
 
 def _unnumbered(steps: tuple[str, ...]) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ from rewardlab.steps import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PRM_FEATURE_BLOCKS", "PRMConfig", "ProcessRewardModel"]
+__all__ = ["PRM_FEATURE_BLOCKS", "RECOMMENDED", "PRMConfig", "ProcessRewardModel"]
 
 #: What the head can read per step. ``step``: the step alone; ``question``: the problem
 #: (last user turn); ``joint``: problem and step as one text; ``prefix``: problem and every
@@ -72,6 +72,10 @@ __all__ = ["PRM_FEATURE_BLOCKS", "PRMConfig", "ProcessRewardModel"]
 PRM_FEATURE_BLOCKS = ("step", "question", "joint", "prefix", "question*step", "position",
                       "checks", "claims")
 AFTER_ERROR = ("ignore", "false")
+#: ``prm:default``: the settings with the best first-error F1 on real, human-labelled errors
+#: (MR-GSM8K dev, grouped cross-validation; benchmarks/prm_real_errors.py), trained with
+#: ``rewardlab train bundled:prm_train --model prm:default --out DIR``.
+RECOMMENDED = {"features": "joint,position,checks,claims"}
 HEADS = ("linear", "mlp")
 
 
@@ -178,7 +182,16 @@ class ProcessRewardModel(SaveLoadMixin, StepScorer):
     # --- construction --------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, arg: str, options: dict[str, str]) -> ProcessRewardModel:
+    def from_spec(cls, arg: str, options: dict[str, str]) -> Any:
+        """``prm:ENCODER?opts``; ``prm:default`` is ``RECOMMENDED`` (options still apply);
+        ``prm:seq:PATH`` is a fine-tuned token classifier (``models.prm_seq``)."""
+        if arg.startswith("seq:") or arg == "seq":
+            from rewardlab.models.prm_seq import SeqProcessRewardModel
+
+            return SeqProcessRewardModel.from_spec(arg[4:], options)
+        if arg == "default":
+            options = {**RECOMMENDED, **options}
+            arg = "minilm"
         config = config_from_options(PRMConfig, options, spec=f"prm:{arg}",
                                      fixed={"encoder": arg or "minilm"})
         return cls(**asdict(config))
