@@ -1,7 +1,8 @@
-"""First errors that people labelled: ``prm:`` on MR-GSM8K's dev half, grouped cross-validation.
+"""First errors people labelled: ``prm:`` on MR-GSM8K's dev half, grouped cross-validation.
 
-Data: ``bundled:mr_gsm8k_dev`` (../shared/data/mr_gsm8k/first_errors_dev.jsonl: 282 wrong model solutions with a
-human-labelled first error step; 2 are refused by the reader for empty steps and reported),
+Data: ``bundled:mr_gsm8k_dev`` (../shared/data/mr_gsm8k/first_errors_dev.jsonl: 282 wrong
+model solutions with a human-labelled first error step; 2 are refused by the reader for empty
+steps and reported),
 read by ``rewardlab.data`` with each question's reference solution mixed in as a correct
 solution, as ProcessBench mixes correct ones (251). Folds are grouped by *problem*: an
 original question, its reversed rewrite and its program-of-thought variant share a fold
@@ -164,6 +165,12 @@ def main() -> None:
     parser.add_argument("--curve", default="50,100,200",
                         help="numbers of real solutions for the learning curve")
     parser.add_argument("--spec", default=SPEC)
+    parser.add_argument("--variants", default="real_plus_injected,real_only,"
+                        "real_only_no_claims,real_checks_only")
+    parser.add_argument("--curve-variant", default="real_only",
+                        help="the variant whose learning curve is drawn")
+    parser.add_argument("--skip-injected-only", action="store_true",
+                        help="leave out the issue's starting point (injected errors only)")
     args = parser.parse_args()
     start = time.perf_counter()
 
@@ -185,22 +192,23 @@ def main() -> None:
 
     t0 = time.perf_counter()
     record("baseline_style_position", style_position_baseline(real, fold), t0)
-    t0 = time.perf_counter()
-    injected_only = resolve("prm:minilm").fit(injected)
-    record("injected_only_prm_minilm", injected_only.first_error(
-        [r.prompt for r in real], [r.steps for r in real]), t0)
+    if not args.skip_injected_only:
+        t0 = time.perf_counter()
+        injected_only = resolve("prm:minilm").fit(injected)
+        record("injected_only_prm_minilm", injected_only.first_error(
+            [r.prompt for r in real], [r.steps for r in real]), t0)
     variants = {
-        "real_only": (args.spec, None),
         "real_plus_injected": (args.spec, injected),
-        "real_plus_injected_no_claims": (
-            args.spec.replace(",claims", ""), injected),
+        "real_only": (args.spec, None),
+        "real_only_no_claims": (args.spec.replace(",claims", ""), None),
         "real_checks_only": ("prm:minilm?features=position,checks,claims", None),
     }
-    for name, (spec, extra) in variants.items():
+    for name in args.variants.split(","):
+        spec, extra = variants[name]
         t0 = time.perf_counter()
         record(name, cross_validate(spec, real, fold, extra), t0)
 
-    best = max(("real_only", "real_plus_injected"), key=lambda n: results[n]["first_error_f1"])
+    best = args.curve_variant
     curve = {}
     n_train = int(np.mean([np.sum(fold != f) for f in range(args.folds)]))
     for n in [int(x) for x in args.curve.split(",")] + [n_train]:
@@ -214,7 +222,7 @@ def main() -> None:
 
     # the same model on everything: injected-error and PRMBench figures beside the real one
     t0 = time.perf_counter()
-    full = resolve(variants[best][0]).fit(merged(real, injected, name="all"))
+    full = resolve(args.spec).fit(merged(real, injected, name="all"))
     on_injected = evaluate_process(full, injected_held).overall
     on_prmbench = evaluate_process(full, prmbench).overall
     timings["full_model"] = round(time.perf_counter() - t0, 1)
@@ -228,9 +236,9 @@ def main() -> None:
               "prmbench_solutions": len(prmbench)},
         spec=args.spec,
         results=results,
-        best=best,
+        curve_variant=best,
         learning_curve=curve,
-        same_model={"spec": variants[best][0], "trained_on": "dev half + injected",
+        same_model={"spec": args.spec, "trained_on": "dev half + injected",
                     "injected_held_out_f1": on_injected.first_error_f1,
                     "injected_acc": [on_injected.acc_erroneous, on_injected.acc_correct],
                     "prmbench_f1": on_prmbench.first_error_f1,
