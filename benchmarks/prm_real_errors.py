@@ -35,6 +35,7 @@ import argparse
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,8 @@ def cross_validate(spec: str, real: Dataset[StepRecord], fold: np.ndarray, extra
         train_idx = np.flatnonzero(fold != f)
         if n_real is not None:
             train_idx = rng.permutation(train_idx)[:n_real]
-        parts = [real.take(sorted(train_idx.tolist()))]
+        parts = [tuple(replace(real[i], id=f"mr_gsm8k:{real[i].id}")
+                       for i in sorted(train_idx.tolist()))]
         if extra is not None:
             parts.append(extra)
         model = resolve(spec).fit(merged(*parts, name=f"fold {f}"))
@@ -163,12 +165,14 @@ def main() -> None:
     parser.add_argument("--injected-problems", type=int, default=600)
     parser.add_argument("--held-out-limit", type=int, default=None)
     parser.add_argument("--curve", default="50,100,200",
-                        help="numbers of real solutions for the learning curve")
+                        help="numbers of real solutions for the learning curve, or none")
     parser.add_argument("--spec", default=SPEC)
     parser.add_argument("--variants", default="real_plus_injected,real_only,"
                         "real_only_no_claims,real_checks_only")
     parser.add_argument("--curve-variant", default="real_only",
                         help="the variant whose learning curve is drawn")
+    parser.add_argument("--full-variant", default="real_plus_injected",
+                        help="the variant whose settings train the model on everything")
     parser.add_argument("--skip-injected-only", action="store_true",
                         help="leave out the issue's starting point (injected errors only)")
     args = parser.parse_args()
@@ -201,6 +205,7 @@ def main() -> None:
         "real_plus_injected": (args.spec, injected),
         "real_only": (args.spec, None),
         "real_only_no_claims": (args.spec.replace(",claims", ""), None),
+        "real_plus_injected_tuned_on_real": (args.spec + "&tune_on=mr_gsm8k:", injected),
         "real_checks_only": ("prm:minilm?features=position,checks,claims", None),
     }
     for name in args.variants.split(","):
@@ -211,8 +216,9 @@ def main() -> None:
     best = args.curve_variant
     curve = {}
     n_train = int(np.mean([np.sum(fold != f) for f in range(args.folds)]))
-    for n in [int(x) for x in args.curve.split(",")] + [n_train]:
-        if n > n_train:
+    points = [] if args.curve == "none" else [int(x) for x in args.curve.split(",")] + [n_train]
+    for n in points:
+        if not 0 < n <= n_train:
             continue
         t0 = time.perf_counter()
         predicted = cross_validate(variants[best][0], real, fold, variants[best][1],
@@ -222,7 +228,9 @@ def main() -> None:
 
     # the same model on everything: injected-error and PRMBench figures beside the real one
     t0 = time.perf_counter()
-    full = resolve(args.spec).fit(merged(real, injected, name="all"))
+    full_spec = variants[args.full_variant][0]
+    real_ids = tuple(replace(r, id=f"mr_gsm8k:{r.id}") for r in real)
+    full = resolve(full_spec).fit(merged(real_ids, injected, name="all"))
     on_injected = evaluate_process(full, injected_held).overall
     on_prmbench = evaluate_process(full, prmbench).overall
     timings["full_model"] = round(time.perf_counter() - t0, 1)
@@ -238,7 +246,7 @@ def main() -> None:
         results=results,
         curve_variant=best,
         learning_curve=curve,
-        same_model={"spec": args.spec, "trained_on": "dev half + injected",
+        same_model={"spec": full_spec, "trained_on": "dev half + injected",
                     "injected_held_out_f1": on_injected.first_error_f1,
                     "injected_acc": [on_injected.acc_erroneous, on_injected.acc_correct],
                     "prmbench_f1": on_prmbench.first_error_f1,

@@ -95,6 +95,10 @@ class PRMConfig:
         threshold: a step with p(correct) below it is an error (``first_error``); ``None``
             chooses it when training, by cross-fitting (see the module docstring).
         tune_folds: folds of that cross-fitting.
+        tune_on: an id prefix: choose the threshold on the out-of-fold F1 of only the
+            solutions whose id starts with it (``mr_gsm8k:`` in ``bundled:prm_train``: the
+            cut-off that suits real errors, not the more numerous injected ones); empty:
+            all solutions.
         after_error: training labels of steps after the first error: ``ignore`` or
             ``false`` (train on them as wrong).
         balance: weight the loss so correct and wrong steps count equally (wrong steps are
@@ -112,6 +116,7 @@ class PRMConfig:
     agg: str = "min"
     threshold: float | None = None
     tune_folds: int = 3
+    tune_on: str = ""
     after_error: str = "ignore"
     balance: bool = True
     head: str = "mlp"
@@ -346,17 +351,20 @@ class ProcessRewardModel(SaveLoadMixin, StepScorer):
                 probs[held] = torch.sigmoid(head(x).squeeze(-1).double()).numpy()
         starts = np.concatenate([[0], np.cumsum(np.bincount(owner))[:-1]])
         sizes = np.bincount(owner)
-        actual = [r.first_error for r in data.records]
+        chosen = [i for i, r in enumerate(data.records)
+                  if str(r.id).startswith(self.config.tune_on)] or list(range(len(data)))
+        actual = [data.records[i].first_error for i in chosen]
         best_f1, best_t = -1.0, 0.5
         for t in np.round(np.arange(0.05, 0.951, 0.05), 2):
-            predicted = [first_error_index(probs[a:a + n], float(t))
-                         for a, n in zip(starts, sizes, strict=True)]
+            predicted = [first_error_index(probs[starts[i]:starts[i] + sizes[i]], float(t))
+                         for i in chosen]
             f1 = first_error_accuracies(predicted, actual)["first_error_f1"]
             # ties go to the threshold nearest 0.5, the uncommitted choice
             if f1 > best_f1 + 1e-12 or (abs(f1 - best_f1) <= 1e-12
                                          and abs(t - 0.5) < abs(best_t - 0.5)):
                 best_f1, best_t = f1, float(t)
-        return best_t, {"method": "cross-fitted", "folds": k, "out_of_fold_f1": best_f1}
+        return best_t, {"method": "cross-fitted", "folds": k, "out_of_fold_f1": best_f1,
+                        "tuned_on": len(chosen)}
 
     # --- scoring -------------------------------------------------------------------------
 
