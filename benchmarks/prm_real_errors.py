@@ -173,6 +173,9 @@ def main() -> None:
                         help="the variant whose learning curve is drawn")
     parser.add_argument("--full-variant", default="real_plus_injected",
                         help="the variant whose settings train the model on everything")
+    parser.add_argument("--skip-full", action="store_true",
+                        help="leave out the model trained on everything (and the curve's "
+                        "last point)")
     parser.add_argument("--skip-injected-only", action="store_true",
                         help="leave out the issue's starting point (injected errors only)")
     args = parser.parse_args()
@@ -216,7 +219,9 @@ def main() -> None:
     best = args.curve_variant
     curve = {}
     n_train = int(np.mean([np.sum(fold != f) for f in range(args.folds)]))
-    points = [] if args.curve == "none" else [int(x) for x in args.curve.split(",")] + [n_train]
+    points = [] if args.curve == "none" else [int(x) for x in args.curve.split(",")]
+    if points and not args.skip_full:
+        points.append(n_train)
     for n in points:
         if not 0 < n <= n_train:
             continue
@@ -226,6 +231,11 @@ def main() -> None:
         curve[n] = figures(predicted, actual)
         print(f"curve {n}: F1 {curve[n]['first_error_f1']:.3f}", flush=True)
 
+    if args.skip_full:
+        emit("prm_real_errors", partial=True, spec=args.spec, results=results,
+             curve_variant=best, learning_curve=curve, checks=check_contributions(real),
+             seconds=round(time.perf_counter() - start, 1), timings=timings)
+        return
     # the same model on everything: injected-error and PRMBench figures beside the real one
     t0 = time.perf_counter()
     full_spec = variants[args.full_variant][0]
