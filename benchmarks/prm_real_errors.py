@@ -151,10 +151,13 @@ def injected_sets(n_problems: int, held_limit: int | None
     return train, inject_errors(held, seed=0).dataset("gsm8k-test-injected")
 
 
-def by_type(real: Dataset[StepRecord], predicted: list[int | None]) -> dict[str, Any]:
+def by_type(real: Dataset[StepRecord], predicted: list[int | None], field: str
+            ) -> dict[str, Any]:
+    """Figures per value of ``field``: ``subset`` (the error type; ``correct`` for the
+    references) or ``question_type``."""
     out = {}
-    for t in sorted({r.subset or "" for r in real}):
-        idx = [i for i, r in enumerate(real) if (r.subset or "") == t]
+    for t in sorted({getattr(r, field) or "" for r in real}):
+        idx = [i for i, r in enumerate(real) if (getattr(r, field) or "") == t]
         out[t] = figures([predicted[i] for i in idx], [real[i].first_error for i in idx])
     return out
 
@@ -190,8 +193,9 @@ def main() -> None:
     timings: dict[str, float] = {}
 
     def record(name: str, predicted: list[int | None], t0: float) -> None:
-        results[name] = {**figures(predicted, actual), "by_question_type":
-                         by_type(real, predicted)}
+        results[name] = {**figures(predicted, actual),
+                         "by_error_type": by_type(real, predicted, "subset"),
+                         "by_question_type": by_type(real, predicted, "question_type")}
         timings[name] = round(time.perf_counter() - t0, 1)
         r = results[name]
         print(f"{name}: F1 {r['first_error_f1']:.3f} (erroneous {r['acc_erroneous']:.3f}, "
