@@ -165,7 +165,9 @@ def by_type(real: Dataset[StepRecord], predicted: list[int | None], field: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--injected-problems", type=int, default=600)
+    parser.add_argument("--injected-problems", type=int, default=200,
+                        help="GSM8K problems whose injected errors join training (200: as in "
+                        "bundled:prm_train)")
     parser.add_argument("--held-out-limit", type=int, default=None)
     parser.add_argument("--curve", default="50,100,200",
                         help="numbers of real solutions for the learning curve, or none")
