@@ -8,9 +8,9 @@ solution, as ProcessBench mixes correct ones (251). Folds are grouped by *proble
 original question, its reversed rewrite and its program-of-thought variant share a fold
 (``problem_key``), so no problem is trained on and scored.
 
-Per fold, a model is trained on the other folds' real solutions (optionally plus
-error-injected GSM8K training solutions and PRMBench training rows, ``--injected``) and
-scores the held fold; predictions of all folds are pooled and scored once (F1 =
+Per fold, a model is trained on the other folds' real solutions (in the ``real_plus_*``
+variants plus error-injected solutions of ``--injected-problems`` GSM8K training problems,
+as ``bundled:prm_train`` holds them) and scores the held fold; predictions of all folds are pooled and scored once (F1 =
 ProcessBench's harmonic mean of acc_erroneous and acc_correct). Reported beside it:
 
 - the issue's starting point: ``prm:minilm`` trained on injected errors only, scored on all
@@ -27,6 +27,9 @@ ProcessBench's harmonic mean of acc_erroneous and acc_correct). Reported beside 
 - a learning curve: F1 against the number of real labelled solutions in training.
 
     nice -n 5 python benchmarks/prm_real_errors.py
+
+A full run is long on a shared machine (each cross-validated variant ~3-20 min there):
+``--variants``, ``--curve none``, ``--skip-full`` and ``--skip-injected-only`` run parts.
 """
 
 from __future__ import annotations
