@@ -10,8 +10,9 @@ original question, its reversed rewrite and its program-of-thought variant share
 
 Per fold, a model is trained on the other folds' real solutions (in the ``real_plus_*``
 variants plus error-injected solutions of ``--injected-problems`` GSM8K training problems,
-as ``bundled:prm_train`` holds them) and scores the held fold; predictions of all folds are pooled and scored once (F1 =
-ProcessBench's harmonic mean of acc_erroneous and acc_correct). Reported beside it:
+as ``bundled:prm_train`` holds them) and scores the held fold; predictions of all folds
+are pooled and scored once (F1 = ProcessBench's harmonic mean of acc_erroneous and
+acc_correct). Reported beside it:
 
 - the issue's starting point: ``prm:minilm`` trained on injected errors only, scored on all
   of the dev half (no fold needed: it never sees a real label);
