@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rewardlab.data import bundled_path
+
 
 @pytest.fixture(scope="module")
 def steps_file(tmp_path_factory) -> Path:
@@ -89,3 +91,25 @@ def test_bad_step_rows_name_the_line(run_cli, tmp_path: Path) -> None:
     result = run_cli("label", "inject-errors", bad, "--out", tmp_path / "s.jsonl")
     assert result.code == 2 and "field 'answer': is missing or empty" in " ".join(
         result.err.split())
+
+
+@pytest.mark.slow
+def test_train_the_recommended_prm_on_the_bundled_mix_and_eval_by_question_type(
+        run_cli, tmp_path: Path) -> None:
+    """`rewardlab train bundled:prm_train --model prm:default` (here its first 24 rows,
+    real MR-GSM8K solutions), then eval on MR-GSM8K prints per error type and per question
+    type."""
+    out_dir = tmp_path / "prm"
+    result = run_cli("train", "bundled:prm_train", "--model", "prm:default?max_length=128",
+                     "--epochs", "5", "--limit", "24", "--out", out_dir)
+    assert result.code == 0, result.err
+    mr = tmp_path / "mr.jsonl"
+    lines = (bundled_path("mr_gsm8k_dev")).read_text(encoding="utf-8").splitlines()
+    mr.write_text("\n".join(lines[:6]) + "\n", encoding="utf-8")
+    report = tmp_path / "eval.json"
+    result = run_cli("eval", out_dir, mr, "--json", report)
+    assert result.code == 0, result.err
+    assert "question: original" in result.out and "correct" in result.out
+    saved = json.loads(report.read_text())
+    assert set(saved["question_types"]) == {"original"}
+    assert saved["n_erroneous"] == 6 and saved["n_correct"] == 6

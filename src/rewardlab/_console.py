@@ -155,6 +155,10 @@ def process_table(result: ProcessResult, title: str | None = None) -> Table:
         table.add_row(*_process_row(s, s.name))
     if result.subsets:
         table.add_section()
+    for s in result.question_types:  # MR-GSM8K's original / reversed / program-of-thought
+        table.add_row(*_process_row(s, f"question: {s.name}"))
+    if result.question_types:
+        table.add_section()
     o = result.overall
     table.add_row(*_process_row(o, "all"), style="bold")
     base = o.baselines

@@ -19,6 +19,9 @@ def test_default_suite_covers_every_real_set() -> None:
         assert f"bundled:{name}" in data
     tasks = {t.name: t for t in suite.tasks}
     assert tasks["prmbench"].task == "first-error"
+    # real human-labelled first errors: a development figure beside PRMBench
+    assert (tasks["mr_gsm8k_dev"].data, tasks["mr_gsm8k_dev"].task,
+            tasks["mr_gsm8k_dev"].section) == ("bundled:mr_gsm8k_dev", "first-error", "Process")
     assert tasks["gsm8k_best_of_4"].task == "best-of-n"
     # RewardBench's Chat Hard: LLMBar Natural and Adversarial, not the CaseStudy sets
     assert dict(tasks["llmbar"].subsets) == {"LLMBar/Natural": "Chat Hard",

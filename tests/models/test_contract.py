@@ -69,12 +69,31 @@ def _likelihood(fixtures: dict) -> RewardModel:
                    "?mode=followup")
 
 
+def _prm_seq(fixtures: dict) -> RewardModel:
+    """A tiny two-label token classifier saved as TRL's PRMTrainer leaves one: scores at
+    once (``prm:seq:DIR``)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from rewardlab.models._encoder import resolve_encoder_path
+
+    directory = fixtures["tmp_path_factory"].mktemp("prm-seq")
+    tok = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
+    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, num_labels=2)
+    torch.manual_seed(0)
+    BertForTokenClassification(config).save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return resolve(f"prm:seq:{directory}")
+
+
 FACTORIES: dict[str, Callable[[dict], RewardModel]] = {
     "embed": _embed, "verify": _verify, "seq": _seq, "ensemble": _ensemble, "prm": _prm,
     "judge": lambda fixtures: _judge(), "vote": _vote,
     "similarity": lambda fixtures: resolve("similarity:chrf"), "rubric": _rubric,
     "multi": lambda fixtures: fixtures["trained_multi"],
-    "personal": lambda fixtures: fixtures["trained_personal"], "likelihood": _likelihood}
+    "personal": lambda fixtures: fixtures["trained_personal"], "likelihood": _likelihood,
+    "prm_seq": _prm_seq}
 
 
 def test_every_registered_kind_is_under_contract() -> None:

@@ -71,6 +71,8 @@ def detect_task(row: dict[str, Any]) -> Task | None:
         return "pairwise"  # one side missing is reported by the pairwise parser, by name
     if "completions" in row or "original_process" in row or "modified_process" in row:
         return "steps"  # TRL's PRM format, or PRMBench's correct / modified processes
+    if "model_output_steps" in row:
+        return "steps"  # MR-GSM8K: a model's steps with a human first-error label
     if "responses" in row or _gsm8k_candidate_keys(row):
         return "best-of-n"
     if "response" in row or "messages" in row:

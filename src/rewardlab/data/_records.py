@@ -136,7 +136,9 @@ class StepRecord:
     A label says whether the solution is still right *after* that step, so the first
     ``False`` is where it went wrong; process reward models are trained on these labels and
     judged on ``first_error``. ``subset`` names the kind of error where the source has one
-    (PRMBench's error types, the corruption error injection made).
+    (PRMBench's error types, the corruption error injection made); ``question_type`` the
+    kind of question where the source has one (MR-GSM8K: ``original``, ``reversed``,
+    ``POT``), so first-error accuracy is reported both ways.
     """
 
     prompt: Prompt
@@ -145,6 +147,7 @@ class StepRecord:
     labels: tuple[bool, ...] | None = None
     subset: str | None = None
     line: int | None = None
+    question_type: str | None = None
 
     @property
     def first_error(self) -> int | None:

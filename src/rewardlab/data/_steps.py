@@ -24,6 +24,7 @@ from rewardlab.data._fields import (
     read_subset,
     read_text,
 )
+from rewardlab.data._mr_gsm8k import is_mr_gsm8k_row, parse_mr_gsm8k
 from rewardlab.data._records import StepRecord
 
 __all__ = ["parse_steps"]
@@ -67,13 +68,18 @@ def _labels(row: dict[str, Any], n_steps: int, ctx: RowContext) -> tuple[bool, .
 
 
 def parse_trl_steps(row: dict[str, Any], ctx: RowContext) -> StepRecord:
-    """One TRL stepwise-supervision row: ``prompt``, ``completions``, optional ``labels``."""
+    """One TRL stepwise-supervision row: ``prompt``, ``completions``, optional ``labels``
+    (and ``subset``, ``question_type``)."""
     prompt = read_prompt(row, ctx)
     if prompt is None:
         raise ctx.fail("prompt", "is missing; a step-labelled row needs the problem it solves")
     steps = _step_list(row, "completions", ctx)
+    qtype = row.get("question_type")
+    if qtype is not None and not isinstance(qtype, str):
+        raise ctx.fail("question_type", f"must be a string, got {type(qtype).__name__}")
     return StepRecord(prompt=prompt[1], steps=steps, labels=_labels(row, len(steps), ctx),
-                      id=read_id(row, ctx), subset=read_subset(row, ctx), line=ctx.line)
+                      id=read_id(row, ctx), subset=read_subset(row, ctx), line=ctx.line,
+                      question_type=qtype or None)
 
 
 def _unnumbered(steps: tuple[str, ...]) -> tuple[str, ...]:
@@ -145,12 +151,36 @@ def _unique_id(base: str, ctx: RowContext) -> str:
     return candidate
 
 
+_LAYOUTS = ("trl-steps", "prmbench", "mr-gsm8k")
+
+
 def parse_steps(row: dict[str, Any], ctx: RowContext) -> tuple[StepRecord | list[StepRecord],
                                                                str]:
-    """A step-labelled row in TRL's PRM format, or a PRMBench row (two records)."""
+    """A step-labelled row in TRL's PRM format, a PRMBench row (two records) or an
+    MR-GSM8K row (``data._mr_gsm8k``).
+
+    One file holds one layout: a row of another layout than the file's first valid row is
+    refused (the fields it has are named), since a mix is almost always two files pasted
+    together whose labels mean different things.
+    """
     if "completions" not in row and ("modified_process" in row or "original_process" in row):
+        layout, key = "prmbench", "modified_process"
+    elif "completions" not in row and is_mr_gsm8k_row(row):
+        layout, key = "mr-gsm8k", "model_output_steps"
+    else:
+        layout, key = "trl-steps", "completions"
+    first = next((name for name in _LAYOUTS if ("layout", name) in ctx.seen), layout)
+    if first != layout:
+        raise ctx.fail(key, f"this row is in the {layout} layout but the file's earlier rows "
+                       f"are {first}; one step file holds one layout (split the file)")
+    if layout == "prmbench":
         if "modified_process" not in row:
             raise ctx.fail("modified_process", "is missing; a PRMBench row needs the corrupted "
                            "process and its 'error_steps'")
-        return parse_prmbench(row, ctx), "prmbench"
-    return parse_trl_steps(row, ctx), "trl-steps"
+        out: StepRecord | list[StepRecord] = parse_prmbench(row, ctx)
+    elif layout == "mr-gsm8k":
+        out = parse_mr_gsm8k(row, ctx)
+    else:
+        out = parse_trl_steps(row, ctx)
+    ctx.seen.add(("layout", layout))
+    return out, layout

@@ -87,12 +87,15 @@ class ProcessSummary:
 
 @dataclass(frozen=True)
 class ProcessResult:
-    """The result of ``evaluate_process``: overall and per-subset figures, provenance."""
+    """The result of ``evaluate_process``: overall figures, per ``subset`` (the error type,
+    where the data names one; ``correct``/``original`` for correct solutions), per
+    ``question_type`` (MR-GSM8K's original / reversed / program-of-thought), provenance."""
 
     model: str
     data: str
     overall: ProcessSummary
     subsets: tuple[ProcessSummary, ...] = ()
+    question_types: tuple[ProcessSummary, ...] = ()
     skipped: tuple[SkippedRow, ...] = ()
     threshold: float | None = None
     primary_metric: str = field(default="process/first_error_f1")
@@ -112,6 +115,10 @@ class ProcessResult:
         for s in self.subsets:
             out[f"process/{s.name}/acc_erroneous"] = s.acc_erroneous
             out[f"process/{s.name}/acc_correct"] = s.acc_correct
+        for s in self.question_types:
+            out[f"process/question_type/{s.name}/first_error_f1"] = s.first_error_f1
+            out[f"process/question_type/{s.name}/acc_erroneous"] = s.acc_erroneous
+            out[f"process/question_type/{s.name}/acc_correct"] = s.acc_correct
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -122,6 +129,7 @@ class ProcessResult:
             "threshold": self.threshold,
             **self.overall.to_json(),
             "subsets": {s.name: s.to_json() for s in self.subsets},
+            "question_types": {s.name: s.to_json() for s in self.question_types},
             "skipped": len(self.skipped),
             "primary_metric": self.primary_metric,
             "metrics": self.metrics,
@@ -169,7 +177,8 @@ def evaluate_process(
         predictions: precomputed first-error predictions, to skip scoring.
 
     Returns:
-        A ``ProcessResult``: overall and per-``subset`` figures with both trivial baselines.
+        A ``ProcessResult``: overall, per-``subset`` and per-``question_type`` figures with
+        both trivial baselines.
 
     Raises:
         DataError: the data is not step-labelled, or a row has no labels.
@@ -199,6 +208,14 @@ def evaluate_process(
             groups.setdefault(r.subset, []).append(i)
     subsets = tuple(_summarise(name, [predicted[i] for i in idx], [actual[i] for i in idx],
                                **kw) for name, idx in sorted(groups.items()))
+    kinds: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        if r.question_type is not None:
+            kinds.setdefault(r.question_type, []).append(i)
+    question_types = tuple(_summarise(name, [predicted[i] for i in idx],
+                                      [actual[i] for i in idx], **kw)
+                           for name, idx in sorted(kinds.items()))
     used = threshold if threshold is not None else getattr(model, "threshold_", None)
     return ProcessResult(model=describe(model), data=data.source, overall=overall,
-                         subsets=subsets, skipped=data.skipped, threshold=used)
+                         subsets=subsets, question_types=question_types,
+                         skipped=data.skipped, threshold=used)

@@ -50,7 +50,7 @@ __all__ = ["BACKENDS", "JudgeConfig", "LLMJudge", "ReferenceLLMJudge"]
 
 #: Where a judge's model runs: in-process transformers, in-process llama.cpp, or a server.
 BACKENDS = ("hf", "gguf", "openai")
-_MODES = ("pairwise", "grade", "yesno", "reference")
+_MODES = ("pairwise", "grade", "yesno", "reference", "process")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,7 +61,9 @@ class JudgeConfig:
         mode: what ``score`` asks, and whether evaluation on pairs compares them:
             ``pairwise`` (compare pairs; grade single responses), ``grade`` (1–10),
             ``yesno`` (P(yes) against the rubric), ``reference`` (P(yes) that the response
-            agrees with a reference answer; ``score_with_references``).
+            agrees with a reference answer; ``score_with_references``), ``process`` (the
+            earliest wrong step of a solution, ProcessBench's critic question; a step
+            scorer, ``models.judge_process``).
         rubric: ``helpfulness``, ``harmlessness``, ``math``, or a text file.
         template: a template file for the mode's question (Jinja, or ``str.format``).
         swap: ask every pair in both orders and average (position-bias control).
@@ -178,7 +180,7 @@ class LLMJudge(SaveLoadMixin, PairwiseJudge, Grader):
         _check_target(backend, target)
         if config.meta is not None:
             LLMJudge.from_spec(config.meta.removeprefix("judge:").split("?")[0], {})
-        judge_cls = ReferenceLLMJudge if config.mode == "reference" else LLMJudge
+        judge_cls = _judge_class(config.mode)
         return judge_cls(backend=backend, target=target, **asdict(config))
 
     def get_config(self) -> dict[str, Any]:
@@ -277,7 +279,7 @@ class LLMJudge(SaveLoadMixin, PairwiseJudge, Grader):
     @classmethod
     def from_saved(cls, directory: Path, config: dict[str, Any], state: dict[str, Any]
                    ) -> LLMJudge:
-        judge_cls = ReferenceLLMJudge if config.get("mode") == "reference" else LLMJudge
+        judge_cls = _judge_class(config.get("mode", "pairwise"))
         return judge_cls(**config)
 
 
@@ -317,6 +319,18 @@ def _rubric_model(arg: str, options: dict[str, str]) -> Any:
     judge = {k: v for k, v in options.items() if k not in own and k != "mode"}
     spec = f"judge:{arg}" + (f"?{urlencode(judge)}" if judge else "")
     return RubricModel.from_spec("", {**rubric, "judge": f"({spec})"})
+
+
+def _judge_class(mode: str) -> type[LLMJudge]:
+    """The class of a judge by its mode: reference answers and process (earliest wrong step,
+    ``models.judge_process``) have their own capabilities."""
+    if mode == "reference":
+        return ReferenceLLMJudge
+    if mode == "process":
+        from rewardlab.models.judge_process import ProcessLLMJudge
+
+        return ProcessLLMJudge
+    return LLMJudge
 
 
 def _check_target(backend: str, target: str) -> None:

@@ -34,6 +34,7 @@ _KINDS: dict[str, type] = {}
 #: Modules that define the built-in kinds; imported on first use so ``import rewardlab``
 #: stays light and heavy dependencies load only with the kind that needs them.
 _BUILTIN_KIND_MODULES = ("rewardlab.models.embedding", "rewardlab.models.seq",
+                         "rewardlab.models.prm_seq",
                          "rewardlab.models.ensemble", "rewardlab.models.verify",
                          "rewardlab.models.prm", "rewardlab.models.judge",
                          "rewardlab.models.vote", "rewardlab.models.similarity",

@@ -75,6 +75,8 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
             if scored.step_scores is not None and scored.first_error is not None:
                 row["step_scores"] = [_clean(v) for v in scored.step_scores[i]]
                 row["first_error"] = scored.first_error[i]
+            if scored.reasons is not None and scored.reasons[i] is not None:
+                row["reason"] = scored.reasons[i]
             yield row
     else:
         groups: tuple[BestOfNRecord, ...] = chunk

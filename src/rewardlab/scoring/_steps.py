@@ -29,11 +29,14 @@ class ScoredSteps:
         step_scores: per solution, every step's p(still correct) (``StepScorer`` only).
         first_error: per solution, the first step predicted wrong, or None (``StepScorer``
             only).
+        reasons: per solution, why its step scores are NaN (a critic judge's unusable
+            reply), or None; only from models that say (``last_reasons_``).
     """
 
     rewards: np.ndarray
     step_scores: list[np.ndarray] | None = None
     first_error: list[int | None] | None = None
+    reasons: list[str | None] | None = None
 
 
 def _step_scores(model: Any, prompts: Sequence[Prompt],
@@ -63,11 +66,15 @@ def score_solutions(model: Any, prompts: Sequence[Prompt],
         rewards = score_batch(model, prompts, ["\n".join(s) for s in step_lists]).rewards
         return ScoredSteps(rewards)
     step_scores = _step_scores(model, prompts, step_lists)
+    reasons = getattr(model, "last_reasons_", None)
+    if not isinstance(reasons, list) or len(reasons) != len(step_lists):
+        reasons = None
     threshold = getattr(model, "threshold_", None)
     first = (first_errors(model, prompts, step_lists) if threshold is None
              else [first_error_index(s, threshold) for s in step_scores])
     agg = getattr(getattr(model, "config", None), "agg", "min")
-    return ScoredSteps(aggregate_step_scores(step_scores, agg), step_scores, first)
+    return ScoredSteps(aggregate_step_scores(step_scores, agg), step_scores, first,
+                       list(reasons) if reasons is not None else None)
 
 
 def first_errors(model: Any, prompts: Sequence[Prompt], step_lists: Sequence[Sequence[str]],

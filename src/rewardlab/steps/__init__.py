@@ -8,6 +8,7 @@ evaluation (``rewardlab.evaluate.process``), scoring and step labelling
 
 from rewardlab.steps._arith import evaluate_expression
 from rewardlab.steps._checks import CHECKS, numeric_checks
+from rewardlab.steps._claims import CLAIM_CHECKS, arithmetic_claims, claim_checks, final_answer
 from rewardlab.steps._scores import (
     AGGREGATIONS,
     aggregate_step_scores,
@@ -20,9 +21,13 @@ from rewardlab.steps._split import SPLIT_MODES, split_steps
 __all__ = [
     "AGGREGATIONS",
     "CHECKS",
+    "CLAIM_CHECKS",
     "SPLIT_MODES",
     "aggregate_step_scores",
+    "arithmetic_claims",
+    "claim_checks",
     "evaluate_expression",
+    "final_answer",
     "first_error_accuracies",
     "first_error_index",
     "harmonic_f1",
