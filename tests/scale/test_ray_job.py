@@ -20,7 +20,6 @@ import pytest
 
 from _tolerance import fp32_tol
 from rewardlab.errors import (
-    CapabilityError,
     DataError,
     ModelFormatError,
     OutputError,
@@ -215,6 +214,7 @@ def test_a_model_that_cannot_score_fails_before_any_worker(gsm_clean, tmp_path) 
         score_distributed("verfy:math", gsm_clean, out=out)
     with pytest.raises(ModelFormatError, match="no model directory"):
         score_distributed(str(tmp_path / "no-such-model/"), gsm_clean, out=out)
-    with pytest.raises(CapabilityError):  # a verifier needs reference answers, pairs have none
+    # a verifier needs reference answers: pairs may carry one (a rubric's), these have none
+    with pytest.raises(DataError, match="hh_harmless:1: field 'reference'"):
         score_distributed("verify:math", "bundled:hh_harmless", out=out)
     assert not out.exists()
