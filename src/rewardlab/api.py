@@ -254,8 +254,6 @@ def on_device(model: str | Path | RewardModel, device: str) -> RewardModel:
 
 def _check_workers(workers: int, strategy: str, address: str | None) -> None:
     """Refuse bad ``--workers``/``--strategy``/``--address`` before any data is read."""
-    from rewardlab.errors import ConfigError
-
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1. Got {workers}.")
     if strategy not in ("ddp", "fsdp"):
