@@ -19,7 +19,7 @@ import numpy as np
 from rewardlab.data import PairRecord, Prompt
 from rewardlab.errors import CapabilityError
 from rewardlab.models.base import PairwiseJudge, describe
-from rewardlab.scoring._batch import call_model, needs_references, score_batch
+from rewardlab.scoring._batch import ScoredBatch, call_model, needs_references, score_batch
 from rewardlab.scoring._check import check_items, check_rewards
 
 __all__ = [
@@ -109,15 +109,21 @@ def score_pairs(model: Any, records: Sequence[PairRecord], *,
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rewards of the chosen and of the rejected side, each response scored on its own, both
     sides in one ``score_batch`` call (``references``: one per pair, for verifiers)."""
-    n = len(records)
+    rewards = _both_sides(model, records, references).rewards
+    return rewards[:len(records)], rewards[len(records):]
+
+
+def _both_sides(model: Any, records: Sequence[PairRecord],
+                references: Sequence[str | None] | None) -> ScoredBatch:
+    """Every pair's chosen responses, then its rejected ones, in one ``score_batch`` call,
+    each side with the pair's reference, attribute weights and user."""
     prompts = [r.prompt for r in records]
     references = _row_references(model, records, references)
     refs = None if references is None else [*references, *references]
     weights, users = pair_conditions(records)
-    rewards = score_batch(model, prompts + prompts,
-                          [r.chosen for r in records] + [r.rejected for r in records],
-                          references=refs, weights=weights, users=users).rewards
-    return rewards[:n], rewards[n:]
+    return score_batch(model, prompts + prompts,
+                       [r.chosen for r in records] + [r.rejected for r in records],
+                       references=refs, weights=weights, users=users)
 
 
 def _row_references(model: Any, records: Sequence[PairRecord],
@@ -173,13 +179,7 @@ def score_pair_batch(model: Any, records: Sequence[PairRecord], *, swap: bool | 
                                                                 first_index=first_index)
         return ScoredPairs(chosen, rejected, judgments=judgments, chosen_first=first)
     n = len(records)
-    prompts = [r.prompt for r in records]
-    references = _row_references(model, records, references)
-    refs = None if references is None else [*references, *references]
-    weights, users = pair_conditions(records)
-    batch = score_batch(model, prompts + prompts,
-                        [r.chosen for r in records] + [r.rejected for r in records],
-                        references=refs, weights=weights, users=users)
+    batch = _both_sides(model, records, references)
     spread = batch.uncertainty
     info = batch.details
     return ScoredPairs(batch.rewards[:n], batch.rewards[n:],
