@@ -59,6 +59,17 @@ def _loglik(eps: float, a: float, d: np.ndarray) -> float:
     return float(np.logaddexp(lo, np.log(eps) + _log_sigmoid(-a * d)).sum())
 
 
+def _standardised(margins: np.ndarray) -> tuple[np.ndarray, float]:
+    """The finite margins divided by their spread, and that spread: the fits run on a unit
+    scale and give the temperature back in the margins' own units."""
+    d = np.asarray(margins, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        raise ConfigError(f"a flip-rate estimate needs at least 2 scored pairs; got {len(d)}")
+    scale = float(np.std(d)) or 1.0
+    return d / scale, scale
+
+
 def fit_flip_rate(margins: np.ndarray) -> tuple[float, float]:
     """Maximum-likelihood ``(ε, a)`` for held-out margins of the observed labels.
 
@@ -73,12 +84,7 @@ def fit_flip_rate(margins: np.ndarray) -> tuple[float, float]:
     """
     from scipy.optimize import minimize
 
-    d = np.asarray(margins, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    if len(d) < 2:
-        raise ConfigError(f"a flip-rate estimate needs at least 2 scored pairs; got {len(d)}")
-    scale = float(np.std(d)) or 1.0
-    z = d / scale
+    z, scale = _standardised(margins)
     best: tuple[float, float, float] | None = None
     for eps0 in (0.02, 0.15, 0.35):
         res = minimize(lambda p: -_loglik(p[0], np.exp(p[1]), z), x0=[eps0, 0.0],
@@ -133,12 +139,7 @@ def profile_flip_rate(margins: np.ndarray, *, grid: int = 99
     """
     from scipy.optimize import minimize_scalar
 
-    d = np.asarray(margins, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    if len(d) < 2:
-        raise ConfigError(f"a flip-rate estimate needs at least 2 scored pairs; got {len(d)}")
-    scale = float(np.std(d)) or 1.0
-    z = d / scale
+    z, scale = _standardised(margins)
     eps = np.linspace(0.0, 0.49, grid)
     ll, temps = np.zeros(grid), np.zeros(grid)
     for i, e in enumerate(eps):
