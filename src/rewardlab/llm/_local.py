@@ -188,18 +188,26 @@ class LocalBackend:
 
     def generate(self, messages: Messages, max_tokens: int) -> str:
         ids = self._chat_ids(messages)
-        produced: list[int] = []
         with self._lock:
-            logits = self._advance(ids)
-            for _ in range(max_tokens):
-                token = int(np.argmax(logits))
-                if token in self.eos_ids:
-                    break
-                produced.append(token)
-                if self.n_ctx is not None and len(ids) + len(produced) >= self.n_ctx:
-                    break
-                logits = self._advance(ids + produced)
+            produced = self._continue(ids, self._advance(ids), max_tokens,
+                                      lambda logits: int(np.argmax(logits)))
         return self._decode(produced).strip()
+
+    def _continue(self, ids: list[int], logits: np.ndarray, max_tokens: int,
+                  pick: Callable[[np.ndarray], int]) -> list[int]:
+        """The tokens ``pick`` chooses one by one after ``ids`` (whose next-token
+        ``logits`` are given), up to an end-of-sequence token, ``max_tokens`` or the
+        context. Call with the lock held."""
+        produced: list[int] = []
+        for _ in range(max_tokens):
+            token = pick(logits)
+            if token in self.eos_ids:
+                break
+            produced.append(token)
+            if self.n_ctx is not None and len(ids) + len(produced) >= self.n_ctx:
+                break
+            logits = self._advance(ids + produced)
+        return produced
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(item) for item in items]
@@ -220,16 +228,9 @@ class LocalBackend:
             first = self._advance(ids)
             for i in range(k):
                 rng = np.random.default_rng([seed, i])
-                produced: list[int] = []
-                logits = first
-                for _ in range(max_tokens):
-                    token = sample_token(logits, temperature, top_p, rng)
-                    if token in self.eos_ids:
-                        break
-                    produced.append(token)
-                    if self.n_ctx is not None and len(ids) + len(produced) >= self.n_ctx:
-                        break
-                    logits = self._advance(ids + produced)
+                produced = self._continue(
+                    ids, first, max_tokens,
+                    lambda logits, rng=rng: sample_token(logits, temperature, top_p, rng))
                 outs.append(self._decode(produced).strip())
         return outs
 
