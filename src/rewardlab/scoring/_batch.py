@@ -115,7 +115,8 @@ Route = Literal["references", "groups", "uncertainty", "grade", "attributes", "u
 def route(model: object) -> Route:
     """Which method ``score_batch`` calls for ``model`` (the module docstring's order):
     ``references`` (``score_with_references``), ``groups`` (``score_groups``),
-    ``uncertainty`` (``score_with_uncertainty``), ``grade`` or ``score``.
+    ``uncertainty`` (``score_with_uncertainty``), ``grade``, ``attributes``
+    (``score_attributes``), ``users`` (``score_users``) or ``score``.
 
     Example:
         >>> from rewardlab import resolve
