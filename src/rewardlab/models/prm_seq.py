@@ -227,7 +227,6 @@ class SeqProcessRewardModel(StepScorer):
             batch_size=c.batch_size, lr=c.lr, weight_decay=c.weight_decay, seed=c.seed,
             balance=c.balance)
         self.trained_ = True
-        self.threshold_ = c.threshold
         self.n_train_solutions_ = len(data.records)
         return self
 
@@ -235,11 +234,8 @@ class SeqProcessRewardModel(StepScorer):
 
     @property
     def threshold_(self) -> float:
+        """The first-error threshold: the config's (not tuned on data, unlike prm:'s)."""
         return self.config.threshold
-
-    @threshold_.setter
-    def threshold_(self, value: float) -> None:
-        pass  # the threshold is the config's; kept settable for fit's symmetry with prm:
 
     def _check_fitted(self) -> None:
         if not self.trained_:
