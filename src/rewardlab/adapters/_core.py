@@ -41,7 +41,7 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.data import REFERENCE_KEYS as DATA_REFERENCE_KEYS
-from rewardlab.data import Prompt, json_text, reference_text, render_prompt
+from rewardlab.data import Prompt, reference_text, render_prompt
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
@@ -344,7 +344,7 @@ class CombinedReward:
         # a list or object (reference tool calls) goes on as its JSON text to models that
         # take structured references (verify:toolcall), as data files and the server do
         if self.takes_structured_references():
-            references = [json_text(r) if isinstance(r, list | dict) else r for r in references]
+            references = [reference_text(r) for r in references]
         # text or a number (numpy's too), as /get_reward and data files take them; str() of a
         # list or dict would be judged as an answer and score a silent 0
         kinds = (str, numbers.Real)

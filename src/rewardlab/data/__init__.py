@@ -16,7 +16,6 @@ from rewardlab.data._code import (
     CODE_TEST_KEYS,
     CodeRowError,
     code_reference,
-    structured_reference,
     test_code_problem,
 )
 from rewardlab.data._columns import (
@@ -156,7 +155,6 @@ __all__ = [
     "require_task",
     "resolve_source",
     "split_by_prompt",
-    "structured_reference",
     "test_code_problem",
     "too_long_row",
     "tool_functions",

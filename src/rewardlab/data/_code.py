@@ -12,12 +12,12 @@ whose test columns are present but empty or of the wrong type is an error naming
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CODE_TEST_KEYS", "CodeRowError", "code_reference", "structured_reference",
-           "test_code_problem"]
+from rewardlab.data._tools import json_text
+
+__all__ = ["CODE_TEST_KEYS", "CodeRowError", "code_reference", "test_code_problem"]
 
 #: Columns that carry unit tests (any of them makes a row a code task).
 CODE_TEST_KEYS = ("test", "entry_point", "test_list", "test_imports", "test_setup_code",
@@ -81,7 +81,7 @@ def code_reference(row: Mapping[str, Any]) -> str | None:
 
     Example:
         >>> code_reference({"test_list": ["assert f(1) == 2"]})
-        '{"test_imports": [], "test_list": ["assert f(1) == 2"], "test_setup_code": ""}'
+        '{"test_list":["assert f(1) == 2"],"test_imports":[],"test_setup_code":""}'
     """
     if row.get("test") is not None and row.get("entry_point") is not None:
         test, entry = row["test"], row["entry_point"]
@@ -125,17 +125,4 @@ def code_reference(row: Mapping[str, Any]) -> str | None:
         ref = {"tests": tests}
     else:
         return None
-    return json.dumps(ref, sort_keys=True, ensure_ascii=False)
-
-
-def structured_reference(value: Any) -> str | None:
-    """A reference given as a JSON object (unit tests, a reference call) as canonical JSON
-    text, so it passes through code that carries references as text; None for other values.
-    A list stays refused where a reference must be one answer: ``str()`` of it would be
-    judged as an answer and score a silent 0."""
-    if isinstance(value, Mapping):
-        try:
-            return json.dumps(value, sort_keys=True, ensure_ascii=False)
-        except (TypeError, ValueError):
-            return None
-    return None
+    return json_text(ref)

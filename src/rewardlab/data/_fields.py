@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rewardlab.data._code import CODE_TEST_KEYS, CodeRowError, code_reference, structured_reference
+from rewardlab.data._code import CODE_TEST_KEYS, CodeRowError, code_reference
 from rewardlab.data._columns import (
     PROMPT_KEYS,
     REFERENCE_KEYS,
@@ -224,25 +224,24 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
             if tools is not None and calls:  # a tool-calling row: tools travel with the calls
                 return tool_reference(maybe_json(row[tools], ctx), maybe_json(value, ctx),
                                       ctx.fail, tools_field=tools, calls_field=key)
-            structured = structured_reference(value)
-            if structured is not None:
-                return structured
+            if isinstance(value, dict):  # a JSON object: its one JSON text
+                return json_text(value)
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
 
 
 def reference_text(value: Any) -> Any:
     """A reference as the text every reward path passes on: a list or object (a row's
-    ``constraints``, a ``rubric``, reference calls) becomes its JSON text, written the same way
-    by the data readers, the RL adapters and the server, so the model parses the same thing
-    whichever way it arrives; anything else is returned unchanged.
+    ``constraints``, a ``rubric``, reference calls) becomes its one JSON text (``json_text``),
+    written the same way by the data readers, the RL adapters and the server, so the model
+    parses the same thing whichever way it arrives; anything else is returned unchanged.
 
     Example:
         >>> reference_text([{"type": "max_words", "value": 5}])
-        '[{"type": "max_words", "value": 5}]'
+        '[{"type":"max_words","value":5}]'
     """
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
+        return json_text(value)
     return value
 
 

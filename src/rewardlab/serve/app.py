@@ -52,7 +52,7 @@ from pydantic import BaseModel, ValidationError
 
 from rewardlab._validation import check_int, check_positive
 from rewardlab._version import __version__
-from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, json_text
+from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, reference_text
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -220,14 +220,14 @@ def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
     if not isinstance(value, list | dict):
         return value
     if served.structured_references:
-        return json_text(value)
+        return reference_text(value)
     raise _problem(422, f"items[{i}].reference is a JSON {type(value).__name__}; model "
                         f"'{served.name}' takes one reference answer as text")
 
 
 def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str:
     if structured and isinstance(value, list | dict):
-        return json_text(value)
+        return reference_text(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
         raise _problem(422, f"labels[{i}] is {got}; model '{model}' checks each response "
