@@ -59,12 +59,29 @@ def test_the_model_is_sharded_per_transformer_layer(tiny) -> None:
 
 @pytest.mark.parametrize("n_pairs", [16, 9])  # equal shards; a last batch of 1 pair
 def test_fsdp_workers_reach_the_weights_of_one(tiny, hh_small, one_thread, n_pairs) -> None:
+    import json
+    from pathlib import Path
+
+    from _planted import record_shards
+
+    held: list[dict[str, int]] = []
+
+    def launch(_real, payload):
+        run_local(record_shards, payload, workers=2)
+        held.extend(json.loads(Path(payload["result"], f"shards_rank{r}.json").read_text())
+                    for r in range(2))
+
     data, held_out = hh_small[0].take(range(n_pairs)), hh_small[1].take(range(6))
     one = resolve(_spec(tiny)).fit(data, eval_data=held_out)
     # scoring the held-out pairs is a collective under FSDP: every worker evaluates
-    two = resolve(_spec(tiny)).fit(data, eval_data=held_out, workers=2,
-                                   launcher=_two_workers(), strategy="fsdp")
+    two = resolve(_spec(tiny)).fit(data, eval_data=held_out, workers=2, launcher=launch,
+                                   strategy="fsdp")
     assert _max_diff(one, two) <= WEIGHT_TOLERANCE
+    # each worker held about half the trained weights, their gradients and AdamW moments
+    trained = sum(p.numel() for p in one.network.parameters() if p.requires_grad)
+    for rank in held:
+        assert 0.45 * trained < rank["params"] < 0.55 * trained
+        assert rank["grads"] == rank["params"] and rank["moments"] == 2 * rank["params"]
     for h1, h2 in zip(one.history_, two.history_, strict=True):
         assert h2["accuracy"] == h1["accuracy"]
         assert h2["eval_accuracy"] == h1["eval_accuracy"]
