@@ -13,9 +13,14 @@ One run, the same HH pairs, global batch and seed everywhere (issue 19):
   run;
 * with ``--ray``: 2 Ray Train CPU workers vs 1 process; and the same with one Ray worker
   killed (SIGKILL) after the first checkpoint: Ray restarts the group, which resumes from it.
+* ``--strategy fsdp``: the 2 workers shard weights, gradients and optimiser state (FSDP2);
+  the figures above are then FSDP's, and each worker's memory is reported beside 2 DDP
+  workers' on the same data: its peak RSS and how much its RSS grew during the training loop
+  (gradients, optimiser state, activations; the model was already loaded).
 
 Run from the repository root:
-    nice -n 5 .venv/bin/python benchmarks/train_workers.py --pairs 64 --max-length 64 [--ray]
+    nice -n 5 .venv/bin/python benchmarks/train_workers.py --pairs 64 --max-length 64 \
+        [--strategy fsdp] [--ray]
 """
 
 from __future__ import annotations
@@ -37,13 +42,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit
 
 _TIMES = "loop_seconds.json"
+_MEMORY = "memory_rank{}.json"
 
 
 def _timed(world: Any, payload: dict[str, Any]) -> None:
-    """The seq: worker, with its training loop timed (rank 0 writes the seconds)."""
+    """The seq: worker, with its training loop timed (rank 0 writes the seconds) and its
+    memory measured (every rank writes its own)."""
     from rewardlab.models.seq import _train_worker
 
-    _time_loop(payload["result"] if world.rank == 0 else None)
+    _time_loop(payload["result"] if world.rank == 0 else None,
+               memory=Path(payload["result"], _MEMORY.format(world.rank)))
     _train_worker(world, payload)
 
 
@@ -64,16 +72,25 @@ def _stop_at(world: Any, payload: dict[str, Any]) -> None:
     _train_worker(world, payload)
 
 
-def _time_loop(result_dir: str | None) -> None:
+def _time_loop(result_dir: str | None, memory: Path | None = None) -> None:
     from rewardlab.train import seq_loop
 
     real = seq_loop.train_sequence_pairs
 
     def timed(*args, **kwargs):
+        import resource
+
+        import psutil
+
+        rss_start = psutil.Process().memory_info().rss
         start = time.perf_counter()
         out = real(*args, **kwargs)
         if result_dir is not None:
             Path(result_dir, _TIMES).write_text(json.dumps(time.perf_counter() - start))
+        if memory is not None:  # ru_maxrss is in KiB on Linux
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            memory.write_text(json.dumps({"peak_rss_mb": peak / 2**20,
+                                          "loop_growth_mb": (peak - rss_start) / 2**20}))
         return out
 
     seq_loop.train_sequence_pairs = timed
@@ -116,8 +133,10 @@ def _untime() -> None:
 
 
 def _workers(args: argparse.Namespace, n: int, target=_timed, stop_at: int = 0,
+             strategy: str | None = None, memory: list[Any] | None = None,
              **extra: Any) -> tuple[Any, float]:
-    """2 local gloo workers x 1 thread; returns (model, rank 0's loop seconds)."""
+    """2 local gloo workers x 1 thread; returns (model, rank 0's loop seconds). ``memory``
+    receives each rank's memory figures."""
     from rewardlab import resolve
     from rewardlab.train.workers import run_local
 
@@ -128,10 +147,14 @@ def _workers(args: argparse.Namespace, n: int, target=_timed, stop_at: int = 0,
         file = Path(payload["result"], _TIMES)
         if file.is_file():
             seconds.append(json.loads(file.read_text()))
+        if memory is not None:
+            memory.extend(json.loads(Path(payload["result"], _MEMORY.format(r)).read_text())
+                          for r in range(2))
 
     checkpoint = extra.pop("checkpoint_dir", None)
     model = resolve(_spec(args, **extra)).fit(_data(n), workers=2, launcher=launch,
-                                              checkpoint_dir=checkpoint)
+                                              checkpoint_dir=checkpoint,
+                                              strategy=strategy or args.strategy)
     return model, (seconds[0] if seconds else float("nan"))
 
 
@@ -192,6 +215,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=64, help="even; pairs-1 is the odd run")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -207,7 +231,8 @@ def main() -> None:
         return
     n, odd = args.pairs, args.pairs - 1
     one, t_one = _single(args, n)
-    two, t_two = _workers(args, n)
+    memory: list[Any] = []
+    two, t_two = _workers(args, n, memory=memory)
     ceiling = _ceiling(args, n)
     one_odd, _ = _single(args, odd)
     two_odd, _ = _workers(args, odd)
@@ -229,14 +254,21 @@ def main() -> None:
     result: dict[str, Any] = {
         "config": {"model": "seq:minilm", "pairs": n, "odd_pairs": odd, "global_batch": 16,
                    "max_length": args.max_length, "epochs": 1, "precision": args.precision,
-                   "threads_per_worker": 1, "backend": "gloo"},
+                   "threads_per_worker": 1, "backend": "gloo", "strategy": args.strategy},
         "pairs_per_s": {"one_worker": per_pair / t_one, "two_workers": per_pair / t_two,
                         "ceiling_two_independent": sum(per_pair / t for t in ceiling)},
         "max_weight_diff": {"equal_shards": _max_diff(one, two),
                             "unequal_shards": _max_diff(one_odd, two_odd),
                             "resume_2_to_1_workers": _max_diff(uninterrupted, resumed)},
         "resume_from_step": stopped_at,
+        "strategy": args.strategy,
+        "memory_per_worker": {args.strategy: memory},
     }
+    if args.strategy == "fsdp":  # the same run held whole on each worker, for its memory
+        ddp_memory: list[Any] = []
+        _, t_ddp = _workers(args, n, strategy="ddp", memory=ddp_memory)
+        result["memory_per_worker"]["ddp"] = ddp_memory
+        result["pairs_per_s"]["two_workers_ddp"] = per_pair / t_ddp
     speed = result["pairs_per_s"]
     result["two_workers_vs_ceiling"] = speed["two_workers"] / speed["ceiling_two_independent"]
     result["ceiling_vs_one_worker"] = speed["ceiling_two_independent"] / speed["one_worker"]

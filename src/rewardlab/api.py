@@ -158,8 +158,9 @@ def train(
         resume: continue a ``seq:`` run from the checkpoints beside ``out``.
         limit: train on the first N valid rows only (a quick trial run).
         workers, strategy: train a ``seq:`` model on this many local processes
-            (``torch.distributed``; ``ddp``: each holds the whole model); each step's global
-            batch is split between them, so the weights match one process's.
+            (``torch.distributed``; ``ddp``: each holds the whole model, ``fsdp``: each holds
+            a shard of the weights, gradients and optimiser state); each step's global batch
+            is split between them, so the weights match one process's.
         ray, address, gpus_per_worker: run those workers on a Ray cluster (Ray Train),
             restarted from the last checkpoint when one dies.
 
@@ -204,7 +205,7 @@ def train(
                               "train from checkpoints")
     options = FitOptions(eval_data=held_out, checkpoint_dir=checkpoints, resume=resume,
                          noise_rate=noise_rate if noise_aware else 0.0, workers=workers,
-                         launcher=launcher)
+                         launcher=launcher, strategy=strategy)
     if ensemble:
         rm = train_ensemble(rm, training, ensemble)
     elif isinstance(rm, Resumable):
@@ -258,10 +259,6 @@ def _check_workers(workers: int, strategy: str, address: str | None) -> None:
         raise ConfigError(f"--workers must be at least 1. Got {workers}.")
     if strategy not in ("ddp", "fsdp"):
         raise ConfigError(f"--strategy must be 'ddp' or 'fsdp'. Got {strategy!r}.")
-    if strategy == "fsdp":
-        raise ConfigError("--strategy fsdp (sharded weights and optimiser state) is not built "
-                          "yet; use --strategy ddp (every worker holds the whole model, "
-                          "enough up to ~1.5B parameters on 24 GB GPUs with LoRA)")
     if address not in (None, "", "local", "auto"):
         from rewardlab.scale import check_reachable
 

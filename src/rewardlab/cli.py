@@ -104,8 +104,9 @@ def train(
         help="auto (a GPU when present), cpu, cuda, cuda:N or mps (seq:).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Train seq: on N local processes "
                                          "(torch.distributed; the weights of one).")] = 1,
-    strategy: Annotated[str, typer.Option(help="ddp (each worker holds the whole model).")
-                        ] = "ddp",
+    strategy: Annotated[str, typer.Option(help="ddp (each worker holds the whole model) or "
+                                          "fsdp (each holds a shard of weights, gradients "
+                                          "and optimiser state).")] = "ddp",
     ray: Annotated[bool, typer.Option("--ray", help="Run the --workers on Ray Train "
                                       "(restarts from the last checkpoint).")] = False,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (with --ray).")

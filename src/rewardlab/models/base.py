@@ -76,6 +76,7 @@ class FitOptions:
         noise_rate: expected share of flipped labels, for a noise-aware fit (0: plain).
         workers, launcher: train on ``workers`` processes that ``launcher`` starts
             (``rewardlab.train.workers.Launcher``); None trains in this process.
+        strategy: how those workers hold the model: ``ddp`` (whole) or ``fsdp`` (sharded).
     """
 
     eval_data: Dataset[Any] | None = None
@@ -84,6 +85,7 @@ class FitOptions:
     noise_rate: float = 0.0
     workers: int = 1
     launcher: Any = None
+    strategy: str = "ddp"
 
 
 @runtime_checkable

@@ -328,7 +328,7 @@ class SequenceRewardModel(Resumable):
     def fit(self, data: Dataset[PairRecord], *, eval_data: Dataset[PairRecord] | None = None,
             checkpoint_dir: str | Path | None = None, resume: bool = False,
             weights: Sequence[float] | None = None, workers: int = 1,
-            launcher: Launcher | None = None) -> SequenceRewardModel:
+            launcher: Launcher | None = None, strategy: str = "ddp") -> SequenceRewardModel:
         """Fine-tune on preference pairs; returns ``self``.
 
         Args:
@@ -341,6 +341,8 @@ class SequenceRewardModel(Resumable):
                 (``rewardlab.train.workers.run_local``, ``rewardlab.scale.run_ray``); each
                 step's global batch is split between them, so the weights are those of one
                 process (to float rounding).
+            strategy: ``ddp`` (each worker holds the whole model) or ``fsdp`` (each holds a
+                shard of the weights, gradients and optimiser state: ``train/fsdp.py``).
         """
         from rewardlab.train.seq_loop import pairs_digest, train_sequence_pairs
 
@@ -386,7 +388,7 @@ class SequenceRewardModel(Resumable):
                 "chosen": chosen, "rejected": rejected, "margin": margin,
                 "weights": None if weights is None else list(weights),
                 "eval": eval_texts, "eval_digest": eval_digest, "checkpoint_dir": ckpt,
-                "resume": resume})
+                "resume": resume, "strategy": strategy})
         self.trained_ = True
         self.n_train_pairs_ = len(records)
         self._int8 = None
@@ -421,7 +423,8 @@ class SequenceRewardModel(Resumable):
         workers (the ``Resumable`` capability)."""
         return self.fit(data, eval_data=options.eval_data,
                         checkpoint_dir=options.checkpoint_dir, resume=options.resume,
-                        workers=options.workers, launcher=options.launcher)
+                        workers=options.workers, launcher=options.launcher,
+                        strategy=options.strategy)
 
     def _wrap_lora(self) -> None:
         """Adapters on the linear layers, and the score head trained and saved in full
@@ -626,12 +629,16 @@ _RESULT_HISTORY = "history.json"
 def _train_worker(world: World, payload: dict[str, Any]) -> None:
     """One worker of a distributed ``fit``: the same model from the same checkpoint, the
     same loop on its shard of every batch; rank 0 writes the result for the caller."""
+    import dataclasses
+
     from safetensors.torch import save_file
 
     from rewardlab.train.checkpoint import find_checkpoint
+    from rewardlab.train.full_state import gather_model
     from rewardlab.train.seq_loop import train_sequence_pairs
     from rewardlab.train.workers import worker_device
 
+    world = dataclasses.replace(world, strategy=payload.get("strategy", "ddp"))
     config = payload["config"]
     model = SequenceRewardModel(**{**config, "device": worker_device(config["device"],
                                                                      world.rank)})
@@ -642,15 +649,17 @@ def _train_worker(world: World, payload: dict[str, Any]) -> None:
     # a restarted worker group (Ray's FailureConfig) resumes from its last checkpoint
     resume = payload["resume"] or (ckpt is not None and find_checkpoint(ckpt) is not None)
     evaluate = None
-    if payload["eval"] is not None and world.rank == 0:
+    # sharded, scoring is a collective (each layer is all-gathered): every worker evaluates
+    if payload["eval"] is not None and (world.rank == 0 or world.sharded):
         evaluate = model._evaluator(payload["eval"])
     history = train_sequence_pairs(
         model.network, payload["chosen"], payload["rejected"], config=model.config,
         margin=payload["margin"], weights=payload["weights"],
         pad_id=model.tokenizer.pad_token_id, evaluate=evaluate,
-        eval_digest=payload["eval_digest"], checkpoint_dir=ckpt, resume=resume, world=world)
+        eval_digest=payload["eval_digest"], checkpoint_dir=ckpt, resume=resume, world=world,
+        mark_trained=lambda: setattr(model, "trained_", True))  # so it can evaluate
+    state = gather_model(model.network)  # whole weights on rank 0 (a collective for FSDP)
     if world.rank == 0:
-        state = {k: v.detach().cpu().contiguous().clone()
-                 for k, v in model.network.state_dict().items()}
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
         save_file(state, str(Path(payload["result"]) / _RESULT_WEIGHTS))
         (Path(payload["result"]) / _RESULT_HISTORY).write_text(json.dumps(history))

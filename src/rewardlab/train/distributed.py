@@ -14,6 +14,11 @@ weights pairs unequally on unequal shards and drifts from the one-process run.
 
 Gradients travel as one flat buffer per step (one all-reduce, not one per tensor). Initial
 weights are broadcast from rank 0, so workers agree even if their initialisation did not.
+
+``strategy`` says how the model is held: ``ddp`` (every worker holds all of it, and the loop
+sums gradients with ``sum_gradients``) or ``fsdp`` (each holds a shard of the weights,
+gradients and optimiser state, and FSDP sums the gradients itself during backward:
+``train/fsdp.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ class World:
 
     rank: int = 0
     size: int = 1
+    strategy: str = "ddp"
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the model is sharded between the workers (FSDP), not replicated."""
+        return self.strategy == "fsdp" and self.size > 1
 
     @classmethod
     def current(cls) -> World:

@@ -208,12 +208,15 @@ def train_sequence_pairs(
            "data": pairs_digest(chosen, rejected, margin, weights), "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
-    # the scalar head's bias cancels in r_c - r_r: a pairwise loss gives it no gradient, and
-    # AdamW would turn the rounding noise in its zero into +-lr steps (a random walk of every
-    # reward, different on every worker count); centring gives it a real one
-    params = [p for name, p in net.named_parameters() if p.requires_grad
-              and (cfg.center_coef or not _is_head_bias(name, p))]
+    params = _trainable(net, cfg)
     device = params[0].device
+    precision = pick_precision(cfg.precision, device)
+    if world.sharded:
+        from rewardlab.train.fsdp import shard_model
+
+        world.broadcast(params)  # every worker shards the same full weights
+        shard_model(net, world, device, precision)
+        params = _trainable(net, cfg)  # now this worker's shards
     # fused: one kernel for all parameters, ~10x faster per step on MiniLM's 22.7M parameters
     # than the per-tensor loop (17 vs 173 ms on one core) — TRL's default optimiser, too
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -229,7 +232,6 @@ def train_sequence_pairs(
         else max(0.0, (total_steps - s) / max(total_steps - warmup, 1)))
     margin_t = None if margin is None else torch.tensor(margin, dtype=torch.float32,
                                                         device=device)
-    precision = pick_precision(cfg.precision, device)
     scaler = precision.grad_scaler()
     weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32,
                                                          device=device)
@@ -240,7 +242,8 @@ def train_sequence_pairs(
         step, history = _load_checkpoint(found, net, optimizer, scheduler, run)
         if mark_trained is not None:
             mark_trained()
-    world.broadcast(params)
+    if not world.sharded:
+        world.broadcast(params)
 
     net.train()
     with progress("fine-tuning", total=total_steps) if world.rank == 0 else \
@@ -259,8 +262,11 @@ def train_sequence_pairs(
                 local = torch.zeros(4, dtype=torch.float64)  # loss, correct, margin, n
                 for global_batch in group:
                     batch = world.shard(global_batch)
-                    if not len(batch):
+                    idle = not len(batch)
+                    if idle and not world.sharded:
                         continue
+                    if idle:  # FSDP: every worker joins each layer's collectives; it
+                        batch = global_batch[:1]  # runs one pair that counts zero
                     # padded as the whole global batch would be: the same shapes, so the
                     # same rounding as one process
                     inputs = collate([chosen[i] for i in batch] + [rejected[i] for i in batch],
@@ -276,13 +282,16 @@ def train_sequence_pairs(
                         weight=None if weight_t is None else weight_t[batch],
                         flip_rate=cfg.flip_rate,
                     )
-                    scaled = value * len(batch) / pairs_in_step
+                    scaled = value * (0.0 if idle else len(batch) / pairs_in_step)
                     (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                    if idle:
+                        continue
                     diff = (r_c - r_r).detach()
                     local += torch.tensor([value.item() * len(batch),
                                            float((diff > 0).sum() + 0.5 * (diff == 0).sum()),
                                            float(diff.sum()), len(batch)], dtype=torch.float64)
-                world.sum_gradients(params)
+                if not world.sharded:  # FSDP summed them during backward
+                    world.sum_gradients(params)
                 local = world.sum_tensor(local)
                 if not math.isfinite(float(local[0])):
                     last = checkpoint_dir and find_checkpoint(checkpoint_dir)
@@ -311,8 +320,8 @@ def train_sequence_pairs(
                 end_of_epoch = step % steps_per_epoch == 0
                 if checkpoint_dir is not None and not end_of_epoch and cfg.checkpoint_every \
                         and step % cfg.checkpoint_every == 0:
-                    world.on_rank0(_save_checkpoint, checkpoint_dir, net, optimizer, scheduler,
-                                   step, [*history, {"_sums": dict(sums)}], run)
+                    _checkpoint(world, checkpoint_dir, net, optimizer, scheduler, step,
+                                [*history, {"_sums": dict(sums)}], run)
             record = {"epoch": epoch + 1, "loss": sums["loss"] / sums["n"],
                       "accuracy": sums["correct"] / sums["n"], "margin": sums["margin"] / sums["n"]}
             if evaluate is not None:
@@ -321,10 +330,19 @@ def train_sequence_pairs(
                 net.train()
             history.append(record)
             if checkpoint_dir is not None:
-                world.on_rank0(_save_checkpoint, checkpoint_dir, net, optimizer, scheduler,
-                               step, history, run)
+                _checkpoint(world, checkpoint_dir, net, optimizer, scheduler, step, history,
+                            run)
     net.eval()
     return history
+
+
+def _trainable(net: Any, cfg: SeqConfig) -> list[Any]:
+    """The parameters the optimiser trains. The scalar head's bias cancels in r_c - r_r: a
+    pairwise loss gives it no gradient, and AdamW would turn the rounding noise in its zero
+    into +-lr steps (a random walk of every reward, different on every worker count);
+    centring gives it a real one."""
+    return [p for name, p in net.named_parameters() if p.requires_grad
+            and (cfg.center_coef or not _is_head_bias(name, p))]
 
 
 def _is_head_bias(name: str, param: Any) -> bool:
@@ -336,16 +354,29 @@ def _no_progress() -> Iterator[Callable[[int], None]]:
     yield lambda n=1: None
 
 
-def _save_checkpoint(directory: Path, net: Any, optimizer: Any, scheduler: Any, step: int,
-                     history: list[dict[str, Any]], run: dict[str, Any]) -> None:
-    """Write the checkpoint beside ``directory`` and swap it in: never half a checkpoint."""
+def _checkpoint(world: World, directory: Path, net: Any, optimizer: Any, scheduler: Any,
+                step: int, history: list[dict[str, Any]], run: dict[str, Any]) -> None:
+    """Gather the full state on rank 0 (a collective under FSDP) and write it there once."""
+    from rewardlab.train.full_state import gather_state
+
+    weights, optimizer_state = gather_state(net, optimizer)
+    world.on_rank0(_save_checkpoint, directory, weights, optimizer_state, scheduler, step,
+                   history, run)
+
+
+def _save_checkpoint(directory: Path, weights: dict[str, Any], optimizer_state: dict[str, Any],
+                     scheduler: Any, step: int, history: list[dict[str, Any]],
+                     run: dict[str, Any]) -> None:
+    """Write the checkpoint beside ``directory`` and swap it in: never half a checkpoint.
+    Weights and optimiser state are whole and keyed by parameter name
+    (``train/full_state.py``), so any worker count and strategy can resume them."""
     import torch
     from safetensors.torch import save_file
 
     def write(tmp: Path) -> None:
-        state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+        state = {k: v.detach().contiguous().clone() for k, v in weights.items()}
         save_file(state, str(tmp / _WEIGHTS))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        torch.save({"optimizer": optimizer_state, "scheduler": scheduler.state_dict()},
                    tmp / _OPTIMIZER)
         # last: a directory with the state file is complete
         (tmp / STATE_FILE).write_text(json.dumps({"step": step, "history": history,
@@ -365,19 +396,49 @@ def _load_checkpoint(directory: Path, net: Any, optimizer: Any, scheduler: Any,
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from rewardlab.train.full_state import load_state
+
     state = read_state(directory)
     check_same_run(directory, state.get("run"), run)
     file = directory / STATE_FILE
     try:
         step, history = int(state["step"]), list(state["history"])
         file = directory / _WEIGHTS
-        net.load_state_dict(load_file(str(file)))
+        weights = load_file(str(file))
         file = directory / _OPTIMIZER
         opt = torch.load(file, weights_only=True)
-        optimizer.load_state_dict(opt["optimizer"])
-        scheduler.load_state_dict(opt["scheduler"])
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, SafetensorError,
             pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         raise ModelFormatError(f"the checkpoint file {file} is unreadable or corrupt ({exc}); "
                                f"delete {directory} and start without --resume") from None
+    file = directory / _WEIGHTS
+    try:
+        _check_weights(net, weights)
+        file = directory / _OPTIMIZER
+        load_state(net, optimizer, weights, opt["optimizer"])
+        scheduler.load_state_dict(opt["scheduler"])
+    except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+        raise ModelFormatError(
+            f"the checkpoint file {file} does not fit this model ({_first_line(exc)}): it was "
+            f"written for another model or other trainable parameters; delete {directory} "
+            "and start without --resume") from None
     return step, history
+
+
+def _check_weights(net: Any, weights: dict[str, Any]) -> None:
+    """Same names and shapes as ``net``'s full weights (torch's own message is one line per
+    tensor, and a sharded model would check only its shards)."""
+    expected = {name: tuple(value.shape) for name, value in net.state_dict().items()}
+    saved = {name: tuple(value.shape) for name, value in weights.items()}
+    if expected.keys() != saved.keys():
+        missing, extra = sorted(expected.keys() - saved.keys()), sorted(saved.keys() - expected)
+        raise ValueError(f"{len(missing)} tensors missing, e.g. {missing[:2]}; {len(extra)} "
+                         f"unknown, e.g. {extra[:2]}")
+    wrong = next((n for n in expected if expected[n] != saved[n]), None)
+    if wrong is not None:
+        raise ValueError(f"{wrong} has shape {list(saved[wrong])}, the model's is "
+                         f"{list(expected[wrong])}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
