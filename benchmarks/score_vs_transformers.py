@@ -48,7 +48,7 @@ net = AutoModelForSequenceClassification.from_pretrained(model).eval()
 rows = [json.loads(line) for line in open(data, encoding="utf-8")]
 prompts = [r["prompt"] for r in rows] * 2
 replies = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
-enc = tok(prompts, replies, truncation="only_first", max_length=256)
+enc = tok(prompts, replies, truncation=True, max_length=256)
 order = (np.argsort([len(x) for x in enc["input_ids"]], kind="stable") if mode == "sorted"
          else np.arange(len(replies)))
 scores = np.empty(len(replies))
