@@ -44,19 +44,35 @@ def inspect(
                       ] = False,
     seed: Annotated[int, typer.Option(min=0, help="Seed of folds and bootstrap.")] = 0,
     limit: LimitOpt = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Every check on a large JSONL/Parquet file: "
+                                      "rows featurised on Ray workers in shards, merged here "
+                                      "(near duplicates by LSH above 10k rows; flip estimate "
+                                      "on a --flip-sample random sample).")] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster (HOST:6379, ray://HOST:10001, "
+                                                "auto); default a local Ray. Needs --ray.")
+                       ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Ray workers (default: cluster "
+                                                "CPUs). Needs --ray.")] = None,
+    flip_sample: Annotated[int, typer.Option(min=2, help="With --ray: rows the flip estimate "
+                                             "samples when the file has more.")] = 2000,
     fail_on: Annotated[InspectFailOn, typer.Option(help="Exit with status 1 when a check's "
                                                    "verdict is warn (for CI).")
                        ] = InspectFailOn.never,
 ) -> None:
     """Inspect a preference set before training: duplicates, contradictions, confounds
     (length, structure, refusals, position) and an estimated label-flip rate."""
+    from rewardlab.errors import ConfigError
     from rewardlab.inspection.commands import inspect_data
 
+    if not ray and (address is not None or workers is not None):
+        raise ConfigError("--address and --workers only apply to --ray")
     on_interrupt(not_written(html_out, json_out))
+    extra = ({"ray": True, "address": address, "workers": workers, "flip_sample": flip_sample}
+             if ray else {})
     report = inspect_data(data, model=None if model == "none" else model, html=html_out,
                           json_out=json_out, limit=limit, folds=folds,
                           near_threshold=near_threshold, embeddings=embeddings, stream=stream,
-                          seed=seed)
+                          seed=seed, **extra)
     j = report.to_json()
     table = Table(title=f"{escape(str(data))}: {j['rows']:,} pairs, {j['skipped']['count']} "
                         "skipped")

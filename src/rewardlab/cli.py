@@ -257,6 +257,9 @@ def score(
                                                 "--cpus-per-worker). Needs --ray.")] = None,
     cpus_per_worker: Annotated[float, typer.Option(min=0.01, help="CPUs (and torch threads) "
                                                    "per worker. Needs --ray.")] = 1.0,
+    gpus_per_worker: Annotated[float | None, typer.Option(
+        min=0.0, help="GPUs per worker (0.5: two workers share one); the model loads on the "
+        "GPU Ray assigns. Needs --ray.")] = None,
     shard_rows: Annotated[int, typer.Option(min=1, help="Input rows per shard: the unit of "
                                             "output, retry and resume. Needs --ray.")
                           ] = 5000,
@@ -275,7 +278,8 @@ def score(
     model = api.judge_options(model, swap=swap, reason=reason)
     model = _cli_rubric.with_rubric_file(model, rubric)
     given = ({"--limit": limit, "--weights": weights, "--user": user} if ray
-             else {"--address": address, "--workers": workers})
+             else {"--address": address, "--workers": workers,
+                   "--gpus-per-worker": gpus_per_worker})
     used = [name for name, value in given.items() if value is not None]
     if used:
         raise ConfigError(f"{', '.join(used)} " + ("does not apply to --ray" if ray else
@@ -293,9 +297,9 @@ def score(
                   "command again to resume")
     shards = api.score_distributed(
         model, data, out=out_file, address=address, workers=workers,
-        cpus_per_worker=cpus_per_worker, shard_rows=shard_rows,
-        output_format=output_format.value, format=fmt(format), skip_invalid=skip_invalid,
-        max_chars=max_chars, connect_timeout=connect_timeout)
+        cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker or 0.0,
+        shard_rows=shard_rows, output_format=output_format.value, format=fmt(format),
+        skip_invalid=skip_invalid, max_chars=max_chars, connect_timeout=connect_timeout)
     resumed = (f", {shards.shards_resumed} already done by an earlier run"
                if shards.shards_resumed else "")
     how = (f"{shards.shards_scored} scored by {shards.workers} Ray "

@@ -67,6 +67,13 @@ class InspectConfig:
             contradiction or identical pair warns).
         stream: digests only (bounded memory); no embeddings, flip estimate or worst list.
         seed: fixes folds, bootstrap and the feature-rule split.
+        ray: the per-row work on Ray workers, shards cut as ``score --ray`` cuts them
+            (``rewardlab.inspection._ray``); ``address``/``workers`` as for ``score --ray``.
+        shard_rows: input rows per Ray shard.
+        flip_sample: with ``ray``, the flip estimate runs on a seeded uniform random sample
+            of this many rows when the file has more (the report says so).
+        near_method: with ``ray``, near duplicates by embedding are searched ``exact`` (all
+            pairs), by ``lsh`` candidates (approximate), or ``auto`` (exact up to 10k rows).
     """
 
     model: str | None = "embed:minilm"
@@ -80,6 +87,12 @@ class InspectConfig:
     stream: bool = False
     seed: int = 0
     n_boot: int = 200
+    ray: bool = False
+    address: str | None = None
+    workers: int | None = None
+    shard_rows: int = 5_000
+    flip_sample: int = 2_000
+    near_method: str = "auto"
 
 
 @dataclass
@@ -267,6 +280,10 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
     from rewardlab.errors import DataError
 
     cfg = config or InspectConfig()
+    if cfg.ray:
+        from rewardlab.inspection._ray import inspect_on_ray
+
+        return inspect_on_ray(source, cfg, limit=limit, max_chars=max_chars)
     start = time.perf_counter()
     notes: list[str] = []
     if cfg.stream:

@@ -42,7 +42,12 @@ from rewardlab.train.workers import Launcher
 
 __all__ = ["SeqConfig", "SequenceRewardModel"]
 
-_TOKENS_PER_SCORING_BATCH = 8192
+#: Padded tokens per scoring forward pass when ``score_tokens`` is 0, by device type. On a
+#: CPU, 4,096 cost less CPU time than 8,192 (MiniLM, 1,000 HH texts, 1 thread: 35.2 s
+#: against 42.7 s user+sys, most of the difference system time spent faulting in the
+#: larger activation buffers; 2,048: 37.2 s); on a GPU the budget fills the device without
+#: running a 7B model out of memory on 24 GB.
+_SCORING_TOKENS = {"cpu": 4096, "cuda": 32768, "mps": 16384}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,6 +81,9 @@ class SeqConfig:
         score_precision: CPU scoring in ``fp32`` (default), ``bf16`` (autocast; fast on CPUs
             with AMX/AVX512-BF16) or ``int8`` (dynamic quantisation of the linear layers): the
             opt-ins trade a small score deviation for speed (GPUs score in ``precision``).
+        score_tokens: padded tokens per scoring forward pass (0: 4,096 on a CPU, 32,768 on
+            a CUDA GPU, 16,384 on MPS). Scoring sorts texts by length and fills each pass up
+            to this budget, so batches hold many short texts or few long ones.
         seed: fixes head (and LoRA) initialisation and batch order.
         threads: torch threads (0 = torch's default).
         device: ``auto`` (a CUDA GPU when present, else MPS, else CPU), ``cpu``, ``cuda``,
@@ -108,6 +116,7 @@ class SeqConfig:
     checkpoint_every: int = 0
     precision: str = "auto"
     score_precision: str = "fp32"
+    score_tokens: int = 0
     seed: int = 0
     threads: int = 0
     device: str = "auto"
@@ -134,6 +143,7 @@ class SeqConfig:
         check_int(owner, "checkpoint_every", self.checkpoint_every, minimum=0)
         check_option(owner, "precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
         check_option(owner, "score_precision", self.score_precision, ("fp32", "bf16", "int8"))
+        check_int(owner, "score_tokens", self.score_tokens, minimum=0)
         check_int(owner, "seed", self.seed, minimum=0)
         check_int(owner, "threads", self.threads, minimum=0)
         check_device(owner, "device", self.device)
@@ -498,12 +508,20 @@ class SequenceRewardModel(Resumable):
             net = self._int8_network()
         with torch.inference_mode(), fast.autocast():
             for batch in length_batches([len(e.input_ids) for e in encoded],
-                                        _TOKENS_PER_SCORING_BATCH):
+                                        self.scoring_tokens):
                 inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
                 inputs = {k: v.to(device) for k, v in inputs.items()}
                 out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
         net.train(was_training)
         return out
+
+    @property
+    def scoring_tokens(self) -> int:
+        """Padded tokens per scoring forward pass on this model's device."""
+        if self.config.score_tokens:
+            return self.config.score_tokens
+        device = getattr(self, "device_", None)
+        return _SCORING_TOKENS.get(device.type if device is not None else "cpu", 4096)
 
     def _int8_network(self) -> Any:
         """A copy of the network with int8 dynamically quantised linear layers (scoring

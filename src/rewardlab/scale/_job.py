@@ -87,6 +87,7 @@ def score_distributed(
     address: str | None = None,
     workers: int | None = None,
     cpus_per_worker: float = 1.0,
+    gpus_per_worker: float = 0.0,
     shard_rows: int = DEFAULT_SHARD_ROWS,
     output_format: str = "jsonl",
     format: Task | None = None,
@@ -112,6 +113,11 @@ def score_distributed(
         workers: scoring actors, each loading the model once (default: cluster CPUs /
             ``cpus_per_worker``, at most one per shard).
         cpus_per_worker: CPUs reserved per actor; also its torch thread count.
+        gpus_per_worker: GPUs reserved per actor (fractions share a GPU: 0.5 puts two
+            actors on each). With a GPU, a model whose ``device`` is ``auto`` loads on the
+            one Ray assigned and ``seq:`` batches by its token budget there; 0 keeps every
+            actor on its CPUs. Asking for GPUs on a cluster without them is a
+            ``ConfigError`` before any shard is submitted (Ray would wait forever).
         shard_rows: input rows per shard: the unit of output, retry and resume.
         output_format: ``jsonl`` or ``parquet`` parts.
         connect_timeout: seconds to wait for ``address`` to answer.
@@ -126,6 +132,9 @@ def score_distributed(
     """
     start = time.perf_counter()
     _check_options(workers, cpus_per_worker, output_format, chunk_rows, connect_timeout)
+    if not gpus_per_worker >= 0:
+        raise ConfigError("The 'gpus_per_worker' parameter must be at least 0. "
+                          f"Got {gpus_per_worker}.")
     address = address or os.environ.get("RAY_ADDRESS") or None  # as `ray.init` reads it
     if address not in (None, "", "local", "auto"):  # fail in seconds, before reading the input
         check_reachable(address, timeout=connect_timeout)
@@ -147,6 +156,7 @@ def score_distributed(
         if todo:
             n_workers, where = _run(todo, plan, job, spec, files, digest, address=address,
                                     workers=workers, cpus_per_worker=cpus_per_worker,
+                                    gpus_per_worker=gpus_per_worker,
                                     connect_timeout=connect_timeout)
         _remove_stale_temporaries(out)  # a killed worker's half-written part
         totals = _verify(out, plan, output_format)
@@ -268,7 +278,7 @@ def _done(out: Path, shard: Any, output_format: str) -> bool:
 
 def _run(todo: list[Any], plan: JobPlan, job: ShardJob, spec: str, files: Any, digest: str,
          *, address: str | None, workers: int | None, cpus_per_worker: float,
-         connect_timeout: float) -> tuple[int, str]:
+         gpus_per_worker: float = 0.0, connect_timeout: float) -> tuple[int, str]:
     """Score the unfinished shards with a Ray Data actor pool; stop at the first user error."""
     local_cpus = None if workers is None else max(os.cpu_count() or 1,
                                                   math.ceil(workers * cpus_per_worker))
@@ -279,12 +289,8 @@ def _run(todo: list[Any], plan: JobPlan, job: ShardJob, spec: str, files: Any, d
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        n = workers or max(1, int(cpus // cpus_per_worker))
-        if n * cpus_per_worker > cpus:
-            raise ConfigError(
-                f"The cluster has {cpus:g} CPUs, fewer than --workers {n} x --cpus-per-worker "
-                f"{cpus_per_worker:g}, so some workers would wait forever; ask for fewer")
+        n = _worker_count(ray.cluster_resources(), workers, cpus_per_worker, gpus_per_worker,
+                          address or "local")
         n = min(n, len(todo))
         env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
         payload = ray.put(files) if files is not None else None
@@ -292,9 +298,11 @@ def _run(todo: list[Any], plan: JobPlan, job: ShardJob, spec: str, files: Any, d
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             ShardScorer,
             fn_constructor_kwargs={"spec": spec, "files": payload, "digest": digest,
-                                   "job": job, "threads": max(1, int(cpus_per_worker))},
+                                   "job": job, "threads": max(1, int(cpus_per_worker)),
+                                   "device": "auto" if gpus_per_worker else "cpu"},
             batch_size=1, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=n), num_cpus=cpus_per_worker,
+            **({"num_gpus": gpus_per_worker} if gpus_per_worker else {}),
             runtime_env={"env_vars": env} if env else None)
         rows = iter(ds.iter_rows())
         try:
@@ -311,6 +319,34 @@ def _run(todo: list[Any], plan: JobPlan, job: ShardJob, spec: str, files: Any, d
     finally:
         if started:
             ray.shutdown()
+
+
+def _worker_count(resources: dict[str, Any], workers: int | None, cpus_per_worker: float,
+                  gpus_per_worker: float, where: str) -> int:
+    """How many actors the cluster can hold at once, checked before anything is submitted:
+    an actor asking for more than the cluster has is never placed, and Ray waits for it
+    forever instead of failing."""
+    cpus = float(resources.get("CPU", 1.0))
+    gpus = float(resources.get("GPU", 0.0))
+    if gpus_per_worker and not gpus:
+        raise ConfigError(
+            f"--gpus-per-worker {gpus_per_worker:g}: the Ray cluster at {where} has no GPUs "
+            f"(ray.cluster_resources() lists {cpus:g} CPUs and no GPU), so no worker could "
+            "ever start; leave out --gpus-per-worker to score on CPUs, or start the Ray nodes "
+            "on GPU machines (`ray start` detects NVIDIA GPUs, or pass --num-gpus)")
+    n = workers or max(1, int(cpus // cpus_per_worker))
+    if gpus_per_worker and workers is None:
+        n = max(1, min(n, int(gpus // gpus_per_worker)))
+    if n * cpus_per_worker > cpus:
+        raise ConfigError(
+            f"The cluster has {cpus:g} CPUs, fewer than --workers {n} x --cpus-per-worker "
+            f"{cpus_per_worker:g}, so some workers would wait forever; ask for fewer")
+    if n * gpus_per_worker > gpus + 1e-9:
+        raise ConfigError(
+            f"The cluster has {gpus:g} GPUs, fewer than --workers {n} x --gpus-per-worker "
+            f"{gpus_per_worker:g}, so some workers would wait forever; ask for fewer workers "
+            "or a fraction of a GPU each (e.g. --gpus-per-worker 0.5)")
+    return n
 
 
 def _verify(out: Path, plan: JobPlan, output_format: str) -> dict[str, Any]:

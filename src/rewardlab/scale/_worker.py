@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -17,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.errors import DataError, ModelFormatError, RewardLabError
+from rewardlab.errors import ConfigError, DataError, ModelFormatError, RewardLabError
 from rewardlab.models.base import RewardModel, Saveable, describe
 from rewardlab.models.registry import resolve
 from rewardlab.scale._plan import Shard
 from rewardlab.scale._shard import ShardJob, score_shard
 
-__all__ = ["ModelPayload", "ShardScorer", "error_from_summary", "model_payload"]
+__all__ = ["ModelPayload", "ShardScorer", "error_from_summary", "model_payload", "place"]
 
 ModelPayload = dict[str, bytes]
 #: Times one run may start a shard. Ray restarts a dead worker and retries its task without
@@ -93,14 +94,19 @@ class ShardScorer:
     """
 
     def __init__(self, *, spec: str, files: Any, digest: str, job: ShardJob,
-                 threads: int) -> None:
+                 threads: int, device: str = "cpu") -> None:
         if files is not None:
             import ray
 
             payload = ray.get(files) if isinstance(files, ray.ObjectRef) else files
             spec = str(_unpack(payload, digest))
-        self.model = resolve(spec)
         self.job = job
+        self.model: RewardModel | None = None
+        self.failure: dict[str, Any] | None = None
+        try:  # a failure here comes back with the first shard, as the user's error
+            self.model = place(resolve(spec), device)
+        except RewardLabError as exc:
+            self.failure = _error_summary(exc)
         if "torch" in sys.modules:  # else torch reads OMP_NUM_THREADS, which Ray sets
             sys.modules["torch"].set_num_threads(max(1, threads))
 
@@ -108,6 +114,11 @@ class ShardScorer:
         markers, errors = [], []
         for i in range(len(batch["index"])):
             shard = Shard(**{k: int(batch[k][i]) for k in _SHARD_FIELDS})
+            if self.failure is not None:
+                markers.append({"shard": shard.index})
+                errors.append(self.failure)
+                continue
+            assert self.model is not None
             try:
                 _count_attempt(self.job, shard)
                 markers.append(score_shard(self.model, self.job, shard))
@@ -120,6 +131,32 @@ class ShardScorer:
         return {"shard": [m["shard"] for m in markers],
                 "marker": [json.dumps(m) for m in markers],
                 "error": [json.dumps(e) if e else "" for e in errors]}
+
+
+def place(model: RewardModel, device: str) -> RewardModel:
+    """``model`` on the device its Ray worker reserved: ``auto`` on a GPU worker (Ray shows
+    the actor only the GPU it assigned, so ``auto`` resolves to it; ``_device.resolve_device``
+    is asked, and a worker whose torch sees no CUDA is a ``ConfigError`` naming
+    ``--gpus-per-worker``), ``cpu`` on a CPU worker, so a worker that reserved no GPU never
+    takes one that another worker was given. A model with an explicit ``device`` option, or
+    no device at all (rules, verifiers), stays as it is."""
+    config = getattr(model, "config", None)
+    if config is None or getattr(config, "device", None) != "auto":
+        return model
+    from rewardlab._device import resolve_device
+
+    wanted = resolve_device("auto" if device == "auto" else "cpu")
+    if device == "auto" and wanted.type != "cuda":
+        raise ConfigError(
+            "--gpus-per-worker: Ray gave this worker a GPU but its torch sees no CUDA device "
+            f"(torch.cuda.is_available() is False on {socket.gethostname()}); install a CUDA "
+            "build of torch on the GPU nodes, or leave out --gpus-per-worker")
+    have = getattr(model, "device_", None)
+    if have is not None and have.type == wanted.type:
+        return model
+    from rewardlab.models._clone import clone
+
+    return clone(model, device=wanted.type)
 
 
 def _count_attempt(job: ShardJob, shard: Shard) -> None:
