@@ -15,7 +15,7 @@ from rewardlab._console import print_skipped
 from rewardlab.data import DEFAULT_MAX_CHARS
 from rewardlab.errors import ConfigError
 
-__all__ = ["say_population", "simulate_users", "train_special"]
+__all__ = ["say_eval_population", "say_population", "simulate_users", "train_special"]
 
 
 def train_special(data: str | None, out_dir: Path, model: str, named: list[str] | None,
@@ -35,6 +35,13 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
                           f"({data}) has no place here")
     on_interrupt(lambda: f"no model saved to {out_dir}")
     if adapt:
+        ignored = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+        ignored += ["--soft-labels"] if soft_labels else []
+        ignored += ["--limit"] if limit is not None else []
+        if ignored:
+            raise ConfigError(f"--adapt only fits users' weights over the saved basis; "
+                              f"{', '.join(ignored)} do not apply to it (train a new model "
+                              "with them instead)")
         spec = model.removeprefix("personal:") if Path(model.removeprefix("personal:")
                                                        ).is_dir() else model
         result = api.adapt_users(spec, adapt, out=out_dir, format=format,
@@ -72,6 +79,26 @@ def say_population(users: tuple[str, ...]) -> None:
         err.print(f"[yellow]{len(users)} user(s) have no adaptation data ({shown}); their "
                   "rows were scored with the population mixture (user_fit: population). "
                   "Fit them with `rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
+
+
+def say_eval_population(result: Any) -> None:
+    """After ``eval`` of a personal model: which pairs were scored with the population
+    mixture (users without adaptation data, or data without a ``user`` column)."""
+    pairs = getattr(result, "population_pairs", None)
+    if not pairs:
+        return
+    per_user = getattr(result, "per_user", None) or {}
+    n_users = per_user.get("users_scored_with_population", 0)
+    if n_users:
+        shown = ", ".join(per_user.get("users_scored_with_population_examples", []))
+        more = f" and {n_users - 5} more" if n_users > 5 else ""
+        err.print(f"[yellow]{n_users} user(s) have no adaptation data ({shown}{more}); their "
+                  f"{pairs} pair(s) were scored with the population mixture. Fit them with "
+                  "`rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
+    else:
+        err.print(f"[yellow]the data has no 'user' column: all {pairs} pair(s) were scored "
+                  "with the population mixture (name a user with DIR?user=NAME, or add a "
+                  "'user' column).[/]")
 
 
 def simulate_users(

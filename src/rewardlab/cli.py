@@ -194,6 +194,9 @@ def evaluate(
                                         "(or bundled:NAME).")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")
                         ] = None,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="Write the result as one self-contained HTML page (with plots for "
+        "multi: and personal: models).")] = None,
     ties: Annotated[Ties, typer.Option(help="How reward ties count: half, or loss "
                                        "(RewardBench).")] = Ties.half,
     swap: Annotated[bool | None, typer.Option(
@@ -212,13 +215,21 @@ def evaluate(
     Step-labelled data (prm: models): first-error F1 beside the trivial baselines.
     judge: models compare pairs side by side, the chosen response shown first in every other
     pair; --swap asks both orders."""
-    on_interrupt(not_written(json_out))
+    on_interrupt(not_written(json_out, html_out))
+    if html_out is not None:  # refused before any work, like --json
+        check_outputs({"--json": json_out, "--html": html_out}, {"DATA": data})
     model = api.judge_options(model, swap=swap, reason=reason)
     result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=fmt(format),
                           skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
+    if html_out is not None:
+        from rewardlab._eval_html import write_eval_html
+
+        write_eval_html(result, html_out)
     out.print(evaluation_table(result))
-    if json_out is not None:
-        out.print(f"wrote {json_out}")
+    _cli_personal.say_eval_population(result)
+    for path in (json_out, html_out):
+        if path is not None:
+            out.print(f"wrote {path}")
     print_skipped(err, result.skipped, skipped_path(json_out) if json_out else None)
 
 

@@ -189,6 +189,51 @@ def _forecast(fig: Any, d: dict[str, Any]) -> None:
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
 
 
+def _users(fig: Any, d: dict[str, Any]) -> None:
+    """A personal: model's per-user accuracy against k, from ``accuracy_vs_k``."""
+    ax = fig.subplots()
+    rows = d["rows"]
+    x = list(range(len(rows)))
+    mean = [r["per_user_accuracy_mean"] for r in rows]
+    ax.fill_between(x, [r["ci95"][0] for r in rows], [r["ci95"][1] for r in rows],
+                    color=_BLUE, alpha=0.2, label="95% CI over users")
+    ax.plot(x, mean, "o-", color=_BLUE, label="adapted from k pairs per user (mean)")
+    ax.plot(x, [r["per_user_accuracy_p10"] for r in rows], ".:", color=_BLUE,
+            label="10th percentile of users")
+    if rows and rows[0]["k"] == 0:
+        ax.axhline(mean[0], color=_GREY, ls="--", lw=1,
+                   label="population mixture (k = 0, an unknown user)")
+    given = d.get("as_given")
+    if given:
+        ax.axhline(given["per_user_accuracy_mean"], color=_WARN, ls="-.", lw=1,
+                   label="model as given (its own user weights)")
+    ax.set_xticks(x, [f"{r['k']}\n({r['n_users']} users)" for r in rows], fontsize=8)
+    ax.set_xlabel("pairs from each user (k)")
+    ax.set_ylabel("held-out accuracy per user")
+    ax.set_ylim(max(0.0, min([*mean, 0.5]) - 0.1), 1.0)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def _attributes(fig: Any, d: dict[str, Any]) -> None:
+    """A multi: model's reward per attribute on chosen and rejected replies."""
+    names = list(d)
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names, strict=True):
+        a = d[name]
+        edges = a["edges"]
+        centres = [(lo + hi) / 2 for lo, hi in itertools.pairwise(edges)]
+        width = edges[1] - edges[0]
+        ax.bar(centres, a["chosen_counts"], width=width, color=_OK, alpha=0.55,
+               label="chosen")
+        ax.bar(centres, a["rejected_counts"], width=width, color=_BAD, alpha=0.45,
+               label="rejected")
+        ax.set_title(f"{_short(_latin(name), 16)}\nacc {a['accuracy']:.2f}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("reward (sd)", fontsize=8)
+    axes[0].set_ylabel("replies")
+    axes[0].legend(fontsize=7)
+
+
 _DRAW: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "forecast": _forecast,
     "length": _length,
@@ -198,19 +243,26 @@ _DRAW: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "label-noise": _label_noise,
     "over-optimisation": _overoptimisation,
     "calibration": _calibration,
+    "users": _users,
+    "attributes": _attributes,
 }
 _HEIGHTS = {"master-keys": 5.5}
 _WIDTHS = {"length": 9.5, "master-keys": 8.0}
 
 
 def plot_svg(name: str, data: dict[str, Any]) -> str | None:
-    """The probe's figure as an ``<svg>`` element (no XML prologue), or None without data."""
+    """The probe's figure as an ``<svg>`` element (no XML prologue), or None without data.
+    Besides the probes: ``users`` (accuracy vs k of a personal: model) and ``attributes``
+    (reward per attribute of a multi: model), shown by the audit report and ``eval --html``."""
     draw = _DRAW.get(name)
     if draw is None or not data:
         return None
     import matplotlib
 
-    fig = _figure(width=_WIDTHS.get(name, 7.0), height=_HEIGHTS.get(name, 3.2))
+    width = _WIDTHS.get(name, 7.0)
+    if name == "attributes":  # one panel per head
+        width = max(7.0, 2.2 * len(data))
+    fig = _figure(width=width, height=_HEIGHTS.get(name, 3.2))
     draw(fig, data)
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": f"rewardlab-{name}", "svg.fonttype": "path"}):

@@ -134,6 +134,9 @@ class AuditResult:
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     version: str = ""
+    #: what the model itself is made of, beside the probes (no verdict): ``attributes`` (a
+    #: multi: model's reward per head) and ``users`` (a personal: model's accuracy vs k)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ran(self) -> tuple[ProbeResult, ...]:
@@ -183,5 +186,6 @@ class AuditResult:
             ],
             "probes": {p.name: p.to_json() for p in self.probes},
             "metrics": self.metrics,
+            **({"views": self.views} if self.views else {}),
         }
 

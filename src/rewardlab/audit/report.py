@@ -15,7 +15,7 @@ from rewardlab.audit._plots import plot_svg
 from rewardlab.audit._results import AuditResult, Example, ProbeResult
 from rewardlab.audit._text import shorten
 
-__all__ = ["render_html"]
+__all__ = ["CSS", "VIEWS", "render_html", "view_section"]
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#212121;
@@ -39,6 +39,9 @@ max-height:14em;overflow:auto;font-size:.85em}
 details{margin:6px 0}summary{cursor:pointer}
 .notes{color:#616161;font-size:.85em}
 """
+
+#: the report's stylesheet (``eval --html`` uses it too)
+CSS = _CSS
 
 _WHAT = {
     "length": "Accuracy on pairs whose chosen response is the longer one against pairs whose "
@@ -136,9 +139,31 @@ def _section(p: ProbeResult) -> str:
             f'<p class="notes">{p.seconds:.1f} s</p></section>')
 
 
+#: the model views (``AuditResult.views``): title and what the plot shows
+VIEWS = {
+    "attributes": ("Reward per attribute",
+                   "Each attribute head's standardised reward on the chosen and the rejected "
+                   "replies, and its own accuracy on these pairs (a multi: model)."),
+    "users": ("Accuracy versus pairs per user",
+              "Per-user accuracy on each user's last quarter of pairs after adapting a copy "
+              "of the model from k of their earlier pairs (k = 0: the population mixture an "
+              "unknown user gets), beside the model as given (a personal: model)."),
+}
+
+
+def view_section(name: str, data: dict[str, Any]) -> str:
+    """One model view (``VIEWS``) as a section with its plot; shared with ``eval --html``."""
+    title, what = VIEWS[name]
+    svg = plot_svg(name, data)
+    plot = f'<figure id="plot-{_e(name)}">{svg}</figure>' if svg else ""
+    return (f'<section class="probe" id="view-{_e(name)}"><header><h2>{_e(title)}</h2>'
+            f"</header><p>{_e(what)}</p>{plot}</section>")
+
+
 def render_html(result: AuditResult) -> str:
     """The whole report as one HTML document."""
     sections = "".join(_section(p) for p in result.ran)
+    sections += "".join(view_section(k, v) for k, v in result.views.items() if k in VIEWS)
     skipped = result.skipped
     skipped_html = ('<section id="skipped"><h2>Skipped probes and why</h2><ul>'
                     + "".join(f"<li><b>{_e(p.name)}</b>: {_e(p.reason)}</li>" for p in skipped)

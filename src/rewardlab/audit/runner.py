@@ -38,7 +38,7 @@ from rewardlab.errors import OutputError, RewardLabError
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
 
-__all__ = ["PROBES", "audit", "check_writable", "run_audit", "select_probes"]
+__all__ = ["PROBES", "audit", "check_writable", "model_views", "run_audit", "select_probes"]
 
 #: probe name -> module (each has NAME, TITLE, THRESHOLD and ``run(ctx)``), in report order
 PROBES: dict[str, ModuleType] = {m.NAME: m for m in (
@@ -138,7 +138,25 @@ def run_audit(model: RewardModel, data: Dataset[Any], *, config: AuditConfig | N
                 "responses_scored": ctx.scored}
     return AuditResult(model=describe(model), data=data.source, probes=tuple(results),
                        settings=settings, seconds=time.perf_counter() - start,
-                       version=__version__)
+                       version=__version__, views=model_views(model, data))
+
+
+def model_views(model: RewardModel, data: Dataset[Any]) -> dict[str, dict[str, Any]]:
+    """For a multi: model, each attribute's reward distribution on the pairs; for a
+    personal: model on pairs with users, accuracy against k (``evaluate.personal``). Empty for
+    other models and data."""
+    from rewardlab.evaluate.pairwise import evaluate_pairwise
+    from rewardlab.evaluate.personal import can_adapt
+    from rewardlab.models.base import AttributeScorer
+
+    if data.task != "pairwise" or not data.records:
+        return {}
+    has_users = any(r.user is not None for r in data.records)
+    if not isinstance(model, AttributeScorer) and not (can_adapt(model) and has_users):
+        return {}
+    result = evaluate_pairwise(model, data, n_boot=500)
+    views = {"attributes": result.attributes, "users": result.accuracy_vs_k}
+    return {k: v for k, v in views.items() if v}
 
 
 def audit(model: str | Path | RewardModel, data: str | Path | Dataset[Any], *,

@@ -15,6 +15,7 @@ import numpy as np
 from rewardlab.data import Dataset, PairRecord, SkippedRow, require_task
 from rewardlab.evaluate.judged import judge_summary
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
+from rewardlab.evaluate.personal import accuracy_vs_k, attribute_summary
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.scoring import check_row_weights, score_pair_batch, score_pairs
 
@@ -59,6 +60,15 @@ class PairwiseResult:
     greater_is_better: bool = True
     #: data with a ``user`` column: accuracy per user summarised (``per_user_summary``)
     per_user: dict[str, Any] | None = None
+    #: a ``multi:`` model: each attribute's accuracy and reward distribution
+    #: (``evaluate.personal.attribute_summary``)
+    attributes: dict[str, Any] | None = None
+    #: a ``personal:`` model on data with users: accuracy after adapting from k pairs per
+    #: user (``evaluate.personal.accuracy_vs_k``)
+    accuracy_vs_k: dict[str, Any] | None = None
+    #: a ``personal:`` model: how many pairs it scored with its population mixture (no
+    #: weights for their user, or no user at all)
+    population_pairs: int | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -92,6 +102,11 @@ class PairwiseResult:
             "ties": self.ties,
             **({"judge": self.judge} if self.judge is not None else {}),
             **(self.per_user or {}),
+            **({"attributes": self.attributes} if self.attributes is not None else {}),
+            **({"accuracy_vs_k": self.accuracy_vs_k} if self.accuracy_vs_k is not None
+               else {}),
+            **({"population_pairs": self.population_pairs}
+               if self.population_pairs is not None else {}),
             "primary_metric": self.primary_metric,
             "metrics": self.metrics,
         }
@@ -148,6 +163,7 @@ def evaluate_pairwise(
     records = data.records
     judge = None
     fits: tuple[dict[str, Any], ...] | None = None
+    attributes = None
     if rewards is not None:
         chosen, rejected = rewards
     else:
@@ -155,6 +171,8 @@ def evaluate_pairwise(
         scored = score_pair_batch(model, records, swap=swap)
         chosen, rejected = scored.chosen, scored.rejected
         fits = None if scored.details is None else scored.details[0]
+        if scored.details is not None:
+            attributes = attribute_summary(*scored.details, ties=ties)
         if scored.judgments is not None:  # a judge compared the pairs side by side
             config_swap = getattr(getattr(model, "config", None), "swap", False)
             judge = judge_summary(scored.judgments,
@@ -171,13 +189,19 @@ def evaluate_pairwise(
         _summarise(name, chosen[idx], rejected[idx], len_c[idx], len_r[idx], **kw)
         for name, idx in ((k, np.array(v)) for k, v in sorted(groups.items()))
     )
-    per_user = None
+    per_user = by_k = None
     if any(r.user is not None for r in records):
         per_user = per_user_summary(pair_outcomes(chosen, rejected, ties=ties),
                                     [r.user for r in records], fits)
+        if rewards is None:
+            by_k = accuracy_vs_k(model, data, ties=ties, n_boot=n_boot, seed=seed)
+    population = None
+    if fits and "user_fit" in fits[0]:
+        population = sum(f.get("user_fit") == "population" for f in fits)
     return PairwiseResult(model=describe(model), data=data.source, overall=overall,
                           subsets=subsets, skipped=data.skipped, ties=ties, judge=judge,
-                          per_user=per_user)
+                          per_user=per_user, attributes=attributes, accuracy_vs_k=by_k,
+                          population_pairs=population)
 
 
 def per_user_summary(outcomes: np.ndarray, users: list[str | None],

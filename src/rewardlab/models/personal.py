@@ -24,7 +24,7 @@ import numpy as np
 
 from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.data import Dataset, Prompt, require_task
-from rewardlab.errors import DataError, NotFittedError, SpecError
+from rewardlab.errors import CapabilityError, ConfigError, DataError, NotFittedError, SpecError
 from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.embedding import EmbeddingRewardModel
 from rewardlab.models.registry import config_from_options, register_kind
@@ -40,14 +40,24 @@ class PersonalConfig:
         encoder: the sentence encoder (``minilm`` or a directory).
         rank: how many basis reward heads.
         head: ``linear`` (``rank`` linear heads) or ``mlp`` (a shared hidden layer, then
-            ``rank`` outputs). On 200 simulated users (``benchmarks/personal.py``) the linear
-            basis with 30 epochs reached 0.787 per-user accuracy at k = 16 against 0.764 for
-            the MLP with 20 (0.752 with 60; linear with 80: 0.775).
+            ``rank`` outputs).
+        init: where the basis starts. ``auto``: ``pca`` for a linear basis, ``random`` for
+            an MLP. ``pca``: the leading directions of the training users' own mean
+            preference directions (``models._lowrank.pca_basis``), then alternating
+            minimisation to convergence (``fit_lowrank``). A ``multi:`` model (a directory
+            or spec): its attribute heads, distilled into linear directions, start the basis
+            (the rest from ``pca``). ``random``: joint AdamW training from a random start
+            (the only way for ``mlp``). See benchmarks/README.md for what each reaches.
+        basis_l2: μ, the ridge penalty of the linear basis (alternating fit), per pair.
+        rounds: at most this many weights/basis rounds of the alternating fit; it stops
+            earlier when the objective changes by less than 1e-4 (relative) in a round.
         hidden, dropout: the MLP's width and dropout.
-        prior: λ, how strongly a new user's weights are pulled towards the population's
-            (a user with few pairs stays near it; with many, their own pairs decide).
-        epochs, batch_size, lr, weight_decay, seed: AdamW training of basis and weights.
-        weights_lr: the learning rate of the users' and the population's weights.
+        prior: λ, how strongly a user's weights are pulled towards the population's, in
+            training and when a new user is fitted (a user with few pairs stays near it;
+            with many, their own pairs decide).
+        epochs, batch_size, lr, weight_decay, seed: AdamW training of basis and weights
+            (``init=random``).
+        weights_lr: the learning rate of the users' and the population's weights (AdamW).
         user: the user whose reward ``score`` gives when a call names none (empty: the
             population mixture).
     """
@@ -57,6 +67,9 @@ class PersonalConfig:
     max_length: int = 256
     features: tuple[str, ...] = ("reply", "turn*reply", "joint")
     head: str = "linear"
+    init: str = "auto"
+    basis_l2: float = 100.0
+    rounds: int = 30
     hidden: int = 256
     dropout: float = 0.1
     prior: float = 1.0
@@ -74,6 +87,11 @@ class PersonalConfig:
         check_option(owner, "head", self.head, ("linear", "mlp"))
         check_int(owner, "hidden", self.hidden)
         check_positive(owner, "prior", self.prior)
+        check_positive(owner, "basis_l2", self.basis_l2, allow_zero=True)
+        check_int(owner, "rounds", self.rounds)
+        if self.head == "mlp" and self.init not in ("auto", "random"):
+            raise ConfigError(f"init={self.init} starts a linear basis; an mlp basis trains "
+                              "from a random start (init=random or auto)")
         check_int(owner, "epochs", self.epochs)
         check_int(owner, "batch_size", self.batch_size)
         check_positive(owner, "lr", self.lr)
@@ -212,22 +230,101 @@ class PersonalRewardModel(SaveLoadMixin):
     def fit(self, data: Dataset[Any]) -> PersonalRewardModel:
         """Learn the basis, each training user's weights and the population mixture from
         pairs with a ``user`` column. Returns ``self``."""
-        import torch
-        import torch.nn.functional as F
-
-        from rewardlab.train.loop import one_torch_thread
-
         require_task(data, ("pairwise",), purpose="training a personal: model")
         by_user = _records_by_user(data, "training a personal: model")
         users = sorted(by_user)
         records = [r for u in users for r in by_user[u]]
-        index = torch.tensor([i for i, u in enumerate(users) for _ in by_user[u]])
+        index = np.array([i for i, u in enumerate(users) for _ in by_user[u]])
         prompts = [r.prompt for r in records]
         feats = self.embedder.features(prompts + prompts, [r.chosen for r in records]
                                        + [r.rejected for r in records])
         n = len(records)
         mean, scale = feats.mean(axis=0), feats.std(axis=0) + 1e-6
-        x = torch.from_numpy(((feats - mean) / scale).astype(np.float32))
+        x = ((feats - mean) / scale).astype(np.float32)
+        cfg = self.config
+        init = cfg.init if cfg.init != "auto" else ("pca" if cfg.head == "linear" else "random")
+        if init == "random":
+            basis, population, fitted = self._fit_joint(x, index, len(users))
+        else:
+            start = None
+            if init != "pca":
+                start = self._basis_from_heads(init, records, x, index, len(users))
+            basis, population, fitted = self._fit_alternating(x, index, len(users), start)
+        self.basis_ = basis
+        self.feature_mean_ = mean.astype(np.float32)
+        self.feature_scale_ = scale.astype(np.float32)
+        self.population_ = population
+        self.user_weights_ = {u: fitted[i] for i, u in enumerate(users)}
+        self.n_train_pairs_ = n
+        self.n_train_users_ = len(users)
+        return self
+
+    def _fit_alternating(self, x: np.ndarray, index: np.ndarray, n_users: int,
+                         start: np.ndarray | None) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The linear basis by alternating minimisation (``fit_lowrank``)."""
+        import torch
+
+        from rewardlab.models._lowrank import fit_lowrank
+        from rewardlab.train.loop import one_torch_thread
+
+        cfg = self.config
+        n = len(x) // 2
+        with one_torch_thread():
+            fit = fit_lowrank(x[:n].astype(np.float64) - x[n:], index, n_users,
+                              rank=cfg.rank, prior=cfg.prior, l2=cfg.basis_l2, init=start,
+                              rounds=cfg.rounds)
+        self.history_ = fit.history
+        self.converged_ = fit.converged
+        basis = self._build_basis(x.shape[1])
+        with torch.no_grad():
+            basis.weight.copy_(torch.from_numpy(fit.basis.T.astype(np.float32)))
+            basis.bias.zero_()
+        basis.eval()
+        return basis, fit.population, fit.weights
+
+    def _basis_from_heads(self, spec: str, records: Sequence[Any], x: np.ndarray,
+                          index: np.ndarray, n_users: int) -> np.ndarray:
+        """A starting basis from a ``multi:`` model's attribute heads: each head's
+        standardised reward difference regressed (ridge) on the feature difference, so the
+        basis starts at the known attributes; further columns come from ``pca_basis``."""
+        from rewardlab.models._lowrank import pca_basis
+        from rewardlab.models.base import AttributeScorer, describe
+        from rewardlab.models.registry import resolve
+
+        heads = resolve(spec)
+        if not isinstance(heads, AttributeScorer):
+            raise CapabilityError(f"init={spec} starts the basis from attribute heads, but "
+                                  f"'{describe(heads)}' has none; give a trained multi: model "
+                                  "or init=pca")
+        k = len(heads.attributes)
+        if self.config.rank < k:
+            raise ConfigError(f"rank={self.config.rank} is smaller than the {k} attribute "
+                              f"heads of {spec} that start the basis; use rank >= {k}")
+        prompts = [r.prompt for r in records]
+        _, z = heads.score_attributes(prompts + prompts, [r.chosen for r in records]
+                                      + [r.rejected for r in records])
+        n = len(records)
+        dz = np.stack([z[a][:n] - z[a][n:] for a in heads.attributes], axis=1)
+        dx = x[:n].astype(np.float64) - x[n:]
+        gram = dx.T @ dx + n * np.eye(dx.shape[1])  # ridge 1 per pair, on standardised x
+        directions = np.linalg.solve(gram, dx.T @ dz)
+        directions /= (dx @ directions).std(axis=0) + 1e-12
+        if self.config.rank == k:
+            return directions
+        rest = pca_basis(dx, index, n_users, self.config.rank - k)
+        return np.concatenate([directions, rest], axis=1)
+
+    def _fit_joint(self, x_np: np.ndarray, index_np: np.ndarray, n_users: int
+                   ) -> tuple[Any, np.ndarray, np.ndarray]:
+        """Basis and weights by joint AdamW from a random start (``init=random``)."""
+        import torch
+        import torch.nn.functional as F
+
+        from rewardlab.train.loop import one_torch_thread
+
+        x = torch.from_numpy(x_np)
+        index = torch.from_numpy(index_np.astype(np.int64))
+        n = len(x) // 2
         cfg = self.config
         gen = torch.Generator().manual_seed(cfg.seed)
         with torch.random.fork_rng(devices=[]), one_torch_thread():
@@ -235,7 +332,7 @@ class PersonalRewardModel(SaveLoadMixin):
             basis = self._build_basis(x.shape[1])
             # small random starts break the symmetry between users; weights learn faster than
             # the basis (each user's see only their own pairs) and are not decayed
-            raw_users = torch.nn.Parameter(0.1 * torch.randn(len(users), cfg.rank,
+            raw_users = torch.nn.Parameter(0.1 * torch.randn(n_users, cfg.rank,
                                                              generator=gen))
             raw_pop = torch.nn.Parameter(torch.zeros(cfg.rank))
             opt = torch.optim.AdamW([
@@ -266,16 +363,9 @@ class PersonalRewardModel(SaveLoadMixin):
                                       "accuracy": hits.mean().item(),
                                       "margin": margin.mean().item()})
             basis.eval()
-        self.basis_ = basis
-        self.feature_mean_ = mean.astype(np.float32)
-        self.feature_scale_ = scale.astype(np.float32)
         with torch.no_grad():
-            self.population_ = F.softplus(raw_pop).double().numpy()
-            fitted = F.softplus(raw_users).double().numpy()
-        self.user_weights_ = {u: fitted[i] for i, u in enumerate(users)}
-        self.n_train_pairs_ = n
-        self.n_train_users_ = len(users)
-        return self
+            return (basis, F.softplus(raw_pop).double().numpy(),
+                    F.softplus(raw_users).double().numpy())
 
     def adapt(self, data: Dataset[Any]) -> dict[str, int]:
         """Fit the weights of each user in ``data`` (pairs with a ``user`` column) from their

@@ -1,0 +1,90 @@
+"""The ``personal:`` basis fit: alternating minimisation converges and recovers a planted
+low-rank preference structure well enough for new users; its starts (PCA of the users' own
+directions, or a multi: model's heads) and their bad settings."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rewardlab import resolve
+from rewardlab.errors import CapabilityError, ConfigError
+from rewardlab.evaluate.pairwise import evaluate_pairwise
+from rewardlab.models._lowrank import fit_lowrank, pca_basis
+from rewardlab.models.personal import fit_user_weights
+
+
+def _users(directions, n_users, pairs, seed):
+    """Pairs of random feature differences labelled by Dirichlet(0.3) mixtures of the
+    planted directions, oriented chosen first."""
+    rng = np.random.default_rng(seed)
+    mix = rng.dirichlet([0.3] * directions.shape[1], size=n_users)
+    diffs = rng.normal(size=(n_users * pairs, directions.shape[0]))
+    users = np.repeat(np.arange(n_users), pairs)
+    sign = np.sign(np.einsum("ij,ij->i", diffs @ directions, mix[users]))
+    return diffs * sign[:, None], users
+
+
+@pytest.fixture(scope="module")
+def planted():
+    directions = np.random.default_rng(0).normal(size=(30, 3))
+    diffs, users = _users(directions, 120, 32, seed=1)
+    return directions, diffs, users, fit_lowrank(diffs, users, 120, rank=4, rounds=60)
+
+
+def test_alternating_fit_decreases_the_objective_and_converges(planted):
+    *_, fit = planted
+    objective = [h["objective"] for h in fit.history]
+    assert all(b <= a * (1 + 1e-4) for a, b in itertools.pairwise(objective)), objective
+    assert fit.converged and len(objective) < 60
+    assert (fit.weights >= 0).all() and (fit.population >= 0).all()
+    assert fit.history[-1]["accuracy"] > 0.85  # training users, own weights
+
+
+def test_new_users_fitted_from_16_pairs_beat_the_population_by_far(planted):
+    directions, _, _, fit = planted
+    diffs, users = _users(directions, 40, 16 + 32, seed=2)
+    personal, population = [], []
+    for u in range(40):
+        d = diffs[users == u] @ fit.basis
+        w = fit_user_weights(d[:16], fit.population, 1.0)
+        personal.append(((d[16:] @ w) > 0).mean())
+        population.append(((d[16:] @ fit.population) > 0).mean())
+    assert np.mean(personal) > np.mean(population) + 0.05, (np.mean(personal),
+                                                         np.mean(population))
+
+
+def test_pca_start_gives_a_direction_both_signs_when_users_disagree():
+    rng = np.random.default_rng(0)
+    axis = np.eye(8)[0]
+    diffs = rng.normal(scale=0.1, size=(40, 8)) + np.repeat([axis, -axis], 20, axis=0)
+    basis = pca_basis(diffs, np.repeat([0, 1], 20), 2, 2)
+    first, second = basis[:, 0] / np.linalg.norm(basis[:, 0]), basis[:, 1] / np.linalg.norm(
+        basis[:, 1])
+    assert abs(first[0]) > 0.9 and first @ second < -0.99
+
+
+def test_trained_model_reports_its_convergence(trained_personal):
+    history = trained_personal.history_
+    assert {"epoch", "loss", "accuracy", "margin", "objective"} <= set(history[-1])
+    assert history[-1]["objective"] <= history[0]["objective"]
+    assert isinstance(trained_personal.converged_, bool)
+
+
+def test_basis_can_start_from_a_multi_models_heads(trained_multi, user_pairs, tmp_path):
+    heads = trained_multi.save(tmp_path / "heads")
+    model = resolve(f"personal:embed:minilm?rank=3&init={heads}").fit(user_pairs)
+    assert model.basis_.weight.shape[0] == 3
+    assert evaluate_pairwise(model, user_pairs).per_user["per_user_accuracy_mean"] > 0.7
+    with pytest.raises(ConfigError, match="smaller than the 2 attribute heads"):
+        resolve(f"personal:embed:minilm?rank=1&init={heads}").fit(user_pairs)
+
+
+def test_bad_starts_are_refused(trained_embed, user_pairs, tmp_path):
+    plain = trained_embed.save(tmp_path / "plain")
+    with pytest.raises(CapabilityError, match="has none"):
+        resolve(f"personal:embed:minilm?rank=2&init={plain}").fit(user_pairs)
+    with pytest.raises(ConfigError, match="mlp basis"):
+        resolve("personal:embed:minilm?head=mlp&init=pca")
