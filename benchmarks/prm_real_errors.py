@@ -162,13 +162,17 @@ def check_contributions(data: Dataset[StepRecord]) -> dict[str, dict[str, float]
 
 def cross_validate(spec: str, real: Dataset[StepRecord], fold: np.ndarray, extra:
                    Dataset[StepRecord] | None, *, n_real: int | None = None, seed: int = 0,
-                   trainable: np.ndarray | None = None) -> list[int | None]:
+                   trainable: np.ndarray | None = None, only: set[int] | None = None
+                   ) -> list[int | None]:
     """Pooled out-of-fold first-error predictions for ``real`` (every solution), trained on
-    the other folds' solutions that ``trainable`` marks (all by default)."""
+    the other folds' solutions that ``trainable`` marks (all by default); with ``only``,
+    just those folds are held out (the rest stay None)."""
     predicted: list[int | None] = [None] * len(real)
     rng = np.random.default_rng(seed)
     allowed = np.ones(len(real), bool) if trainable is None else trainable
     for f in sorted(set(fold.tolist())):
+        if only is not None and f not in only:
+            continue
         train_idx = np.flatnonzero((fold != f) & allowed)
         if n_real is not None:
             train_idx = rng.permutation(train_idx)[:n_real]
@@ -254,7 +258,11 @@ def main() -> None:
     parser.add_argument("--prmbench-rows", type=int, default=0,
                         help="PRMBench rows (problems bench does not score) added to every "
                         "training set, as tools/bundle_prm_train.py --prmbench-rows=N")
-    parser.add_argument("--held-out-limit", type=int, default=None)
+    parser.add_argument("--held-out-limit", type=int, default=None,
+                        help="held-out GSM8K test problems whose injected errors are scored")
+    parser.add_argument("--prmbench-every", type=int, default=1,
+                        help="score every Nth solution of the bundled PRMBench sample (its "
+                        "rows are sorted by error type, so every type stays in)")
     parser.add_argument("--curve", default="50,100,200",
                         help="numbers of real solutions for the learning curve, or none")
     parser.add_argument("--spec", default=SPEC)
@@ -269,6 +277,9 @@ def main() -> None:
                         "last point)")
     parser.add_argument("--skip-injected-only", action="store_true",
                         help="leave out the issue's starting point (injected errors only)")
+    parser.add_argument("--score-folds", default=None,
+                        help="hold out only these folds (e.g. 0,1), still 5-fold splits: a "
+                        "budget for slow models; every figure is then on those folds")
     parser.add_argument("--tag", default="", help="a label copied into the JSON line")
     parser.add_argument("--n-real", type=int, default=None,
                         help="train every fold on this many of its real solutions (one seeded "
@@ -286,7 +297,10 @@ def main() -> None:
     fold = np.array([fold_of_key[problem_key(r)] for r in pool])
     kind = np.array(["model" if ":model:" in str(r.id) else "reference"
                      if str(r.id).endswith(":reference") else "error" for r in pool])
-    old_idx, new_idx = np.flatnonzero(kind != "model"), np.flatnonzero(kind != "reference")
+    only = None if args.score_folds is None else {int(x) for x in args.score_folds.split(",")}
+    in_scope = np.ones(len(pool), bool) if only is None else np.isin(fold, sorted(only))
+    old_idx = np.flatnonzero((kind != "model") & in_scope)
+    new_idx = np.flatnonzero((kind != "reference") & in_scope)
     not_written = kind != "model"
     actual = [r.first_error for r in pool]
     injected, injected_held = injected_sets(args.injected_problems, args.held_out_limit)
@@ -294,6 +308,7 @@ def main() -> None:
     extra = injected if prmbench_train is None else merged(injected, prmbench_train,
                                                            name="injected + prmbench")
     prmbench = load_dataset("bundled:prmbench")
+    prmbench = prmbench.take(range(0, len(prmbench), args.prmbench_every))
     answer_right = {}
     with DEV_FILE.open(encoding="utf-8") as handle:
         for line in handle:
@@ -345,7 +360,7 @@ def main() -> None:
     for name in args.variants.split(","):
         spec, more, with_written = variants[name]
         t0 = time.perf_counter()
-        record(name, cross_validate(spec, pool, fold, more, n_real=args.n_real,
+        record(name, cross_validate(spec, pool, fold, more, n_real=args.n_real, only=only,
                                     trainable=None if with_written else not_written), t0)
 
     best = args.curve_variant
