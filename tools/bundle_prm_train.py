@@ -16,25 +16,32 @@ One JSONL file (``prompt``, ``completions``, ``labels``, ``id``, ``subset``, ``s
   *not* in ``bundled:prmbench``, the sample ``bench`` scores: split by problem, so no bench
   problem is trained on (ssmisya/PRMBench, Apache-2.0). Left out of the shipped mix: their
   effect on the real-error F1 was not measured.
+- ``gsm8k_model`` (``--model-correct``): GPT-3 solutions whose final answer is right, from
+  GSM8K's ``example_model_solutions.jsonl``, to the MR-GSM8K dev questions that file holds,
+  every step labelled correct (ProcessBench's assumption; openai/grade-school-math, MIT).
+  Only questions already in the mix, so nothing new is learnt about any other question.
 
-Re-running it reproduces the file exactly.
+Re-running it reproduces the file exactly. ``benchmarks/prm_real_errors.py`` imports
+``prmbench_rows`` and ``model_written_correct`` from here, so it measures the same rows.
 
-    python tools/bundle_prm_train.py [SHARED_DATA_DIR] [--prmbench-rows=N]
+    python tools/bundle_prm_train.py [SHARED_DATA_DIR] [--prmbench-rows=N] [--model-correct]
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
-from rewardlab.data import load_dataset
+from rewardlab.data import StepRecord, load_dataset
 from rewardlab.label import inject_errors, read_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "rewardlab" / "data" / "bundled" / "prm_train"
 GSM8K_PROBLEMS = 200
+SOLVERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 
 
 def _row(record, source: str) -> dict:
@@ -46,24 +53,65 @@ def _row(record, source: str) -> dict:
     return row
 
 
-def _prmbench_rows(shared: Path, n: int) -> list[dict]:
+def prmbench_rows(shared: Path, n: int) -> list[dict]:
+    """``n`` PRMBench rows (seed 0; all when ``n`` is larger) of problems the bundled sample
+    ``bench`` scores does not hold."""
     bench = {json.loads(line)["original_question"] for line in
              (ROOT / "src/rewardlab/data/bundled/prmbench/steps.jsonl").open(encoding="utf-8")}
     rows = [json.loads(line) for line in (shared / "prmbench/steps.jsonl").open(encoding="utf-8")]
     rows = [r for r in rows if r.get("original_question") not in bench]
-    return random.Random(0).sample(rows, n)
+    return random.Random(0).sample(rows, min(n, len(rows)))
 
 
-def main(shared: Path, prmbench_rows: int = 0) -> None:
+def _question(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).strip().lower()
+
+
+def model_written_correct(shared: Path, real) -> tuple[StepRecord, ...]:
+    """Final-answer-correct GPT-3 solutions to the questions of ``real`` (MR-GSM8K records)
+    that GSM8K's model-solution file holds, matched by normalised text; each line a step,
+    ``A: N`` written as MR-GSM8K's ``#### N``; identical solutions once; every step labelled
+    correct (ProcessBench's assumption). Ids ``UUID:model:SOLVER``."""
+    by_question = {}
+    with (shared / "gsm8k/example_model_solutions.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            by_question[_question(row["question"])] = row
+    out: list[StepRecord] = []
+    seen: set[str] = set()
+    for r in real:
+        q = _question(str(r.prompt))
+        row = by_question.get(q)
+        if row is None or q in seen or str(r.id).endswith(":reference"):
+            continue
+        seen.add(q)
+        texts: set[tuple[str, ...]] = set()
+        for name in SOLVERS:
+            solution = row.get(name) or {}
+            if not solution.get("is_correct"):
+                continue
+            steps = tuple(re.sub(r"^A:\s*", "#### ", s.strip())
+                          for s in solution["solution"].split("\n") if s.strip())
+            if steps and steps not in texts:
+                texts.add(steps)
+                out.append(StepRecord(prompt=r.prompt, steps=steps, labels=(True,) * len(steps),
+                                      id=f"{r.id}:model:{name}", subset="correct",
+                                      question_type="original"))
+    return tuple(out)
+
+
+def main(shared: Path, n_prmbench: int = 0, model_correct: bool = False) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = [_row(r, "mr_gsm8k") for r in
-            load_dataset(shared / "mr_gsm8k/first_errors_dev.jsonl", skip_invalid=True)]
+    real = load_dataset(shared / "mr_gsm8k/first_errors_dev.jsonl", skip_invalid=True)
+    rows = [_row(r, "mr_gsm8k") for r in real]
+    if model_correct:
+        rows += [_row(r, "gsm8k_model") for r in model_written_correct(shared, real)]
     problems, _ = read_problems(shared / "gsm8k/train.jsonl", limit=GSM8K_PROBLEMS)
     rows += [_row(r, "gsm8k_injected") for r in inject_errors(problems, seed=0).dataset("x")]
-    if prmbench_rows:
+    if n_prmbench:
         tmp = OUT / "_prmbench.jsonl"
         tmp.write_text("".join(json.dumps(r) + "\n"
-                               for r in _prmbench_rows(shared, prmbench_rows)))
+                               for r in prmbench_rows(shared, n_prmbench)))
         try:
             rows += [_row(r, "prmbench") for r in load_dataset(tmp, skip_invalid=True)]
         finally:
@@ -73,8 +121,9 @@ def main(shared: Path, prmbench_rows: int = 0) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     parts = ["# Licenses of bundled:prm_train (one section per source)\n"]
     sources = [("mr_gsm8k", "MR-GSM8K (rows with source 'mr_gsm8k')"),
-               ("gsm8k", "GSM8K (rows with source 'gsm8k_injected')")]
-    if prmbench_rows:
+               ("gsm8k", "GSM8K (rows with source 'gsm8k_injected' or 'gsm8k_model')"
+                if model_correct else "GSM8K (rows with source 'gsm8k_injected')")]
+    if n_prmbench:
         sources.append(("prmbench", "PRMBench (rows with source 'prmbench')"))
     for name, title in sources:
         license_file = next(p for p in (shared / name).iterdir() if p.name.startswith("LICENSE"))
@@ -84,7 +133,8 @@ def main(shared: Path, prmbench_rows: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--prmbench-rows")]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = next((int(a.split("=", 1)[1]) for a in sys.argv[1:]
               if a.startswith("--prmbench-rows=")), 0)
-    main(Path(args[0]) if args else ROOT.parent / "shared" / "data", n)
+    main(Path(args[0]) if args else ROOT.parent / "shared" / "data", n,
+         "--model-correct" in sys.argv[1:])

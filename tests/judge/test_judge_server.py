@@ -81,3 +81,29 @@ def test_sampled_rationales_from_the_server(llama_server: str) -> None:
     assert len(first.samples) == 2
     assert [s.rationale for s in first.samples] == [s.rationale for s in again.samples]
     assert first.no_verdict == sum(math.isnan(s.value) for s in first.samples)
+
+
+@pytest.mark.slow
+def test_process_mode_against_the_real_server(llama_server: str) -> None:
+    """``mode=process`` over HTTP: ProcessBench's critic question to a real server, each
+    reply read as a step index or kept as a per-row reason (SmolLM2 often names a step the
+    solution does not have), aligned with the solutions through ``score_solutions``."""
+    from rewardlab.scoring import score_solutions
+
+    question = "Tom has 3 apples and buys 4 more. How many apples does he have?"
+    solutions = [["Tom starts with 3 apples.", "He buys 4, so 3 + 4 = 8 apples.", "#### 8"],
+                 ["3 + 4 = 7", "#### 7"]]
+    judge = resolve(f"judge:openai:{llama_server}#smollm2?mode=process&max_reason_tokens=12")
+    verdicts = judge.judge_steps([question] * 2, solutions)
+    scored = score_solutions(judge, [question] * 2, solutions)
+    for verdict, steps, reason in zip(verdicts, solutions, scored.reasons, strict=True):
+        assert verdict.text  # the server answered
+        if verdict.reason is None:
+            assert verdict.first_error is None or 0 <= verdict.first_error < len(steps)
+            assert np.isfinite(verdict.step_scores).all()
+            assert len(verdict.step_scores) == len(steps)
+        else:
+            assert np.isnan(verdict.step_scores).all()
+            assert "step" in verdict.reason
+        assert reason == verdict.reason  # greedy: the same reply through score_solutions
+    assert len(scored.rewards) == 2 and scored.first_error == [v.first_error for v in verdicts]

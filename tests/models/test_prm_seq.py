@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from rewardlab import load_model, resolve
-from rewardlab.errors import NotFittedError
+from rewardlab.errors import ConfigError, NotFittedError
 from rewardlab.models.prm_seq import SeqProcessRewardModel, encode_steps
-from tiny_models import one_thread, tiny_bert
+from tiny_models import one_thread, tiny_bert, tiny_decoder
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,63 @@ def test_a_prm_trained_elsewhere_scores_as_it_is(tmp_path: Path) -> None:
         (scores,) = model.score_steps(["2+3?"], [["2+3 = 5", "So 5."]])
         assert scores.shape == (2,) and model.first_error(["2+3?"], [["2+3 = 5"]], threshold=1.0
                                                           ) == [0]
+
+
+def test_device_options_are_checked_like_seq() -> None:
+    with pytest.raises(ConfigError, match="'device'"):
+        SeqProcessRewardModel(device="gpu")
+    with pytest.raises(ConfigError, match="'precision'"):
+        SeqProcessRewardModel(precision="int4")
+    with pytest.raises(ConfigError, match="'attn_implementation'"):
+        SeqProcessRewardModel(attn_implementation="fast")
+
+
+def test_a_missing_gpu_is_a_clear_error(tiny: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve(f"prm:seq:{tiny}?device=cuda")  # the network loads with the spec
+
+
+def test_a_decoder_prm_trains_with_lora_and_checkpointing(tmp_path: Path, injected_steps
+                                                          ) -> None:
+    """The GPU recipe on a tiny Llama, on the CPU: a token-classification head on a decoder,
+    LoRA adapters (the base weights stay, the head and adapters move), gradient
+    checkpointing and bf16 autocast in training; saved merged, reloaded with equal scores."""
+    train, test = injected_steps
+    base = tiny_decoder(tmp_path / "llama", "llama")
+    model = resolve(f"prm:seq:{base}?device=cpu&precision=bf16&lora=4&lora_alpha=8"
+                    "&gradient_checkpointing=true&epochs=2&batch_size=8&max_length=128&lr=5e-3")
+    net = model.network
+    assert type(net).__name__ == "LlamaForTokenClassification" and not model.trained_
+    frozen = net.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    head = net.score.weight.detach().clone()
+    with one_thread():
+        model.fit(train.take(range(24)))
+        wrapped = model.network
+        assert hasattr(wrapped, "peft_config")
+        trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+        assert trainable < sum(p.numel() for p in wrapped.parameters()) / 5
+        layer = wrapped.base_model.model.model.layers[0].self_attn.q_proj
+        assert torch_equal(layer.base_layer.weight, frozen)
+        assert not torch_equal(wrapped.base_model.model.score.modules_to_save["default"].weight,
+                               head)
+        prompts, steps = [r.prompt for r in test[:4]], [r.steps for r in test[:4]]
+        scores = model.score_steps(prompts, steps)
+        model.save(tmp_path / "prm")
+        again = load_model(tmp_path / "prm")
+        assert type(again.network).__name__ == "LlamaForTokenClassification"
+        assert again.config.lora == 0 and again.trained_
+        for a, b in zip(scores, again.score_steps(prompts, steps), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        # the merged model in memory scores as before too
+        for a, b in zip(scores, model.score_steps(prompts, steps), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a.detach(), b.detach()))

@@ -15,8 +15,13 @@ writes and reads exactly that:
 Step scores aggregate (``agg``, ``min`` by default) into one reward per response, and
 ``first_error`` is the first step below ``threshold``, as for ``prm:minilm``. Saved models
 are plain transformers checkpoints plus ``rewardlab.json``, so TRL and ``transformers`` read
-them too. GPUs and LoRA (the ``seq:`` kind's device support) are not wired in here yet: this
-kind runs on the CPU.
+them too.
+
+A decoder PRM (``prm:seq:Qwen/Qwen2.5-0.5B?device=cuda&lora=16``) trains on a GPU with the
+``seq:`` kind's options, read through ``rewardlab._device``: ``device``, ``precision``
+(bf16/fp16 autocast, fp32 weights), ``lora`` (peft adapters, the two-label head trained in
+full; merged on save), ``gradient_checkpointing`` and ``attn_implementation``. Scores come
+back float64 on the host whatever the device.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._device import (
+    ATTN_CHOICES,
+    attn_implementation,
+    check_device,
+    pick_precision,
+    resolve_device,
+)
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import Dataset, Prompt, render_prompt, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
@@ -35,7 +47,7 @@ from rewardlab.models._encoder import quiet_transformers
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import StepScorer
 from rewardlab.models.registry import config_from_options, register_kind
-from rewardlab.models.seq import checkpoint_path
+from rewardlab.models.seq import _from_pretrained, _is_head_key, checkpoint_path
 from rewardlab.steps import AGGREGATIONS, aggregate_step_scores, first_error_index, split_steps
 
 __all__ = ["SeqPRMConfig", "SeqProcessRewardModel", "encode_steps"]
@@ -56,7 +68,17 @@ class SeqPRMConfig:
         agg: how ``score`` turns step scores into one reward.
         epochs, batch_size, lr, weight_decay: AdamW fine-tuning.
         balance: weight the two classes equally in the loss.
-        seed: fixes the head's initialisation and the batch order.
+        seed: fixes the head's (and LoRA's) initialisation and the batch order.
+        device: ``auto`` (a CUDA GPU when present, else MPS, else CPU), ``cpu``, ``cuda``,
+            ``cuda:N`` or ``mps``.
+        precision: training (and accelerator scoring) in ``bf16`` or ``fp16`` autocast, or
+            ``fp32``; ``auto`` as for ``seq:`` (``rewardlab._device.pick_precision``). CPU
+            scoring stays fp32.
+        lora: LoRA rank (0 = full fine-tuning); ``lora_alpha``, ``lora_dropout``,
+            ``lora_targets`` (``all-linear`` or comma-separated module names) as in peft.
+        gradient_checkpointing: recompute activations in backward (less memory on a GPU).
+        attn_implementation: ``sdpa`` (falls back to ``eager`` where a model lacks it),
+            ``eager`` or ``flash_attention_2``.
     """
 
     path: str = "minilm"
@@ -70,6 +92,14 @@ class SeqPRMConfig:
     weight_decay: float = 0.0
     balance: bool = True
     seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    lora: int = 0
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"
+    gradient_checkpointing: bool = False
+    attn_implementation: str = "sdpa"
 
     def __post_init__(self) -> None:
         owner = "SeqPRMConfig"
@@ -84,6 +114,12 @@ class SeqPRMConfig:
         check_positive(owner, "lr", self.lr)
         check_positive(owner, "weight_decay", self.weight_decay, allow_zero=True)
         check_int(owner, "seed", self.seed, minimum=0)
+        check_device(owner, "device", self.device)
+        check_option(owner, "precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
+        check_int(owner, "lora", self.lora, minimum=0)
+        check_int(owner, "lora_alpha", self.lora_alpha)
+        check_range(owner, "lora_dropout", self.lora_dropout, 0.0, 1.0)
+        check_option(owner, "attn_implementation", self.attn_implementation, ATTN_CHOICES)
 
 
 def encode_steps(tokenizer: Any, prompt: str, steps: Sequence[str], separator: str, *,
@@ -169,23 +205,40 @@ class SeqProcessRewardModel(StepScorer):
     def _open(self) -> None:
         """Load the tokenizer and the network: a trained two-label token classifier as it is
         (ready to score), any other checkpoint with a fresh head (to be fine-tuned)."""
+        import torch
         import transformers
 
-        path = checkpoint_path(self.config.path)
+        cfg = self.config
+        path = checkpoint_path(cfg.path)
+        device = resolve_device(cfg.device)
         with quiet_transformers():
             hf_config = transformers.AutoConfig.from_pretrained(path)
             trained = (hf_config.num_labels == 2 and any(
                 a.endswith("ForTokenClassification") for a in hf_config.architectures or ()))
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(path)
             if self._tokenizer.pad_token_id is None:
+                if self._tokenizer.eos_token is None:
+                    raise ModelFormatError(
+                        f"the tokenizer in {path} has neither a pad nor an eos token; add a "
+                        "pad token to its tokenizer_config.json (pad_token)")
                 self._tokenizer.pad_token = self._tokenizer.eos_token
-            import torch
-
+            hf_config.num_labels = 2
+            hf_config.pad_token_id = self._tokenizer.pad_token_id
+            kwargs = {"dtype": torch.float32,
+                      "attn_implementation": attn_implementation(cfg.attn_implementation)}
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.config.seed)
-                self._net = transformers.AutoModelForTokenClassification.from_pretrained(
-                    path, num_labels=2)
+                torch.manual_seed(cfg.seed)
+                self._net, _ = _from_pretrained(transformers.AutoModelForTokenClassification,
+                                                path, hf_config, kwargs)
+        self._net.to(device)
+        if cfg.gradient_checkpointing:
+            if hasattr(self._net, "activation_checkpointing_enable"):  # transformers >= 5.x
+                self._net.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                self._net.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
         self._net.eval()
+        self.device_ = device
         self.trained_ = trained
         # never feed more positions than the model has
         self._max_length = min(self.config.max_length,
@@ -222,13 +275,47 @@ class SeqProcessRewardModel(StepScorer):
             ids, labels, _ = encode_steps(tok, render_prompt(r.prompt), r.steps, c.separator,
                                           labels=r.labels, max_length=self._max_length)
             rows.append((ids, labels))
+        if c.lora:
+            self._wrap_lora()
         self.history_ = train_token_classifier(
             self.network, rows, pad_id=tok.pad_token_id, epochs=c.epochs,
             batch_size=c.batch_size, lr=c.lr, weight_decay=c.weight_decay, seed=c.seed,
-            balance=c.balance)
+            balance=c.balance, precision=pick_precision(c.precision, self.device_))
         self.trained_ = True
         self.n_train_solutions_ = len(data.records)
         return self
+
+    def _wrap_lora(self) -> None:
+        """peft adapters on the linear layers, the two-label head trained and saved in full
+        (``modules_to_save``: a head left at its random init would score noise), initialised
+        from ``seed``."""
+        import torch
+
+        from rewardlab.errors import MissingDependencyError
+
+        try:
+            from peft import LoraConfig, TaskType, get_peft_model
+        except ImportError:
+            raise MissingDependencyError("LoRA needs peft: pip install peft") from None
+        if hasattr(self.network, "peft_config"):
+            return
+        c, net = self.config, self.network
+        heads = sorted({name.split(".")[0] for name, _ in net.named_parameters()
+                        if _is_head_key(name)})
+        targets: str | list[str] = ("all-linear" if c.lora_targets == "all-linear"
+                                    else c.lora_targets.split(","))
+        lora = LoraConfig(task_type=TaskType.TOKEN_CLS, r=c.lora, lora_alpha=c.lora_alpha,
+                          lora_dropout=c.lora_dropout, target_modules=targets,
+                          modules_to_save=heads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            try:
+                self._net = get_peft_model(net, lora)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"lora={c.lora} cannot wrap {c.path}: no module matches the LoRA targets "
+                    f"{c.lora_targets!r} ({exc}); set lora_targets to names of its linear "
+                    "layers (e.g. q_proj,v_proj) or train without lora") from None
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -258,15 +345,18 @@ class SeqProcessRewardModel(StepScorer):
             raise ConfigError(f"got {len(prompts)} prompts but {len(step_lists)} solutions; "
                               "they must pair up one to one")
         c, tok, net = self.config, self.tokenizer, self.network
+        device = self.device_
+        # an accelerator scores in its training autocast; the CPU in fp32
+        fast = pick_precision(c.precision if device.type != "cpu" else "fp32", device)
         out: list[np.ndarray] = []
         for start in range(0, len(step_lists), c.batch_size):
             chunk = range(start, min(start + c.batch_size, len(step_lists)))
             encoded = [encode_steps(tok, render_prompt(prompts[i]), step_lists[i],
                                     c.separator, max_length=self._max_length) for i in chunk]
             ids, mask, _ = pad_batch([(e[0], e[1]) for e in encoded], tok.pad_token_id)
-            with torch.inference_mode():
-                probs = torch.softmax(net(input_ids=ids, attention_mask=mask).logits.double(),
-                                      dim=-1)[..., 1]
+            with torch.inference_mode(), fast.autocast():
+                logits = net(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+                probs = torch.softmax(logits.double(), dim=-1)[..., 1].cpu()
             for row, (i, (_, _, positions)) in enumerate(zip(chunk, encoded, strict=True)):
                 n = len(step_lists[i])
                 scores = probs[row, positions].numpy() if positions else np.full(1, 0.5)
@@ -302,12 +392,16 @@ class SeqProcessRewardModel(StepScorer):
         ``rewardlab.json``, written atomically."""
         self._check_fitted()
         net = self.network
+        if hasattr(net, "merge_and_unload"):  # LoRA: a plain checkpoint, adapters merged
+            net = net.merge_and_unload()
+            self._net = net
         with atomic_directory(path) as tmp, quiet_transformers():
             net.config.id2label, net.config.label2id = ({0: "wrong", 1: "correct"},
                                                         {"wrong": 0, "correct": 1})
             net.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
-            write_manifest(tmp, kind=self.kind, config=self.get_config(),
+            write_manifest(tmp, kind=self.kind,
+                           config={**self.get_config(), "lora": 0, "device": "auto"},
                            state={"base": self.config.path,
                                   "n_train_solutions": getattr(self, "n_train_solutions_", 0)})
         return Path(path)

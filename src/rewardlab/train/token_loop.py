@@ -3,13 +3,15 @@
 Each solution is one sequence (TRL's PRM format: the prompt, then every step followed by the
 step separator); only the last token of each step carries a label (0 wrong, 1 still correct),
 every other position is ``-100`` and ignored. The loss is a pure function; the loop is
-mini-batch AdamW with the global RNG forked.
+mini-batch AdamW with the global RNG forked, on the network's device and in the
+``precision`` given (``rewardlab._device.Precision``: bf16/fp16 autocast, fp32 weights, a
+grad scaler for fp16).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rewardlab._progress import progress
 from rewardlab.errors import TrainingError
@@ -62,14 +64,20 @@ def pad_batch(rows: list[tuple[list[int], list[int]]], pad_id: int
 def train_token_classifier(net: torch.nn.Module, rows: list[tuple[list[int], list[int]]], *,
                            pad_id: int, epochs: int, batch_size: int, lr: float,
                            weight_decay: float, seed: int, balance: bool = True,
+                           precision: Any = None,
                            description: str = "fine-tuning step classifier"
                            ) -> list[dict[str, float]]:
     """Fit ``net`` (a token classifier with two labels) in place; one dict per epoch with
     ``loss`` and ``accuracy`` on the labelled positions seen.
 
+    ``precision`` is a ``rewardlab._device.Precision`` (``None``: fp32); batches go to the
+    device ``net``'s parameters are on.
+
     Raises:
         TrainingError: the loss became NaN or infinite.
     """
+    from contextlib import nullcontext
+
     import torch
 
     n_good = sum(x == 1 for _, labels in rows for x in labels)
@@ -78,7 +86,13 @@ def train_token_classifier(net: torch.nn.Module, rows: list[tuple[list[int], lis
     if balance and n_good and n_bad:
         total = n_good + n_bad
         weight = torch.tensor([total / (2 * n_bad), total / (2 * n_good)])
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    params = [p for p in net.parameters() if p.requires_grad]  # LoRA: adapters and head
+    device = params[0].device
+    if weight is not None:
+        weight = weight.to(device)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    autocast = precision.autocast if precision is not None else nullcontext
+    scaler = precision.grad_scaler() if precision is not None else None
     generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
     with torch.random.fork_rng(devices=[]), progress(description, total=epochs) as advance:
@@ -87,15 +101,23 @@ def train_token_classifier(net: torch.nn.Module, rows: list[tuple[list[int], lis
             net.train()
             total_loss, right, seen = 0.0, 0, 0
             for batch in torch.randperm(len(rows), generator=generator).split(batch_size):
-                ids, mask, labels = pad_batch([rows[int(i)] for i in batch], pad_id)
-                logits = net(input_ids=ids, attention_mask=mask).logits
+                ids, mask, labels = (t.to(device) for t in pad_batch(
+                    [rows[int(i)] for i in batch], pad_id))
+                with autocast():
+                    logits = net(input_ids=ids, attention_mask=mask).logits
+                logits = logits.float()
                 loss = step_token_loss(logits, labels, class_weight=weight)
                 if not math.isfinite(loss.item()):
                     raise TrainingError(f"the step loss became {loss.item()} at epoch {epoch}; "
                                         "lower the learning rate ('lr')")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
                 used = labels != IGNORE
                 total_loss += loss.item() * int(used.sum())
                 right += int((logits.argmax(-1)[used] == labels[used]).sum())
