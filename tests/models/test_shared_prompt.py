@@ -191,3 +191,16 @@ def test_every_architecture_auto_shares_on_gives_the_unshared_rewards(attention)
             packed = shared_rewards(net, items, 0)
             alone = net(**collate(items, 0)).logits[:, 0]
         assert float((packed - alone).abs().max()) <= 1e-5, arch
+
+
+def test_workers_pad_their_shard_to_the_global_batch_widest_row() -> None:
+    from rewardlab.models._hf_inputs import EncodedPair
+    from rewardlab.train.distributed import World
+    from rewardlab.train.seq_loop import _packed_width
+
+    chosen = [EncodedPair([1, 2, 3, 4], [], 2), EncodedPair([5] * 9 + [6], [], 9)]
+    rejected = [EncodedPair([1, 2, 7], [], 2), EncodedPair([5] * 9 + [8, 8], [], 9)]
+    both = np.array([0, 1])
+    assert _packed_width(chosen, rejected, both, World()) == 0  # one process: its own
+    # pair 1 packs to 9 prompt ids + 1 + 2 response ids, whichever worker holds pair 0
+    assert _packed_width(chosen, rejected, both, World(rank=1, size=2)) == 12
