@@ -30,10 +30,16 @@ MIN_PROMPT_SHARE = 0.25
 
 @dataclass(frozen=True, slots=True)
 class EncodedPair:
-    """One model input: ids, and type ids (empty for models that have none)."""
+    """One model input: ids, and type ids (empty for models that have none).
+
+    ``prompt_len``: how many leading ids are the prompt (its leading special tokens included;
+    decoders only, 0 for encoders): inputs with equal prompt ids can share one forward pass
+    over them (``train/shared_prompt.py``).
+    """
 
     input_ids: list[int]
     token_type_ids: list[int]
+    prompt_len: int = 0
 
 
 class PairEncoder:
@@ -112,11 +118,21 @@ class PairEncoder:
             if self.decoder:
                 joined = type(h).merge([h, t], growing_offsets=False)
                 enc = joined if self.chat else self.backend.post_process(joined, None, True)
-                out.append(EncodedPair(list(enc.ids), []))
+                lead = 0 if self.chat else _leading(enc.sequence_ids)
+                out.append(EncodedPair(list(enc.ids), [], lead + len(h.ids)))
             else:
                 enc = self.backend.post_process(h, t, True)
                 out.append(EncodedPair(list(enc.ids), list(enc.type_ids)))
         return out
+
+
+def _leading(sequence_ids: list[int | None]) -> int:
+    """How many special tokens the post-processor put before the text (a BOS, say): the
+    tokens with no sequence id (a special token written in the text itself has one)."""
+    n = 0
+    while n < len(sequence_ids) and sequence_ids[n] is None:
+        n += 1
+    return n
 
 
 def _messages(prompt: Prompt) -> list[dict[str, str]]:

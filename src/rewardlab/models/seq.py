@@ -38,6 +38,13 @@ from rewardlab.models.base import FitOptions, Resumable
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.train.distributed import World
 from rewardlab.train.losses import LOSSES
+from rewardlab.train.shared_prompt import (
+    SHARE_CHOICES,
+    pack,
+    packed_rewards,
+    plan_rows,
+    prompt_sharing,
+)
 from rewardlab.train.workers import Launcher
 
 __all__ = ["SeqConfig", "SequenceRewardModel"]
@@ -94,6 +101,13 @@ class SeqConfig:
             ``eager`` or ``flash_attention_2`` (needs flash-attn and a GPU).
         load_in_4bit: QLoRA: the base weights in 4-bit NF4 (bitsandbytes, CUDA only; needs
             ``lora``); the saved model is merged in full precision.
+        share_prompt: one forward pass over a prompt for all the responses that continue it
+            (a pair's two sides in training, a best-of-n group in scoring), packed in one row
+            with a block attention mask (``train/shared_prompt.py``); rewards and gradients
+            are those of separate inputs to float rounding. ``auto`` shares on the causal
+            decoders it is tested on (Llama, Mistral, Qwen2/3, Gemma, Phi-3, OLMo 2, GPT-2;
+            SDPA or eager attention), ``true`` on any causal decoder (an error on an encoder,
+            whose prompt attends to the response), ``false`` never.
     """
 
     path: str = "minilm"
@@ -123,6 +137,7 @@ class SeqConfig:
     gradient_checkpointing: bool = False
     attn_implementation: str = "sdpa"
     load_in_4bit: bool = False
+    share_prompt: str = "auto"
 
     def __post_init__(self) -> None:
         owner = "SeqConfig"
@@ -148,6 +163,7 @@ class SeqConfig:
         check_int(owner, "threads", self.threads, minimum=0)
         check_device(owner, "device", self.device)
         check_option(owner, "attn_implementation", self.attn_implementation, ATTN_CHOICES)
+        check_option(owner, "share_prompt", self.share_prompt, SHARE_CHOICES)
         if self.load_in_4bit and not self.lora:
             raise ConfigError("The 'load_in_4bit' parameter of SeqConfig needs 'lora' > 0: "
                               "4-bit base weights cannot be fine-tuned, only adapters on them "
@@ -311,6 +327,7 @@ class SequenceRewardModel(Resumable):
                 net.gradient_checkpointing_enable(
                     gradient_checkpointing_kwargs={"use_reentrant": False})
         net.eval()
+        self._sharing = prompt_sharing(cfg.share_prompt, net, name=f"seq:{cfg.path}")
         self._net = net
         self.source_ = path
         self.device_ = device
@@ -507,6 +524,7 @@ class SequenceRewardModel(Resumable):
         if wanted == "int8" and device.type == "cpu":
             net = self._int8_network()
         with torch.inference_mode(), fast.autocast():
+<<<<<<< HEAD
             for batch in length_batches([len(e.input_ids) for e in encoded],
                                         self.scoring_tokens):
                 inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
@@ -522,6 +540,28 @@ class SequenceRewardModel(Resumable):
             return self.config.score_tokens
         device = getattr(self, "device_", None)
         return _SCORING_TOKENS.get(device.type if device is not None else "cpu", 4096)
+=======
+            if self._sharing:
+                self._score_shared(net, encoded, out)
+            else:
+                for batch in length_batches([len(e.input_ids) for e in encoded],
+                                            _TOKENS_PER_SCORING_BATCH):
+                    inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
+                    inputs = {k: v.to(device) for k, v in inputs.items()}
+                    out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
+        net.train(was_training)
+        return out
+
+    def _score_shared(self, net: Any, encoded: list[EncodedPair], out: np.ndarray) -> None:
+        """Rows that share a prompt (best-of-n groups, a pair's two sides), one packed row
+        per prompt, rows batched by length under the token budget."""
+        from rewardlab.train.seq_loop import length_batches
+
+        rows = plan_rows(encoded)
+        for batch in length_batches([row.length for row in rows], _TOKENS_PER_SCORING_BATCH):
+            packed = pack(encoded, [rows[i] for i in batch], self.tokenizer.pad_token_id)
+            out[packed.order] = packed_rewards(net, packed).double().cpu().numpy()
+>>>>>>> pack
 
     def _int8_network(self) -> Any:
         """A copy of the network with int8 dynamically quantised linear layers (scoring

@@ -46,6 +46,7 @@ from rewardlab.train.checkpoint import (
 )
 from rewardlab.train.distributed import World
 from rewardlab.train.losses import pairwise_loss
+from rewardlab.train.shared_prompt import plan_rows, prompt_sharing, shared_rewards
 
 if TYPE_CHECKING:
     import torch
@@ -61,7 +62,7 @@ _WEIGHTS = "weights.safetensors"
 _OPTIMIZER = "optimizer.pt"
 #: Config fields that do not change what a run computes, so a resume may change them.
 _FREE_FIELDS = ("checkpoint_every", "threads", "device", "gradient_checkpointing",
-                "attn_implementation", "score_precision")
+                "attn_implementation", "score_precision", "share_prompt")
 
 
 def grouped_batches(lengths: Sequence[int], batch_size: int, *, seed: int) -> list[np.ndarray]:
@@ -208,6 +209,8 @@ def train_sequence_pairs(
            "data": pairs_digest(chosen, rejected, margin, weights), "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
+    # a pair's two responses in one packed row over their prompt (train/shared_prompt.py)
+    sharing = prompt_sharing(cfg.share_prompt, net)
     params = _trainable(net, cfg)
     device = params[0].device
     precision = pick_precision(cfg.precision, device)
@@ -267,13 +270,18 @@ def train_sequence_pairs(
                         continue
                     if idle:  # FSDP: every worker joins each layer's collectives; it
                         batch = global_batch[:1]  # runs one pair that counts zero
-                    # padded as the whole global batch would be: the same shapes, so the
-                    # same rounding as one process
-                    inputs = collate([chosen[i] for i in batch] + [rejected[i] for i in batch],
-                                     pad_id, width=lengths_np[global_batch].max())
-                    inputs = {k: v.to(device) for k, v in inputs.items()}
-                    with precision.autocast():
-                        rewards = net(**inputs).logits[:, 0].float()
+                    items = [chosen[i] for i in batch] + [rejected[i] for i in batch]
+                    if sharing:
+                        with precision.autocast():
+                            rewards = shared_rewards(net, items, pad_id, width=_packed_width(
+                                chosen, rejected, global_batch, world)).float()
+                    else:
+                        # padded as the whole global batch would be: the same shapes, so the
+                        # same rounding as one process
+                        inputs = collate(items, pad_id, width=lengths_np[global_batch].max())
+                        inputs = {k: v.to(device) for k, v in inputs.items()}
+                        with precision.autocast():
+                            rewards = net(**inputs).logits[:, 0].float()
                     r_c, r_r = rewards[: len(batch)], rewards[len(batch):]
                     value = pairwise_loss(
                         cfg.loss, r_c, r_r,
@@ -343,6 +351,16 @@ def _trainable(net: Any, cfg: SeqConfig) -> list[Any]:
     centring gives it a real one."""
     return [p for name, p in net.named_parameters() if p.requires_grad
             and (cfg.center_coef or not _is_head_bias(name, p))]
+
+
+def _packed_width(chosen: Sequence[EncodedPair], rejected: Sequence[EncodedPair],
+                  global_batch: np.ndarray, world: World) -> int:
+    """The widest packed row of the whole global batch, so every worker pads its shard's
+    rows as one process would (0 in one process: the shard is the global batch)."""
+    if world.size == 1:
+        return 0
+    items = [chosen[i] for i in global_batch] + [rejected[i] for i in global_batch]
+    return max(row.length for row in plan_rows(items))
 
 
 def _is_head_bias(name: str, param: Any) -> bool:
