@@ -59,7 +59,8 @@ def main() -> None:
         known.append({"injected": rate, "estimate": round(est.estimate, 4),
                       "ci95": [round(v, 4) for v in est.ci95],
                       "error": round(est.estimate - rate, 4),
-                      "agreement": round(est.agreement, 4)})
+                      "agreement": round(est.agreement, 4),
+                      "peer_agreement": round(est.peer_agreement, 4)})
     # 2. real HH labels plus injected flips
     real = []
     for rate in RATES:
@@ -69,7 +70,8 @@ def main() -> None:
         real.append({"injected": rate, "estimate": round(est.estimate, 4),
                      "ci95": [round(v, 4) for v in est.ci95],
                      "implied_base_rate": round(implied, 4),
-                     "agreement": round(est.agreement, 4)})
+                     "agreement": round(est.agreement, 4),
+                     "peer_agreement": round(est.peer_agreement, 4)})
     estimates = [row["estimate"] for row in real]
     print(json.dumps({
         "benchmark": "inspect_flips", "pairs": len(hh), "model": args.spec, "folds": 5,
