@@ -27,9 +27,10 @@ free), ``s = −1`` for a flipped label, ``e`` Gaussian noise of the spread the 
 With the noise known, a flip mirrors ``t`` while noise only blurs it, which pins ε where the
 first estimate's profile is flat; but it assumes the models' *expected* margin has the clean
 label's sign, so every systematic model error counts as a flip. Measured with labels from a
-fixed ``embed:minilm`` (``benchmarks/README.md``): the first estimate is within 1–3 points at
-0–20% flips and too low at 30–40%; the second is 4–10 points too high at 0–20% and closer
-at 30%. When the two disagree, the data cannot tell a weak model from noisy labels.
+fixed ``embed:minilm`` (``benchmarks/README.md``): the first estimate is within a point at
+0–20% flips and 9 and 14 points too low at 30 and 40%; the second is 10 and 4 points too high
+at 0 and 10%, within 2 at 20–30% and 6 too low at 40%. When the two disagree, the data
+cannot tell a weak model from noisy labels.
 
 **Assumptions.** (1) Flips are symmetric and independent of the pair (random label noise).
 (2) The clean preference is close to deterministic where the model is most confident: ε is
