@@ -1,6 +1,7 @@
 """Flip-rate estimate of ``rewardlab inspect`` against known flips.
 
-Two experiments on the 1,812 HH harmless pairs, cross-fitting ``embed:minilm`` (5 folds):
+Two experiments on the 1,812 HH harmless pairs, cross-fitting ``embed:minilm`` (5 folds, two
+peers per fold on disjoint halves of the other folds; both of ``inspect``'s estimates):
 
 1. **Known truth**: an ``embed:minilm`` model trained on HH relabels every pair by its own
    preference (so the clean labels are a deterministic function the learner can represent),
@@ -59,7 +60,10 @@ def main() -> None:
         known.append({"injected": rate, "estimate": round(est.estimate, 4),
                       "ci95": [round(v, 4) for v in est.ci95],
                       "error": round(est.estimate - rate, 4),
-                      "agreement": round(est.agreement, 4)})
+                      "agreement": round(est.agreement, 4),
+                      "peer_agreement": round(est.peer_agreement, 4),
+                      "noise_limited": est.noise_limited["estimate"],
+                      "noise_limited_ci95": est.noise_limited["ci95"]})
     # 2. real HH labels plus injected flips
     real = []
     for rate in RATES:
@@ -69,13 +73,18 @@ def main() -> None:
         real.append({"injected": rate, "estimate": round(est.estimate, 4),
                      "ci95": [round(v, 4) for v in est.ci95],
                      "implied_base_rate": round(implied, 4),
-                     "agreement": round(est.agreement, 4)})
+                     "agreement": round(est.agreement, 4),
+                     "peer_agreement": round(est.peer_agreement, 4),
+                     "noise_limited": est.noise_limited["estimate"],
+                     "noise_limited_ci95": est.noise_limited["ci95"]})
     estimates = [row["estimate"] for row in real]
     print(json.dumps({
         "benchmark": "inspect_flips", "pairs": len(hh), "model": args.spec, "folds": 5,
         "known_truth": known,
         "max_abs_error": round(max(abs(row["error"]) for row in known), 4),
         "within_5_points": all(abs(row["error"]) <= 0.05 for row in known),
+        "noise_limited_max_abs_error": round(max(abs(row["noise_limited"] - row["injected"])
+                                                 for row in known), 4),
         "real_hh": real,
         "monotone": all(b > a for a, b in pairwise(estimates)),
         "implied_base_rate_median": round(float(np.median(

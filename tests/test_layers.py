@@ -159,3 +159,12 @@ def test_no_import_cycle_between_subpackages() -> None:
     assert {"models", "data", "train", "api"} <= set(edges)  # the walk found them
     found = cycles(edges)
     assert not found, "\n".join(describe(edges, c) for c in found)
+
+
+def test_only_front_doors_import_api() -> None:
+    """``api`` is the front door: a consumer that imported it could never be imported by it
+    (the audit once did, which kept ``inspect``'s functions out of ``api``)."""
+    edges = import_graph()
+    importers = {unit for unit, targets in edges.items() if "api" in targets}
+    front = {FRONT, "cli"} | {u for u in importers if u.startswith(("_cli", "_api"))}
+    assert importers <= front, {u: edges[u]["api"][:3] for u in importers - front}

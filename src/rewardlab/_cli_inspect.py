@@ -61,8 +61,8 @@ def inspect(
 ) -> None:
     """Inspect a preference set before training: duplicates, contradictions, confounds
     (length, structure, refusals, position) and an estimated label-flip rate."""
+    from rewardlab.api import inspect_data
     from rewardlab.errors import ConfigError
-    from rewardlab.inspection.commands import inspect_data
 
     if not ray and (address is not None or workers is not None):
         raise ConfigError("--address and --workers only apply to --ray")
@@ -125,7 +125,7 @@ def select(
 ) -> None:
     """Rank unlabelled pairs by ensemble disagreement, predictive entropy or BALD and write
     the BUDGET most informative to label next (plus a Label Studio import file)."""
-    from rewardlab.inspection.commands import select_to_label
+    from rewardlab.api import select_to_label
 
     on_interrupt(not_written(out_path, label_studio))
     result = select_to_label(unlabelled, model, budget=budget, out=out_path,
@@ -157,7 +157,7 @@ def forecast(
 ) -> None:
     """Fit Gao et al.'s best-of-n law to the proxy's and the gold's best-of-k points and say
     where the gold is predicted to peak."""
-    from rewardlab.inspection.commands import forecast as run_forecast
+    from rewardlab.api import forecast as run_forecast
 
     on_interrupt(not_written(html_out, json_out))
     result = run_forecast(model, data, gold=None if gold == "is_correct" else gold,

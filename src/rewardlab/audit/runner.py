@@ -100,7 +100,7 @@ def run_audit(model: RewardModel, data: Dataset[Any], *, config: AuditConfig | N
     ``on_probe`` is called with each result as it is ready.
     """
     from rewardlab._version import __version__
-    from rewardlab.api import load_data
+    from rewardlab.data import load_data
 
     config = config or AuditConfig()
     start = time.perf_counter()
@@ -173,8 +173,8 @@ def audit(model: str | Path | RewardModel, data: str | Path | Dataset[Any], *,
         ...                json_out="audit.json")  # doctest: +SKIP
         >>> [(p.name, p.verdict) for p in result.probes]  # doctest: +SKIP
     """
-    from rewardlab.api import load_data
     from rewardlab.audit.report import render_html
+    from rewardlab.data import load_data
 
     check_outputs({"--html": html, "--json": json_out},
                   {"DATA": data, "--best-of-n": config.best_of_n if config else None})

@@ -50,7 +50,7 @@ from rewardlab.data._fields import (
     reference_text,
 )
 from rewardlab.data._formats import detect_task, is_rewardbench2_row, unknown_layout
-from rewardlab.data._loader import load_dataset, parse_row, require_task
+from rewardlab.data._loader import load_data, load_dataset, parse_row, require_task
 from rewardlab.data._problems import Problem, is_problem_row, parse_problem, read_problems
 from rewardlab.data._readers import (
     DEFAULT_MAX_LINE_BYTES,
@@ -128,6 +128,7 @@ __all__ = [
     "kfold_by_prompt",
     "last_user_turn",
     "line_limit",
+    "load_data",
     "load_dataset",
     "maybe_json",
     "normalize_schema",

@@ -31,6 +31,7 @@ from rewardlab.errors import DataError
 __all__ = [
     "BUNDLED",
     "bundled_path",
+    "load_data",
     "load_dataset",
     "parse_row",
     "require_task",
@@ -122,6 +123,21 @@ def load_dataset(
     form = ",".join(name for name, _ in forms.most_common())
     return Dataset(task=task, records=tuple(records), source=file, form=form,
                    skipped=tuple(skipped))
+
+
+def load_data(data: str | Path | Dataset[Any], *, format: Task | None = None,
+              skip_invalid: bool = False, max_chars: int = DEFAULT_MAX_CHARS,
+              limit: int | None = None) -> Dataset[Any]:
+    """A ``Dataset`` passes through; a path (or ``bundled:NAME``) is read with ``load_dataset``
+    (``limit``: the first N valid rows, for a quick look).
+
+    The front doors (``rewardlab.api``) and the consumers that take "a path or a dataset"
+    (the audit) share it from here, below both of them.
+    """
+    if isinstance(data, Dataset):
+        return data if limit is None else data.take(range(min(limit, len(data))))
+    return load_dataset(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
+                        limit=limit)
 
 
 def _detect(row: dict[str, Any], file: str, line: int, location: str) -> Task:

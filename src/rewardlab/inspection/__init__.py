@@ -3,7 +3,8 @@ estimated label-flip rate) and ``select`` (which unlabelled pairs to label next)
 
 A consumer of ``scoring``: it reads pairs through ``rewardlab.data``, embeds texts with the
 cached MiniLM encoder and cross-fits trainable models; the over-optimisation forecast lives
-with the audit (``rewardlab.audit.forecast``).
+with the audit (``rewardlab.audit.forecast``). The front-door functions that read, run and
+write (``inspect_data``, ``select_to_label``, ``forecast``) are in ``rewardlab.api``.
 """
 
 from rewardlab.inspection._pairs import InspectPair, PairsRead, read_pairs

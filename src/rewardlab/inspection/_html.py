@@ -65,6 +65,12 @@ def inspect_html(j: dict[str, Any]) -> str:
                 f"{flip['ci95'][0]:.3f}–{flip['ci95'][1]:.3f}); cross-fitted "
                 f"{_e(flip.get('model'))} agrees with {flip.get('cross_fitted_agreement', 0):.3f}"
                 f" of the labels.</p><p class=\"notes\">{_e(flip['method'])}</p>")
+        second = flip.get("noise_limited")
+        if second:
+            text += (f"<p>Noise-limited estimate {second['estimate']:.3f} (95% CI "
+                     f"{second['ci95'][0]:.3f}–{second['ci95'][1]:.3f}); where the two "
+                     "disagree, the data cannot tell a weak model from noisy labels.</p>"
+                     f"<p class=\"notes\">{_e(second['method'])}</p>")
         worst = [{"id": w["id"], "line": w["line"], "P(flipped)": w["flip_probability"],
                   "margin": w["margin"], "prompt (end)": w["prompt"][-160:],
                   "chosen": w["chosen"][:200], "rejected": w["rejected"][:200]}
