@@ -167,6 +167,7 @@ def train_sequence_pairs(
     resume: bool = False,
     mark_trained: Callable[[], None] | None = None,
     world: World | None = None,
+    heads: Sequence[int] | None = None,
 ) -> list[dict[str, float]]:
     """Fine-tune ``net`` (one logit per input) so chosen inputs outscore rejected ones.
 
@@ -179,6 +180,9 @@ def train_sequence_pairs(
             step's global batch is split between them and their gradients summed, so N
             workers take the steps one process would (the loss of a step is the sum over the
             global batch over its size, whatever the shards).
+        heads: for a network with one logit per attribute (``multi:seq:``), the logit each
+            pair trains: every head gets the loss of its own attribute's pairs only, and the
+            backbone the sum. None: the network's one logit.
 
     Returns:
         One dict per epoch: loss, train accuracy and margin over the epoch's batches, and
@@ -205,14 +209,17 @@ def train_sequence_pairs(
     if resume and found is None:
         raise TrainingError("--resume needs a checkpoint directory to resume from")
     run = {**{f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in _FREE_FIELDS},
-           "data": pairs_digest(chosen, rejected, margin, weights), "eval_data": eval_digest}
+           "data": pairs_digest(chosen, rejected, margin, weights,
+                                *(() if heads is None else (heads,))),
+           "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
     # the scalar head's bias cancels in r_c - r_r: a pairwise loss gives it no gradient, and
     # AdamW would turn the rounding noise in its zero into +-lr steps (a random walk of every
     # reward, different on every worker count); centring gives it a real one
+    outputs = 1 if heads is None else int(max(heads)) + 1
     params = [p for name, p in net.named_parameters() if p.requires_grad
-              and (cfg.center_coef or not _is_head_bias(name, p))]
+              and (cfg.center_coef or not _is_head_bias(name, p, outputs))]
     device = params[0].device
     # fused: one kernel for all parameters, ~10x faster per step on MiniLM's 22.7M parameters
     # than the per-tensor loop (17 vs 173 ms on one core) — TRL's default optimiser, too
@@ -233,6 +240,7 @@ def train_sequence_pairs(
     scaler = precision.grad_scaler()
     weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32,
                                                          device=device)
+    heads_t = None if heads is None else torch.tensor(heads, dtype=torch.long, device=device)
 
     history: list[dict[str, float]] = []
     step = 0
@@ -267,7 +275,9 @@ def train_sequence_pairs(
                                      pad_id, width=lengths_np[global_batch].max())
                     inputs = {k: v.to(device) for k, v in inputs.items()}
                     with precision.autocast():
-                        rewards = net(**inputs).logits[:, 0].float()
+                        logits = net(**inputs).logits
+                        rewards = (logits[:, 0] if heads_t is None else logits.gather(
+                            1, heads_t[batch].repeat(2).unsqueeze(1))[:, 0]).float()
                     r_c, r_r = rewards[: len(batch)], rewards[len(batch):]
                     value = pairwise_loss(
                         cfg.loss, r_c, r_r,
@@ -327,8 +337,8 @@ def train_sequence_pairs(
     return history
 
 
-def _is_head_bias(name: str, param: Any) -> bool:
-    return name.endswith("bias") and param.numel() == 1
+def _is_head_bias(name: str, param: Any, outputs: int = 1) -> bool:
+    return name.endswith("bias") and param.numel() == outputs
 
 
 @contextmanager
