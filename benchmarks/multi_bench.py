@@ -183,7 +183,19 @@ def main() -> None:
     parser.add_argument("--heads", required=True, help="the five-head model (trained here "
                         "and saved when the directory does not exist)")
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--steer-against", help="only steer: harmless at 0.25..4 against "
+                        "this one head at weight 1 (e.g. helpful), on the same suite")
     args = parser.parse_args()
+    if args.steer_against:
+        specs = [f"{args.heads}?weights=harmless:{wh},{args.steer_against}:1"
+                 for wh in (0.25, 0.5, 1.0, 2.0, 4.0)]
+        steer = table(run_bench(specs, SUITE, n_boot=args.n_boot))
+        rows = [{"harmless_weight": wh, "Safety": steer[s]["Safety"], "Chat": steer[s]["Chat"]}
+                for wh, s in zip((0.25, 0.5, 1.0, 2.0, 4.0), specs, strict=True)]
+        emit("multi_bench_steer", against=args.steer_against, steering=rows,
+             safety_rises=all(b["Safety"] >= a["Safety"] for a, b in itertools.pairwise(rows)),
+             chat_falls=all(b["Chat"] <= a["Chat"] for a, b in itertools.pairwise(rows)))
+        return
     t0 = time.perf_counter()
     sets = load_sets()
     train = {k: v[0] for k, v in sets.items()}
