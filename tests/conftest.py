@@ -113,6 +113,26 @@ def trained_multi(attribute_sets):
 
 
 @pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory):
+    """A tiny random BERT checkpoint (``tests/tiny_models.py``) for fine-tuning tests."""
+    from tiny_models import tiny_bert
+
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def trained_multi_seq(tiny_backbone, attribute_sets):
+    """A two-head ``multi:seq:`` model (one tiny fine-tuned backbone) on ``attribute_sets``
+    (shared; do not mutate)."""
+    from rewardlab import resolve
+    from tiny_models import one_thread
+
+    with one_thread():
+        return resolve(f"multi:seq:{tiny_backbone}?max_length=64&batch_size=8&epochs=12"
+                       "&lr=2e-3").fit(attribute_sets)
+
+
+@pytest.fixture(scope="session")
 def user_pairs(attribute_sets):
     """Two users who disagree on the same 24 pairs: ``u1`` labels as HH, ``u2`` the
     opposite way (no single reward can please both)."""

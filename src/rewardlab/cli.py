@@ -132,7 +132,8 @@ def train(
     if named_data or adapt:
         _cli_personal.train_special(data, out_dir, model, named_data, adapt, soft_labels,
                                     {"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                     "seed": seed, "max_length": max_length},
+                                     "seed": seed, "max_length": max_length, "lora": lora,
+                                     "device": device},
                                     fmt(format), skip_invalid, max_chars, limit)
         return
     if data is None:

@@ -41,7 +41,7 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.data import REFERENCE_KEYS as DATA_REFERENCE_KEYS
-from rewardlab.data import Prompt, reference_text, render_prompt
+from rewardlab.data import Prompt, parse_weights, reference_text, render_prompt
 from rewardlab.errors import ConfigError, TrainingError
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.models.registry import resolve
@@ -370,6 +370,56 @@ class CombinedReward:
                 f"dataset column ({', '.join(REFERENCE_KEYS)}), verl's ground_truth "
                 "or OpenRLHF's --label_key")
 
+    def check_conditions(self, n: int, attribute_weights: Sequence[Any] | None,
+                         users: Sequence[Any] | None, *,
+                         weights_field: str = "attribute weights", user_field: str = "user"
+                         ) -> tuple[list[Any] | None, list[str | None] | None]:
+        """Per-sample attribute weights and users, checked against every ``multi:`` and
+        ``personal:`` term before any model runs, and returned normalised (weights as
+        ``{attribute: weight}``, users as text).
+
+        A ``ConfigError`` names the sample and ``weights_field`` / ``user_field`` (an adapter
+        names its own: ``extra_info['weights']``, column ``weights``) for text that is not
+        ``NAME=WEIGHT`` pairs, a weight that is not a finite number, an unknown attribute, a
+        negative weight, weights that sum to 0, or a user that is not text or an integer.
+        Conditions no term reads (weights without a ``multi:`` term) are left alone, as a
+        data set column of that name may mean something else.
+        """
+        models = self.models()
+        steered = [m for m in models if route(m) == "attributes"]
+        personal = any(route(m) == "users" for m in models)
+        for what, values in ((weights_field, attribute_weights), (user_field, users)):
+            if values is not None and len(values) != n:
+                raise ConfigError(f"got {len(values)} {what} values for {n} responses; give "
+                                  "one per response (None for the default)")
+        weights_out = None
+        if attribute_weights is not None and steered:
+            weights_out = []
+            for i, w in enumerate(attribute_weights):
+                if isinstance(w, Mapping):
+                    # a struct column (Parquet, HF datasets) has every key on every row, None
+                    # where a row gave none: those are left out, and a row of Nones is unset
+                    w = {k: v for k, v in w.items() if v is not None} or None
+                if w is None:
+                    weights_out.append(None)
+                    continue
+                try:
+                    parsed = dict(parse_weights(w, "the weights"))
+                    for model in steered:
+                        model.check_weights(parsed)  # type: ignore[attr-defined]
+                except (ConfigError, ValueError, TypeError) as exc:
+                    raise ConfigError(f"sample {i}, {weights_field}: {exc}") from None
+                weights_out.append(parsed)
+        users_out = None
+        if users is not None and personal:
+            users_out = []
+            for i, u in enumerate(users):
+                if u is not None and (isinstance(u, bool) or not isinstance(u, str | int)):
+                    raise ConfigError(f"sample {i}, {user_field}: a user is named by text or "
+                                      f"an integer, got {type(u).__name__} {u!r}")
+                users_out.append(None if u is None else str(u))
+        return weights_out, users_out
+
     def _conditions(self, model: RewardModel, n: int, attribute_weights: Any, users: Any
                     ) -> dict[str, Any]:
         """The per-sample weights (``multi:`` terms) and users (``personal:`` terms) for
@@ -456,6 +506,8 @@ class CombinedReward:
             ScoringError: a model returned the wrong shape or type, or raised.
         """
         refs = self._check_inputs(prompts, responses, references)
+        attribute_weights, users = self.check_conditions(len(responses), attribute_weights,
+                                                         users)
         ids = _group_list(groups)
         components = {t.name: self._score_term(t, m, prompts, responses, refs, ids,
                                                attribute_weights, users)
@@ -472,6 +524,8 @@ class CombinedReward:
         method (a remote judge) is awaited; the others run in worker threads.
         """
         refs = self._check_inputs(prompts, responses, references)
+        attribute_weights, users = await asyncio.to_thread(
+            self.check_conditions, len(responses), attribute_weights, users)
 
         async def one(term: RewardTerm, model: RewardModel) -> np.ndarray:
             self._require_references(term, model, refs)

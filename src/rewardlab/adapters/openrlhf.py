@@ -23,13 +23,19 @@ filtering); ``extra_logs`` holds every reward by name. Recent OpenRLHF versions 
 function one sample at a time from worker threads; that is safe (each model is scored under
 its own lock), and it is why per-group normalisation is left to OpenRLHF's advantage
 estimator (``--advantage_estimator group_norm`` / ``rloo`` / ``dr_grpo``).
+
+Attribute and personalised reward models take per-sample conditions as keyword lists beside
+``labels``: ``weights`` (one ``{"harmless": 1}`` or ``"harmless=1,helpful=0.5"`` per query, or
+None) steers ``multi:`` terms and ``users`` (or ``user``) picks each query's user for
+``personal:`` terms; the defaults are ``attribute_weights`` / ``user`` in a JSON reward spec's
+options. ``rewardlab serve``'s ``/get_reward`` takes the same two fields in its request body.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewardlab.adapters._core import CombinedReward, parse_reward_config
@@ -51,6 +57,8 @@ class OpenRLHFRewardFunc:
         normalize: ``"none"``, or ``"group"`` (every group whole within one call).
         scores_from: the reward whose raw values become ``scores``; default the combined one.
         end_markers: special tokens stripped from the end of each response.
+        attribute_weights, user: defaults for queries without their own ``weights`` /
+            ``users`` (``multi:`` / ``personal:`` terms).
 
     Example:
         >>> reward = OpenRLHFRewardFunc("verify:math")
@@ -61,8 +69,11 @@ class OpenRLHFRewardFunc:
 
     def __init__(self, rewards: Any, *, weights: Any = None, normalize: str = "none",
                  scores_from: str | None = None,
-                 end_markers: Sequence[str] = END_MARKERS) -> None:
-        self.reward = CombinedReward(rewards, weights=weights, normalize=normalize)  # type: ignore[arg-type]
+                 end_markers: Sequence[str] = END_MARKERS,
+                 attribute_weights: Mapping[str, float] | None = None,
+                 user: str | None = None) -> None:
+        self.reward = CombinedReward(rewards, weights=weights, normalize=normalize,  # type: ignore[arg-type]
+                                     attribute_weights=attribute_weights, user=user)
         if scores_from is not None and scores_from not in self.reward.names:
             raise ConfigError(f"scores_from names '{scores_from}', but the rewards are "
                               f"{self.reward.names}")
@@ -81,7 +92,12 @@ class OpenRLHFRewardFunc:
         refs = list(labels) if labels is not None else None
         if refs is not None and all(r is None for r in refs):
             refs = None
-        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs], refs)
+        users = kwargs.get("users", kwargs.get("user"))
+        weights, users = self.reward.check_conditions(
+            len(pairs), _per_query(kwargs.get("weights"), "weights"),
+            _per_query(users, "users"), weights_field="weights", user_field="users")
+        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs], refs,
+                                   attribute_weights=weights, users=users)
 
         def tensor(values: Any) -> torch.Tensor:
             return torch.as_tensor(values, dtype=torch.float32)
@@ -94,15 +110,27 @@ class OpenRLHFRewardFunc:
         }
 
 
+def _per_query(values: Any, name: str) -> list[Any] | None:
+    """A per-query keyword list (``weights``, ``users``) as a list; None when not given."""
+    if values is None:
+        return None
+    if isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
+        raise ConfigError(f"'{name}' must be a list with one entry per query (None for the "
+                          f"default), got {type(values).__name__}")
+    return list(values)
+
+
 @functools.lru_cache(maxsize=8)
 def _func(spec: str, scores_from: str | None) -> OpenRLHFRewardFunc:
     terms, options = parse_reward_config(spec)
-    unknown = set(options) - {"normalize"}
+    unknown = set(options) - {"normalize", "attribute_weights", "user"}
     if unknown:
         raise ConfigError(f"unknown options {sorted(unknown)} in the reward spec; OpenRLHF's "
-                          "reward_func takes 'normalize'")
+                          "reward_func takes 'normalize', 'attribute_weights' and 'user'")
     return OpenRLHFRewardFunc(terms, normalize=options.get("normalize", "none"),
-                              scores_from=scores_from)
+                              scores_from=scores_from,
+                              attribute_weights=options.get("attribute_weights"),
+                              user=options.get("user"))
 
 
 def reward_func(queries: Sequence[str], prompts: Sequence[str],

@@ -29,6 +29,13 @@ verl does not pass the prompt: it is read from ``extra_info`` (``prompt``, ``que
 that only check a reference answer (``verify:math``) need no prompt. End-of-turn and padding
 tokens at the end of ``solution_str`` are stripped and an HH prompt is read as a conversation,
 as the OpenRLHF file and the server do, so a sample gets the same reward from each.
+
+Attribute and personalised reward models read their per-sample conditions from
+``extra_info`` too: ``weights`` (``{"harmless": 1, "helpful": 0.5}`` or
+``"harmless=1,helpful=0.5"``) steers ``multi:`` terms and ``user`` picks a ``personal:``
+term's user; a sample without them gets the defaults (``attribute_weights`` / ``user`` in a
+JSON reward spec's options, else each model's own). A bad value stops the batch with an error
+naming the sample and the field.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ class VerlScorer:
             ``PROMPT_KEYS`` present.
         end_markers: special tokens stripped from the end of each ``solution_str`` (verl
             decodes responses with or without them, depending on its reward manager).
+        attribute_weights, user: defaults for samples whose ``extra_info`` has no
+            ``weights`` / ``user`` (``multi:`` / ``personal:`` terms).
 
     Example:
         >>> score = VerlScorer("verify:math")
@@ -90,8 +99,11 @@ class VerlScorer:
 
     def __init__(self, rewards: Any, *, weights: Any = None, normalize: str = "none",
                  prompt_key: str | None = None,
-                 end_markers: Sequence[str] = END_MARKERS) -> None:
-        self.reward = CombinedReward(rewards, weights=weights, normalize=normalize)  # type: ignore[arg-type]
+                 end_markers: Sequence[str] = END_MARKERS,
+                 attribute_weights: Mapping[str, float] | None = None,
+                 user: str | None = None) -> None:
+        self.reward = CombinedReward(rewards, weights=weights, normalize=normalize,  # type: ignore[arg-type]
+                                     attribute_weights=attribute_weights, user=user)
         self.prompt_key, self.end_markers = prompt_key, tuple(end_markers)
 
     def _prompt(self, extra_info: Any, i: int) -> Prompt:
@@ -127,11 +139,15 @@ class VerlScorer:
         # conversation, so one sample gets one reward whichever trainer asks
         pairs = [hh_sample(self._prompt(info, i), strip_end_markers(s, self.end_markers))
                  for i, (info, s) in enumerate(zip(infos, solution_strs, strict=True))]
+        weights, users = self.reward.check_conditions(
+            n, _from_info(infos, "weights"), _from_info(infos, "user"),
+            weights_field="extra_info['weights']", user_field="extra_info['user']")
         gts = list(ground_truths)
         if self.reward.takes_structured_references():
             gts = [_with_tools(gt, info, i) for i, (gt, info) in enumerate(
                 zip(gts, infos, strict=True))]
-        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs], gts)
+        scores = self.reward.score([p for p, _ in pairs], [r for _, r in pairs], gts,
+                                   attribute_weights=weights, users=users)
         names = list(scores.components)
         return [{"score": float(scores.total[i]),
                  **{k: float(scores.components[k][i]) for k in names}} for i in range(n)]
@@ -156,14 +172,22 @@ class VerlScorer:
         return self.score_batch([solution_str], [ground_truth], [extra_info])[0]
 
 
+def _from_info(infos: Sequence[Any], key: str) -> list[Any] | None:
+    """Each sample's ``extra_info[key]`` (None where absent); None when no sample has one."""
+    values = [info.get(key) if isinstance(info, Mapping) else None for info in infos]
+    return values if any(v is not None for v in values) else None
+
+
 @functools.lru_cache(maxsize=8)
 def _scorer(spec: str, prompt_key: str | None) -> VerlScorer:
     terms, options = parse_reward_config(spec)
-    unknown = set(options) - {"normalize"}
+    unknown = set(options) - {"normalize", "attribute_weights", "user"}
     if unknown:
         raise ConfigError(f"unknown options {sorted(unknown)} in the reward spec; verl's "
-                          "compute_score takes 'normalize'")
-    return VerlScorer(terms, normalize=options.get("normalize", "none"), prompt_key=prompt_key)
+                          "compute_score takes 'normalize', 'attribute_weights' and 'user'")
+    return VerlScorer(terms, normalize=options.get("normalize", "none"), prompt_key=prompt_key,
+                      attribute_weights=options.get("attribute_weights"),
+                      user=options.get("user"))
 
 
 def compute_score(data_source: Any = None, solution_str: str | None = None,

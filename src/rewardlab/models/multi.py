@@ -22,6 +22,7 @@ RL adapter's argument) replace the model's own; an attribute left out weighs 0.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -83,20 +84,26 @@ class MultiConfig:
     soft_labels: bool = False
 
     def __post_init__(self) -> None:
-        check_option("MultiConfig", "combine", self.combine, COMBINES)
-        if len(set(self.heads)) != len(self.heads):
-            raise ConfigError(f"The 'heads' parameter of MultiConfig names an attribute twice: "
-                              f"{', '.join(self.heads)}")
-        for what in ("weights", "caps", "gate"):
-            text = getattr(self, what)
-            if text:
-                try:
-                    parse_weights(text, f"'{what}'")
-                except ValueError as exc:
-                    raise ConfigError(f"The '{what}' parameter of MultiConfig: {exc}") from None
-        if self.combine == "gate" and len(parse_weights(self.gate or "x:0")) != 1:
-            raise ConfigError("The 'gate' parameter of MultiConfig names one attribute and its "
-                              "threshold, e.g. gate=harmless:0")
+        check_combination("MultiConfig", self)
+
+
+def check_combination(owner: str, config: Any) -> None:
+    """Check the combination fields (``heads``, ``combine``, ``weights``, ``caps``, ``gate``)
+    that every ``multi:`` config shares; ``owner`` names the config in the message."""
+    check_option(owner, "combine", config.combine, COMBINES)
+    if len(set(config.heads)) != len(config.heads):
+        raise ConfigError(f"The 'heads' parameter of {owner} names an attribute twice: "
+                          f"{', '.join(config.heads)}")
+    for what in ("weights", "caps", "gate"):
+        text = getattr(config, what)
+        if text:
+            try:
+                parse_weights(text, f"'{what}'")
+            except ValueError as exc:
+                raise ConfigError(f"The '{what}' parameter of {owner}: {exc}") from None
+    if config.combine == "gate" and len(parse_weights(config.gate or "x:0")) != 1:
+        raise ConfigError(f"The 'gate' parameter of {owner} names one attribute and its "
+                          "threshold, e.g. gate=harmless:0")
 
 
 def _as_mapping(weights: Any) -> dict[str, float]:
@@ -163,9 +170,13 @@ class MultiRewardModel(SaveLoadMixin):
     @classmethod
     def from_spec(cls, arg: str, options: dict[str, str]) -> MultiRewardModel:
         kind, _, encoder = (arg or "embed:minilm").partition(":")
+        if kind == "seq":  # one fine-tuned backbone with a head per attribute
+            from rewardlab.models.multi_seq import MultiSeqRewardModel
+
+            return MultiSeqRewardModel.from_spec(encoder, options)
         if kind != "embed":
-            raise SpecError(f"'multi:{arg}' needs heads over shared embeddings: write "
-                            "multi:embed:minilm (or multi:embed:DIR)")
+            raise SpecError(f"'multi:{arg}' needs heads over shared features: write "
+                            "multi:embed:minilm (or multi:embed:DIR), or multi:seq:PATH")
         config = config_from_options(MultiConfig, options, spec=f"multi:{arg}",
                                      fixed={"encoder": encoder or "minilm"})
         return cls(**asdict(config))
@@ -177,9 +188,8 @@ class MultiRewardModel(SaveLoadMixin):
         if bad:
             raise SpecError(f"a saved multi: model takes only {', '.join(allowed)} as options; "
                             f"got {', '.join(bad)}")
-        new = MultiRewardModel(cache=self.cache, **{**asdict(self.config), **options})
-        new.__dict__.update({k: v for k, v in self.__dict__.items()
-                             if k.endswith("_") and not k.startswith("__")})
+        new = copy.copy(self)  # the trained heads are shared, the settings replaced
+        new.config = replace(self.config, **options)
         new.check_weights(new._default_weights())
         return new
 
@@ -256,6 +266,32 @@ class MultiRewardModel(SaveLoadMixin):
         """Train one head per named training set (``{"harmless": data, ...}``); with
         ``combine=learned`` the set named ``gate`` trains the gate instead. A single data
         set trains one head per ``subset``. Returns ``self``."""
+        sets, gate_data = self._training_sets(data)
+        self.encoder  # noqa: B018 - load the shared encoder once, before the heads
+        self.heads_ = {}
+        self.scale_ = {}
+        for name, train in sets.items():
+            head = self._new_head()
+            head._encoder = self._shared.encoder
+            head.fit(train)
+            rewards = _train_rewards(head, train)
+            self.scale_[name] = (float(rewards.mean()), float(rewards.std() + 1e-6))
+            self.heads_[name] = head
+        self.history_ = [h.history_[-1] | {"attribute": a} for a, h in self.heads_.items()
+                         if h.history_]
+        self.n_train_pairs_ = {a: h.n_train_pairs_ for a, h in self.heads_.items()}
+        self.gate_ = None
+        if gate_data is not None:
+            self.gate_ = self._fit_gate(gate_data)
+        return self
+
+    def _training_sets(self, data: Mapping[str, Dataset[Any]] | Dataset[Any]
+                       ) -> tuple[dict[str, Dataset[Any]], Dataset[Any] | None]:
+        """Each head's training set in head order, and the learned gate's set (or None).
+
+        Raises:
+            ConfigError: a head has no data, a set names no head, or the gate has no set.
+        """
         sets = dict(data) if isinstance(data, Mapping) else _by_subset(data)
         gate_data = sets.pop(GATE_SET, None) if self.config.combine == "learned" else None
         if self.config.combine == "learned" and gate_data is None:
@@ -271,23 +307,7 @@ class MultiRewardModel(SaveLoadMixin):
         if extra:
             raise ConfigError(f"training set(s) {', '.join(extra)} name no head of this model "
                               f"(heads: {', '.join(wanted)})")
-        self.encoder  # noqa: B018 - load the shared encoder once, before the heads
-        self.heads_ = {}
-        self.scale_ = {}
-        for name in wanted:
-            head = self._new_head()
-            head._encoder = self._shared.encoder
-            head.fit(sets[name])
-            rewards = _train_rewards(head, sets[name])
-            self.scale_[name] = (float(rewards.mean()), float(rewards.std() + 1e-6))
-            self.heads_[name] = head
-        self.history_ = [h.history_[-1] | {"attribute": a} for a, h in self.heads_.items()
-                         if h.history_]
-        self.n_train_pairs_ = {a: h.n_train_pairs_ for a, h in self.heads_.items()}
-        self.gate_ = None
-        if gate_data is not None:
-            self.gate_ = self._fit_gate(gate_data)
-        return self
+        return {name: sets[name] for name in wanted}, gate_data
 
     def _fit_gate(self, data: Dataset[Any]) -> Any:
         """ArmoRM-style: a linear map from the last user turn's embedding to a softmax over
@@ -300,8 +320,7 @@ class MultiRewardModel(SaveLoadMixin):
         prompts = [r.prompt for r in records]
         zc = torch.from_numpy(self._z(prompts, [r.chosen for r in records]))
         zr = torch.from_numpy(self._z(prompts, [r.rejected for r in records]))
-        turns = torch.from_numpy(self.encoder.embed([last_user_turn(p) for p in prompts],
-                                                    truncate="left")).double()
+        turns = torch.from_numpy(self._prompt_features(prompts)).double()
         gen = torch.Generator().manual_seed(self.config.seed)
         with torch.random.fork_rng(devices=[]), one_torch_thread():
             torch.manual_seed(self.config.seed)
@@ -320,10 +339,14 @@ class MultiRewardModel(SaveLoadMixin):
         gate.eval()
         return gate
 
+    def _prompt_features(self, prompts: Sequence[Prompt]) -> np.ndarray:
+        """What the learned gate reads: the embedding of each prompt's last user turn."""
+        return self.encoder.embed([last_user_turn(p) for p in prompts], truncate="left")
+
     def _gate_weights(self, prompts: Sequence[Prompt]) -> np.ndarray:
         import torch
 
-        turns = self.encoder.embed([last_user_turn(p) for p in prompts], truncate="left")
+        turns = self._prompt_features(prompts)
         with torch.inference_mode():
             return torch.softmax(self.gate_(torch.from_numpy(turns).double()), dim=1).numpy()
 
@@ -376,6 +399,16 @@ class MultiRewardModel(SaveLoadMixin):
         return self.score_attributes(prompts, responses)[0]
 
     # --- persistence ---------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, directory: str | Path, manifest: dict[str, Any] | None = None) -> Any:
+        """The model saved in ``directory``; a ``multi:seq:`` one is a transformers checkpoint
+        with one logit per attribute (``models/multi_seq.py``)."""
+        if manifest is not None and (manifest.get("state") or {}).get("backbone") == "seq":
+            from rewardlab.models.multi_seq import MultiSeqRewardModel
+
+            return MultiSeqRewardModel.load_checkpoint(Path(directory), manifest)
+        return super().load(directory, manifest)
 
     def saved_tensors(self) -> dict[str, Any]:
         self._check_fitted()

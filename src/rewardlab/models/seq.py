@@ -41,7 +41,7 @@ from rewardlab.train.losses import LOSSES
 from rewardlab.train.shared_prompt import (
     SHARE_CHOICES,
     pack,
-    packed_rewards,
+    packed_outputs,
     plan_rows,
     prompt_sharing,
 )
@@ -256,8 +256,9 @@ class SequenceRewardModel(Resumable):
 
     # --- network -------------------------------------------------------------------------
 
-    def _load_network(self, directory: Path | None = None) -> None:
-        """Load tokenizer and model; a head the checkpoint lacks starts untrained."""
+    def _load_network(self, directory: Path | None = None, *, num_labels: int = 1) -> None:
+        """Load tokenizer and model; a head the checkpoint lacks starts untrained.
+        ``num_labels``: logits of the head (one per attribute for ``multi:seq:``)."""
         import torch
         from safetensors import SafetensorError
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -273,12 +274,13 @@ class SequenceRewardModel(Resumable):
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFormatError(f"cannot read the checkpoint at {path}: {exc}") from None
         labels = getattr(hf_config, "num_labels", 1)
-        if hf_config.architectures and any("SequenceClassification" in a
-                                           for a in hf_config.architectures) and labels != 1:
+        classifier = any("SequenceClassification" in a for a in hf_config.architectures or ())
+        if classifier and labels != num_labels:
             raise ModelFormatError(
                 f"{path} is a classifier with {labels} labels; a reward model has one output "
-                "(num_labels=1)")
-        hf_config.num_labels = 1
+                "(num_labels=1)" if num_labels == 1 else f"{path} is a classifier with "
+                f"{labels} labels; this model needs one per attribute ({num_labels})")
+        hf_config.num_labels = num_labels
         decoder = _is_decoder(hf_config)
         if decoder and tokenizer.pad_token_id is None:
             if tokenizer.eos_token is None:
@@ -496,22 +498,28 @@ class SequenceRewardModel(Resumable):
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
         """Rewards float64 ``(n,)``; batches are cut by length, so order does not matter."""
-        import torch
-
         if len(prompts) != len(responses):
             raise ConfigError(f"score() got {len(prompts)} prompts but {len(responses)} "
                               "responses; they must pair up one to one")
-        net = self.network
+        self.network  # noqa: B018 - loading the checkpoint tells whether its head is trained
         if not self.trained_:
             name = self.spec or f"seq:{self.config.path}"
             raise NotFittedError(
                 f"'{name}' has an untrained reward head (the checkpoint has no "
                 f"sequence-classification weights): run `rewardlab train DATA --model {name} "
                 "--out DIR` and use DIR as the model")
+        return self.logits(prompts, responses)[:, 0]
+
+    def logits(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
+        """Every logit of the head, float64 ``(n, num_labels)`` (one column for ``seq:``; one
+        per attribute for ``multi:seq:``)."""
+        import torch
+
+        net = self.network
         if not responses:
-            return np.zeros(0, dtype=np.float64)
+            return np.zeros((0, net.config.num_labels), dtype=np.float64)
         encoded = self.encode(prompts, responses)
-        out = np.empty(len(encoded), dtype=np.float64)
+        out = np.empty((len(encoded), net.config.num_labels), dtype=np.float64)
         from rewardlab.train.seq_loop import collate, length_batches
 
         was_training = net.training
@@ -524,12 +532,14 @@ class SequenceRewardModel(Resumable):
         if wanted == "int8" and device.type == "cpu":
             net = self._int8_network()
         with torch.inference_mode(), fast.autocast():
-<<<<<<< HEAD
-            for batch in length_batches([len(e.input_ids) for e in encoded],
-                                        self.scoring_tokens):
-                inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
-                inputs = {k: v.to(device) for k, v in inputs.items()}
-                out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
+            if self._sharing:
+                self._score_shared(net, encoded, out)
+            else:
+                for batch in length_batches([len(e.input_ids) for e in encoded],
+                                            self.scoring_tokens):
+                    inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
+                    inputs = {k: v.to(device) for k, v in inputs.items()}
+                    out[batch] = net(**inputs).logits.double().cpu().numpy()
         net.train(was_training)
         return out
 
@@ -540,17 +550,6 @@ class SequenceRewardModel(Resumable):
             return self.config.score_tokens
         device = getattr(self, "device_", None)
         return _SCORING_TOKENS.get(device.type if device is not None else "cpu", 4096)
-=======
-            if self._sharing:
-                self._score_shared(net, encoded, out)
-            else:
-                for batch in length_batches([len(e.input_ids) for e in encoded],
-                                            _TOKENS_PER_SCORING_BATCH):
-                    inputs = collate([encoded[i] for i in batch], self.tokenizer.pad_token_id)
-                    inputs = {k: v.to(device) for k, v in inputs.items()}
-                    out[batch] = net(**inputs).logits[:, 0].double().cpu().numpy()
-        net.train(was_training)
-        return out
 
     def _score_shared(self, net: Any, encoded: list[EncodedPair], out: np.ndarray) -> None:
         """Rows that share a prompt (best-of-n groups, a pair's two sides), one packed row
@@ -558,10 +557,9 @@ class SequenceRewardModel(Resumable):
         from rewardlab.train.seq_loop import length_batches
 
         rows = plan_rows(encoded)
-        for batch in length_batches([row.length for row in rows], _TOKENS_PER_SCORING_BATCH):
+        for batch in length_batches([row.length for row in rows], self.scoring_tokens):
             packed = pack(encoded, [rows[i] for i in batch], self.tokenizer.pad_token_id)
-            out[packed.order] = packed_rewards(net, packed).double().cpu().numpy()
->>>>>>> pack
+            out[packed.order] = packed_outputs(net, packed).double().cpu().numpy()
 
     def _int8_network(self) -> Any:
         """A copy of the network with int8 dynamically quantised linear layers (scoring
@@ -589,14 +587,8 @@ class SequenceRewardModel(Resumable):
         """A plain transformers checkpoint (LoRA merged) plus ``rewardlab.json``, atomically."""
         if not self.trained_:
             raise NotFittedError("this seq model has an untrained head; train it before saving")
-        net = self.network
-        if hasattr(net, "merge_and_unload"):
-            net = net.merge_and_unload()
-            self._net = net
-        with atomic_directory(path) as tmp, quiet_transformers():
-            net.config.id2label, net.config.label2id = {0: "reward"}, {"reward": 0}
-            net.save_pretrained(tmp, safe_serialization=True)
-            self.tokenizer.save_pretrained(tmp)
+        with atomic_directory(path) as tmp:
+            self.write_checkpoint(tmp, ("reward",))
             write_manifest(tmp, kind=self.kind, config={**self.get_config(), "lora": 0,
                                                           "load_in_4bit": False,
                                                           "device": "auto"},
@@ -604,6 +596,19 @@ class SequenceRewardModel(Resumable):
                                   "base": self.config.path,
                                   "final_epoch": self.history_[-1] if self.history_ else None})
         return Path(path)
+
+    def write_checkpoint(self, directory: Path, labels: Sequence[str]) -> None:
+        """The network (LoRA merged first) and tokenizer as a plain transformers checkpoint in
+        ``directory``, its logits named ``labels``."""
+        net = self.network
+        if hasattr(net, "merge_and_unload"):
+            net = net.merge_and_unload()
+            self._net = net
+        with quiet_transformers():
+            net.config.id2label = dict(enumerate(labels))
+            net.config.label2id = {name: i for i, name in enumerate(labels)}
+            net.save_pretrained(directory, safe_serialization=True)
+            self.tokenizer.save_pretrained(directory)
 
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, Any]) -> SequenceRewardModel:

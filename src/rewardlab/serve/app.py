@@ -52,7 +52,7 @@ from pydantic import BaseModel, ValidationError
 
 from rewardlab._validation import check_int, check_positive
 from rewardlab._version import __version__
-from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, reference_text
+from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, parse_weights, reference_text
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -251,6 +251,31 @@ def _item_weights(served: ServedModel, weights: dict[str, float] | None, i: int
         raise _problem(422, f"items[{i}].weights: {exc}") from None
 
 
+def _query_conditions(served: ServedModel, references: list[str | None],
+                      weights: list[Any] | None, users: list[str | None] | None) -> list[Any]:
+    """``/get_reward``'s per-query ``weights`` / ``users`` beside each reference, checked before
+    the queries join a batch: 422 naming the query for a bad one, or for weights sent to a
+    model without attribute heads."""
+    if not served.takes_weights:
+        given = next((i for i, w in enumerate(weights or ()) if w is not None), None)
+        if given is not None:
+            raise _problem(422, f"weights[{given}]: model '{served.name}' has no attribute "
+                                "heads; weights steer multi: models")
+    if not (served.takes_weights or served.takes_user):
+        return list(references)
+    out = []
+    for i, reference in enumerate(references):
+        w = None if weights is None else weights[i]
+        if w is not None:
+            try:
+                w = served.model.check_weights(  # type: ignore[attr-defined]
+                    dict(parse_weights(w, "the weights")))
+            except (ConfigError, ValueError) as exc:
+                raise _problem(422, f"weights[{i}]: {exc}") from None
+        out.append(ItemConditions(reference, w, None if users is None else users[i]))
+    return out
+
+
 def _nonfinite(values: np.ndarray) -> list[int]:
     return np.flatnonzero(~np.isfinite(values)).tolist()
 
@@ -343,7 +368,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         n = len(body.query)
         _check_sizes(config, n, "query", [("query[{i}]", body.query),
                                           ("prompts[{i}]", body.prompts)])
-        for name, values in (("prompts", body.prompts), ("labels", body.labels)):
+        for name, values in (("prompts", body.prompts), ("labels", body.labels),
+                             ("weights", body.weights), ("users", body.users)):
             if values is not None and len(values) != n:
                 raise _problem(422, f"got {n} queries but {len(values)} {name}; '{name}' must "
                                     "hold one entry per query, in the same order (or be left "
@@ -359,7 +385,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
         prompts_in = body.prompts if body.prompts is not None else [None] * n
         pairs = [split_query(q, p, f"query[{i}]")
                  for i, (q, p) in enumerate(zip(body.query, prompts_in, strict=True))]
-        out = await batcher.submit([p for p, _ in pairs], [r for _, r in pairs], references)
+        slots = _query_conditions(served, references, body.weights, body.users)
+        out = await batcher.submit([p for p, _ in pairs], [r for _, r in pairs], slots)
         bad = _nonfinite(out.rewards if out.uncertainty is None
                          else out.rewards + out.uncertainty)
         if bad:

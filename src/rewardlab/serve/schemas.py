@@ -51,6 +51,14 @@ class OpenRLHFRequest(BaseModel):
         default=None,
         description="OpenRLHF's --label_key values: the reference answers for models that "
                     "check responses against one (verify:math); ignored by other models.")
+    weights: list[dict[str, float] | StrictStr | None] | None = Field(
+        default=None,
+        description="Per query, attribute weights for a multi: model ({\"harmless\": 1} or "
+                    "\"harmless=1,helpful=0.5\"), or null for the model's own.")
+    users: list[StrictStr | None] | None = Field(
+        default=None,
+        description="Per query, the user of a personal: model, or null for its population "
+                    "mixture.")
 
 
 class OpenRLHFResponse(BaseModel):

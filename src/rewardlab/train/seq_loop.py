@@ -168,6 +168,7 @@ def train_sequence_pairs(
     resume: bool = False,
     mark_trained: Callable[[], None] | None = None,
     world: World | None = None,
+    heads: Sequence[int] | None = None,
 ) -> list[dict[str, float]]:
     """Fine-tune ``net`` (one logit per input) so chosen inputs outscore rejected ones.
 
@@ -180,6 +181,9 @@ def train_sequence_pairs(
             step's global batch is split between them and their gradients summed, so N
             workers take the steps one process would (the loss of a step is the sum over the
             global batch over its size, whatever the shards).
+        heads: for a network with one logit per attribute (``multi:seq:``), the logit each
+            pair trains: every head gets the loss of its own attribute's pairs only, and the
+            backbone the sum. None: the network's one logit.
 
     Returns:
         One dict per epoch: loss, train accuracy and margin over the epoch's batches, and
@@ -206,12 +210,14 @@ def train_sequence_pairs(
     if resume and found is None:
         raise TrainingError("--resume needs a checkpoint directory to resume from")
     run = {**{f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in _FREE_FIELDS},
-           "data": pairs_digest(chosen, rejected, margin, weights), "eval_data": eval_digest}
+           "data": pairs_digest(chosen, rejected, margin, weights,
+                                *(() if heads is None else (heads,))),
+           "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
     # a pair's two responses in one packed row over their prompt (train/shared_prompt.py)
     sharing = prompt_sharing(cfg.share_prompt, net)
-    params = _trainable(net, cfg)
+    params = _trainable(net, cfg, heads)
     device = params[0].device
     precision = pick_precision(cfg.precision, device)
     if world.sharded:
@@ -219,7 +225,7 @@ def train_sequence_pairs(
 
         world.broadcast(params)  # every worker shards the same full weights
         shard_model(net, world, device, precision)
-        params = _trainable(net, cfg)  # now this worker's shards
+        params = _trainable(net, cfg, heads)  # now this worker's shards
     # fused: one kernel for all parameters, ~10x faster per step on MiniLM's 22.7M parameters
     # than the per-tensor loop (17 vs 173 ms on one core) — TRL's default optimiser, too
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -238,6 +244,7 @@ def train_sequence_pairs(
     scaler = precision.grad_scaler()
     weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32,
                                                          device=device)
+    heads_t = None if heads is None else torch.tensor(heads, dtype=torch.long, device=device)
 
     history: list[dict[str, float]] = []
     step = 0
@@ -271,17 +278,21 @@ def train_sequence_pairs(
                     if idle:  # FSDP: every worker joins each layer's collectives; it
                         batch = global_batch[:1]  # runs one pair that counts zero
                     items = [chosen[i] for i in batch] + [rejected[i] for i in batch]
+                    # each pair's own attribute column (multi:seq:), column 0 otherwise
+                    columns = None if heads_t is None else heads_t[batch].repeat(2)
                     if sharing:
                         with precision.autocast():
                             rewards = shared_rewards(net, items, pad_id, width=_packed_width(
-                                chosen, rejected, global_batch, world)).float()
+                                chosen, rejected, global_batch, world), heads=columns).float()
                     else:
                         # padded as the whole global batch would be: the same shapes, so the
                         # same rounding as one process
                         inputs = collate(items, pad_id, width=lengths_np[global_batch].max())
                         inputs = {k: v.to(device) for k, v in inputs.items()}
                         with precision.autocast():
-                            rewards = net(**inputs).logits[:, 0].float()
+                            logits = net(**inputs).logits
+                            rewards = (logits[:, 0] if columns is None else logits.gather(
+                                1, columns.to(logits.device).unsqueeze(1))[:, 0]).float()
                     r_c, r_r = rewards[: len(batch)], rewards[len(batch):]
                     value = pairwise_loss(
                         cfg.loss, r_c, r_r,
@@ -344,13 +355,14 @@ def train_sequence_pairs(
     return history
 
 
-def _trainable(net: Any, cfg: SeqConfig) -> list[Any]:
+def _trainable(net: Any, cfg: SeqConfig, heads: Sequence[int] | None = None) -> list[Any]:
     """The parameters the optimiser trains. The scalar head's bias cancels in r_c - r_r: a
     pairwise loss gives it no gradient, and AdamW would turn the rounding noise in its zero
     into +-lr steps (a random walk of every reward, different on every worker count);
-    centring gives it a real one."""
+    centring gives it a real one. A ``multi:seq:`` head has one bias per attribute."""
+    outputs = 1 if heads is None else int(max(heads)) + 1
     return [p for name, p in net.named_parameters() if p.requires_grad
-            and (cfg.center_coef or not _is_head_bias(name, p))]
+            and (cfg.center_coef or not _is_head_bias(name, p, outputs))]
 
 
 def _packed_width(chosen: Sequence[EncodedPair], rejected: Sequence[EncodedPair],
@@ -363,8 +375,8 @@ def _packed_width(chosen: Sequence[EncodedPair], rejected: Sequence[EncodedPair]
     return max(row.length for row in plan_rows(items))
 
 
-def _is_head_bias(name: str, param: Any) -> bool:
-    return name.endswith("bias") and param.numel() == 1
+def _is_head_bias(name: str, param: Any, outputs: int = 1) -> bool:
+    return name.endswith("bias") and param.numel() == outputs
 
 
 @contextmanager

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     from rewardlab.models._hf_inputs import EncodedPair
 
-__all__ = ["SHARE_CHOICES", "Packed", "Row", "pack", "packed_rewards", "plan_rows",
-           "prompt_sharing", "shared_rewards"]
+__all__ = ["SHARE_CHOICES", "Packed", "Row", "pack", "packed_outputs", "packed_rewards",
+           "plan_rows", "prompt_sharing", "shared_rewards"]
 
 SHARE_CHOICES = ("auto", "true", "false")
 #: Model types whose packed rewards are checked against separate inputs, SDPA and eager
@@ -185,19 +185,29 @@ def _model_config(net: Any) -> Any:
 
 
 def shared_rewards(net: Any, items: Sequence[EncodedPair], pad_id: int | None, *,
-                   width: int = 0) -> torch.Tensor:
+                   width: int = 0, heads: torch.Tensor | None = None) -> torch.Tensor:
     """One reward per input (in order), each prompt computed once: what ``net`` gives for
-    each input alone, to float rounding. Call it under the caller's autocast / grad mode."""
+    each input alone, to float rounding. ``heads`` picks each input's output column (a
+    ``multi:seq:`` model's attribute; column 0 without it). Call it under the caller's
+    autocast / grad mode."""
     import torch
 
     packed = pack(items, plan_rows(items), pad_id, width=width)
     inverse = torch.from_numpy(np.argsort(packed.order, kind="stable"))
-    rewards = packed_rewards(net, packed)
-    return rewards[inverse.to(rewards.device)]
+    outputs = packed_outputs(net, packed)
+    outputs = outputs[inverse.to(outputs.device)]
+    if heads is None:
+        return outputs[:, 0]
+    return outputs.gather(1, heads.to(outputs.device).unsqueeze(1))[:, 0]
 
 
 def packed_rewards(net: Any, packed: Packed) -> torch.Tensor:
     """The reward of each input ``packed.order`` names, from one call of ``net``."""
+    return packed_outputs(net, packed)[:, 0]
+
+
+def packed_outputs(net: Any, packed: Packed) -> torch.Tensor:
+    """Every output column of the score head at each input ``packed.order`` names."""
     device = next(net.parameters()).device
     eager = getattr(_model_config(net), "_attn_implementation", "sdpa") == "eager"
     segments = packed.segments.to(device)
@@ -211,7 +221,7 @@ def packed_rewards(net: Any, packed: Packed) -> torch.Tensor:
             position_ids=packed.position_ids.to(device))
     finally:
         handle.remove()
-    return captured[-1][packed.rows.to(device), packed.cols.to(device), 0]
+    return captured[-1][packed.rows.to(device), packed.cols.to(device)]
 
 
 def _why_not(net: Any) -> str | None:
