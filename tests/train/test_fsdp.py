@@ -198,3 +198,14 @@ def test_optimiser_state_that_does_not_fit_is_refused_naming_the_file(
     with pytest.raises(ModelFormatError, match=r"optimizer\.pt does not fit this model .*"
                                                r"optimiser state is for other parameters"):
         resolve(_spec(tiny)).fit(first_eight, checkpoint_dir=ckpt, resume=True)
+
+
+def test_qlora_with_fsdp_is_refused_with_the_alternative(tiny, hh_small) -> None:
+    from rewardlab.errors import ConfigError
+    from rewardlab.models.seq import SequenceRewardModel
+
+    model = SequenceRewardModel(path=tiny, lora=8, load_in_4bit=True)  # not loaded: no GPU
+    with pytest.raises(ConfigError, match=r"load_in_4bit cannot be combined with --strategy "
+                                          r"fsdp.*use --strategy ddp"):
+        model.fit(hh_small[0].take(range(4)), workers=2, launcher=_two_workers(),
+                  strategy="fsdp")

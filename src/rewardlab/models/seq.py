@@ -381,6 +381,10 @@ class SequenceRewardModel(Resumable):
         if workers > len(records):
             raise ConfigError(f"--workers {workers} is more than the {len(records)} training "
                               "pairs: every worker needs at least one; use fewer workers")
+        if strategy == "fsdp" and workers > 1 and self.config.load_in_4bit:
+            raise ConfigError("load_in_4bit cannot be combined with --strategy fsdp (FSDP does "
+                              "not shard bitsandbytes' 4-bit weights); use --strategy ddp: a "
+                              "4-bit base with LoRA fits on each worker's GPU")
         margin = None
         if self.config.loss == "margin":
             missing = next((r for r in records if r.margin is None), None)
