@@ -53,6 +53,7 @@ def test_eval_html_has_accuracy_vs_k_for_a_personal_model(run_cli, saved, user_p
     assert res.code == 0, res.err
     page = (tmp_path / "e.html").read_text()
     assert 'id="plot-users"' in page and 'id="plot-attributes"' not in page
+    assert "adapted from k of their earlier pairs: k=0" in " ".join(res.out.split())
     by_k = json.loads((tmp_path / "e.json").read_text())["accuracy_vs_k"]
     assert [row["k"] for row in by_k["rows"]] == [0, 1, 4, 16]  # 18 pairs before the test 6
     assert all(row["n_users"] == 2 for row in by_k["rows"])

@@ -82,8 +82,15 @@ def say_population(users: tuple[str, ...]) -> None:
 
 
 def say_eval_population(result: Any) -> None:
-    """After ``eval`` of a personal model: which pairs were scored with the population
-    mixture (users without adaptation data, or data without a ``user`` column)."""
+    """After ``eval`` of a personal model: per-user accuracy against k (when the data has
+    users), and which pairs were scored with the population mixture (users without
+    adaptation data, or data without a ``user`` column)."""
+    by_k = getattr(result, "accuracy_vs_k", None)
+    if by_k:
+        curve = ", ".join(f"k={r['k']} {100 * r['per_user_accuracy_mean']:.1f}%"
+                          for r in by_k["rows"])
+        out.print(f"per-user accuracy on each user's last quarter of pairs, adapted from k of "
+                  f"their earlier pairs: {curve}")
     pairs = getattr(result, "population_pairs", None)
     if not pairs:
         return

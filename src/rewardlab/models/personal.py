@@ -48,7 +48,10 @@ class PersonalConfig:
             or spec): its attribute heads, distilled into linear directions, start the basis
             (the rest from ``pca``). ``random``: joint AdamW training from a random start
             (the only way for ``mlp``). See benchmarks/README.md for what each reaches.
-        basis_l2: μ, the ridge penalty of the linear basis (alternating fit), per pair.
+        basis_l2: μ, the ridge penalty of the linear basis (alternating fit; the
+            objective is per pair). 1000 was chosen on 200 simulated basis users' own
+            held-back pairs (``benchmarks/personal.py``), where λ = 0.1 fitted new users
+            best (``DIR?prior=0.1``).
         rounds: at most this many weights/basis rounds of the alternating fit; it stops
             earlier when the objective changes by less than 1e-4 (relative) in a round.
         hidden, dropout: the MLP's width and dropout.
@@ -68,7 +71,7 @@ class PersonalConfig:
     features: tuple[str, ...] = ("reply", "turn*reply", "joint")
     head: str = "linear"
     init: str = "auto"
-    basis_l2: float = 100.0
+    basis_l2: float = 1000.0
     rounds: int = 30
     hidden: int = 256
     dropout: float = 0.1
