@@ -46,7 +46,9 @@ the most common step otherwise.
 
 ``--prmbench-rows N`` adds N PRMBench rows to every training set (the folds' and the
 model trained on everything), chosen as ``tools/bundle_prm_train.py --prmbench-rows=N``
-chooses them: seed 0, only problems the bundled sample ``bench`` scores does not hold.
+chooses them: seed 0, only problems the bundled sample ``bench`` scores does not hold. The
+shipped ``bundled:prm_train`` is ``--prmbench-rows 300``; the default here (0) is the mix
+before it.
 
     nice -n 5 python benchmarks/prm_real_errors.py
 

@@ -1,6 +1,6 @@
 """Where a model runs and in what precision: the one place that reads a ``device`` option.
 
-Every kind that runs a torch network (``seq:``, ``embed:``, ``prm:``, ``judge:hf``,
+Every kind that runs a torch network (``seq:``, ``prm:seq:``, ``embed:``, ``prm:``, ``judge:hf``,
 ``policy:``) and every front door that loads one (``serve --device``, ``score --ray``) asks
 here, so ``auto`` means the same thing everywhere: the first CUDA GPU when one is present,
 else Apple's MPS, else the CPU. Asking for an accelerator that is not there is a

@@ -35,10 +35,10 @@ BUNDLED = {
     # the dev half of MR-GSM8K's human-labelled first errors (282 wrong model solutions, 2 of
     # them refused for empty steps); the other half is kept back for evaluation
     "mr_gsm8k_dev": "mr_gsm8k/first_errors_dev.jsonl",
-    # prm:default's training mix in TRL's PRM format: MR-GSM8K dev (531 solutions) and
-    # error-injected solutions of 200 GSM8K training problems (370); tools/bundle_prm_train.py
-    # (which can add PRMBench rows of problems bench does not score); LICENSE holds each
-    # source's
+    # prm:default's training mix in TRL's PRM format: MR-GSM8K dev (531 solutions),
+    # error-injected solutions of 200 GSM8K training problems (370) and 300 PRMBench rows of
+    # problems bench does not score (572 solutions); tools/bundle_prm_train.py; LICENSE holds
+    # each source's
     "prm_train": "prm_train/steps.jsonl",
 }
 _BUNDLED_PREFIX = "bundled:"

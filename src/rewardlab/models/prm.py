@@ -72,9 +72,10 @@ PRM_FEATURE_BLOCKS = ("step", "question", "joint", "prefix", "question*step", "p
                       "checks", "claims")
 AFTER_ERROR = ("ignore", "false")
 #: ``prm:default``: the recommended settings, trained with ``rewardlab train
-#: bundled:prm_train --model prm:default --out DIR`` (MR-GSM8K dev + injected errors):
-#: first-error F1 0.30 on human-labelled errors (grouped cross-validation), 0.75 on held-out
-#: injected errors, 0.12 on PRMBench (benchmarks/prm_real_errors.py). The free-text
+#: bundled:prm_train --model prm:default --out DIR`` (MR-GSM8K dev, injected errors and 300
+#: PRMBench rows of problems ``bench`` does not score): first-error F1 0.30 on human-labelled
+#: errors (grouped cross-validation; 0.31 with model-written correct solutions), 0.77 on
+#: held-out injected errors, 0.25 on PRMBench (benchmarks/prm_real_errors.py). The free-text
 #: ``claims`` were worth +0.05 of the real-error F1.
 RECOMMENDED = {"features": "joint,position,checks,claims"}
 HEADS = ("linear", "mlp")
