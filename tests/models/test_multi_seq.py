@@ -11,6 +11,7 @@ import pytest
 from rewardlab import resolve
 from rewardlab.errors import ConfigError, ModelFormatError, NotFittedError, SpecError
 from rewardlab.evaluate.metrics import pair_outcomes
+from rewardlab.models.multi import MultiRewardModel
 from rewardlab.models.multi_seq import MultiSeqRewardModel
 from rewardlab.scoring import route, score_batch
 from tiny_models import one_thread
@@ -103,6 +104,7 @@ def test_save_load_round_trip_is_a_transformers_checkpoint(trained_multi_seq, hh
     # any tool that reads checkpoints sees one labelled logit per attribute
     net = AutoModelForSequenceClassification.from_pretrained(saved)
     assert net.config.id2label == {0: "harmless", 1: "contrary"}
+    assert isinstance(MultiRewardModel.load(saved), MultiSeqRewardModel)
     manifest = json.loads((saved / "rewardlab.json").read_text())
     assert manifest["kind"] == "multi" and manifest["state"]["backbone"] == "seq"
 

@@ -32,8 +32,9 @@ import numpy as np
 
 from rewardlab._validation import check_option
 from rewardlab.data import Dataset, Prompt, last_user_turn, parse_weights
-from rewardlab.errors import ConfigError, DataError, NotFittedError, SpecError
+from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError, SpecError
 from rewardlab.models._module import SaveLoadMixin
+from rewardlab.models._saved import read_manifest
 from rewardlab.models.embedding import EmbeddingRewardModel
 from rewardlab.models.registry import config_from_options, register_kind
 
@@ -404,7 +405,12 @@ class MultiRewardModel(SaveLoadMixin):
     def load(cls, directory: str | Path, manifest: dict[str, Any] | None = None) -> Any:
         """The model saved in ``directory``; a ``multi:seq:`` one is a transformers checkpoint
         with one logit per attribute (``models/multi_seq.py``)."""
-        if manifest is not None and (manifest.get("state") or {}).get("backbone") == "seq":
+        if manifest is None:
+            manifest = read_manifest(directory)
+            if manifest["kind"] != cls.kind:
+                raise ModelFormatError(f"{directory} holds a model of kind "
+                                       f"'{manifest['kind']}', not {cls.kind}:")
+        if (manifest.get("state") or {}).get("backbone") == "seq":
             from rewardlab.models.multi_seq import MultiSeqRewardModel
 
             return MultiSeqRewardModel.load_checkpoint(Path(directory), manifest)
