@@ -69,6 +69,19 @@ def test_eval_html_of_a_plain_model_has_no_such_plot(run_cli, saved, hh_small, t
     assert "<h1>Reward model evaluation" in page and "plot-" not in page
 
 
+def test_api_evaluate_writes_the_page_and_refuses_html_over_the_data(saved, hh_small, tmp_path):
+    from rewardlab import api
+    from rewardlab.errors import OutputError
+
+    data = _write(tmp_path / "d.jsonl", hh_small[1].take(range(8)))
+    api.evaluate(str(saved["multi"]), data, html=tmp_path / "e.html")
+    assert 'id="plot-attributes"' in (tmp_path / "e.html").read_text()
+    before = data.read_text()
+    with pytest.raises(OutputError, match="--html"):
+        api.evaluate(str(saved["multi"]), data, html=data)
+    assert data.read_text() == before
+
+
 def test_audit_report_shows_the_model_views(trained_multi, trained_embed, hh_small):
     config = AuditConfig(probes=("calibration",))
     data = hh_small[1].take(range(8))

@@ -301,13 +301,16 @@ def evaluate(
     data: str | Path | Dataset[Any],
     *,
     json_out: str | Path | None = None,
+    html: str | Path | None = None,
     ties: str = "half",
     format: Task | None = None,
     skip_invalid: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
     limit: int | None = None,
 ) -> PairwiseResult | BestOfNResult | ProcessResult:
-    """Evaluate ``model``; with ``json_out``, write the result as JSON.
+    """Evaluate ``model``; with ``json_out``, write the result as JSON; with ``html``, as one
+    self-contained page (with each attribute's reward distribution for a ``multi:`` model and
+    accuracy against pairs per user for a ``personal:`` one).
 
     Pairwise data gives pairwise accuracy (``PairwiseResult``); best-of-n data with
     ``is_correct`` labels gives best-of-n accuracy beside the oracle, random and majority-vote
@@ -317,6 +320,7 @@ def evaluate(
     valid rows only (a quick look, e.g. at a slow judge).
     """
     check_outputs({"--json": json_out}, {"DATA": data}, skipped_files=True)
+    check_outputs({"--json": json_out, "--html": html}, {"DATA": data})
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
@@ -331,6 +335,10 @@ def evaluate(
     if json_out is not None:
         write_json(json_out, result.to_json())
         report_skipped(dataset.skipped, Path(json_out))
+    if html is not None:
+        from rewardlab._eval_html import write_eval_html
+
+        write_eval_html(result, html)
     return result
 
 

@@ -217,15 +217,10 @@ def evaluate(
     judge: models compare pairs side by side, the chosen response shown first in every other
     pair; --swap asks both orders."""
     on_interrupt(not_written(json_out, html_out))
-    if html_out is not None:  # refused before any work, like --json
-        check_outputs({"--json": json_out, "--html": html_out}, {"DATA": data})
     model = api.judge_options(model, swap=swap, reason=reason)
-    result = api.evaluate(model, data, json_out=json_out, ties=ties.value, format=fmt(format),
-                          skip_invalid=skip_invalid, max_chars=max_chars, limit=limit)
-    if html_out is not None:
-        from rewardlab._eval_html import write_eval_html
-
-        write_eval_html(result, html_out)
+    result = api.evaluate(model, data, json_out=json_out, html=html_out, ties=ties.value,
+                          format=fmt(format), skip_invalid=skip_invalid, max_chars=max_chars,
+                          limit=limit)
     out.print(evaluation_table(result))
     _cli_personal.say_eval_population(result)
     for path in (json_out, html_out):
