@@ -10,10 +10,10 @@ command's own process (GNU time; Ray's workers are separate processes) are repor
 
 A second, smaller file (``--embed-rows``) measures what only ``--ray`` does: near
 duplicates by MiniLM embeddings, searched exactly (every pair of rows) and by sign-random-
-projection LSH candidates, with the flip estimate on a 2,000-row sample; the LSH pass must
-find the same near-duplicate ids as the exact one.
+projection LSH candidates, with the flip estimate on a ``--flip-sample`` row sample; the
+LSH pass must find the same near-duplicate ids as the exact one.
 
-    nice -n 5 .venv/bin/python benchmarks/inspect_ray.py --rows 200000 --embed-rows 6000
+    nice -n 5 .venv/bin/python benchmarks/inspect_ray.py --rows 200000 --embed-rows 3000
 """
 
 from __future__ import annotations
@@ -89,56 +89,57 @@ def _defects(doc: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--embed-rows", type=int, default=6_000)
+    parser.add_argument("--embed-rows", type=int, default=3_000)
+    parser.add_argument("--flip-sample", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    result: dict = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        big = tmp / "big.jsonl"
-        build(big, args.rows)
-        result["file_mb"] = big.stat().st_size / 2**20
-        common = ["inspect", str(big), "--model", "none", "--no-embeddings", "--json"]
-        t_stream, rss_stream = _cli([*common, str(tmp / "s.json"), "--stream"], env)
-        t_ray, rss_ray = _cli([*common, str(tmp / "r.json"), "--ray", "--workers",
-                               str(args.workers)], env)
-        s = json.loads((tmp / "s.json").read_text())
-        r = json.loads((tmp / "r.json").read_text())
-        result["large"] = {
-            "rows": s["rows"], "counts": {k: s[k]["count"] for k in CHECKS},
-            "same_ids_and_confounds": _defects(s) == _defects(r)
-            and s["confounds"] == r["confounds"],
-            "stream_seconds": t_stream, "ray_seconds": t_ray,
-            "stream_peak_rss_mb": rss_stream, "ray_driver_peak_rss_mb": rss_ray,
-            "ray_vs_stream_speed": t_stream / t_ray}
+        if args.rows:
+            big = tmp / "big.jsonl"
+            build(big, args.rows)
+            common = ["inspect", str(big), "--model", "none", "--no-embeddings", "--json"]
+            t_stream, rss_stream = _cli([*common, str(tmp / "s.json"), "--stream"], env)
+            t_ray, rss_ray = _cli([*common, str(tmp / "r.json"), "--ray", "--workers",
+                                   str(args.workers)], env)
+            s = json.loads((tmp / "s.json").read_text())
+            r = json.loads((tmp / "r.json").read_text())
+            emit("inspect_ray_large", workers=args.workers,
+                 file_mb=big.stat().st_size / 2**20, rows=s["rows"],
+                 counts={k: s[k]["count"] for k in CHECKS},
+                 same_ids_and_confounds=_defects(s) == _defects(r)
+                 and s["confounds"] == r["confounds"],
+                 stream_seconds=t_stream, ray_seconds=t_ray,
+                 stream_peak_rss_mb=rss_stream, ray_driver_peak_rss_mb=rss_ray,
+                 ray_vs_stream_speed=t_stream / t_ray,
+                 note="one run; --stream and --ray as rewardlab processes, wall time")
         if args.embed_rows:
             from rewardlab.inspection import InspectConfig, inspect_pairs
 
             small = tmp / "small.jsonl"
             build(small, args.embed_rows)
+            shard_rows = max(100, args.embed_rows // (2 * args.workers))
             runs = {}
             for method in ("exact", "lsh"):
                 start = time.perf_counter()
                 doc = inspect_pairs(small, InspectConfig(
-                    ray=True, workers=args.workers, near_method=method,
+                    ray=True, workers=args.workers, near_method=method, shard_rows=shard_rows,
+                    flip_sample=args.flip_sample,
                     model="embed:minilm" if method == "lsh" else None)).to_json()
                 runs[method] = (time.perf_counter() - start, doc)
             exact, lsh = runs["exact"][1], runs["lsh"][1]
-            result["embeddings"] = {
-                "rows": exact["rows"],
-                "near_duplicates_exact": exact["near_duplicates"]["count"],
-                "near_duplicates_lsh": lsh["near_duplicates"]["count"],
-                "lsh_same_ids_as_exact": exact["near_duplicates"]["ids"]
-                == lsh["near_duplicates"]["ids"],
-                "lsh_note": lsh["near_duplicates"]["note"],
-                "exact_seconds_incl_embedding": runs["exact"][0],
-                "lsh_seconds_incl_flip_estimate": runs["lsh"][0],
-                "flip_rate": lsh["flip_rate"]["estimate"],
-                "flip_ci95": lsh["flip_rate"]["ci95"],
-                "flip_note": [n for n in lsh["notes"] if "sample" in n]}
-    emit("inspect_ray", workers=args.workers, **result,
-         note="one run; --stream and --ray as rewardlab processes, wall time")
+            emit("inspect_ray_embeddings", workers=args.workers, rows=exact["rows"],
+                 near_duplicates_exact=exact["near_duplicates"]["count"],
+                 near_duplicates_lsh=lsh["near_duplicates"]["count"],
+                 lsh_same_ids_as_exact=exact["near_duplicates"]["ids"]
+                 == lsh["near_duplicates"]["ids"],
+                 lsh_note=lsh["near_duplicates"]["note"],
+                 exact_seconds_incl_embedding=runs["exact"][0],
+                 lsh_seconds_incl_flip_estimate=runs["lsh"][0],
+                 flip_rate=lsh["flip_rate"]["estimate"], flip_ci95=lsh["flip_rate"]["ci95"],
+                 flip_note=[n for n in lsh["notes"] if "sample" in n],
+                 note="one run, in-process API calls; embeddings partly from the cache")
 
 
 if __name__ == "__main__":

@@ -168,12 +168,11 @@ class ShardInspector:
         self.encoder = None
         self.directions = srp_directions(seed) if embeddings else None
         if embeddings:
+            import torch
+
             from rewardlab.inspection.report import _encoder
 
             self.encoder = _encoder()
-        if embeddings:
-            import torch
-
             torch.set_num_threads(max(1, threads))
 
     def run(self, plan: dict[str, Any], shard: Any, sample: frozenset[int], max_chars: int
