@@ -88,3 +88,38 @@ def test_bad_starts_are_refused(trained_embed, user_pairs, tmp_path):
         resolve(f"personal:embed:minilm?rank=2&init={plain}").fit(user_pairs)
     with pytest.raises(ConfigError, match="mlp basis"):
         resolve("personal:embed:minilm?head=mlp&init=pca")
+
+
+def test_residual_basis_starts_at_the_linear_fit_and_never_loses_on_its_validation(
+        user_pairs, tmp_path):
+    """``head=residual``: the trunk's output layer starts at zero (step 0 is the linear
+    fit), early stopping keeps the best validation step, and the model saves and loads."""
+    from rewardlab.models._residual_basis import fit_residual
+
+    model = resolve("personal:embed:minilm?rank=2&head=residual&hidden=16&trunk_steps=30"
+                    "&trunk_lr=1e-3").fit(user_pairs)
+    steps = dict(model.trunk_validation_)
+    assert steps[model.trunk_best_step_] == max(steps.values())
+    assert steps[model.trunk_best_step_] >= steps[0]
+    assert evaluate_pairwise(model, user_pairs).per_user["per_user_accuracy_mean"] > 0.7
+    loaded = resolve(str(model.save(tmp_path / "residual")))
+    prompts = [r.prompt for r in user_pairs.records[:4]]
+    replies = [r.chosen for r in user_pairs.records[:4]]
+    np.testing.assert_allclose(loaded.score_users(prompts, replies, ["u2"] * 4)[0],
+                               model.score_users(prompts, replies, ["u2"] * 4)[0], rtol=1e-5)
+    # with zero steps the module is exactly its linear part
+    import torch
+
+    from rewardlab.models._residual_basis import ResidualBasis
+
+    rng = np.random.default_rng(0)
+    module = ResidualBasis(5, 2, 4, 0.0)
+    x = rng.normal(size=(20, 5))
+    users = np.repeat([0, 1], 10)
+    fit = fit_residual(module, x, -x, users, np.arange(20) % 10 >= 8, 2, np.ones((2, 2)),
+                       np.ones(2), prior=1.0, lr=1e-2, weight_decay=0.0, steps=0)
+    assert fit.best_step == 0
+    t = torch.from_numpy(x.astype(np.float32))
+    torch.testing.assert_close(module(t), module.linear(t))
+    with pytest.raises(ConfigError, match="linear alternating fit"):
+        resolve("personal:embed:minilm?head=residual&init=random")

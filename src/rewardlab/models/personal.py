@@ -39,10 +39,14 @@ class PersonalConfig:
     Args:
         encoder: the sentence encoder (``minilm`` or a directory).
         rank: how many basis reward heads.
-        head: ``linear`` (``rank`` linear heads) or ``mlp`` (a shared hidden layer, then
-            ``rank`` outputs).
-        init: where the basis starts. ``auto``: ``pca`` for a linear basis, ``random`` for
-            an MLP. ``pca``: the leading directions of the training users' own mean
+        head: ``linear`` (``rank`` linear heads), ``mlp`` (a shared hidden layer, then
+            ``rank`` outputs, joint AdamW from a random start) or ``residual`` (the linear
+            alternating fit plus a one-hidden-layer ReLU trunk of ``hidden`` units added to
+            its ``rank`` outputs, trained from there jointly with the users' weights and
+            stopped early on the training users' own held-back pairs;
+            ``models._residual_basis``).
+        init: where the basis starts. ``auto``: ``pca`` for a linear or residual basis,
+            ``random`` for an MLP. ``pca``: the leading directions of the training users' own mean
             preference directions (``models._lowrank.pca_basis``), then alternating
             minimisation to convergence (``fit_lowrank``). A ``multi:`` model (a directory
             or spec): its attribute heads, distilled into linear directions, start the basis
@@ -55,6 +59,11 @@ class PersonalConfig:
         rounds: at most this many weights/basis rounds of the alternating fit; it stops
             earlier when the objective changes by less than 1e-4 (relative) in a round.
         hidden, dropout: the MLP's width and dropout.
+        trunk_steps, trunk_lr: ``head=residual``: at most this many full-batch AdamW steps
+            of the trunk (validation every 10; the best step is kept, 0 included), and
+            their learning rate (``weight_decay`` is the trunk's decay).
+        val_fraction: ``head=residual``: the share of each training user's pairs (their
+            last ones) held back from both stages to choose the step.
         prior: λ, how strongly a user's weights are pulled towards the population's, in
             training and when a new user is fitted (a user with few pairs stays near it;
             with many, their own pairs decide).
@@ -74,6 +83,9 @@ class PersonalConfig:
     basis_l2: float = 1000.0
     rounds: int = 30
     hidden: int = 256
+    trunk_steps: int = 100
+    trunk_lr: float = 1e-4
+    val_fraction: float = 0.2
     dropout: float = 0.1
     prior: float = 1.0
     epochs: int = 30
@@ -87,11 +99,18 @@ class PersonalConfig:
     def __post_init__(self) -> None:
         owner = "PersonalConfig"
         check_int(owner, "rank", self.rank)
-        check_option(owner, "head", self.head, ("linear", "mlp"))
+        check_option(owner, "head", self.head, ("linear", "mlp", "residual"))
         check_int(owner, "hidden", self.hidden)
         check_positive(owner, "prior", self.prior)
         check_positive(owner, "basis_l2", self.basis_l2, allow_zero=True)
         check_int(owner, "rounds", self.rounds)
+        check_int(owner, "trunk_steps", self.trunk_steps, minimum=0)
+        check_positive(owner, "trunk_lr", self.trunk_lr)
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"{owner}: val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.head == "residual" and self.init == "random":
+            raise ConfigError("head=residual starts from the linear alternating fit; "
+                              "init=random is for head=mlp")
         if self.head == "mlp" and self.init not in ("auto", "random"):
             raise ConfigError(f"init={self.init} starts a linear basis; an mlp basis trains "
                               "from a random start (init=random or auto)")
@@ -219,6 +238,10 @@ class PersonalRewardModel(SaveLoadMixin):
         from rewardlab.models._head_io import build_head
 
         cfg = self.config
+        if cfg.head == "residual":
+            from rewardlab.models._residual_basis import ResidualBasis
+
+            return ResidualBasis(dim, cfg.rank, cfg.hidden, cfg.dropout)
         head = build_head(cfg, dim)
 
         last = head if isinstance(head, torch.nn.Linear) else head[-1]
@@ -245,14 +268,18 @@ class PersonalRewardModel(SaveLoadMixin):
         mean, scale = feats.mean(axis=0), feats.std(axis=0) + 1e-6
         x = ((feats - mean) / scale).astype(np.float32)
         cfg = self.config
-        init = cfg.init if cfg.init != "auto" else ("pca" if cfg.head == "linear" else "random")
+        init = cfg.init if cfg.init != "auto" else ("random" if cfg.head == "mlp" else "pca")
         if init == "random":
             basis, population, fitted = self._fit_joint(x, index, len(users))
         else:
             start = None
             if init != "pca":
                 start = self._basis_from_heads(init, records, x, index, len(users))
-            basis, population, fitted = self._fit_alternating(x, index, len(users), start)
+            if cfg.head == "residual":
+                basis, population, fitted = self._fit_residual(x, index, len(users), start)
+            else:
+                basis, population, fitted = self._fit_alternating(x, index, len(users),
+                                                                  start)
         self.basis_ = basis
         self.feature_mean_ = mean.astype(np.float32)
         self.feature_scale_ = scale.astype(np.float32)
@@ -284,6 +311,46 @@ class PersonalRewardModel(SaveLoadMixin):
             basis.bias.zero_()
         basis.eval()
         return basis, fit.population, fit.weights
+
+    def _fit_residual(self, x: np.ndarray, index: np.ndarray, n_users: int,
+                      start: np.ndarray | None) -> tuple[Any, np.ndarray, np.ndarray]:
+        """``head=residual``: the linear alternating fit on each user's first pairs, then
+        the trunk (``fit_residual``), its step chosen on their last ``val_fraction``."""
+        import torch
+
+        from rewardlab.models._lowrank import fit_lowrank
+        from rewardlab.models._residual_basis import fit_residual
+        from rewardlab.train.loop import one_torch_thread
+
+        cfg = self.config
+        n = len(x) // 2
+        counts = np.bincount(index, minlength=n_users)
+        position = np.zeros(n, dtype=np.int64)
+        seen = np.zeros(n_users, dtype=np.int64)
+        for i, u in enumerate(index):
+            position[i] = seen[u]
+            seen[u] += 1
+        held = np.where(counts >= 2, np.maximum(1, np.round(cfg.val_fraction * counts)), 0)
+        val = position >= counts[index] - held[index]
+        train = ~val
+        with one_torch_thread():
+            fit = fit_lowrank(x[:n][train].astype(np.float64) - x[n:][train], index[train],
+                              n_users, rank=cfg.rank, prior=cfg.prior, l2=cfg.basis_l2,
+                              init=start, rounds=cfg.rounds)
+            basis = self._build_basis(x.shape[1])
+            with torch.no_grad():
+                basis.linear.weight.copy_(torch.from_numpy(fit.basis.T.astype(np.float32)))
+                basis.linear.bias.zero_()
+            trunk = fit_residual(basis, x[:n], x[n:], index, val, n_users, fit.weights,
+                                 fit.population, prior=cfg.prior, lr=cfg.trunk_lr,
+                                 weight_decay=cfg.weight_decay, steps=cfg.trunk_steps,
+                                 seed=cfg.seed)
+        self.history_ = fit.history
+        self.converged_ = fit.converged
+        self.trunk_validation_ = trunk.validation
+        self.trunk_best_step_ = trunk.best_step
+        assert trunk.weights is not None and trunk.population is not None
+        return basis, trunk.population, trunk.weights
 
     def _basis_from_heads(self, spec: str, records: Sequence[Any], x: np.ndarray,
                           index: np.ndarray, n_users: int) -> np.ndarray:
