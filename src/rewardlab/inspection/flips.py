@@ -37,9 +37,11 @@ only the two posteriors, never a known rate. Its weakness: the mixture's spread 
 include its bias (model errors counted as flips), so on human labels, where a frozen-encoder
 head is often wrong, it selects a figure that is an upper bound on annotator error more than
 an estimate of it. Measured with labels from a fixed ``embed:minilm`` (``benchmarks/
-README.md``): profile 0.005/0.091/0.192/0.214/0.255 and mixture 0.096/0.140/0.196/0.298/0.340
-at 0/10/20/30/40% flips; the rule picks 0.005/0.140/0.196/0.298/0.340 (within 4 points at
-0–30%, 6 too low at 40%). When both posteriors are wide and disagree, the data cannot tell a
+README.md``): profile 0.007/0.091/0.192/0.215/0.256 and mixture 0.096/0.143/0.215/0.298/0.340
+at 0/10/20/30/40% flips; the rule picks 0.007/0.143/0.215/0.298/0.340 (within 4.3 points at
+0–30%, 6 too low at 40%). On real HH with flips added it picks the mixture at 0–30% and is
+not monotone at 40% (0.329, then 0.246, both posteriors flat); the profile alone is.
+When both posteriors are wide and disagree, the data cannot tell a
 weak model from noisy labels. (Tried and not shipped: the product of the two likelihoods —
 7 points too high at 0%; a method-of-moments estimate from peer–peer and peer–label sign
 agreement assuming conditionally independent peer errors — 17 points too high at 0%, because
