@@ -62,6 +62,8 @@ def main() -> None:
                       "error": round(est.estimate - rate, 4),
                       "agreement": round(est.agreement, 4),
                       "peer_agreement": round(est.peer_agreement, 4),
+                      "selected": est.selected,
+                      "profile": est.profile["estimate"],
                       "noise_limited": est.noise_limited["estimate"],
                       "noise_limited_ci95": est.noise_limited["ci95"]})
     # 2. real HH labels plus injected flips
@@ -75,6 +77,8 @@ def main() -> None:
                      "implied_base_rate": round(implied, 4),
                      "agreement": round(est.agreement, 4),
                      "peer_agreement": round(est.peer_agreement, 4),
+                     "selected": est.selected,
+                     "profile": est.profile["estimate"],
                      "noise_limited": est.noise_limited["estimate"],
                      "noise_limited_ci95": est.noise_limited["ci95"]})
     estimates = [row["estimate"] for row in real]
@@ -83,10 +87,13 @@ def main() -> None:
         "known_truth": known,
         "max_abs_error": round(max(abs(row["error"]) for row in known), 4),
         "within_5_points": all(abs(row["error"]) <= 0.05 for row in known),
+        "profile_max_abs_error": round(max(abs(row["profile"] - row["injected"])
+                                           for row in known), 4),
         "noise_limited_max_abs_error": round(max(abs(row["noise_limited"] - row["injected"])
                                                  for row in known), 4),
         "real_hh": real,
         "monotone": all(b > a for a, b in pairwise(estimates)),
+        "profile_monotone": all(b["profile"] > a["profile"] for a, b in pairwise(real)),
         "implied_base_rate_median": round(float(np.median(
             [row["implied_base_rate"] for row in real])), 4),
         "seconds": round(time.perf_counter() - start, 1)}))

@@ -26,11 +26,29 @@ flat and its maximum jumps between 0 and ½ from one data set to the next (measu
 free), ``s = −1`` for a flipped label, ``e`` Gaussian noise of the spread the peers measured.
 With the noise known, a flip mirrors ``t`` while noise only blurs it, which pins ε where the
 first estimate's profile is flat; but it assumes the models' *expected* margin has the clean
-label's sign, so every systematic model error counts as a flip. Measured with labels from a
-fixed ``embed:minilm`` (``benchmarks/README.md``): the first estimate is within a point at
-0–20% flips and 9 and 14 points too low at 30 and 40%; the second is 10 and 4 points too high
-at 0 and 10%, within 2 at 20–30% and 6 too low at 40%. When the two disagree, the data
-cannot tell a weak model from noisy labels.
+label's sign, so every systematic model error counts as a flip.
+
+**Which one is reported** (``selected``): the one whose posterior over ε has the smaller
+standard deviation; both are in the JSON. Why: each is a posterior mean under its own model
+of the margins, and the profile's posterior is narrow exactly where its assumption holds
+well (a confident model, little noise: it pins ε near 0), while at heavy noise it goes flat
+and the mixture, which uses the peers' measured noise, is the sharper one. The rule reads
+only the two posteriors, never a known rate. Its weakness: the mixture's spread does not
+include its bias (model errors counted as flips), so on human labels, where a frozen-encoder
+head is often wrong, it selects a figure that is an upper bound on annotator error more than
+an estimate of it. Measured with labels from a fixed ``embed:minilm`` (``benchmarks/
+README.md``): profile 0.007/0.091/0.192/0.215/0.256 and mixture 0.096/0.143/0.215/0.298/0.340
+at 0/10/20/30/40% flips; the rule picks 0.007/0.143/0.215/0.298/0.340 (within 4.3 points at
+0–30%, 6 too low at 40%). On real HH with flips added it picks the mixture at 0–30% and is
+not monotone at 40% (0.329, then 0.246, both posteriors flat); the profile alone is.
+When both posteriors are wide and disagree, the data cannot tell a
+weak model from noisy labels. (Tried and not shipped: the product of the two likelihoods —
+7 points too high at 0%; a method-of-moments estimate from peer–peer and peer–label sign
+agreement assuming conditionally independent peer errors — 17 points too high at 0%, because
+peers trained on the same distribution share their mistakes; linear heads on top-k principal
+components with k and the ridge chosen by held-out profile likelihood — clean agreement 0.79
+at 0% but the selected k jumps between configurations whose estimates differ by 7 points at
+30%, and the likelihood-weighted average of them gives 0.21 at 30%.)
 
 **Assumptions.** (1) Flips are symmetric and independent of the pair (random label noise).
 (2) The clean preference is close to deterministic where the model is most confident: ε is
@@ -70,6 +88,11 @@ MIXTURE_METHOD = ("the same margins as a symmetric mixture d = s*t + e: t >= 0 f
                   "(nonparametric), s = -1 with probability eps, noise e of the spread the "
                   "two peers' disagreement measures; assumes the models' expected margin has "
                   "the clean label's sign, so any systematic model error counts as flips")
+
+
+SELECTED_METHOD = ("the narrower-posterior of two estimates on cross-fitted peer-mean margins: "
+                   "the profile likelihood P(label) = eps + (1-2eps) sigmoid(a*d) and the "
+                   "peer-noise mixture d = s*t + e ('selected' names which; both are listed)")
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -133,8 +156,9 @@ class FlipEstimate:
     """The estimated share of flipped labels, its 95% interval and how it was reached.
 
     ``margins``: each pair's held-out margin (the mean of its two peers'); ``temperature``:
-    the fitted ``a``; ``noise_limited``: the second estimate, from the peer-noise mixture
-    (``mixture_flip_rate``), with its interval and the spread of the margins' noise."""
+    the fitted ``a``; ``profile`` and ``noise_limited``: the two estimates (profile
+    likelihood; peer-noise mixture, ``mixture_flip_rate``) with their intervals and posterior
+    spreads; ``selected``: which of them ``estimate`` reports (the narrower posterior)."""
 
     estimate: float
     ci95: tuple[float, float]
@@ -146,6 +170,8 @@ class FlipEstimate:
     model: str
     peer_agreement: float | None = None
     noise_limited: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    selected: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -155,6 +181,10 @@ class FlipEstimate:
             "cross_fitted_agreement": round(self.agreement, 4)}
         if self.peer_agreement is not None:
             doc["peer_agreement"] = round(self.peer_agreement, 4)
+        if self.selected is not None:
+            doc["selected"] = self.selected
+        if self.profile is not None:
+            doc["profile"] = self.profile
         if self.noise_limited is not None:
             doc["noise_limited"] = self.noise_limited
         return doc
@@ -174,6 +204,17 @@ def profile_flip_rate(margins: np.ndarray, *, grid: int = 99
         >>> round(est, 1), lo < 0.2 < hi
         (0.2, True)
     """
+    eps, w, temps = _profile_posterior(margins, grid)
+    mean = float((w * eps).sum())
+    cdf = np.cumsum(w)
+    lo = float(eps[min(grid - 1, int(np.searchsorted(cdf, 0.025)))])
+    hi = float(eps[min(grid - 1, int(np.searchsorted(cdf, 0.975)))])
+    return mean, (lo, hi), float(temps[int(np.argmin(np.abs(eps - mean)))])
+
+
+def _profile_posterior(margins: np.ndarray, grid: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(eps grid, posterior weights, temperature per grid point in the margins' units)``."""
     from scipy.optimize import minimize_scalar
 
     z, scale = _standardised(margins)
@@ -184,12 +225,7 @@ def profile_flip_rate(margins: np.ndarray, *, grid: int = 99
                               bounds=(np.log(1e-3), np.log(1e3)), method="bounded")
         ll[i], temps[i] = -res.fun, np.exp(res.x)
     w = np.exp(ll - ll.max())
-    w /= w.sum()
-    mean = float((w * eps).sum())
-    cdf = np.cumsum(w)
-    lo = float(eps[min(grid - 1, int(np.searchsorted(cdf, 0.025)))])
-    hi = float(eps[min(grid - 1, int(np.searchsorted(cdf, 0.975)))])
-    return mean, (lo, hi), float(temps[int(np.argmin(np.abs(eps - mean)))]) / scale
+    return eps, w / w.sum(), temps / scale
 
 
 def cross_fitted_margins(make_model: Callable[[int], Any], data: Dataset[PairRecord], *,
@@ -280,6 +316,7 @@ class MixtureFit:
     mle: float
     flip_probability: np.ndarray
     noise_sd: float
+    sd: float = float("nan")  # posterior standard deviation of ε
 
 
 def mixture_flip_rate(margins: np.ndarray, noise_sd: np.ndarray | float, *, grid: int = 50,
@@ -335,7 +372,7 @@ def mixture_flip_rate(margins: np.ndarray, noise_sd: np.ndarray | float, *, grid
     post = np.full(len(ok), np.nan)
     post[ok] = flip
     return MixtureFit(estimate=mean, ci95=(lo, hi), mle=float(eps[best]), flip_probability=post,
-                      noise_sd=unit)
+                      noise_sd=unit, sd=float(np.sqrt((p * (eps - mean) ** 2).sum())))
 
 
 def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecord], *,
@@ -352,19 +389,34 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
                           f"training pairs; {data.source} has too few distinct prompts for "
                           f"that with {folds} folds")
     margins = (a + b) / 2
-    eps, (lo, hi), temp = profile_flip_rate(margins[ok])
+    grid = 99
+    eps_grid, w, temps = _profile_posterior(margins[ok], grid)
+    p_mean = float((w * eps_grid).sum())
+    p_sd = float(np.sqrt((w * (eps_grid - p_mean) ** 2).sum()))
+    cdf = np.cumsum(w)
+    p_ci = (float(eps_grid[min(grid - 1, int(np.searchsorted(cdf, 0.025)))]),
+            float(eps_grid[min(grid - 1, int(np.searchsorted(cdf, 0.975)))]))
     sd = np.full(len(margins), np.nan)
     for k in np.unique(fold[ok]):
         here = ok & (fold == k)
         # Var((a + b) / 2) = (Var a + Var b) / 4 = E(a - b)^2 / 4 for independent peers
         sd[here] = max(float(np.sqrt(np.mean((a[here] - b[here]) ** 2) / 4)), 1e-12)
     mix = mixture_flip_rate(margins, sd)
+    # the selection rule: report the estimate whose posterior is narrower (see the module
+    # docstring); the other is kept in the JSON
+    use_mix = mix.sd < p_sd
+    eps, (lo, hi) = (mix.estimate, mix.ci95) if use_mix else (p_mean, p_ci)
+    temp = float(temps[int(np.argmin(np.abs(eps_grid - eps)))])
     m = margins[ok]
     return FlipEstimate(
-        estimate=eps, ci95=(lo, hi), method=METHOD, temperature=temp, margins=margins,
+        estimate=eps, ci95=(lo, hi), method=SELECTED_METHOD, temperature=temp, margins=margins,
         agreement=float(((m > 0) + 0.5 * (m == 0)).mean()), folds=folds, model=model_name,
         peer_agreement=float((np.sign(a[ok]) == np.sign(b[ok])).mean()),
         noise_limited={"estimate": round(mix.estimate, 4),
                        "ci95": [round(mix.ci95[0], 4), round(mix.ci95[1], 4)],
+                       "posterior_sd": round(mix.sd, 4),
                        "signal_to_noise": round(float(np.std(m) / np.median(sd[ok])), 3),
-                       "method": MIXTURE_METHOD})
+                       "method": MIXTURE_METHOD},
+        profile={"estimate": round(p_mean, 4), "ci95": [round(p_ci[0], 4), round(p_ci[1], 4)],
+                 "posterior_sd": round(p_sd, 4), "method": METHOD},
+        selected="noise_limited" if use_mix else "profile")
