@@ -52,6 +52,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """This process's user + system CPU time: a loaded machine stretches wall time, this
+    much less (the ratio by CPU time is the one to read under load)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _trl_trainer(train, epochs: int, output_dir: str, seed: int = 0):
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -96,9 +103,9 @@ def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None,
         tokens = sum(len(c) + len(r) for c, r in zip(trainer.train_dataset["chosen_ids"],
                                                      trainer.train_dataset["rejected_ids"],
                                                      strict=True))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         trainer.train()
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     model.eval()
     tokenizer.truncation_side = "left"
 
@@ -115,6 +122,7 @@ def run_trl(pairs: int, test: int, epochs: int, keep: str | None = None,
     rejected = score([_text(r.prompt, r.rejected) for r in held_out.records])
     return {"trained_pairs": trained_pairs, "given_pairs": len(train), "seconds": seconds,
             "pairs_per_second": trained_pairs * epochs / seconds,
+            "cpu_seconds": cpu, "pairs_per_cpu_second": trained_pairs * epochs / cpu,
             "tokens_per_second": tokens * epochs / seconds,
             "held_out_accuracy": pairwise_accuracy(chosen, rejected),
             "peak_rss_mb": _peak_rss_mb()}
@@ -130,11 +138,12 @@ def run_rewardlab(pairs: int, test: int, epochs: int, keep: str | None = None,
     prompts = [r.prompt for r in train.records]
     tokens = sum(len(e.input_ids) for side in ("chosen", "rejected")
                  for e in model.encode(prompts, [getattr(r, side) for r in train.records]))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     model.fit(train)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     return {"trained_pairs": len(train), "given_pairs": len(train), "seconds": seconds,
             "pairs_per_second": len(train) * epochs / seconds,
+            "cpu_seconds": cpu, "pairs_per_cpu_second": len(train) * epochs / cpu,
             "tokens_per_second": tokens * epochs / seconds,
             "held_out_accuracy": evaluate_pairwise(model, held_out).overall.accuracy,
             "peak_rss_mb": _peak_rss_mb()}
@@ -189,6 +198,9 @@ def main() -> None:
          rewardlab={k: v if isinstance(v, list) else round(v, 4) for k, v in ours.items()},
          trl={k: v if isinstance(v, list) else round(v, 4) for k, v in trl.items()},
          pairs_per_second_ratio=round(ours["pairs_per_second"] / trl["pairs_per_second"], 2),
+         pairs_per_cpu_second_ratio=round(ours["pairs_per_cpu_second"]
+                                          / trl["pairs_per_cpu_second"], 2),
+         load_average=round(os.getloadavg()[0], 2),
          tokens_per_second_ratio=round(ours["tokens_per_second"] / trl["tokens_per_second"],
                                        2),
          accuracy_gap_points=round(100 * (ours["held_out_accuracy"]
