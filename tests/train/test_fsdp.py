@@ -9,52 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _two_workers import WEIGHT_TOLERANCE, max_weight_diff, seq_spec, two_workers
 
 from rewardlab import api, resolve
 from rewardlab.errors import ModelFormatError, TrainingError
 from rewardlab.train.workers import run_local
 
-#: as in test_workers.py: the sums differ from one process's in float rounding only
-WEIGHT_TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> str:
-    from tiny_models import tiny_bert
-
-    return str(tiny_bert(tmp_path_factory.mktemp("tiny") / "bert"))
-
-
-@pytest.fixture
-def one_thread():
-    from tiny_models import one_thread
-
-    with one_thread():
-        yield
-
-
-def _spec(path: str, **options) -> str:
-    settings = {"max_length": 32, "batch_size": 4, "epochs": 1, "lr": 1e-4,
-                "precision": "fp32", **options}
-    return f"seq:{path}?" + "&".join(f"{k}={v}" for k, v in settings.items())
-
-
-def _two_workers(target=None, **extra):
-    def launch(real_target, payload):
-        run_local(target or real_target, {**payload, **extra}, workers=2)
-    return launch
-
-
-def _max_diff(a, b) -> float:
-    sa, sb = a.network.state_dict(), b.network.state_dict()
-    assert sa.keys() == sb.keys()
-    return max(float((sa[k] - sb[k]).abs().max()) for k in sa)
-
 
 def test_the_model_is_sharded_per_transformer_layer(tiny) -> None:
     from rewardlab.train.fsdp import layer_classes
 
-    assert layer_classes(resolve(_spec(tiny)).network) == {"BertEmbeddings", "BertLayer"}
+    assert layer_classes(resolve(seq_spec(tiny)).network) == {"BertEmbeddings", "BertLayer"}
 
 
 @pytest.mark.parametrize("n_pairs", [16, 9])  # equal shards; a last batch of 1 pair
@@ -72,11 +37,11 @@ def test_fsdp_workers_reach_the_weights_of_one(tiny, hh_small, one_thread, n_pai
                     for r in range(2))
 
     data, held_out = hh_small[0].take(range(n_pairs)), hh_small[1].take(range(6))
-    one = resolve(_spec(tiny)).fit(data, eval_data=held_out)
+    one = resolve(seq_spec(tiny)).fit(data, eval_data=held_out)
     # scoring the held-out pairs is a collective under FSDP: every worker evaluates
-    two = resolve(_spec(tiny)).fit(data, eval_data=held_out, workers=2, launcher=launch,
+    two = resolve(seq_spec(tiny)).fit(data, eval_data=held_out, workers=2, launcher=launch,
                                    strategy="fsdp")
-    assert _max_diff(one, two) <= WEIGHT_TOLERANCE
+    assert max_weight_diff(one, two) <= WEIGHT_TOLERANCE
     # each worker held about half the trained weights, their gradients and AdamW moments
     trained = sum(p.numel() for p in one.network.parameters() if p.requires_grad)
     for rank in held:
@@ -97,18 +62,18 @@ def test_a_checkpoint_resumes_across_worker_counts_and_strategies(
     from _planted import stop_after_checkpoint
 
     data = hh_small[0].take(range(15))  # 4 steps
-    spec = _spec(tiny, checkpoint_every=1)
+    spec = seq_spec(tiny, checkpoint_every=1)
     full = resolve(spec).fit(data)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(TrainingError, match="planted stop"):
         resolve(spec).fit(data, checkpoint_dir=ckpt, workers=2, strategy=first,
-                          launcher=_two_workers(stop_after_checkpoint, stop_at=2))
+                          launcher=two_workers(stop_after_checkpoint, stop_at=2))
     if then is None:
         resumed = resolve(spec).fit(data, checkpoint_dir=ckpt, resume=True)
     else:
         resumed = resolve(spec).fit(data, checkpoint_dir=ckpt, resume=True, workers=2,
-                                    strategy=then, launcher=_two_workers())
-    assert _max_diff(full, resumed) <= WEIGHT_TOLERANCE
+                                    strategy=then, launcher=two_workers())
+    assert max_weight_diff(full, resumed) <= WEIGHT_TOLERANCE
     assert [h["accuracy"] for h in resumed.history_] == [h["accuracy"] for h in full.history_]
 
 
@@ -124,7 +89,7 @@ def test_lora_on_a_decoder_with_fsdp_saves_merges_and_reloads(hh_small, tmp_path
     from tiny_models import tiny_decoder
 
     lm = str(tiny_decoder(tmp_path / "lm", "llama"))
-    spec = _spec(lm, lora=8, lr=1e-2, max_length=48)
+    spec = seq_spec(lm, lora=8, lr=1e-2, max_length=48)
     data = hh_small[0].take(range(9))
     one = resolve(spec).fit(data)
     result = api.train(spec, data, out=tmp_path / "rm", workers=2, strategy="fsdp")
@@ -155,7 +120,7 @@ def finished_checkpoint(tiny, first_eight, tmp_path_factory):
     """The checkpoint a one-process run leaves at its end (``fit`` keeps it), of the run
     ``rewardlab train bundled:hh_harmless --limit 8`` makes."""
     ckpt = tmp_path_factory.mktemp("finished") / "rm.checkpoints"
-    resolve(_spec(tiny)).fit(first_eight, checkpoint_dir=ckpt)
+    resolve(seq_spec(tiny)).fit(first_eight, checkpoint_dir=ckpt)
     return ckpt
 
 
@@ -176,7 +141,7 @@ def test_a_checkpoint_of_another_model_is_refused_naming_the_file(
     name = next(k for k in weights if k.endswith("word_embeddings.weight"))
     weights[name] = weights[name][:, :16].contiguous()  # a narrower model's table
     save_file(weights, str(ckpt / "weights.safetensors"))
-    result = run_cli("train", "bundled:hh_harmless", "--model", _spec(tiny), "--limit", "8",
+    result = run_cli("train", "bundled:hh_harmless", "--model", seq_spec(tiny), "--limit", "8",
                      "--resume", "--out", out)
     assert result.code == 2, result.err
     message = " ".join(result.err.split())  # the console wraps long lines
@@ -197,7 +162,7 @@ def test_optimiser_state_that_does_not_fit_is_refused_naming_the_file(
     torch.save(saved, ckpt / "optimizer.pt")
     with pytest.raises(ModelFormatError, match=r"optimizer\.pt does not fit this model .*"
                                                r"optimiser state is for other parameters"):
-        resolve(_spec(tiny)).fit(first_eight, checkpoint_dir=ckpt, resume=True)
+        resolve(seq_spec(tiny)).fit(first_eight, checkpoint_dir=ckpt, resume=True)
 
 
 def test_qlora_with_fsdp_is_refused_with_the_alternative(tiny, hh_small) -> None:
@@ -207,5 +172,5 @@ def test_qlora_with_fsdp_is_refused_with_the_alternative(tiny, hh_small) -> None
     model = SequenceRewardModel(path=tiny, lora=8, load_in_4bit=True)  # not loaded: no GPU
     with pytest.raises(ConfigError, match=r"load_in_4bit cannot be combined with --strategy "
                                           r"fsdp.*use --strategy ddp"):
-        model.fit(hh_small[0].take(range(4)), workers=2, launcher=_two_workers(),
+        model.fit(hh_small[0].take(range(4)), workers=2, launcher=two_workers(),
                   strategy="fsdp")

@@ -11,55 +11,18 @@ import functools
 
 import numpy as np
 import pytest
+from _two_workers import WEIGHT_TOLERANCE, max_weight_diff, seq_spec, two_workers
 
 from rewardlab import api, resolve
 from rewardlab.errors import CapabilityError, ConfigError, TrainingError
-from rewardlab.train.workers import run_local
-
-#: Largest weight difference allowed between 1 and N workers: the sums differ in rounding
-#: only (float32 ~1e-7 relative per step, amplified by AdamW where a gradient is ~0).
-WEIGHT_TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> str:
-    from tiny_models import tiny_bert
-
-    return str(tiny_bert(tmp_path_factory.mktemp("tiny") / "bert"))
-
-
-@pytest.fixture
-def one_thread():
-    from tiny_models import one_thread
-
-    with one_thread():
-        yield
-
-
-def _spec(tiny: str, **options) -> str:
-    settings = {"max_length": 32, "batch_size": 4, "epochs": 1, "lr": 1e-4,
-                "precision": "fp32", **options}
-    return f"seq:{tiny}?" + "&".join(f"{k}={v}" for k, v in settings.items())
-
-
-def _two_workers(target=None, **extra):
-    def launch(real_target, payload):
-        run_local(target or real_target, {**payload, **extra}, workers=2)
-    return launch
-
-
-def _max_diff(a, b) -> float:
-    sa, sb = a.network.state_dict(), b.network.state_dict()
-    assert sa.keys() == sb.keys()
-    return max(float((sa[k] - sb[k]).abs().max()) for k in sa)
 
 
 @pytest.mark.parametrize("n_pairs", [16, 15])  # equal shards; unequal (odd last batch)
 def test_two_workers_reach_the_weights_of_one(tiny, hh_small, one_thread, n_pairs) -> None:
     data = hh_small[0].take(range(n_pairs))
-    one = resolve(_spec(tiny)).fit(data)
-    two = resolve(_spec(tiny)).fit(data, workers=2, launcher=_two_workers())
-    assert _max_diff(one, two) <= WEIGHT_TOLERANCE
+    one = resolve(seq_spec(tiny)).fit(data)
+    two = resolve(seq_spec(tiny)).fit(data, workers=2, launcher=two_workers())
+    assert max_weight_diff(one, two) <= WEIGHT_TOLERANCE
     for h1, h2 in zip(one.history_, two.history_, strict=True):
         assert h2["accuracy"] == h1["accuracy"]  # metrics of the whole batch, from rank 0
         assert h2["loss"] == pytest.approx(h1["loss"], abs=1e-6)
@@ -70,21 +33,21 @@ def test_a_checkpoint_of_two_workers_resumes_on_one(tiny, hh_small, tmp_path, on
     from _planted import stop_after_checkpoint
 
     data = hh_small[0].take(range(15))  # 4 steps
-    spec = _spec(tiny, checkpoint_every=1)
-    full = resolve(spec).fit(data, workers=2, launcher=_two_workers())
+    spec = seq_spec(tiny, checkpoint_every=1)
+    full = resolve(spec).fit(data, workers=2, launcher=two_workers())
     ckpt = tmp_path / "ckpt"
     with pytest.raises(TrainingError, match="planted stop"):
         resolve(spec).fit(data, checkpoint_dir=ckpt, workers=2,
-                          launcher=_two_workers(stop_after_checkpoint, stop_at=2))
+                          launcher=two_workers(stop_after_checkpoint, stop_at=2))
     resumed = resolve(spec).fit(data, checkpoint_dir=ckpt, resume=True)  # one process
-    assert _max_diff(full, resumed) <= WEIGHT_TOLERANCE
+    assert max_weight_diff(full, resumed) <= WEIGHT_TOLERANCE
     assert [h["accuracy"] for h in resumed.history_] == [h["accuracy"] for h in full.history_]
 
 
 def test_more_workers_than_pairs_is_refused(tiny, hh_small) -> None:
     with pytest.raises(ConfigError, match=r"--workers 5 is more than the 4 training pairs"):
-        resolve(_spec(tiny)).fit(hh_small[0].take(range(4)), workers=5,
-                                 launcher=_two_workers())
+        resolve(seq_spec(tiny)).fit(hh_small[0].take(range(4)), workers=5,
+                                 launcher=two_workers())
 
 
 def test_kinds_that_cannot_train_distributed_are_named(hh_small, tmp_path) -> None:
@@ -116,10 +79,10 @@ def test_ray_train_workers_reach_the_weights_of_one(tiny, hh_small, one_thread) 
     from rewardlab.scale import run_ray
 
     data = hh_small[0].take(range(15))
-    one = resolve(_spec(tiny)).fit(data)
-    on_ray = resolve(_spec(tiny)).fit(
+    one = resolve(seq_spec(tiny)).fit(data)
+    on_ray = resolve(seq_spec(tiny)).fit(
         data, workers=2, launcher=functools.partial(run_ray, workers=2, threads=1))
-    assert _max_diff(one, on_ray) <= WEIGHT_TOLERANCE
+    assert max_weight_diff(one, on_ray) <= WEIGHT_TOLERANCE
 
 
 @pytest.mark.slow
@@ -131,7 +94,7 @@ def test_the_cli_trains_on_two_workers(tiny, tmp_path) -> None:
     out = tmp_path / "rm"
     proc = subprocess.run(
         [sys.executable, "-m", "rewardlab.cli", "train", "bundled:hh_harmless", "--model",
-         _spec(tiny, epochs=1), "--limit", "9", "--workers", "2", "--out", str(out)],
+         seq_spec(tiny, epochs=1), "--limit", "9", "--workers", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "trained" in proc.stdout and np.isfinite(resolve(str(out)).score(["hi"], ["yo"])).all()

@@ -44,6 +44,7 @@ from rewardlab._validation import check_int, check_option, check_positive, check
 from rewardlab.data import Dataset, Prompt, render_prompt, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._encoder import quiet_transformers
+from rewardlab.models._lora import wrap_with_lora
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import StepScorer
 from rewardlab.models.registry import config_from_options, register_kind
@@ -289,33 +290,12 @@ class SeqProcessRewardModel(StepScorer):
         """peft adapters on the linear layers, the two-label head trained and saved in full
         (``modules_to_save``: a head left at its random init would score noise), initialised
         from ``seed``."""
-        import torch
-
-        from rewardlab.errors import MissingDependencyError
-
-        try:
-            from peft import LoraConfig, TaskType, get_peft_model
-        except ImportError:
-            raise MissingDependencyError("LoRA needs peft: pip install peft") from None
         if hasattr(self.network, "peft_config"):
             return
-        c, net = self.config, self.network
+        net = self.network
         heads = sorted({name.split(".")[0] for name, _ in net.named_parameters()
                         if _is_head_key(name)})
-        targets: str | list[str] = ("all-linear" if c.lora_targets == "all-linear"
-                                    else c.lora_targets.split(","))
-        lora = LoraConfig(task_type=TaskType.TOKEN_CLS, r=c.lora, lora_alpha=c.lora_alpha,
-                          lora_dropout=c.lora_dropout, target_modules=targets,
-                          modules_to_save=heads)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
-            try:
-                self._net = get_peft_model(net, lora)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"lora={c.lora} cannot wrap {c.path}: no module matches the LoRA targets "
-                    f"{c.lora_targets!r} ({exc}); set lora_targets to names of its linear "
-                    "layers (e.g. q_proj,v_proj) or train without lora") from None
+        self._net = wrap_with_lora(net, self.config, "TOKEN_CLS", heads)
 
     # --- scoring -------------------------------------------------------------------------
 

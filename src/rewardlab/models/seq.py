@@ -33,6 +33,7 @@ from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs, requ
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._encoder import ENCODER_ALIASES, quiet_transformers, resolve_encoder_path
 from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
+from rewardlab.models._lora import wrap_with_lora
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import FitOptions, Resumable
 from rewardlab.models.registry import config_from_options, register_kind
@@ -464,39 +465,18 @@ class SequenceRewardModel(Resumable):
         (``modules_to_save``): a LoRA reward model whose head stayed at its random init would
         save a model that scores noise. Initialised from ``seed``, so every worker of a
         distributed run (and a rerun) starts from the same adapters."""
-        import torch
-
-        from rewardlab.errors import MissingDependencyError
-
-        try:
-            from peft import LoraConfig, TaskType, get_peft_model
-        except ImportError:
-            raise MissingDependencyError("LoRA needs peft: pip install peft") from None
         if hasattr(self._net, "peft_config"):
             return
         cfg = self.config
         net = self.network
         heads = sorted({name.split(".")[0] for name, _ in net.named_parameters()
                         if _is_head_key(name)})
-        targets: str | list[str] = ("all-linear" if cfg.lora_targets == "all-linear"
-                                    else cfg.lora_targets.split(","))
-        lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora, lora_alpha=cfg.lora_alpha,
-                          lora_dropout=cfg.lora_dropout, target_modules=targets,
-                          modules_to_save=heads)
         if cfg.load_in_4bit:
             from peft import prepare_model_for_kbit_training
 
             net = prepare_model_for_kbit_training(
                 net, use_gradient_checkpointing=cfg.gradient_checkpointing)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            try:
-                self._net = get_peft_model(net, lora)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"lora={cfg.lora} cannot wrap {cfg.path}: no module matches the LoRA "
-                    f"targets {cfg.lora_targets!r} ({exc}); set lora_targets to names of its "
-                    "linear layers (e.g. q_proj,v_proj) or train without --lora") from None
+        self._net = wrap_with_lora(net, cfg, "SEQ_CLS", heads)
 
     # --- scoring -------------------------------------------------------------------------
 
