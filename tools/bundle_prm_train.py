@@ -57,12 +57,22 @@ def _row(record, source: str) -> dict:
 
 def prmbench_rows(shared: Path, n: int) -> list[dict]:
     """``n`` PRMBench rows (seed 0; all when ``n`` is larger) of problems the bundled sample
-    ``bench`` scores does not hold."""
-    bench = {json.loads(line)["original_question"] for line in
-             (ROOT / "src/rewardlab/data/bundled/prmbench/steps.jsonl").open(encoding="utf-8")}
+    ``bench`` scores does not hold: a problem is the same by its ``idx`` or by its question
+    text up to whitespace, case and punctuation (PRMBench repeats a problem under several
+    ``idx`` and error classes, with the question's whitespace varying between rows)."""
+    bench_rows = [json.loads(line) for line in
+                  (ROOT / "src/rewardlab/data/bundled/prmbench/steps.jsonl").open(
+                      encoding="utf-8")]
+    ids = {r.get("idx") for r in bench_rows}
+    questions = {_problem_key(r.get("original_question") or "") for r in bench_rows}
     rows = [json.loads(line) for line in (shared / "prmbench/steps.jsonl").open(encoding="utf-8")]
-    rows = [r for r in rows if r.get("original_question") not in bench]
+    rows = [r for r in rows if r.get("idx") not in ids
+            and _problem_key(r.get("original_question") or "") not in questions]
     return random.Random(0).sample(rows, min(n, len(rows)))
+
+
+def _problem_key(text: str) -> str:
+    return re.sub(r"\W+", "", text).lower()
 
 
 def _question(text: str) -> str:

@@ -37,7 +37,7 @@ BUNDLED = {
     "mr_gsm8k_dev": "mr_gsm8k/first_errors_dev.jsonl",
     # prm:default's training mix in TRL's PRM format: MR-GSM8K dev (531 solutions),
     # error-injected solutions of 200 GSM8K training problems (370) and 300 PRMBench rows of
-    # problems bench does not score (572 solutions); tools/bundle_prm_train.py; LICENSE holds
+    # problems bench does not score (557 solutions); tools/bundle_prm_train.py; LICENSE holds
     # each source's
     "prm_train": "prm_train/steps.jsonl",
 }
