@@ -133,8 +133,16 @@ def train(
         _cli_personal.train_special(data, out_dir, model, named_data, adapt, soft_labels,
                                     {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                      "seed": seed, "max_length": max_length, "lora": lora,
-                                     "device": device},
-                                    fmt(format), skip_invalid, max_chars, limit)
+                                     "device": device, "loss": loss, "center_coef": center_coef,
+                                     "grad_accum": grad_accum,
+                                     "checkpoint_every": checkpoint_every},
+                                    fmt(format), skip_invalid, max_chars, limit,
+                                    run={"eval_data": eval_data, "resume": resume,
+                                         "workers": workers, "strategy": strategy, "ray": ray,
+                                         "address": address, "gpus_per_worker": gpus_per_worker,
+                                         "ensemble": ensemble, "inject_noise": inject_noise,
+                                         "noise_robust": noise_robust,
+                                         "noise_rate": noise_rate})
         return
     if data is None:
         raise ConfigError("train needs DATA (a file or bundled:NAME), or --data NAME=FILE "

@@ -25,9 +25,11 @@ import numpy as np
 from rewardlab.data import Dataset, Prompt, best_of_n_to_pairs, last_user_turn, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
+from rewardlab.models.base import FitOptions
 from rewardlab.models.multi import MultiRewardModel, check_combination
 from rewardlab.models.registry import config_from_options
 from rewardlab.models.seq import SeqConfig, SequenceRewardModel, checkpoint_path
+from rewardlab.train.workers import Launcher
 
 __all__ = ["MultiSeqConfig", "MultiSeqRewardModel"]
 
@@ -63,8 +65,10 @@ class MultiSeqConfig(SeqConfig):
 
 class MultiSeqRewardModel(MultiRewardModel):
     """A fine-tuned backbone with one logit per attribute, combined as ``multi:`` combines
-    its heads; an ``AttributeScorer``. Resolves from ``multi:seq:PATH`` and saved
-    directories of kind ``multi`` whose state names the ``seq`` backbone.
+    its heads; an ``AttributeScorer`` and ``Resumable`` (checkpoints, ``--resume``,
+    ``--workers``, ``--ray``: ``seq:``'s loop and workers). Resolves from
+    ``multi:seq:PATH`` and saved directories of kind ``multi`` whose state names the ``seq``
+    backbone.
 
     Example:
         >>> model = MultiSeqRewardModel(path="minilm", heads=("harmless", "helpful"))
@@ -101,12 +105,34 @@ class MultiSeqRewardModel(MultiRewardModel):
 
     # --- training ------------------------------------------------------------------------
 
-    def fit(self, data: Mapping[str, Dataset[Any]] | Dataset[Any]) -> MultiSeqRewardModel:
+    def fit(self, data: Mapping[str, Dataset[Any]] | Dataset[Any], *,
+            checkpoint_dir: str | Path | None = None, resume: bool = False, workers: int = 1,
+            launcher: Launcher | None = None, strategy: str = "ddp") -> MultiSeqRewardModel:
         """Fine-tune the backbone and every head on ``{"attribute": pairs, ...}`` (or one
         set's ``subset`` column); with ``combine=learned`` the set ``gate`` trains the gate.
-        Returns ``self``."""
+        Returns ``self``.
+
+        The run's machinery is ``seq:``'s (``SequenceRewardModel.fit``), on the pairs of
+        every attribute at once:
+
+        Args:
+            checkpoint_dir: where checkpoints go (every ``checkpoint_every`` steps and at each
+                epoch end): whole weights and optimiser state keyed by parameter name, so a
+                run resumes under any worker count or strategy.
+            resume: continue from the checkpoint in ``checkpoint_dir``; a checkpoint of other
+                settings, data, attribute order or balance is refused.
+            workers, launcher, strategy: train on ``workers`` processes that ``launcher``
+                starts. Each step's global batch (pairs of every attribute, mixed) is split
+                between them, each pair still training its own attribute's logit, and the
+                gradients summed: the weights of one process, to float rounding. ``ddp``
+                or ``fsdp`` as for ``seq:``.
+        """
         from rewardlab.train.seq_loop import train_sequence_pairs
 
+        if getattr(self.config, "soft_labels", False):
+            raise ConfigError("soft_labels (--soft-labels) is not supported by multi:seq: "
+                              "models: each head trains on hard pair labels; drop it, or "
+                              "train soft labels with multi:embed:minilm?soft_labels=true")
         sets, gate_data = self._training_sets(data)
         names = list(sets)
         prompts: list[Prompt] = []
@@ -131,15 +157,34 @@ class MultiSeqRewardModel(MultiRewardModel):
                                         "row", file=train.source, line=r.line, field="margin")
                     margin.append(float(r.margin))
         n, k = len(heads), len(names)
+        if workers > n:
+            raise ConfigError(f"--workers {workers} is more than the {n} training pairs of "
+                              "all attributes together: every worker needs at least one; use "
+                              "fewer workers")
+        if strategy == "fsdp" and workers > 1 and self.config.load_in_4bit:
+            raise ConfigError("load_in_4bit cannot be combined with --strategy fsdp (FSDP does "
+                              "not shard bitsandbytes' 4-bit weights); use --strategy ddp")
         counts = np.bincount(heads, minlength=k)
         weights = (n / (k * counts[heads])).tolist() if self.config.balance else None
         seq = self._backbone(k)
         if self.config.lora:
             seq._wrap_lora()
-        self.loop_history_ = train_sequence_pairs(
-            seq.network, seq.encode(prompts, chosen), seq.encode(prompts, rejected),
-            config=seq.config, pad_id=seq.tokenizer.pad_token_id, margin=margin,
-            weights=weights, heads=heads)
+        encoded_chosen = seq.encode(prompts, chosen)
+        encoded_rejected = seq.encode(prompts, rejected)
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if launcher is None:
+            self.loop_history_ = train_sequence_pairs(
+                seq.network, encoded_chosen, encoded_rejected, config=seq.config,
+                pad_id=seq.tokenizer.pad_token_id, margin=margin, weights=weights,
+                heads=heads, checkpoint_dir=ckpt, resume=resume)
+        else:  # seq:'s workers, told the number of logits and each pair's attribute
+            seq._fit_on_workers(launcher, {
+                "config": seq.get_config(), "source": str(seq.source_),
+                "chosen": encoded_chosen, "rejected": encoded_rejected, "margin": margin,
+                "weights": weights, "eval": None, "eval_digest": None,
+                "checkpoint_dir": ckpt, "resume": resume, "strategy": strategy,
+                "num_labels": k, "heads": heads})
+            self.loop_history_ = seq.history_
         seq.trained_ = True
         self._seq = seq
         self.heads_ = {name: j for j, name in enumerate(names)}
@@ -153,6 +198,15 @@ class MultiSeqRewardModel(MultiRewardModel):
         if gate_data is not None:
             self.gate_ = self._fit_gate(gate_data)
         return self
+
+    def fit_resumable(self, data: Mapping[str, Dataset[Any]] | Dataset[Any],
+                      options: FitOptions) -> MultiSeqRewardModel:
+        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, workers (the
+        ``Resumable`` capability). ``options.eval_data`` is not scored per epoch (a head's
+        scale is set after training); ``api.train`` scores it once at the end."""
+        return self.fit(data, checkpoint_dir=options.checkpoint_dir, resume=options.resume,
+                        workers=options.workers, launcher=options.launcher,
+                        strategy=options.strategy)
 
     def _head_scale(self, name: str, train: Dataset[Any]
                     ) -> tuple[tuple[float, float], dict[str, float]]:
@@ -170,7 +224,8 @@ class MultiSeqRewardModel(MultiRewardModel):
                                + [r.rejected for r in records])[:, self.heads_[name]]
         diff = raw[:len(records)] - raw[len(records):]
         fit = {"accuracy": float(np.mean((diff > 0) + 0.5 * (diff == 0))),
-               "loss": float(np.mean(np.logaddexp(0.0, -diff))), "pairs": len(train)}
+               "loss": float(np.mean(np.logaddexp(0.0, -diff))),
+               "margin": float(np.mean(diff)), "pairs": len(train)}
         return (float(raw.mean()), float(raw.std() + 1e-6)), fit
 
     def _prompt_features(self, prompts: Sequence[Prompt]) -> np.ndarray:
@@ -178,21 +233,28 @@ class MultiSeqRewardModel(MultiRewardModel):
         prompt's last user turn."""
         import torch
 
+        from rewardlab.train.seq_loop import length_batches
+
         assert self._seq is not None
         seq = self._seq
         net = seq.network
         texts = [last_user_turn(p) for p in prompts]
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), 64):
-                batch = seq.tokenizer(texts[start:start + 64], truncation=True, padding=True,
-                                      max_length=self.config.max_length, return_tensors="pt")
+        if not texts:
+            return np.zeros((0, 1))
+        tokens = seq.tokenizer(texts, truncation=True, max_length=self.config.max_length)
+        out: list[Any] = [None] * len(texts)
+        with torch.inference_mode():  # sorted by length, under scoring's token budget
+            for rows in length_batches([len(ids) for ids in tokens["input_ids"]],
+                                       seq.scoring_tokens):
+                batch = seq.tokenizer.pad([{k: v[i] for k, v in tokens.items()} for i in rows],
+                                          return_tensors="pt")
                 batch = {k: v.to(seq.device_) for k, v in batch.items()}
                 hidden = net(**batch, output_hidden_states=True).hidden_states[-1].float()
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp_min(1)).double()
-                           .cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1))
+                pooled = ((hidden * mask).sum(1) / mask.sum(1).clamp_min(1)).double()
+                for i, row in zip(rows, pooled.cpu().numpy(), strict=True):
+                    out[i] = row
+        return np.stack(out)
 
     # --- scoring -------------------------------------------------------------------------
 
