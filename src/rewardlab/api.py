@@ -236,6 +236,8 @@ def on_device(model: str | Path | RewardModel, device: str) -> RewardModel:
     ``serve --device``; a model without a ``device`` option is a ``CapabilityError``."""
     rm = resolve(model)
     config = getattr(rm, "config", None)
+    if "device" in getattr(rm, "scoring_options", ()):  # trained heads a clone would drop
+        return rm.with_options({"device": device})  # type: ignore[attr-defined]
     if config is None or not hasattr(config, "device"):
         raise CapabilityError(f"model '{describe(rm)}' has no device option (--device applies "
                               "to seq: models; embed: and prm: encoders and judge:hf use a "

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data import Dataset, Prompt, best_of_n_to_pairs, last_user_turn, require_task
-from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
+from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError, SpecError
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import FitOptions
 from rewardlab.models.multi import MultiRewardModel, check_combination
@@ -35,6 +35,8 @@ __all__ = ["MultiSeqConfig", "MultiSeqRewardModel"]
 
 #: Pairs per head scored after training to set the head's scale (and report its accuracy).
 SCALE_PAIRS = 256
+#: ``seq:`` settings a trained model takes at load time: how it scores, not what it learned.
+SCORING_OPTIONS = ("device", "score_precision", "score_tokens", "share_prompt")
 GATE_FILE = "gate.safetensors"
 
 
@@ -78,6 +80,7 @@ class MultiSeqRewardModel(MultiRewardModel):
 
     config_class = MultiSeqConfig
     saves_weights = False
+    scoring_options = SCORING_OPTIONS
 
     def __init__(self, *, cache: bool | str | Path = False, **params: Any) -> None:
         self.config = MultiSeqConfig(**params)
@@ -91,6 +94,49 @@ class MultiSeqRewardModel(MultiRewardModel):
                                      fixed={"path": arg or "minilm"})
         checkpoint_path(config.path)  # a missing checkpoint fails now, not after reading data
         return cls(**asdict(config))
+
+    def with_options(self, options: Mapping[str, str]) -> MultiSeqRewardModel:
+        """This trained model with ``multi:``'s combination settings and ``seq:``'s scoring
+        settings (``SCORING_OPTIONS``) replaced: ``DIR?weights=...&score_tokens=2048``,
+        ``serve DIR --device cuda``. The trained network is shared (moved to a copy for
+        another device)."""
+        allowed = ("combine", "weights", "caps", "gate", *SCORING_OPTIONS)
+        bad = [k for k in options if k not in allowed]
+        if bad:
+            raise SpecError(f"a saved multi:seq: model takes only {', '.join(allowed)} as "
+                            f"options; got {', '.join(bad)}")
+        new = super().with_options({k: v for k, v in options.items()
+                                    if k not in SCORING_OPTIONS})
+        scoring = {k: str(v) for k, v in options.items() if k in SCORING_OPTIONS}
+        if scoring:
+            self._check_fitted()
+            assert self._seq is not None
+            kept = {f.name: getattr(new.config, f.name) for f in fields(new.config)
+                    if f.name not in scoring}
+            new.config = config_from_options(MultiSeqConfig, scoring, fixed=kept,
+                                             spec=self.spec or f"multi:seq:{self.config.path}")
+            new._seq = self._scoring_backbone(new.config)
+        return new
+
+    def _scoring_backbone(self, config: MultiSeqConfig) -> SequenceRewardModel:
+        """The trained backbone with ``config``'s scoring settings: the same network, or a
+        copy of it on another device."""
+        import copy
+
+        from rewardlab._device import resolve_device
+        from rewardlab.train.shared_prompt import prompt_sharing
+
+        assert self._seq is not None
+        seq = copy.copy(self._seq)
+        seq.config = SeqConfig(**{f.name: getattr(config, f.name) for f in fields(SeqConfig)})
+        device = resolve_device(config.device)
+        if device != self._seq.device_:
+            seq._net = copy.deepcopy(self._seq.network).to(device)
+            seq.device_ = device
+        seq._int8 = None
+        seq._sharing = prompt_sharing(config.share_prompt, seq._net,
+                                      name=f"multi:seq:{config.path}")
+        return seq
 
     @property
     def encoder(self) -> None:
