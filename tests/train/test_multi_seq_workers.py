@@ -107,8 +107,6 @@ def test_options_it_cannot_use_are_refused_by_name(tiny, hh_small, tmp_path) -> 
         api.train_attributes("multi:embed:minilm", sets, out=out, workers=2)
     with pytest.raises(CapabilityError, match=r"cannot --resume"):
         api.train_attributes("multi:embed:minilm", sets, out=out, resume=True)
-    with pytest.raises(ConfigError, match=r"soft_labels"):
-        api.train_attributes(_spec(tiny), sets, out=out, params={"soft_labels": True})
     with pytest.raises(ConfigError, match=r"--strategy must be 'ddp' or 'fsdp'"):
         api.train_attributes(_spec(tiny), sets, out=out, workers=2, strategy="zero3")
     assert not out.exists()
@@ -177,3 +175,28 @@ def test_one_file_with_subsets_trains_through_api_train(tiny, hh_small, tmp_path
     assert {"loss", "accuracy", "margin"} <= set(result.history[-1])  # what train prints
     with pytest.raises(TrainingError, match="found no checkpoint"):  # a new run: none
         api.train(_spec(tiny, checkpoint_every=1), data, out=tmp_path / "rm2", resume=True)
+
+
+def test_soft_labels_reach_the_workers(tiny, one_thread) -> None:
+    """Vote shares as targets (``soft_labels``, where ``seq:`` has it) train the same on 2
+    workers as on one: the targets travel with each pair to its worker."""
+    from dataclasses import fields, replace
+
+    from rewardlab.data import load_dataset
+    from rewardlab.models.seq import SeqConfig
+
+    if "soft_labels" not in {f.name for f in fields(SeqConfig)}:
+        pytest.skip("seq: has no soft_labels option on this branch")
+    pandalm = load_dataset("bundled:pandalm", limit=140)
+    split = [r for r in pandalm.records if len(set(r.votes or ())) > 1][:4]
+    rest = [r for r in pandalm.records if r not in split][:5]
+    assert len(split) == 4  # some pairs the annotators split on
+
+    sets = {"split": replace(pandalm, records=tuple(split)),
+            "rest": replace(pandalm, records=tuple(rest))}
+    spec = _spec(tiny, soft_labels="true")
+    one = resolve(spec).fit(sets)
+    two = resolve(spec).fit(sets, workers=2, launcher=two_workers())
+    assert _diff(one, two) <= WEIGHT_TOLERANCE
+    hard = resolve(_spec(tiny)).fit(sets)
+    assert _diff(one, hard) > 10 * WEIGHT_TOLERANCE  # the targets did reach the loop

@@ -175,10 +175,6 @@ class MultiSeqRewardModel(MultiRewardModel):
         """
         from rewardlab.train.seq_loop import train_sequence_pairs
 
-        if getattr(self.config, "soft_labels", False):
-            raise ConfigError("soft_labels (--soft-labels) is not supported by multi:seq: "
-                              "models: each head trains on hard pair labels; drop it, or "
-                              "train soft labels with multi:embed:minilm?soft_labels=true")
         sets, gate_data = self._training_sets(data)
         names = list(sets)
         prompts: list[Prompt] = []
@@ -186,12 +182,18 @@ class MultiSeqRewardModel(MultiRewardModel):
         rejected: list[str] = []
         heads: list[int] = []
         margin: list[float] | None = [] if self.config.loss == "margin" else None
+        # seq:'s soft_labels (vote shares as targets), where SeqConfig has the option
+        target: list[float] | None = [] if getattr(self.config, "soft_labels", False) else None
         pairs = {}
         for j, name in enumerate(names):
             require_task(sets[name], ("pairwise", "best-of-n"),
                          purpose=f"training the '{name}' head")
             train = best_of_n_to_pairs(sets[name])
             pairs[name] = train
+            if target is not None:  # each set's own vote shares
+                from rewardlab.train.losses import soft_label_targets
+
+                target.extend(soft_label_targets(train.records, train.source).tolist())
             for r in train.records:
                 prompts.append(r.prompt)
                 chosen.append(r.chosen)
@@ -222,14 +224,15 @@ class MultiSeqRewardModel(MultiRewardModel):
             self.loop_history_ = train_sequence_pairs(
                 seq.network, encoded_chosen, encoded_rejected, config=seq.config,
                 pad_id=seq.tokenizer.pad_token_id, margin=margin, weights=weights,
-                heads=heads, checkpoint_dir=ckpt, resume=resume)
+                heads=heads, checkpoint_dir=ckpt, resume=resume,
+                **({} if target is None else {"target": target}))
         else:  # seq:'s workers, told the number of logits and each pair's attribute
             seq._fit_on_workers(launcher, {
                 "config": seq.get_config(), "source": str(seq.source_),
                 "chosen": encoded_chosen, "rejected": encoded_rejected, "margin": margin,
                 "weights": weights, "eval": None, "eval_digest": None,
                 "checkpoint_dir": ckpt, "resume": resume, "strategy": strategy,
-                "num_labels": k, "heads": heads})
+                "num_labels": k, "heads": heads, "target": target})
             self.loop_history_ = seq.history_
         seq.trained_ = True
         self._seq = seq
