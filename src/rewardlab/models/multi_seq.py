@@ -182,7 +182,6 @@ class MultiSeqRewardModel(MultiRewardModel):
         rejected: list[str] = []
         heads: list[int] = []
         margin: list[float] | None = [] if self.config.loss == "margin" else None
-        # seq:'s soft_labels (vote shares as targets), where SeqConfig has the option
         target: list[float] | None = [] if getattr(self.config, "soft_labels", False) else None
         pairs = {}
         for j, name in enumerate(names):
@@ -190,7 +189,7 @@ class MultiSeqRewardModel(MultiRewardModel):
                          purpose=f"training the '{name}' head")
             train = best_of_n_to_pairs(sets[name])
             pairs[name] = train
-            if target is not None:  # each set's own vote shares
+            if target is not None:  # each set's own vote shares (seq:'s soft_labels)
                 from rewardlab.train.losses import soft_label_targets
 
                 target.extend(soft_label_targets(train.records, train.source).tolist())
