@@ -184,5 +184,5 @@ def test_scoring_options_reach_a_trained_model(trained_multi_seq, hh_small, tmp_
     assert steered._seq.scoring_tokens == 128 and steered.config.weights == "contrary:1"
     with pytest.raises(SpecError, match="score_tokens"):
         resolve(f"{saved}?score_tokens=many")
-    with pytest.raises(SpecError, match="takes only .*score_tokens.*got lr"):
+    with pytest.raises(SpecError, match=r"takes only .*score_tokens.*got lr"):
         resolve(f"{saved}?lr=1")

@@ -200,3 +200,34 @@ def test_soft_labels_reach_the_workers(tiny, one_thread) -> None:
     assert _diff(one, two) <= WEIGHT_TOLERANCE
     hard = resolve(_spec(tiny)).fit(sets)
     assert _diff(one, hard) > 10 * WEIGHT_TOLERANCE  # the targets did reach the loop
+
+
+def test_cli_resumes_a_run_cut_short(run_cli, tiny, hh_small, tmp_path, monkeypatch,
+                                     one_thread) -> None:
+    """``train --data ... --out OUT`` keeps checkpoints in OUT.checkpoints: a run cut short
+    is refused a fresh start over them, continued with --resume, equal to an uncut run."""
+    from rewardlab.train import distributed
+
+    sets = _sets(hh_small, 10, 6)
+    data = _write_sets(sets, tmp_path)
+    spec = _spec(tiny, checkpoint_every=1)
+    real = distributed.World.on_rank0
+
+    def on_rank0(self, fn, *args):
+        real(self, fn, *args)
+        if args[4] == 2:
+            raise TrainingError("planted stop after step 2")
+
+    out = tmp_path / "rm"
+    monkeypatch.setattr(distributed.World, "on_rank0", on_rank0)
+    result = run_cli("train", "--model", spec, *data, "--out", out)
+    monkeypatch.setattr(distributed.World, "on_rank0", real)
+    assert result.code == 2 and "planted stop" in result.err and not out.exists()
+    assert api.checkpoint_dir_for(out).is_dir()
+    result = run_cli("train", "--model", spec, *data, "--out", out)
+    assert result.code == 2 and "--resume" in result.err  # never overwritten
+    result = run_cli("train", "--model", spec, *data, "--out", out, "--resume")
+    assert result.code == 0, result.err
+    assert not api.checkpoint_dir_for(out).exists()
+    uncut = api.train_attributes(spec, _sets(hh_small, 10, 6)).model
+    assert _diff(resolve(str(out)), uncut) <= WEIGHT_TOLERANCE
