@@ -14,7 +14,8 @@ from rewardlab.models._saved import check_model_target
 from rewardlab.models.base import Resumable, RewardModel, describe
 from rewardlab.train.checkpoint import check_start
 
-__all__ = ["check_train_outputs", "check_workers", "checkpoint_dir_for", "launcher_for"]
+__all__ = ["check_resumable", "check_train_outputs", "check_workers", "checkpoint_dir_for",
+           "launcher_for"]
 
 
 def checkpoint_dir_for(out: str | Path) -> Path:
@@ -66,6 +67,13 @@ def launcher_for(rm: RewardModel, workers: int, *, ray: bool, address: str | Non
     device = resolve_device(str(getattr(config, "device", "cpu")))
     return functools.partial(run_local, workers=workers, threads=threads,
                              backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def check_resumable(rm: RewardModel, resume: bool) -> None:
+    """Refuse ``--resume`` for a kind that keeps no checkpoints."""
+    if resume and not isinstance(rm, Resumable):
+        raise CapabilityError(f"model '{describe(rm)}' cannot --resume: only seq: models (and "
+                              "multi:seq:) train from checkpoints")
 
 
 def check_train_outputs(rm: RewardModel, out: Path, *, resume: bool) -> None:

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rewardlab._api_fit import check_train_outputs, check_workers, checkpoint_dir_for, launcher_for
+from rewardlab._api_fit import (
+    check_resumable,
+    check_train_outputs,
+    check_workers,
+    checkpoint_dir_for,
+    launcher_for,
+)
 from rewardlab._io import check_outputs, report_skipped, write_json, write_jsonl
 from rewardlab.data import DEFAULT_MAX_CHARS, Dataset, SkippedRow, Task, load_dataset
 from rewardlab.errors import CapabilityError, ConfigError
@@ -120,9 +126,7 @@ def train_attributes(model: str | Path | RewardModel, sets: Mapping[str, str | P
                               "data as DATA)")
     launcher = launcher_for(rm, workers, ray=ray, address=address,
                             gpus_per_worker=gpus_per_worker)
-    if resume and not isinstance(rm, Resumable):
-        raise CapabilityError(f"model '{describe(rm)}' cannot --resume: only seq: models (and "
-                              "multi:seq:) train from checkpoints")
+    check_resumable(rm, resume)
     if out is not None:
         require_capability(rm, Saveable, "be saved")
         check_train_outputs(rm, Path(out), resume=resume)

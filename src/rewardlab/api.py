@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rewardlab._api_fit import check_resumable as _check_resumable
 from rewardlab._api_fit import check_train_outputs as _check_train_outputs
 from rewardlab._api_fit import check_workers as _check_workers
 from rewardlab._api_fit import checkpoint_dir_for
@@ -190,9 +191,7 @@ def train(
                                        training, drop_rate=noise_rate, seed=seed)
         report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
     checkpoints = None if out is None else checkpoint_dir_for(out)
-    if resume and not isinstance(rm, Resumable):
-        raise CapabilityError(f"model '{describe(rm)}' cannot --resume: only seq: models "
-                              "(and multi:seq:) train from checkpoints")
+    _check_resumable(rm, resume)
     options = FitOptions(eval_data=held_out, checkpoint_dir=checkpoints, resume=resume,
                          noise_rate=noise_rate if noise_aware else 0.0, workers=workers,
                          launcher=launcher, strategy=strategy)
