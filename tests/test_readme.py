@@ -161,10 +161,12 @@ def test_audit_and_bench_examples_run(run_cli, tmp_path, monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_scale_up_laptop_example_runs(run_cli, tmp_path, monkeypatch) -> None:
-    """The laptop command of "Scale up" (2 local workers); the GPU/Ray ones are marked not
-    run."""
+    """The laptop commands of "Scale up" (2 local workers: seq:, then multi:seq:); the
+    GPU/Ray ones are marked not run."""
     monkeypatch.chdir(tmp_path)
     commands = section_commands("### Scale up: GPUs, decoder LMs and many workers")
-    assert len(commands) == 1 and "--workers 2" in commands[0]
+    assert len(commands) == 2 and all("--workers 2" in c for c in commands)
     run_all(run_cli, commands)
     assert (tmp_path / "rm-2w" / "config.json").is_file()
+    heads = json.loads((tmp_path / "heads-2w" / "config.json").read_text())
+    assert heads["id2label"] == {"0": "harmless", "1": "helpful"}

@@ -3,8 +3,9 @@ to users, simulating users. ``rewardlab.api`` re-exports these; the CLI calls th
 
 Kept apart from ``api.train`` so the general training path stays one function: a ``multi:``
 model takes several named data sets (``--data harmless=FILE``) and a ``personal:`` model
-takes users' pairs after training (``--adapt FILE``), and neither goes through the noise,
-ensemble or checkpoint options.
+takes users' pairs after training (``--adapt FILE``), and neither goes through the noise
+or ensemble options (a ``multi:seq:`` model does take checkpoints, ``--resume`` and workers,
+by ``api.train``'s rules in ``_api_fit.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rewardlab._api_fit import (
+    check_resumable,
+    check_train_outputs,
+    check_workers,
+    checkpoint_dir_for,
+    launcher_for,
+)
 from rewardlab._io import check_outputs, report_skipped, write_json, write_jsonl
 from rewardlab.data import DEFAULT_MAX_CHARS, Dataset, SkippedRow, Task, load_dataset
 from rewardlab.errors import CapabilityError, ConfigError
@@ -22,6 +30,8 @@ from rewardlab.models._clone import clone
 from rewardlab.models._saved import check_model_target
 from rewardlab.models.base import (
     AttributeScorer,
+    FitOptions,
+    Resumable,
     RewardModel,
     Saveable,
     UserScorer,
@@ -85,12 +95,28 @@ class AttributeTrainResult:
 def train_attributes(model: str | Path | RewardModel, sets: Mapping[str, str | Path | Dataset],
                      *, out: str | Path | None = None, params: dict[str, Any] | None = None,
                      format: Task | None = None, skip_invalid: bool = False,
-                     max_chars: int = DEFAULT_MAX_CHARS, limit: int | None = None
+                     max_chars: int = DEFAULT_MAX_CHARS, limit: int | None = None,
+                     eval_data: str | Path | Dataset | None = None, resume: bool = False,
+                     workers: int = 1, strategy: str = "ddp", ray: bool = False,
+                     address: str | None = None, gpus_per_worker: float = 0.0
                      ) -> AttributeTrainResult:
-    """Train a ``multi:`` model, one head per named set, and save it to ``out``."""
+    """Train a ``multi:`` model, one head per named set, and save it to ``out``.
+
+    Args:
+        eval_data: held-out pairs scored once at the end with the model's combined reward
+            (``report["eval_accuracy"]``).
+        resume, workers, strategy, ray, address, gpus_per_worker: as for ``api.train``, for a
+            ``multi:seq:`` model (checkpoints in ``OUT.checkpoints``; every step's batch of
+            all attributes' pairs split between the workers). A ``multi:embed:`` model refuses
+            them (``CapabilityError``).
+    """
+    from rewardlab.evaluate.pairwise import evaluate_pairwise
+    from rewardlab.train.checkpoint import remove_checkpoints
+
     start = time.perf_counter()
-    check_outputs({"--out": out}, {f"--data {k}": v for k, v in sets.items()},
-                  skipped_files=True)
+    check_outputs({"--out": out}, {**{f"--data {k}": v for k, v in sets.items()},
+                                   "--eval-data": eval_data}, skipped_files=True)
+    check_workers(workers, strategy, address if ray else None)
     rm = resolve(model)
     if params:
         rm = clone(rm, **params)
@@ -98,26 +124,45 @@ def train_attributes(model: str | Path | RewardModel, sets: Mapping[str, str | P
         raise CapabilityError(f"--data NAME=FILE trains one head per named set, which only "
                               f"multi: models have; '{describe(rm)}' is not one (give its "
                               "data as DATA)")
+    launcher = launcher_for(rm, workers, ray=ray, address=address,
+                            gpus_per_worker=gpus_per_worker)
+    check_resumable(rm, resume)
     if out is not None:
         require_capability(rm, Saveable, "be saved")
-        check_model_target(out)
+        check_train_outputs(rm, Path(out), resume=resume)
+    elif resume:
+        raise ConfigError("--resume continues the run saving to --out (its checkpoints are in "
+                          "OUT.checkpoints); give --out")
     loaded = {name: (d if isinstance(d, Dataset) else
                      load_dataset(d, format=format, skip_invalid=skip_invalid,
                                   max_chars=max_chars, limit=limit))
               for name, d in sets.items()}
-    rm.fit(loaded)  # type: ignore[attr-defined]
+    held_out = eval_data if eval_data is None or isinstance(eval_data, Dataset) else \
+        load_dataset(eval_data, format=format, max_chars=max_chars)
+    checkpoints = None if out is None else checkpoint_dir_for(out)
+    if isinstance(rm, Resumable):
+        rm.fit_resumable(loaded, FitOptions(  # type: ignore[arg-type]
+            checkpoint_dir=checkpoints, resume=resume, workers=workers, launcher=launcher,
+            strategy=strategy))
+    else:
+        rm.fit(loaded)  # type: ignore[attr-defined]
+    report: dict[str, Any] = {"pairs_per_attribute": {k: len(d) for k, d in loaded.items()}}
+    if held_out is not None:
+        report["eval_accuracy"] = evaluate_pairwise(rm, held_out).overall.accuracy
     skipped: tuple[SkippedRow, ...] = tuple(s for d in loaded.values() for s in d.skipped)
     skipped_file = None
     if out is not None:
         rm.save(out)  # type: ignore[attr-defined]
         skipped_file = report_skipped(skipped, Path(out))
+        if checkpoints is not None:
+            remove_checkpoints(checkpoints)
     return AttributeTrainResult(model=rm, n_train=sum(len(d) for d in loaded.values()),
                        out=None if out is None else Path(out),
                        history=list(getattr(rm, "history_", [])),
                        seconds=time.perf_counter() - start, skipped=skipped,
                        skipped_file=skipped_file,
                        encoded_texts=getattr(rm.encoder, "encoded_texts", 0),  # type: ignore
-                       report={"pairs_per_attribute": {k: len(d) for k, d in loaded.items()}})
+                       report=report)
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,31 @@ from rewardlab.errors import ConfigError
 __all__ = ["say_eval_population", "say_population", "simulate_users", "train_special"]
 
 
+#: ``train``'s options about the run (not the model's config), at their defaults.
+RUN_DEFAULTS: dict[str, Any] = {"eval_data": None, "resume": False, "workers": 1,
+                                "strategy": "ddp", "ray": False, "address": None,
+                                "gpus_per_worker": 0.0, "ensemble": 0, "inject_noise": 0.0,
+                                "noise_robust": False, "noise_rate": 0.2}
+#: Of those, what training from named sets does not do (``api.train`` only).
+_NOT_FOR_NAMED = ("ensemble", "inject_noise", "noise_robust", "noise_rate")
+
+
+def _flags(names: Any) -> str:
+    return ", ".join(f"--{k.replace('_', '-')}" for k in names)
+
+
 def train_special(data: str | None, out_dir: Path, model: str, named: list[str] | None,
                   adapt: str | None, soft_labels: bool, given: dict[str, Any],
-                  format: Any, skip_invalid: bool, max_chars: int, limit: int | None) -> None:
+                  format: Any, skip_invalid: bool, max_chars: int, limit: int | None,
+                  run: dict[str, Any] | None = None) -> None:
     """``train --data NAME=FILE ...`` (a ``multi:`` model, one head per set) or ``train
-    --model DIR --adapt USERS`` (users fitted into a ``personal:`` model)."""
+    --model DIR --adapt USERS`` (users fitted into a ``personal:`` model). ``run``: the
+    run options (``RUN_DEFAULTS``' keys) as given; one that does not apply is refused by
+    name, never ignored."""
     from rewardlab._api_personal import parse_named_data
+
+    run = {**RUN_DEFAULTS, **(run or {})}
+    changed = [k for k, v in run.items() if v != RUN_DEFAULTS[k]]
 
     if named and adapt:
         raise ConfigError("--data NAME=FILE trains a multi: model and --adapt fits users into "
@@ -33,9 +52,10 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
                           "training data; give the sets with --data NAME=FILE only"
                           if named else f"--adapt fits users into a trained model; DATA "
                           f"({data}) has no place here")
-    on_interrupt(lambda: f"no model saved to {out_dir}")
     if adapt:
+        on_interrupt(lambda: f"no model saved to {out_dir}")
         ignored = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+        ignored += [_flags([k]) for k in changed]
         ignored += ["--soft-labels"] if soft_labels else []
         ignored += ["--limit"] if limit is not None else []
         if ignored:
@@ -53,12 +73,23 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
                   f"user, embedding included); saved to [bold]{result.out}[/]")
         print_skipped(err, result.skipped, None)
         return
+    refused = [k for k in changed if k in _NOT_FOR_NAMED]
+    if refused:
+        verb = "does" if len(refused) == 1 else "do"
+        raise ConfigError(f"{_flags(refused)} {verb} not apply to training a multi: model from "
+                          "named sets (--data NAME=FILE): drop it, or give one file with a "
+                          "'subset' column as DATA")
+    checkpoints = api.checkpoint_dir_for(out_dir)
+    on_interrupt(lambda: f"no model saved to {out_dir}" + (
+        f"; the checkpoints in {checkpoints} are kept (continue with --resume)"
+        if checkpoints.is_dir() else ""))
     params = {k: v for k, v in given.items() if v is not None}
     if soft_labels:
         params["soft_labels"] = True
     result = api.train_attributes(model, parse_named_data(named or []), out=out_dir,
                                   params=params, format=format, skip_invalid=skip_invalid,
-                                  max_chars=max_chars, limit=limit)
+                                  max_chars=max_chars, limit=limit,
+                                  **{k: run[k] for k in RUN_DEFAULTS if k not in _NOT_FOR_NAMED})
     sets = ", ".join(f"{k} ({v} pairs)" for k, v in result.report["pairs_per_attribute"].items())
     embedded = (f" ({result.encoded_texts} texts embedded, the rest from cache)"
                 if result.encoded_texts else "")
@@ -66,6 +97,9 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
     for h in result.history:
         out.print(f"  {h['attribute']}: train accuracy {100 * h['accuracy']:.1f}%, "
                   f"loss {h['loss']:.4f}")
+    if "eval_accuracy" in result.report:
+        out.print(f"held-out accuracy on {run['eval_data']} (combined reward): "
+                  f"{100 * result.report['eval_accuracy']:.1f}%")
     out.print(f"saved to [bold]{result.out}[/]; steer it with "
               f"{result.out}?weights=NAME:W,... or score --weights NAME=W,...")
     print_skipped(err, result.skipped, result.skipped_file)

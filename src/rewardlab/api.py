@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rewardlab._api_fit import check_resumable as _check_resumable
+from rewardlab._api_fit import check_train_outputs as _check_train_outputs
+from rewardlab._api_fit import check_workers as _check_workers
+from rewardlab._api_fit import checkpoint_dir_for
+from rewardlab._api_fit import launcher_for as _launcher
 from rewardlab._io import check_outputs, report_skipped, write_json, write_jsonl
 from rewardlab.data import (
     DEFAULT_MAX_CHARS,
@@ -27,7 +32,6 @@ from rewardlab.evaluate.best_of_n import BestOfNResult, evaluate_best_of_n
 from rewardlab.evaluate.pairwise import PairwiseResult, evaluate_pairwise
 from rewardlab.evaluate.process import ProcessResult, evaluate_process
 from rewardlab.models._clone import clone
-from rewardlab.models._saved import check_model_target
 from rewardlab.models.base import (
     FitOptions,
     NoiseAware,
@@ -41,7 +45,7 @@ from rewardlab.models.base import (
 )
 from rewardlab.models.registry import resolve
 from rewardlab.scoring import iter_scored_rows
-from rewardlab.train.checkpoint import check_start, remove_checkpoints
+from rewardlab.train.checkpoint import remove_checkpoints
 
 if TYPE_CHECKING:
     from rewardlab.scale import DistributedScoreResult
@@ -107,12 +111,6 @@ class TrainResult:
     skipped_file: Path | None = None
     encoded_texts: int = 0
     report: dict[str, Any] = field(default_factory=dict)
-
-
-def checkpoint_dir_for(out: str | Path) -> Path:
-    """Where a run saving to ``out`` keeps its checkpoints: ``OUT.checkpoints`` beside it."""
-    out = Path(out)
-    return out.with_name(out.name + ".checkpoints")
 
 
 def train(
@@ -193,9 +191,7 @@ def train(
                                        training, drop_rate=noise_rate, seed=seed)
         report["noise_filter"] = {"method": "co-filtering", **filtered.to_json()}
     checkpoints = None if out is None else checkpoint_dir_for(out)
-    if resume and not isinstance(rm, Resumable):
-        raise CapabilityError(f"model '{describe(rm)}' cannot --resume: only seq: models "
-                              "train from checkpoints")
+    _check_resumable(rm, resume)
     options = FitOptions(eval_data=held_out, checkpoint_dir=checkpoints, resume=resume,
                          noise_rate=noise_rate if noise_aware else 0.0, workers=workers,
                          launcher=launcher, strategy=strategy)
@@ -239,61 +235,13 @@ def on_device(model: str | Path | RewardModel, device: str) -> RewardModel:
     ``serve --device``; a model without a ``device`` option is a ``CapabilityError``."""
     rm = resolve(model)
     config = getattr(rm, "config", None)
+    if "device" in getattr(rm, "scoring_options", ()):  # trained heads a clone would drop
+        return rm.with_options({"device": device})  # type: ignore[attr-defined]
     if config is None or not hasattr(config, "device"):
         raise CapabilityError(f"model '{describe(rm)}' has no device option (--device applies "
                               "to seq: models; embed: and prm: encoders and judge:hf use a "
                               "GPU when there is one)")
     return clone(rm, device=device)
-
-
-def _check_workers(workers: int, strategy: str, address: str | None) -> None:
-    """Refuse bad ``--workers``/``--strategy``/``--address`` before any data is read."""
-    if workers < 1:
-        raise ConfigError(f"--workers must be at least 1. Got {workers}.")
-    if strategy not in ("ddp", "fsdp"):
-        raise ConfigError(f"--strategy must be 'ddp' or 'fsdp'. Got {strategy!r}.")
-    if address not in (None, "", "local", "auto"):
-        from rewardlab.scale import check_reachable
-
-        check_reachable(address, timeout=5.0)
-
-
-def _launcher(rm: RewardModel, workers: int, *, ray: bool, address: str | None,
-              gpus_per_worker: float, ensemble: int) -> Any:
-    """What starts the workers of a distributed fit (``None``: train in this process)."""
-    import functools
-    import os
-
-    if workers == 1 and not ray:
-        return None
-    flag = "--ray" if ray else f"--workers {workers}"
-    if ensemble or not isinstance(rm, Resumable):
-        what = "an --ensemble" if ensemble else f"'{describe(rm)}'"
-        raise CapabilityError(f"{what} cannot train on {flag}: only seq: models train on "
-                              "several workers (embed: heads train in seconds on one process)")
-    config = getattr(rm, "config", None)
-    threads = int(getattr(config, "threads", 0)) or max(1, (os.cpu_count() or 1) // workers)
-    if ray:
-        from rewardlab.scale import run_ray
-
-        return functools.partial(run_ray, workers=workers, address=address,
-                                 gpus_per_worker=gpus_per_worker, threads=threads)
-    from rewardlab._device import resolve_device
-    from rewardlab.train.workers import run_local
-
-    device = resolve_device(str(getattr(config, "device", "cpu")))
-    return functools.partial(run_local, workers=workers, threads=threads,
-                             backend="nccl" if device.type == "cuda" else "gloo")
-
-
-def _check_train_outputs(rm: RewardModel, out: Path, *, resume: bool) -> None:
-    """Refuse an unusable ``--out`` or checkpoint directory before training, not after it:
-    ``out`` must be new, empty or a saved model (the rule the final save applies), and an
-    earlier run's checkpoint in ``OUT.checkpoints`` is resumed or deleted, never overwritten
-    (nor deleted with this run's when it succeeds)."""
-    check_model_target(out)
-    if not resume or isinstance(rm, Resumable):
-        check_start(checkpoint_dir_for(out), resume=resume)
 
 
 def evaluate(

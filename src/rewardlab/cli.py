@@ -83,7 +83,8 @@ def train(
     checkpoint_every: Annotated[int | None, typer.Option(
         min=0, help="Optimiser steps between checkpoints (seq:; kept in OUT.checkpoints).")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue a seq: run from OUT.checkpoints.")
+    resume: Annotated[bool, typer.Option(help="Continue a seq: (or multi:seq:) run from "
+                                         "OUT.checkpoints.")
                       ] = False,
     eval_data: Annotated[str | None, typer.Option(
         help="Held-out pairs, evaluated after each epoch (seq:) or at the end.")] = None,
@@ -102,8 +103,9 @@ def train(
                                               "only (a quick trial).")] = None,
     device: Annotated[str | None, typer.Option(
         help="auto (a GPU when present), cpu, cuda, cuda:N or mps (seq:).")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Train seq: on N local processes "
-                                         "(torch.distributed; the weights of one).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Train seq: (or multi:seq:) on N local "
+                                         "processes (torch.distributed; the weights of "
+                                         "one).")] = 1,
     strategy: Annotated[str, typer.Option(help="ddp (each worker holds the whole model) or "
                                           "fsdp (each holds a shard of weights, gradients "
                                           "and optimiser state).")] = "ddp",
@@ -133,8 +135,16 @@ def train(
         _cli_personal.train_special(data, out_dir, model, named_data, adapt, soft_labels,
                                     {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                      "seed": seed, "max_length": max_length, "lora": lora,
-                                     "device": device},
-                                    fmt(format), skip_invalid, max_chars, limit)
+                                     "device": device, "loss": loss, "center_coef": center_coef,
+                                     "grad_accum": grad_accum,
+                                     "checkpoint_every": checkpoint_every},
+                                    fmt(format), skip_invalid, max_chars, limit,
+                                    run={"eval_data": eval_data, "resume": resume,
+                                         "workers": workers, "strategy": strategy, "ray": ray,
+                                         "address": address, "gpus_per_worker": gpus_per_worker,
+                                         "ensemble": ensemble, "inject_noise": inject_noise,
+                                         "noise_robust": noise_robust,
+                                         "noise_rate": noise_rate})
         return
     if data is None:
         raise ConfigError("train needs DATA (a file or bundled:NAME), or --data NAME=FILE "

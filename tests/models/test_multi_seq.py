@@ -162,3 +162,27 @@ def test_cli_trains_from_named_sets_and_scores_with_weights(run_cli, tiny_backbo
             parts = row[f"rewards_by_attribute_{side}"]
             assert set(parts) == {"harmless", "contrary"}
             assert row[f"reward_{side}"] == pytest.approx(parts["harmless"])
+
+
+def test_scoring_options_reach_a_trained_model(trained_multi_seq, hh_small, tmp_path):
+    """``seq:``'s scoring settings on a trained multi:seq: model (``DIR?score_tokens=``,
+    ``serve --device``): every head scored under the token budget, the heads kept."""
+    from rewardlab import api
+
+    prompts, responses = _pairs(hh_small[1].take(range(6)))
+    base = trained_multi_seq.score_attributes(prompts, responses)[1]
+    small = trained_multi_seq.with_options({"score_tokens": "64"})  # ~one text a pass
+    assert small._seq.scoring_tokens == 64 and trained_multi_seq._seq.scoring_tokens == 4096
+    got = small.score_attributes(prompts, responses)[1]
+    for name in ("harmless", "contrary"):
+        np.testing.assert_allclose(got[name], base[name], atol=1e-5)
+    saved = trained_multi_seq.save(tmp_path / "rm")
+    served = api.on_device(str(saved), "cpu")  # serve --device: a clone would lose the heads
+    np.testing.assert_allclose(served.score(prompts, responses),
+                               trained_multi_seq.score(prompts, responses), atol=1e-5)
+    steered = resolve(f"{saved}?weights=contrary:1&score_tokens=128")
+    assert steered._seq.scoring_tokens == 128 and steered.config.weights == "contrary:1"
+    with pytest.raises(SpecError, match="score_tokens"):
+        resolve(f"{saved}?score_tokens=many")
+    with pytest.raises(SpecError, match=r"takes only .*score_tokens.*got lr"):
+        resolve(f"{saved}?lr=1")

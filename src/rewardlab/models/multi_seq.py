@@ -23,16 +23,20 @@ from typing import Any
 import numpy as np
 
 from rewardlab.data import Dataset, Prompt, best_of_n_to_pairs, last_user_turn, require_task
-from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
+from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError, SpecError
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
+from rewardlab.models.base import FitOptions
 from rewardlab.models.multi import MultiRewardModel, check_combination
 from rewardlab.models.registry import config_from_options
 from rewardlab.models.seq import SeqConfig, SequenceRewardModel, checkpoint_path
+from rewardlab.train.workers import Launcher
 
 __all__ = ["MultiSeqConfig", "MultiSeqRewardModel"]
 
 #: Pairs per head scored after training to set the head's scale (and report its accuracy).
 SCALE_PAIRS = 256
+#: ``seq:`` settings a trained model takes at load time: how it scores, not what it learned.
+SCORING_OPTIONS = ("device", "score_precision", "score_tokens", "share_prompt")
 GATE_FILE = "gate.safetensors"
 
 
@@ -63,8 +67,10 @@ class MultiSeqConfig(SeqConfig):
 
 class MultiSeqRewardModel(MultiRewardModel):
     """A fine-tuned backbone with one logit per attribute, combined as ``multi:`` combines
-    its heads; an ``AttributeScorer``. Resolves from ``multi:seq:PATH`` and saved
-    directories of kind ``multi`` whose state names the ``seq`` backbone.
+    its heads; an ``AttributeScorer`` and ``Resumable`` (checkpoints, ``--resume``,
+    ``--workers``, ``--ray``: ``seq:``'s loop and workers). Resolves from
+    ``multi:seq:PATH`` and saved directories of kind ``multi`` whose state names the ``seq``
+    backbone.
 
     Example:
         >>> model = MultiSeqRewardModel(path="minilm", heads=("harmless", "helpful"))
@@ -74,6 +80,7 @@ class MultiSeqRewardModel(MultiRewardModel):
 
     config_class = MultiSeqConfig
     saves_weights = False
+    scoring_options = SCORING_OPTIONS
 
     def __init__(self, *, cache: bool | str | Path = False, **params: Any) -> None:
         self.config = MultiSeqConfig(**params)
@@ -88,6 +95,49 @@ class MultiSeqRewardModel(MultiRewardModel):
         checkpoint_path(config.path)  # a missing checkpoint fails now, not after reading data
         return cls(**asdict(config))
 
+    def with_options(self, options: Mapping[str, str]) -> MultiSeqRewardModel:
+        """This trained model with ``multi:``'s combination settings and ``seq:``'s scoring
+        settings (``SCORING_OPTIONS``) replaced: ``DIR?weights=...&score_tokens=2048``,
+        ``serve DIR --device cuda``. The trained network is shared (moved to a copy for
+        another device)."""
+        allowed = ("combine", "weights", "caps", "gate", *SCORING_OPTIONS)
+        bad = [k for k in options if k not in allowed]
+        if bad:
+            raise SpecError(f"a saved multi:seq: model takes only {', '.join(allowed)} as "
+                            f"options; got {', '.join(bad)}")
+        new = super().with_options({k: v for k, v in options.items()
+                                    if k not in SCORING_OPTIONS})
+        scoring = {k: str(v) for k, v in options.items() if k in SCORING_OPTIONS}
+        if scoring:
+            self._check_fitted()
+            assert self._seq is not None
+            kept = {f.name: getattr(new.config, f.name) for f in fields(new.config)
+                    if f.name not in scoring}
+            new.config = config_from_options(MultiSeqConfig, scoring, fixed=kept,
+                                             spec=self.spec or f"multi:seq:{self.config.path}")
+            new._seq = self._scoring_backbone(new.config)
+        return new
+
+    def _scoring_backbone(self, config: MultiSeqConfig) -> SequenceRewardModel:
+        """The trained backbone with ``config``'s scoring settings: the same network, or a
+        copy of it on another device."""
+        import copy
+
+        from rewardlab._device import resolve_device
+        from rewardlab.train.shared_prompt import prompt_sharing
+
+        assert self._seq is not None
+        seq = copy.copy(self._seq)
+        seq.config = SeqConfig(**{f.name: getattr(config, f.name) for f in fields(SeqConfig)})
+        device = resolve_device(config.device)
+        if device != self._seq.device_:
+            seq._net = copy.deepcopy(self._seq.network).to(device)
+            seq.device_ = device
+        seq._int8 = None
+        seq._sharing = prompt_sharing(config.share_prompt, seq._net,
+                                      name=f"multi:seq:{config.path}")
+        return seq
+
     @property
     def encoder(self) -> None:
         """No sentence encoder: the backbone reads the texts (``train`` reports none)."""
@@ -101,10 +151,28 @@ class MultiSeqRewardModel(MultiRewardModel):
 
     # --- training ------------------------------------------------------------------------
 
-    def fit(self, data: Mapping[str, Dataset[Any]] | Dataset[Any]) -> MultiSeqRewardModel:
+    def fit(self, data: Mapping[str, Dataset[Any]] | Dataset[Any], *,
+            checkpoint_dir: str | Path | None = None, resume: bool = False, workers: int = 1,
+            launcher: Launcher | None = None, strategy: str = "ddp") -> MultiSeqRewardModel:
         """Fine-tune the backbone and every head on ``{"attribute": pairs, ...}`` (or one
         set's ``subset`` column); with ``combine=learned`` the set ``gate`` trains the gate.
-        Returns ``self``."""
+        Returns ``self``.
+
+        The run's machinery is ``seq:``'s (``SequenceRewardModel.fit``), on the pairs of
+        every attribute at once:
+
+        Args:
+            checkpoint_dir: where checkpoints go (every ``checkpoint_every`` steps and at each
+                epoch end): whole weights and optimiser state keyed by parameter name, so a
+                run resumes under any worker count or strategy.
+            resume: continue from the checkpoint in ``checkpoint_dir``; a checkpoint of other
+                settings, data, attribute order or balance is refused.
+            workers, launcher, strategy: train on ``workers`` processes that ``launcher``
+                starts. Each step's global batch (pairs of every attribute, mixed) is split
+                between them, each pair still training its own attribute's logit, and the
+                gradients summed: the weights of one process, to float rounding. ``ddp``
+                or ``fsdp`` as for ``seq:``.
+        """
         from rewardlab.train.seq_loop import train_sequence_pairs
 
         sets, gate_data = self._training_sets(data)
@@ -114,12 +182,17 @@ class MultiSeqRewardModel(MultiRewardModel):
         rejected: list[str] = []
         heads: list[int] = []
         margin: list[float] | None = [] if self.config.loss == "margin" else None
+        target: list[float] | None = [] if getattr(self.config, "soft_labels", False) else None
         pairs = {}
         for j, name in enumerate(names):
             require_task(sets[name], ("pairwise", "best-of-n"),
                          purpose=f"training the '{name}' head")
             train = best_of_n_to_pairs(sets[name])
             pairs[name] = train
+            if target is not None:  # each set's own vote shares (seq:'s soft_labels)
+                from rewardlab.train.losses import soft_label_targets
+
+                target.extend(soft_label_targets(train.records, train.source).tolist())
             for r in train.records:
                 prompts.append(r.prompt)
                 chosen.append(r.chosen)
@@ -131,15 +204,35 @@ class MultiSeqRewardModel(MultiRewardModel):
                                         "row", file=train.source, line=r.line, field="margin")
                     margin.append(float(r.margin))
         n, k = len(heads), len(names)
+        if workers > n:
+            raise ConfigError(f"--workers {workers} is more than the {n} training pairs of "
+                              "all attributes together: every worker needs at least one; use "
+                              "fewer workers")
+        if strategy == "fsdp" and workers > 1 and self.config.load_in_4bit:
+            raise ConfigError("load_in_4bit cannot be combined with --strategy fsdp (FSDP does "
+                              "not shard bitsandbytes' 4-bit weights); use --strategy ddp")
         counts = np.bincount(heads, minlength=k)
         weights = (n / (k * counts[heads])).tolist() if self.config.balance else None
         seq = self._backbone(k)
         if self.config.lora:
             seq._wrap_lora()
-        self.loop_history_ = train_sequence_pairs(
-            seq.network, seq.encode(prompts, chosen), seq.encode(prompts, rejected),
-            config=seq.config, pad_id=seq.tokenizer.pad_token_id, margin=margin,
-            weights=weights, heads=heads)
+        encoded_chosen = seq.encode(prompts, chosen)
+        encoded_rejected = seq.encode(prompts, rejected)
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if launcher is None:
+            self.loop_history_ = train_sequence_pairs(
+                seq.network, encoded_chosen, encoded_rejected, config=seq.config,
+                pad_id=seq.tokenizer.pad_token_id, margin=margin, weights=weights,
+                heads=heads, checkpoint_dir=ckpt, resume=resume,
+                **({} if target is None else {"target": target}))
+        else:  # seq:'s workers, told the number of logits and each pair's attribute
+            seq._fit_on_workers(launcher, {
+                "config": seq.get_config(), "source": str(seq.source_),
+                "chosen": encoded_chosen, "rejected": encoded_rejected, "margin": margin,
+                "weights": weights, "eval": None, "eval_digest": None,
+                "checkpoint_dir": ckpt, "resume": resume, "strategy": strategy,
+                "num_labels": k, "heads": heads, "target": target})
+            self.loop_history_ = seq.history_
         seq.trained_ = True
         self._seq = seq
         self.heads_ = {name: j for j, name in enumerate(names)}
@@ -153,6 +246,15 @@ class MultiSeqRewardModel(MultiRewardModel):
         if gate_data is not None:
             self.gate_ = self._fit_gate(gate_data)
         return self
+
+    def fit_resumable(self, data: Mapping[str, Dataset[Any]] | Dataset[Any],
+                      options: FitOptions) -> MultiSeqRewardModel:
+        """``fit`` with ``rewardlab train``'s options: checkpoints, resume, workers (the
+        ``Resumable`` capability). ``options.eval_data`` is not scored per epoch (a head's
+        scale is set after training); ``api.train`` scores it once at the end."""
+        return self.fit(data, checkpoint_dir=options.checkpoint_dir, resume=options.resume,
+                        workers=options.workers, launcher=options.launcher,
+                        strategy=options.strategy)
 
     def _head_scale(self, name: str, train: Dataset[Any]
                     ) -> tuple[tuple[float, float], dict[str, float]]:
@@ -170,7 +272,8 @@ class MultiSeqRewardModel(MultiRewardModel):
                                + [r.rejected for r in records])[:, self.heads_[name]]
         diff = raw[:len(records)] - raw[len(records):]
         fit = {"accuracy": float(np.mean((diff > 0) + 0.5 * (diff == 0))),
-               "loss": float(np.mean(np.logaddexp(0.0, -diff))), "pairs": len(train)}
+               "loss": float(np.mean(np.logaddexp(0.0, -diff))),
+               "margin": float(np.mean(diff)), "pairs": len(train)}
         return (float(raw.mean()), float(raw.std() + 1e-6)), fit
 
     def _prompt_features(self, prompts: Sequence[Prompt]) -> np.ndarray:
@@ -178,21 +281,28 @@ class MultiSeqRewardModel(MultiRewardModel):
         prompt's last user turn."""
         import torch
 
+        from rewardlab.train.seq_loop import length_batches
+
         assert self._seq is not None
         seq = self._seq
         net = seq.network
         texts = [last_user_turn(p) for p in prompts]
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), 64):
-                batch = seq.tokenizer(texts[start:start + 64], truncation=True, padding=True,
-                                      max_length=self.config.max_length, return_tensors="pt")
+        if not texts:
+            return np.zeros((0, 1))
+        tokens = seq.tokenizer(texts, truncation=True, max_length=self.config.max_length)
+        out: list[Any] = [None] * len(texts)
+        with torch.inference_mode():  # sorted by length, under scoring's token budget
+            for rows in length_batches([len(ids) for ids in tokens["input_ids"]],
+                                       seq.scoring_tokens):
+                batch = seq.tokenizer.pad([{k: v[i] for k, v in tokens.items()} for i in rows],
+                                          return_tensors="pt")
                 batch = {k: v.to(seq.device_) for k, v in batch.items()}
                 hidden = net(**batch, output_hidden_states=True).hidden_states[-1].float()
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp_min(1)).double()
-                           .cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1))
+                pooled = ((hidden * mask).sum(1) / mask.sum(1).clamp_min(1)).double()
+                for i, row in zip(rows, pooled.cpu().numpy(), strict=True):
+                    out[i] = row
+        return np.stack(out)
 
     # --- scoring -------------------------------------------------------------------------
 

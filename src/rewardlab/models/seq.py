@@ -689,7 +689,8 @@ def _train_worker(world: World, payload: dict[str, Any]) -> None:
     config = payload["config"]
     model = SequenceRewardModel(**{**config, "device": worker_device(config["device"],
                                                                      world.rank)})
-    model._load_network(Path(payload["source"]))
+    # a multi:seq: backbone has one logit per attribute and each pair names its own
+    model._load_network(Path(payload["source"]), num_labels=payload.get("num_labels", 1))
     if model.config.lora:
         model._wrap_lora()
     ckpt = payload["checkpoint_dir"]
@@ -701,7 +702,7 @@ def _train_worker(world: World, payload: dict[str, Any]) -> None:
         evaluate = model._evaluator(payload["eval"])
     history = train_sequence_pairs(
         model.network, payload["chosen"], payload["rejected"], config=model.config,
-        margin=payload["margin"], weights=payload["weights"],
+        margin=payload["margin"], weights=payload["weights"], heads=payload.get("heads"),
         pad_id=model.tokenizer.pad_token_id, evaluate=evaluate,
         eval_digest=payload["eval_digest"], checkpoint_dir=ckpt, resume=resume, world=world,
         mark_trained=lambda: setattr(model, "trained_", True))  # so it can evaluate

@@ -274,6 +274,7 @@ def train_sequence_pairs(
             for group in groups[done_in_epoch:]:
                 optimizer.zero_grad(set_to_none=True)
                 pairs_in_step = sum(len(b) for b in group)
+                step_weight = None if weight_t is None else weight_t[np.concatenate(group)].sum()
                 local = torch.zeros(4, dtype=torch.float64)  # loss, correct, margin, n
                 for global_batch in group:
                     batch = world.shard(global_batch)
@@ -299,13 +300,19 @@ def train_sequence_pairs(
                             rewards = (logits[:, 0] if columns is None else logits.gather(
                                 1, columns.to(logits.device).unsqueeze(1))[:, 0]).float()
                     r_c, r_r = rewards[: len(batch)], rewards[len(batch):]
+                    w = None if weight_t is None else weight_t[batch]
                     value = pairwise_loss(
                         cfg.loss, r_c, r_r,
                         margin=None if margin_t is None else margin_t[batch],
-                        label_smoothing=cfg.label_smoothing, center_coef=cfg.center_coef,
-                        weight=None if weight_t is None else weight_t[batch],
+                        label_smoothing=cfg.label_smoothing,
+                        center_coef=cfg.center_coef if w is None else 0.0,
+                        weight=w,
                         flip_rate=cfg.flip_rate,
                     )
+                    if w is not None and not idle:  # weighted mean over the step, not the shard
+                        value = value * (w.sum() / step_weight) * (pairs_in_step / len(batch))
+                        if cfg.center_coef:
+                            value = value + cfg.center_coef * ((r_c + r_r) ** 2).mean()
                     scaled = value * (0.0 if idle else len(batch) / pairs_in_step)
                     (scaler.scale(scaled) if scaler is not None else scaled).backward()
                     if idle:
