@@ -274,6 +274,9 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     worst = report.to_json()["least_plausible"]
     assert len(worst) == 5
     assert worst[0]["flip_probability"] >= worst[-1]["flip_probability"]
+    from rewardlab.inspection._html import inspect_html
+
+    assert "Anchor reading" in inspect_html(report.to_json())
     # two peers per fold, the path of models without frozen features
     data = load_dataset("bundled:hh_harmless", limit=12)
     peers = estimate_flip_rate(_make_model("embed:minilm"), data, folds=2, learner="peers")
