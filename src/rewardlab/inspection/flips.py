@@ -83,7 +83,8 @@ between retrained models and between fold splits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,9 +105,10 @@ METHOD = ("cross-fitted margins d (mean of two peers trained on disjoint halves 
           "folds); P(label) = eps + (1-2eps) sigmoid(a*d) with the temperature a profiled "
           "out; posterior mean and 95% interval of eps under a uniform prior")
 MIXTURE_METHOD = ("the same margins as a symmetric mixture d = s*t + e: t >= 0 free "
-                  "(nonparametric), s = -1 with probability eps, noise e of the spread the "
-                  "two peers' disagreement measures; assumes the models' expected margin has "
-                  "the clean label's sign, so any systematic model error counts as flips")
+                  "(nonparametric), s = -1 with probability eps, noise e of the measured "
+                  "spread (the linear head's sampling spread, or the two peers' "
+                  "disagreement); assumes the models' expected margin has the clean label's "
+                  "sign, so any systematic model error counts as flips")
 
 
 LINEAR_METHOD = ("cross-fitted margins d from a ridge least-squares linear head on the model's "
@@ -435,6 +437,38 @@ def _ridge_strength(u: np.ndarray, s2: np.ndarray, uy: np.ndarray, y: np.ndarray
     return best
 
 
+def _thin_svd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(u, s, vt)`` of ``x`` from the eigendecomposition of its smaller Gram matrix: a
+    third of the CPU of ``np.linalg.svd`` at HH's shape (1,450 × 1,152), with the directions
+    of numerically zero spread dropped."""
+    tall = x.shape[0] >= x.shape[1]
+    evals, evecs = np.linalg.eigh(x.T @ x if tall else x @ x.T)
+    keep = evals > max(float(evals.max()), 0.0) * 1e-10
+    s = np.sqrt(evals[keep])
+    if tall:
+        v = evecs[:, keep]
+        return (x @ v) / s, s, v.T
+    u = evecs[:, keep]
+    return u, s, ((x.T @ u) / s).T
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run numpy's and scipy's linear algebra on one thread: these products are small, and
+    on a busy machine a BLAS pool spins waiting for cores (measured on HH at load ~8:
+    ``linear_margins`` 30 s of CPU with two threads, 2.2 s with one; ``mixture_flip_rate``
+    6.0 s against 0.4 s)."""
+    import scipy.optimize  # noqa: F401  (loads scipy's own BLAS before the limit is set)
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it, BLAS keeps its default
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def linear_margins(diff: np.ndarray, fold: np.ndarray, group: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(margins, noise_sd, ridge)``: each pair's held-out margin from a linear head fitted
@@ -464,7 +498,7 @@ def linear_margins(diff: np.ndarray, fold: np.ndarray, group: np.ndarray
         train, test = fold != k, fold == k
         if train.sum() < 2 or not test.any():
             continue
-        u, s, vt = np.linalg.svd(x[train], full_matrices=False)
+        u, s, vt = _thin_svd(x[train])
         s2 = s * s
         y = np.ones(int(train.sum()))
         uy = u.T @ y
@@ -559,7 +593,8 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
     peer_agreement = None
     if diff is not None:
         fold, group = _fold_ids(data, folds, seed)
-        margins, sd, ridge = linear_margins(diff, fold, group)
+        with _one_blas_thread():
+            margins, sd, ridge = linear_margins(diff, fold, group)
         ok = np.isfinite(margins) & np.isfinite(sd) & (sd > 0)
         used, method = "linear", LINEAR_METHOD
     else:
@@ -578,13 +613,14 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
         raise ConfigError(f"the flip-rate estimate could not cross-fit {data.source} with "
                           f"{folds} folds: too few distinct prompts")
     grid = 99
-    eps_grid, w, temps = _profile_posterior(margins[ok], grid)
+    with _one_blas_thread():
+        eps_grid, w, temps = _profile_posterior(margins[ok], grid)
+        mix = mixture_flip_rate(margins[ok], sd[ok])
     p_mean = float((w * eps_grid).sum())
     p_sd = float(np.sqrt((w * (eps_grid - p_mean) ** 2).sum()))
     cdf = np.cumsum(w)
     p_ci = (float(eps_grid[min(grid - 1, int(np.searchsorted(cdf, 0.025)))]),
             float(eps_grid[min(grid - 1, int(np.searchsorted(cdf, 0.975)))]))
-    mix = mixture_flip_rate(margins[ok], sd[ok])
     anchor = anchor_flip_rate(margins[ok])
     temp = float(temps[int(np.argmin(np.abs(eps_grid - p_mean)))])
     m = margins[ok]
