@@ -9,8 +9,10 @@ its own training pairs has memorised their labels, flipped ones included). Two l
   ridge least squares on all other folds, the ridge chosen per fold by grouped leave-one-out
   on those folds' labels only. Square loss because it is consistent under symmetric flips:
   E[y | x] = (1 − 2ε)·E[y_clean | x], so the fitted direction is the clean one, only shrunk,
-  and the held-out squared error on noisy labels ranks ridge strengths as clean labels would.
-  One SVD per fold, so it costs less than training the model's own head.
+  and the held-out squared error on noisy labels ranks ridge strengths as clean labels would
+  (van Rooyen, Menon and Williamson, 2015: losses linear in the margin, and strongly
+  l2-regularised learners in general, are robust to symmetric label noise). One
+  eigendecomposition per fold, so it costs less than training the model's own head.
 - ``peers`` (``peer_margins``; for models without frozen features): two copies of the model
   per part, trained on disjoint halves (by prompt) of the other parts; ``d`` is their mean.
 
