@@ -14,7 +14,10 @@ heads per fold on halves of the other folds; every reading of ``inspect`` is rec
    b + r(1 - 2b) for a base rate b, so each injected rate r implies b = (est - r) / (1 - 2r);
    the figure reports their median and the reading at r = 0.
 
-Prints one JSON line. ``--seed`` sets the flip injection's seed (7 in the README figures).
+Prints one JSON line. ``--seeds`` sets the flip injection's seeds: one (7, the default) gives
+every reading at every rate; several give each seed's readings and a summary over them (the
+README's figure uses 7-14, since one seed's flips can land the estimate anywhere in a wide
+interval).
 """
 
 from __future__ import annotations
@@ -68,35 +71,20 @@ def _monotone(rows: list[dict[str, Any]], key: str) -> bool:
     return all(b[key] > a[key] for a, b in pairwise(rows))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--spec", default="embed:minilm")
-    ap.add_argument("--learner", default="auto", choices=("auto", "linear", "peers"))
-    ap.add_argument("--seed", type=int, default=7, help="seed of the injected flips")
-    args = ap.parse_args()
-    start = time.perf_counter()
-    hh = load_dataset("bundled:hh_harmless")
-    base = resolve(args.spec)
+READINGS = ("estimate", "noise_limited", "anchor")
 
-    def make(seed: int) -> Any:
-        return clone(base, seed=seed)
 
-    # 1. labels from a fixed reward model
-    labeller = clone(base, seed=123).fit(hh)
-    c, r = score_pairs(labeller, hh.records)
-    relabelled = replace(hh, records=tuple(
-        rec if ci >= ri else replace(rec, chosen=rec.rejected, rejected=rec.chosen)
-        for rec, ci, ri in zip(hh.records, c, r, strict=True)))
-    known = [_row(make, relabelled, rate, args.seed, args.learner) for rate in RATES]
-    # 2. real HH labels plus injected flips (clean_agreement: with the human labels)
-    real = [_row(make, hh, rate, args.seed, args.learner) for rate in RATES]
+def run(make: Any, hh: Dataset[PairRecord], relabelled: Dataset[PairRecord], seed: int,
+        learner: str) -> dict[str, Any]:
+    """Both experiments with one seed of injected flips."""
+    known = [_row(make, relabelled, rate, seed, learner) for rate in RATES]
+    # real HH labels plus injected flips (clean_agreement: with the human labels)
+    real = [_row(make, hh, rate, seed, learner) for rate in RATES]
     for row in real:
         row["implied_base_rate"] = round((row["estimate"] - row["injected"])
                                          / (1 - 2 * row["injected"]), 4)
-    print(json.dumps({
-        "benchmark": "inspect_flips", "pairs": len(hh), "model": args.spec, "folds": 5,
-        "learner": args.learner, "seed": args.seed,
-        "known_truth": known,
+    return {
+        "seed": seed, "known_truth": known,
         "max_abs_error": _max_error(known, "estimate"),
         "within_5_points": _max_error(known, "estimate") <= 0.05,
         "noise_limited_max_abs_error": _max_error(known, "noise_limited"),
@@ -107,8 +95,59 @@ def main() -> None:
         "anchor_monotone": _monotone(real, "anchor"),
         "implied_base_rate_at_0": real[0]["implied_base_rate"],
         "implied_base_rate_median": round(float(np.median(
-            [row["implied_base_rate"] for row in real])), 4),
-        "seconds": round(time.perf_counter() - start, 1)}))
+            [row["implied_base_rate"] for row in real])), 4)}
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per reading, over the seeds: mean and RMS error at each known rate, how many seeds
+    are within +-5 points at every rate, and how many are monotone on real HH."""
+    out: dict[str, Any] = {}
+    truth = np.asarray(RATES)
+    for key in READINGS:
+        known = np.array([[row[key] for row in r["known_truth"]] for r in runs])
+        real = [[row[key] for row in r["real_hh"]] for r in runs]
+        err = known - truth
+        out[key] = {"known_mean": np.round(known.mean(0), 4).tolist(),
+                    "known_rms_error": np.round(np.sqrt((err ** 2).mean(0)), 4).tolist(),
+                    "seeds_within_5_points": int((np.abs(err).max(1) <= 0.05).sum()),
+                    "real_hh_mean": np.round(np.mean(real, axis=0), 4).tolist(),
+                    "real_hh_monotone_seeds": sum(
+                        all(b > a for a, b in pairwise(r)) for r in real)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", default="embed:minilm")
+    ap.add_argument("--learner", default="auto", choices=("auto", "linear", "peers"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[7],
+                    help="seeds of the injected flips; with several, per-seed readings and "
+                         "a summary over them")
+    args = ap.parse_args()
+    start = time.perf_counter()
+    hh = load_dataset("bundled:hh_harmless")
+    base = resolve(args.spec)
+
+    def make(seed: int) -> Any:
+        return clone(base, seed=seed)
+
+    # labels from a fixed reward model
+    labeller = clone(base, seed=123).fit(hh)
+    c, r = score_pairs(labeller, hh.records)
+    relabelled = replace(hh, records=tuple(
+        rec if ci >= ri else replace(rec, chosen=rec.rejected, rejected=rec.chosen)
+        for rec, ci, ri in zip(hh.records, c, r, strict=True)))
+    runs = [run(make, hh, relabelled, seed, args.learner) for seed in args.seeds]
+    head = {"benchmark": "inspect_flips", "pairs": len(hh), "model": args.spec, "folds": 5,
+            "learner": args.learner}
+    if len(runs) == 1:
+        doc = head | runs[0]
+    else:
+        compact = [{"seed": r["seed"]} | {
+            f"{where}_{key}": [row[key] for row in r[where]]
+            for where in ("known_truth", "real_hh") for key in READINGS} for r in runs]
+        doc = head | {"seeds": args.seeds, "runs": compact, "summary": summary(runs)}
+    print(json.dumps(doc | {"seconds": round(time.perf_counter() - start, 1)}))
 
 
 if __name__ == "__main__":
