@@ -1,8 +1,9 @@
 """Flip-rate estimate of ``rewardlab inspect`` against known flips.
 
 Two experiments on the 1,812 HH harmless pairs, cross-fitting ``embed:minilm`` over 5 folds
-(``--learner``: ``auto`` = a ridge linear head on its frozen features, ``peers`` = two MLP
-heads per fold on halves of the other folds; every reading of ``inspect`` is recorded):
+(``--learner``: ``peers`` = two MLP heads per fold on halves of the other folds, what
+``inspect`` uses; ``linear`` = a ridge linear head on its frozen features; every reading of
+``inspect`` is recorded):
 
 1. **Known truth**: an ``embed:minilm`` model trained on HH relabels every pair by its own
    preference (so the clean labels are a deterministic function of the features), then
@@ -119,7 +120,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", default="embed:minilm")
-    ap.add_argument("--learner", default="auto", choices=("auto", "linear", "peers"))
+    ap.add_argument("--learner", default="peers", choices=("auto", "linear", "peers"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[7],
                     help="seeds of the injected flips; with several, per-seed readings and "
                          "a summary over them")

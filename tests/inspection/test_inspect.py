@@ -188,7 +188,7 @@ def test_flip_estimate_uses_a_linear_head_on_the_models_features() -> None:
                                chosen=f"b{i}" if flipped[i] else f"g{i}",
                                rejected=f"g{i}" if flipped[i] else f"b{i}") for i in range(n))
     data = Dataset(task="pairwise", records=records, source="synthetic", form="test")
-    flip = estimate_flip_rate(lambda seed: _Features(table), data, folds=5)
+    flip = estimate_flip_rate(lambda seed: _Features(table), data, folds=5, learner="auto")
     doc = flip.to_json()
     assert doc["learner"] == "linear" and len(doc["ridge"]) == 5
     assert abs(flip.estimate - 0.2) < 0.05 and flip.ci95[0] <= 0.2 <= flip.ci95[1]
@@ -231,6 +231,9 @@ def test_cli_inspect_fail_on_warn_and_bad_input(run_cli, tmp_path: Path) -> None
     empty.write_text("")
     result = run_cli("inspect", empty, "--model", "none")
     assert result.code == 2 and "error" in result.err and "empty.jsonl" in result.err
+    many = _write(tmp_path / "many.jsonl", _rows(12))
+    result = run_cli("inspect", many, "--no-embeddings", "--folds", "2", "--flip-learner", "x")
+    assert result.code == 2 and "learner" in result.err and "peers" in result.err
 
 
 def test_cli_inspect_one_pair_and_unlabelled(run_cli, tmp_path: Path) -> None:
@@ -265,9 +268,9 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     flip = report.to_json()["flip_rate"]
     assert 0.0 <= flip["ci95"][0] <= flip["estimate"] <= flip["ci95"][1] <= 0.5
     assert flip["folds"] == 2 and np.isfinite(report.flip.margins).all()
-    # the headline is the profile estimate on a linear head's margins (embed: has
-    # features); the noise-limited and anchor readings are listed beside it
-    assert flip["selected"] == "profile" and flip["learner"] == "linear"
+    # the headline is the profile estimate on two peers' margins per fold; the
+    # noise-limited and anchor readings are listed beside it
+    assert flip["selected"] == "profile" and flip["learner"] == "peers"
     assert round(flip["estimate"], 4) == flip["profile"]["estimate"]
     lo, hi = flip["noise_limited"]["ci95"]
     assert 0.0 <= lo <= flip["noise_limited"]["estimate"] <= hi <= 0.5
@@ -277,7 +280,8 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     from rewardlab.inspection._html import inspect_html
 
     assert "Anchor reading" in inspect_html(report.to_json())
-    # two peers per fold, the path of models without frozen features
+    # the linear head on MiniLM's own features, the cheaper learner
     data = load_dataset("bundled:hh_harmless", limit=12)
-    peers = estimate_flip_rate(_make_model("embed:minilm"), data, folds=2, learner="peers")
-    assert peers.learner == "peers" and 0.0 <= peers.estimate <= 0.5
+    linear = estimate_flip_rate(_make_model("embed:minilm"), data, folds=2, learner="linear")
+    assert linear.learner == "linear" and 0.0 <= linear.estimate <= 0.5
+    assert np.isfinite(linear.margins).all() and len(linear.to_json()["ridge"]) == 2
