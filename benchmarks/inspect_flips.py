@@ -124,6 +124,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[7],
                     help="seeds of the injected flips; with several, per-seed readings and "
                          "a summary over them")
+    ap.add_argument("--labeller-data", default="bundled:hh_harmless",
+                    help="what the fixed labelling model is trained on (it always labels "
+                         "the HH pairs); another set gives a known truth the estimator's "
+                         "rules were never tuned on")
     args = ap.parse_args()
     start = time.perf_counter()
     hh = load_dataset("bundled:hh_harmless")
@@ -133,14 +137,14 @@ def main() -> None:
         return clone(base, seed=seed)
 
     # labels from a fixed reward model
-    labeller = clone(base, seed=123).fit(hh)
+    labeller = clone(base, seed=123).fit(load_dataset(args.labeller_data))
     c, r = score_pairs(labeller, hh.records)
     relabelled = replace(hh, records=tuple(
         rec if ci >= ri else replace(rec, chosen=rec.rejected, rejected=rec.chosen)
         for rec, ci, ri in zip(hh.records, c, r, strict=True)))
     runs = [run(make, hh, relabelled, seed, args.learner) for seed in args.seeds]
     head = {"benchmark": "inspect_flips", "pairs": len(hh), "model": args.spec, "folds": 5,
-            "learner": args.learner}
+            "learner": args.learner, "labeller_data": args.labeller_data}
     if len(runs) == 1:
         doc = head | runs[0]
     else:
