@@ -55,6 +55,10 @@ def inspect(
                                                 "CPUs). Needs --ray.")] = None,
     flip_sample: Annotated[int, typer.Option(min=2, help="With --ray: rows the flip estimate "
                                              "samples when the file has more.")] = 2000,
+    flip_learner: Annotated[str, typer.Option(help="Margins of the flip estimate: 'peers' (two "
+                                              "copies of --model per fold), 'linear' (a ridge "
+                                              "head on its frozen features; embed: only, six "
+                                              "times less CPU) or 'auto'.")] = "peers",
     fail_on: Annotated[InspectFailOn, typer.Option(help="Exit with status 1 when a check's "
                                                    "verdict is warn (for CI).")
                        ] = InspectFailOn.never,
@@ -72,7 +76,7 @@ def inspect(
     report = inspect_data(data, model=None if model == "none" else model, html=html_out,
                           json_out=json_out, limit=limit, folds=folds,
                           near_threshold=near_threshold, embeddings=embeddings, stream=stream,
-                          seed=seed, **extra)
+                          seed=seed, flip_learner=flip_learner, **extra)
     j = report.to_json()
     table = Table(title=f"{escape(str(data))}: {j['rows']:,} pairs, {j['skipped']['count']} "
                         "skipped")

@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rewardlab.data import Dataset, PairRecord, load_dataset
+from rewardlab.errors import ConfigError
 from rewardlab.inspection import InspectConfig, fit_flip_rate, inspect_pairs, read_pairs
 from rewardlab.inspection.confounds import confound_table, feature_values
 from rewardlab.inspection.duplicates import find_defects
-from rewardlab.inspection.flips import mixture_flip_rate, profile_flip_rate
+from rewardlab.inspection.flips import (
+    _ridge_strength,
+    anchor_flip_rate,
+    estimate_flip_rate,
+    linear_margins,
+    mixture_flip_rate,
+    profile_flip_rate,
+)
+from rewardlab.inspection.report import _make_model
 
 HH = Path(__file__).resolve().parents[2] / "src/rewardlab/data/bundled/hh_harmless/pairs.jsonl"
 
@@ -112,6 +122,81 @@ def test_flip_mixture_interval_is_wide_when_margins_are_only_noise() -> None:
     assert fit.ci95[1] - fit.ci95[0] > 0.3
 
 
+def test_ridge_strength_matches_refitting_without_each_prompt() -> None:
+    """The grouped leave-one-out read from one SVD picks the ridge that refitting without
+    each prompt group, one at a time, would pick."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(40, 8)) + 0.3
+    group = np.repeat(np.arange(25), [2] * 15 + [1] * 10)   # 15 prompts with two pairs
+    y = np.ones(40)
+    grid = np.logspace(-2, 3, 11)
+    errors = []
+    for lam in grid:
+        err = 0.0
+        for g in np.unique(group):
+            out = group == g
+            w = np.linalg.solve(x[~out].T @ x[~out] + lam * np.eye(8), x[~out].T @ y[~out])
+            err += float(((y[out] - x[out] @ w) ** 2).sum())
+        errors.append(err)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    chosen = _ridge_strength(u, s * s, u.T @ y, y, group, grid)
+    assert chosen == grid[int(np.argmin(errors))]
+
+
+def test_linear_margins_see_through_symmetric_flips() -> None:
+    """A linear preference with 30% of the labels flipped: the held-out margins still
+    side with the clean labels, and the flipped pairs get the negative margins."""
+    rng = np.random.default_rng(7)
+    clean = rng.normal(size=(1200, 30)) + np.r_[1.5, np.zeros(29)]   # best: 93% right
+    flipped = rng.random(1200) < 0.3
+    m, sd, ridge = linear_margins(np.where(flipped[:, None], -clean, clean),
+                                  np.arange(1200) % 5, np.arange(1200))
+    assert ((m > 0) != flipped).mean() > 0.88
+    assert np.all(sd > 0) and np.all(ridge > 0)
+    est, (lo, hi), _ = profile_flip_rate(m)
+    assert lo <= 0.3 <= hi and abs(est - 0.3) < 0.06
+
+
+def test_anchor_reading_counts_disagreements_among_confident_pairs() -> None:
+    rng = np.random.default_rng(8)
+    d = np.abs(rng.normal(0, 2, 2000))
+    flipped = rng.random(2000) < 0.25
+    a = anchor_flip_rate(np.where(flipped, -d, d))
+    assert abs(a["estimate"] - 0.25) < 0.06 and a["ci95"][0] <= 0.25 <= a["ci95"][1]
+    # the smallest confident set whose interval is at most +-5 points wide
+    assert a["ci95"][1] - a["ci95"][0] <= 0.1 and 100 < a["pairs"] < 2000
+
+
+class _Features:
+    """A model whose frozen features are a lookup: the reply's vector."""
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self.table = table
+
+    def features(self, prompts: list, responses: list[str]) -> np.ndarray:
+        return np.stack([self.table[r] for r in responses])
+
+
+def test_flip_estimate_uses_a_linear_head_on_the_models_features() -> None:
+    rng = np.random.default_rng(9)
+    n, dim = 600, 12
+    good, bad = rng.normal(size=(n, dim)), rng.normal(size=(n, dim))
+    good[:, 0] += 1.5                          # the clean preference: more of feature 0
+    flipped = rng.random(n) < 0.2
+    table = {f"g{i}": good[i] for i in range(n)} | {f"b{i}": bad[i] for i in range(n)}
+    records = tuple(PairRecord(prompt=f"q{i}", id=i,
+                               chosen=f"b{i}" if flipped[i] else f"g{i}",
+                               rejected=f"g{i}" if flipped[i] else f"b{i}") for i in range(n))
+    data = Dataset(task="pairwise", records=records, source="synthetic", form="test")
+    flip = estimate_flip_rate(lambda seed: _Features(table), data, folds=5, learner="auto")
+    doc = flip.to_json()
+    assert doc["learner"] == "linear" and len(doc["ridge"]) == 5
+    assert abs(flip.estimate - 0.2) < 0.05 and flip.ci95[0] <= 0.2 <= flip.ci95[1]
+    assert doc["anchor"]["estimate"] >= 0.15 and doc["noise_limited"]["estimate"] > 0.1
+    with pytest.raises(ConfigError, match="features"):
+        estimate_flip_rate(lambda seed: object(), data, learner="linear")
+
+
 def test_inspect_report_json_keys_and_verdicts(tmp_path: Path) -> None:
     report = inspect_pairs(_planted(tmp_path), InspectConfig(model=None, embeddings=False))
     doc = report.to_json()
@@ -146,6 +231,9 @@ def test_cli_inspect_fail_on_warn_and_bad_input(run_cli, tmp_path: Path) -> None
     empty.write_text("")
     result = run_cli("inspect", empty, "--model", "none")
     assert result.code == 2 and "error" in result.err and "empty.jsonl" in result.err
+    many = _write(tmp_path / "many.jsonl", _rows(12))
+    result = run_cli("inspect", many, "--no-embeddings", "--folds", "2", "--flip-learner", "x")
+    assert result.code == 2 and "learner" in result.err and "peers" in result.err
 
 
 def test_cli_inspect_one_pair_and_unlabelled(run_cli, tmp_path: Path) -> None:
@@ -180,11 +268,20 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     flip = report.to_json()["flip_rate"]
     assert 0.0 <= flip["ci95"][0] <= flip["estimate"] <= flip["ci95"][1] <= 0.5
     assert flip["folds"] == 2 and np.isfinite(report.flip.margins).all()
-    # the headline is the profile estimate; the noise-limited reading is listed beside it
-    assert flip["selected"] == "profile"
+    # the headline is the profile estimate on two peers' margins per fold; the
+    # noise-limited and anchor readings are listed beside it
+    assert flip["selected"] == "profile" and flip["learner"] == "peers"
     assert round(flip["estimate"], 4) == flip["profile"]["estimate"]
     lo, hi = flip["noise_limited"]["ci95"]
     assert 0.0 <= lo <= flip["noise_limited"]["estimate"] <= hi <= 0.5
     worst = report.to_json()["least_plausible"]
     assert len(worst) == 5
     assert worst[0]["flip_probability"] >= worst[-1]["flip_probability"]
+    from rewardlab.inspection._html import inspect_html
+
+    assert "Anchor reading" in inspect_html(report.to_json())
+    # the linear head on MiniLM's own features, the cheaper learner
+    data = load_dataset("bundled:hh_harmless", limit=12)
+    linear = estimate_flip_rate(_make_model("embed:minilm"), data, folds=2, learner="linear")
+    assert linear.learner == "linear" and 0.0 <= linear.estimate <= 0.5
+    assert np.isfinite(linear.margins).all() and len(linear.to_json()["ridge"]) == 2

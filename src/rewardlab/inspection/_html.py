@@ -71,6 +71,12 @@ def inspect_html(j: dict[str, Any]) -> str:
                      f"{second['ci95'][0]:.3f}–{second['ci95'][1]:.3f}); where the two "
                      "disagree, the data cannot tell a weak model from noisy labels.</p>"
                      f"<p class=\"notes\">{_e(second['method'])}</p>")
+        anchor = flip.get("anchor")
+        if anchor:
+            text += (f"<p>Anchor reading {anchor['estimate']:.3f} (95% CI "
+                     f"{anchor['ci95'][0]:.3f}–{anchor['ci95'][1]:.3f}) over the "
+                     f"{anchor['pairs']} most confident pairs.</p>"
+                     f"<p class=\"notes\">{_e(anchor['method'])}</p>")
         worst = [{"id": w["id"], "line": w["line"], "P(flipped)": w["flip_probability"],
                   "margin": w["margin"], "prompt (end)": w["prompt"][-160:],
                   "chosen": w["chosen"][:200], "rejected": w["rejected"][:200]}

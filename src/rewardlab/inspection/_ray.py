@@ -390,7 +390,8 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
         data = Dataset(task="pairwise", records=tuple(p.as_record() for p in pairs),
                        source=str(source), form="inspect")
         flip = estimate_flip_rate(_make_model(cfg.model), data, folds=cfg.folds,
-                                  seed=cfg.seed, n_boot=cfg.n_boot, model_name=cfg.model)
+                                  seed=cfg.seed, n_boot=cfg.n_boot, model_name=cfg.model,
+                                  learner=cfg.flip_learner)
         if len(pairs) < n:
             notes.append(f"flip rate estimated on a uniform random sample of {len(pairs):,} of "
                          f"{n:,} pairs (seed {cfg.seed}; --flip-sample sets the size): its CI "

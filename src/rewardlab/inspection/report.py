@@ -93,6 +93,7 @@ class InspectConfig:
     shard_rows: int = 5_000
     flip_sample: int = 2_000
     near_method: str = "auto"
+    flip_learner: str = "peers"
 
 
 @dataclass
@@ -346,7 +347,8 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
         records = tuple(p.as_record() for p in pairs)
         data = Dataset(task="pairwise", records=records, source=str(source), form="inspect")
         flip = estimate_flip_rate(_make_model(cfg.model), data, folds=cfg.folds,
-                                  seed=cfg.seed, n_boot=cfg.n_boot, model_name=cfg.model)
+                                  seed=cfg.seed, n_boot=cfg.n_boot, model_name=cfg.model,
+                                  learner=cfg.flip_learner)
         margins = flip.margins
         worst = _worst(pairs, margins, flip, cfg.worst)
     subsets_table = _subset_table(subsets, ids, defects, diffs if labelled else None, margins)
