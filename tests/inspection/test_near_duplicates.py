@@ -153,3 +153,26 @@ def test_float16_cosines_stay_within_the_documented_band(kind) -> None:
     assert np.abs(sim16 - sim32).max() <= FLOAT16_COSINE_TOLERANCE
     assert np.array_equal(sim16 >= THRESHOLD, sim32 >= THRESHOLD)
     assert np.array_equal(sim32 >= THRESHOLD, cos >= THRESHOLD)
+
+
+def test_no_candidates_and_tiny_inputs() -> None:
+    codes = np.arange(8, dtype=np.uint16).reshape(4, 2)  # every key distinct
+    vectors = compact(np.eye(4, 384, dtype=np.float32))
+    report = DefectReport()
+    assert lsh_near_duplicates(report, list("abcd"), vectors, vectors, codes, codes + 100,
+                               set(), threshold=THRESHOLD) == 0
+    assert report.near_duplicates == []
+    assert lsh_near_duplicates(report, ["a"], vectors[:1], vectors[:1], codes[:1],
+                               codes[:1], set(), threshold=THRESHOLD) == 0
+
+
+def test_shards_are_stacked_in_order_and_released() -> None:
+    from rewardlab.inspection._ray import ShardFeatures, _stack
+
+    parts = [ShardFeatures(shard=k, rows=0, ids=[], indices=[], subsets=[], labelled=[],
+                           firsts=[], keys=[], diffs=np.zeros((0, 1)), skipped=[], sample=[],
+                           chosen=None if k == 1 else np.full((k + 1, 3), k, np.float16))
+             for k in range(3)]
+    got = _stack(parts, "chosen")
+    assert got.dtype == np.float16 and got[:, 0].tolist() == [0, 2, 2, 2]
+    assert all(p.chosen is None for p in parts)
