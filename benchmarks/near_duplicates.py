@@ -10,14 +10,16 @@ instead (files that repeat texts with edits): every row a noisy copy of one of `
 base rows, so a row shares band keys with many rows of its family. Per size:
 
 * the old loop (kept here only, as the reference) on float32 vectors and int64 codes, as the
-  driver held them; the new search on float16 unit vectors and uint16 codes;
+  driver held them; the new search on int16 fixed-point unit vectors (``compact``) and
+  uint16 codes;
 * wall time of each (after the codes exist) and the peak memory each search allocates on
   top of its inputs (``tracemalloc``, a second run of each), plus the inputs' bytes;
 * whether both find the same near-duplicate rows with the same partners (the new search
-  on float32 vectors must match exactly; on float16 a row may differ only within the
+  on float32 vectors must match exactly; on int16 a row may differ only within the
   tolerance band, which is checked row by row), and the largest difference of the reported
-  similarities (float16 against float32);
-* the float16 and normalised-int8 cosine error over the candidate pairs (why float16).
+  similarities (int16 against float32);
+* the cosine error of int16 fixed point, float16 and normalised int8 over the candidate
+  pairs (why int16: as small as float16, and faster to convert).
 
     nice -n 5 .venv/bin/python benchmarks/near_duplicates.py --sizes 20000 50000 200000
     nice -n 5 .venv/bin/python benchmarks/near_duplicates.py --sizes 20000 50000 --family 100
@@ -38,7 +40,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit
 from rewardlab.inspection._lsh import (
-    FLOAT16_COSINE_TOLERANCE,
+    COSINE_TOLERANCE,
+    FIXED_ONE,
     LSH_BITS,
     candidate_pairs,
     compact,
@@ -153,17 +156,18 @@ def _run(fn: Any, *args: Any, threshold: float, explained: set[int], memory: boo
 
 
 def _quantisation_errors(c32: np.ndarray, pairs: np.ndarray) -> dict[str, float]:
-    """Largest |cosine(rounded) - cosine(float32)| over (up to 200k) candidate pairs'
-    chosen sides, for float16 and per-row-scaled int8 (renormalised)."""
+    """Largest |cosine(stored) - cosine(float32)| over (up to 200k) candidate pairs' chosen
+    sides: int16 fixed point (``compact``), float16, per-row-scaled int8 (renormalised)."""
     n = len(c32)
     pairs = pairs[:200_000]
     i, j = pairs // n, pairs % n
     exact = np.einsum("ij,ij->i", c32[i], c32[j])
-    f16 = compact(c32).astype(np.float32)
+    i16 = compact(c32).astype(np.float32) / FIXED_ONE
+    f16 = c32.astype(np.float16).astype(np.float32)
     scale = np.abs(c32).max(axis=1, keepdims=True) / 127
     q8 = _unit(np.round(c32 / scale).astype(np.int8).astype(np.float32))
-    return {"float16": float(np.abs(np.einsum("ij,ij->i", f16[i], f16[j]) - exact).max()),
-            "int8": float(np.abs(np.einsum("ij,ij->i", q8[i], q8[j]) - exact).max())}
+    return {name: float(np.abs(np.einsum("ij,ij->i", v[i], v[j]) - exact).max())
+            for name, v in (("int16_fixed", i16), ("float16", f16), ("int8", q8))}
 
 
 def _strip(report: DefectReport) -> list[tuple[Any, Any, str]]:
@@ -171,7 +175,7 @@ def _strip(report: DefectReport) -> list[tuple[Any, Any, str]]:
 
 
 def _differences(old: DefectReport, new: DefectReport, threshold: float) -> dict[str, Any]:
-    """Rows where float16 (new) and float32 (old) disagree on whether a row is a near
+    """Rows where int16 (new) and float32 (old) disagree on whether a row is a near
     duplicate, its partner or the orientation, and whether each disagreement is one the
     tolerance allows: a row found by one only has a similarity within the tolerance of the
     threshold, a row with another partner has similarities within the tolerance."""
@@ -184,9 +188,9 @@ def _differences(old: DefectReport, new: DefectReport, threshold: float) -> dict
             continue
         differ += 1
         if i in a and i in b:
-            allowed &= abs(a[i][1] - b[i][1]) <= FLOAT16_COSINE_TOLERANCE
+            allowed &= abs(a[i][1] - b[i][1]) <= COSINE_TOLERANCE
         else:
-            allowed &= abs((a.get(i) or b[i])[1] - threshold) <= FLOAT16_COSINE_TOLERANCE
+            allowed &= abs((a.get(i) or b[i])[1] - threshold) <= COSINE_TOLERANCE
     return {"rows_differing": differ, "differences_within_tolerance": allowed,
             "similarity_diff_max_same_partner": worst}
 
@@ -196,7 +200,7 @@ def one_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
                                    else synthetic(n, args.planted, args.seed))
     directions = srp_directions(args.seed)
     codes_c16, codes_r16 = srp_bits(chosen, directions), srp_bits(rejected, directions)
-    c16, r16 = compact(chosen), compact(rejected)
+    c16, r16 = compact(chosen), compact(rejected)  # int16 fixed point
     ids = [f"r{i}" for i in range(n)]
     new_args = (ids, c16, r16, codes_c16, codes_r16)
     t_new, _, new, compared = _run(lsh_near_duplicates, *new_args, threshold=args.threshold,

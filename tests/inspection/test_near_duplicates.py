@@ -1,7 +1,7 @@
 """The vectorised LSH near-duplicate search of ``inspect --ray`` (``inspection/_lsh.py``):
 the same rows, partners and candidate counts as the Python loop it replaced (kept in
 benchmarks/near_duplicates.py as the reference), the candidate rule checked pair by pair,
-agreement with the exact all-pairs search, and the float16 precision band."""
+agreement with the exact all-pairs search, and the int16 fixed-point precision band."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rewardlab.inspection._lsh import (
-    FLOAT16_COSINE_TOLERANCE,
+    COSINE_TOLERANCE,
     LSH_BANDS,
     best_candidates,
     candidate_pairs,
@@ -74,7 +74,7 @@ def test_same_rows_partners_and_candidates_as_the_old_loop(bench, planted) -> No
         assert new.near_duplicates == old.near_duplicates
         assert [p[:2] + p[3:] for p in new.near_pairs] == [p[:2] + p[3:]
                                                            for p in old.near_pairs]
-        tol = 1e-5 if vectors[0].dtype == np.float32 else FLOAT16_COSINE_TOLERANCE
+        tol = 1e-5 if vectors[0].dtype == np.float32 else COSINE_TOLERANCE
         assert np.allclose([p[2] for p in new.near_pairs], [p[2] for p in old.near_pairs],
                            atol=tol, rtol=0)
         assert new_explained == old_explained
@@ -129,10 +129,10 @@ def _at_cosine(u: np.ndarray, cos: float, rng: np.random.Generator) -> np.ndarra
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "spiky"])
-def test_float16_cosines_stay_within_the_documented_band(kind) -> None:
+def test_fixed_point_cosines_stay_within_the_documented_band(kind) -> None:
     """Pairs at cosines just outside threshold +- tolerance are classified as with float32;
-    the float16 error never exceeds the bound, also for vectors with a few large components
-    (the worst case for a relative rounding error)."""
+    the rounding error never exceeds the bound, for vectors spread over every dimension (the
+    worst case for fixed point) and with a few large components."""
     rng = np.random.default_rng(1)
     offsets = [-0.05, -0.002, -0.0012, 0.0011, 0.002, 0.01, 0.029]
     base = rng.standard_normal((len(offsets) * 40, 384)).astype(np.float32)
@@ -150,8 +150,14 @@ def test_float16_cosines_stay_within_the_documented_band(kind) -> None:
     pairs = (np.arange(n, 2 * n) * (2 * n) + np.arange(n)).astype(np.int64)
     _, _, sim32, _ = best_candidates(chosen, rejected, pairs)
     _, _, sim16, _ = best_candidates(compact(chosen), compact(rejected), pairs)
-    assert np.abs(sim16 - sim32).max() <= FLOAT16_COSINE_TOLERANCE
+    assert 0 < np.abs(sim16 - sim32).max() <= COSINE_TOLERANCE
     assert np.array_equal(sim16 >= THRESHOLD, sim32 >= THRESHOLD)
+    # the exact pass renormalises the stored vectors: within the bound as well
+    exact = DefectReport()
+    embedding_near_duplicates(exact, list(range(2 * n)), compact(chosen), compact(rejected),
+                              set(range(n)), threshold=THRESHOLD)
+    assert sorted(i - n for i in exact.near_duplicates) == np.flatnonzero(
+        cos >= THRESHOLD).tolist()
     assert np.array_equal(sim32 >= THRESHOLD, cos >= THRESHOLD)
 
 
@@ -171,8 +177,8 @@ def test_shards_are_stacked_in_order_and_released() -> None:
 
     parts = [ShardFeatures(shard=k, rows=0, ids=[], indices=[], subsets=[], labelled=[],
                            firsts=[], keys=[], diffs=np.zeros((0, 1)), skipped=[], sample=[],
-                           chosen=None if k == 1 else np.full((k + 1, 3), k, np.float16))
+                           chosen=None if k == 1 else np.full((k + 1, 3), k, np.int16))
              for k in range(3)]
     got = _stack(parts, "chosen")
-    assert got.dtype == np.float16 and got[:, 0].tolist() == [0, 2, 2, 2]
+    assert got.dtype == np.int16 and got[:, 0].tolist() == [0, 2, 2, 2]
     assert all(p.chosen is None for p in parts)

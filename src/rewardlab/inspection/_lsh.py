@@ -19,16 +19,22 @@ How the search is vectorised (no Python loop over rows or pairs):
   rows), and each row keeps its most similar candidate (the earliest one on a tie), as the
   old loop did.
 
-Precision: the driver keeps the unit embeddings as float16 (``compact``; half of float32's
-memory) and computes the cosines in float32. A float16 component has relative error at most
-``2^-11``, so a cosine of two rounded unit vectors is within ``2 * 2^-11 + 2^-22 < 0.001`` of
-the float32 one (``|e.v| <= 2^-11 * sum|u_k v_k| <= 2^-11``), and the pair rule (the minimum
-over both sides, the maximum over the two orientations) keeps that bound. So a pair whose
-float32 similarity is outside ``threshold +- FLOAT16_COSINE_TOLERANCE`` is classified as with
-float32; inside the band it may go either way, and a row's partner may change only between
-candidates less than ``2 * FLOAT16_COSINE_TOLERANCE`` apart. Typical errors are much smaller
-(about 2e-5; ``benchmarks/near_duplicates.py`` measures them). The SRP bits are computed
-from the float32 vectors, so the candidates themselves do not change.
+Precision: the driver keeps the unit embeddings as int16 fixed point (``compact``: each
+component ``x`` stored as ``round(x * FIXED_ONE)``, ``FIXED_ONE = 32767``; half of
+float32's memory, like float16, but converted back to float32 about 4x faster and more
+precise) and computes the cosines in float32. A stored component is off by at most
+``0.5 / 32767 = 1.53e-5``, so a dot product of two stored unit vectors is off by at most
+``2 * 1.53e-5 * ||v||_1 + 384 * (1.53e-5)^2 <= 2 * 1.53e-5 * sqrt(384) = 6.0e-4``
+(``|e.v| <= max|e_k| * ||v||_1`` and ``||v||_1 <= sqrt(384)`` for a unit vector), plus at
+most about 5e-5 of float32 arithmetic on the integer-valued products: under
+``COSINE_TOLERANCE = 7e-4`` in all. The pair rule (the minimum over both sides, the maximum
+over the two orientations) keeps that bound. So a pair whose float32 similarity is outside
+``threshold +- COSINE_TOLERANCE`` is classified as with float32; inside the band it may go
+either way, and a row's partner may change only between candidates less than
+``2 * COSINE_TOLERANCE`` apart. Typical errors are far smaller (about 1e-5; float16 would
+err up to 1e-3, normalised int8 up to about 3e-3; ``benchmarks/near_duplicates.py``
+measures them). The SRP bits are computed from the float32 vectors, so the candidates
+themselves do not change.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ if TYPE_CHECKING:
     from rewardlab.inspection.duplicates import DefectReport
 
 __all__ = [
-    "FLOAT16_COSINE_TOLERANCE",
+    "COSINE_TOLERANCE",
+    "FIXED_ONE",
     "LSH_BANDS",
     "LSH_BITS",
     "best_candidates",
@@ -56,9 +63,11 @@ __all__ = [
 #: SRP bands, and bits per side in each band (a band key has 2 x LSH_BITS bits).
 LSH_BANDS = 48
 LSH_BITS = 12
-#: Largest difference between a cosine of float16-rounded unit vectors (computed in float32)
-#: and the float32 one: ``2 * 2^-11 + 2^-22`` rounded up (derivation in the module docstring).
-FLOAT16_COSINE_TOLERANCE = 0.001
+#: int16 fixed point of a unit vector's component: ``round(x * FIXED_ONE)``.
+FIXED_ONE = 32767
+#: Largest difference between a cosine of ``compact`` vectors (computed in float32) and the
+#: float32 one: 6.0e-4 of rounding plus float32 arithmetic, rounded up (module docstring).
+COSINE_TOLERANCE = 7e-4
 _DIM = 384
 #: distinct candidate pairs gathered before the bands' lists are merged
 _MERGE_EVERY = 4_000_000
@@ -80,16 +89,17 @@ def srp_bits(embeddings: np.ndarray, directions: np.ndarray) -> np.ndarray:
 
 
 def compact(embeddings: np.ndarray) -> np.ndarray:
-    """Unit-normalised float16 copies (2 bytes a dimension): what the driver keeps per side.
+    """Unit-normalised int16 fixed-point copies (2 bytes a dimension, ``x * FIXED_ONE``
+    rounded): what the driver keeps per side.
 
     Example:
         >>> v = compact(np.array([[3.0, 4.0]]))
-        >>> v.dtype.name, [round(float(x), 3) for x in v[0]]
-        ('float16', [0.6, 0.8])
+        >>> v.dtype.name, v[0].tolist()
+        ('int16', [19660, 26214])
     """
     x = np.asarray(embeddings, dtype=np.float32)
     norms = np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return (x / norms).astype(np.float16)
+    return np.rint(x / norms * FIXED_ONE).astype(np.int16)
 
 
 def _expand(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, order: np.ndarray,
@@ -172,12 +182,14 @@ def best_candidates(chosen: np.ndarray, rejected: np.ndarray, pairs: np.ndarray,
     """For each row with candidates, its most similar one (the earliest on a tie).
 
     ``pairs`` are sorted codes ``i * n + j``; a pair's similarity is the better orientation's
-    weaker side: ``max(min(c_i.c_j, r_i.r_j), min(c_i.r_j, r_i.c_j))`` on unit vectors, in
-    float32. Per chunk of pairs (small, so the float32 copies stay in cache), each distinct
-    row *i* is converted once and each partner row once per pair. Returns
+    weaker side: ``max(min(c_i.c_j, r_i.r_j), min(c_i.r_j, r_i.c_j))`` on unit vectors
+    (``compact``'s int16, or float32), in float32. Per chunk of pairs (small, so the
+    float32 copies stay in cache), each distinct row *i* is converted once and each partner
+    row once per pair. Returns
     ``(i, j, similarity, swapped)`` arrays, one entry per distinct ``i``, ordered by ``i``.
     """
     n = len(chosen)
+    unit = np.float32(1.0 / FIXED_ONE**2 if chosen.dtype == np.int16 else 1.0)
     rows, partners = pairs // n, pairs % n
     sim = np.empty(len(pairs), dtype=np.float32)
     swapped = np.empty(len(pairs), dtype=bool)
@@ -191,7 +203,7 @@ def best_candidates(chosen: np.ndarray, rejected: np.ndarray, pairs: np.ndarray,
         cj, rj = chosen[j].astype(np.float32), rejected[j].astype(np.float32)
         same = np.minimum(_rowwise(ci, cj), _rowwise(ri, rj))
         swap = np.minimum(_rowwise(ci, rj), _rowwise(ri, cj))
-        sim[start:start + chunk] = np.maximum(same, swap)
+        sim[start:start + chunk] = np.maximum(same, swap) * unit
         swapped[start:start + chunk] = swap > same
     order = np.lexsort((-sim, rows))  # stable: among equal similarities, the smallest j first
     first = np.ones(len(order), dtype=bool)
@@ -207,7 +219,7 @@ def lsh_near_duplicates(report: DefectReport, ids: Sequence[Any], chosen: np.nda
     """Near duplicates among SRP-LSH candidates; the rule is the exact pass's: a row not
     already explained is a near duplicate of the most similar earlier candidate whose both
     sides reach ``threshold`` (same or swapped orientation). ``chosen``/``rejected`` are unit
-    vectors (float16 from ``compact``, or float32). Returns how many candidate pairs were
+    vectors (int16 from ``compact``, or float32). Returns how many candidate pairs were
     compared."""
     n = len(ids)
     if n < 2:

@@ -27,10 +27,13 @@ Near duplicates by embedding, across all rows:
   for 200k rows of synthetic embeddings, where a Python loop over bands and rows took
   minutes (``benchmarks/near_duplicates.py``).
 
-Both searches compare float16 copies of the unit vectors (cosines computed in float32):
-each cosine is within ``FLOAT16_COSINE_TOLERANCE`` (0.001) of the float32 one, so only a
-pair whose similarity is that close to the threshold can be classified differently than
-with float32 vectors (and without Ray); the SRP bits come from the float32 vectors.
+Both searches compare int16 fixed-point copies of the unit vectors (``_lsh.compact``;
+cosines computed in float32): each cosine is within ``COSINE_TOLERANCE`` (7e-4) of the
+float32 one (the exact pass renormalises them, which near a cosine *c* leaves at most
+``2 * 1.53e-5 * sqrt(384) * sqrt(1 - c^2)`` of rounding, so the bound holds there too).
+So only a pair whose similarity is that close to the threshold can be classified
+differently than with float32 vectors (and without Ray); the SRP bits come from the float32
+vectors.
 
 The flip-rate estimate trains models on the texts, so on a large file it runs on a random
 sample of ``flip_sample`` rows (seeded; drawn from the raw rows before the workers start,
@@ -39,7 +42,7 @@ drops out), and the report says so. Up to ``flip_sample`` rows it uses
 them all, as without Ray.
 
 The driver keeps, per row, the digests and features (about 300 bytes) and, with embeddings,
-the two unit vectors in float16 (1.5 KB, half of float32's 3 KB) and their SRP codes as
+the two unit vectors in int16 fixed point (1.5 KB, half of float32's 3 KB) and their SRP codes as
 uint16 (192 bytes; int64 codes took 768). The shards' arrays are copied into one
 preallocated array each, each shard's copy released as it goes.
 """
@@ -57,7 +60,7 @@ import numpy as np
 from rewardlab.data import DEFAULT_MAX_CHARS, RowContext, SkippedRow
 from rewardlab.errors import ConfigError, DataError, RewardLabError
 from rewardlab.inspection._lsh import (
-    FLOAT16_COSINE_TOLERANCE,
+    COSINE_TOLERANCE,
     LSH_BANDS,
     LSH_BITS,
     compact,
@@ -99,7 +102,7 @@ class ShardFeatures:
     diffs: np.ndarray
     skipped: list[SkippedRow]
     sample: list[tuple[int, InspectPair]]
-    chosen: np.ndarray | None = None  # unit vectors, float16 (``compact``)
+    chosen: np.ndarray | None = None  # unit vectors, int16 fixed point (``compact``)
     rejected: np.ndarray | None = None
     codes_chosen: np.ndarray | None = None
     codes_rejected: np.ndarray | None = None
@@ -147,7 +150,7 @@ def shard_features(plan_path: str, file_type: str, source: str, location: str, s
         turns, chosen, rejected = side_texts(pairs)
         for side, texts in (("chosen", chosen), ("rejected", rejected)):
             unit = _unit(np.asarray(encoder.embed_joined(turns, texts), dtype=np.float32))
-            if directions is not None:  # the bits from float32, so float16 moves no candidate
+            if directions is not None:  # the bits from float32: compact moves no candidate
                 setattr(out, f"codes_{side}", srp_bits(unit, directions))
             setattr(out, side, compact(unit))
     return out
@@ -320,8 +323,8 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
                                       threshold=cfg.near_threshold)
             defects.embedding_note = (f"MiniLM cosine >= {cfg.near_threshold:g} on both sides "
                                       "(last user turn + reply), every pair of rows compared; "
-                                      "cosines of float16 vectors, within "
-                                      f"{FLOAT16_COSINE_TOLERANCE:g} of float32's")
+                                      "cosines of int16 fixed-point vectors, within "
+                                      f"{COSINE_TOLERANCE:g} of float32's")
         else:
             codes_c, codes_r = _stack(parts, "codes_chosen"), _stack(parts, "codes_rejected")
             compared = lsh_near_duplicates(defects, ids, chosen, rejected, codes_c, codes_r,
@@ -330,8 +333,8 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
                 f"MiniLM cosine >= {cfg.near_threshold:g} on both sides among sign-random-"
                 f"projection LSH candidates ({LSH_BANDS} bands of {LSH_BITS}+{LSH_BITS} bits; "
                 f"{compared:,} candidate pairs compared): approximate, a near duplicate is "
-                "missed with probability below 0.1% at cosine 0.97; cosines of float16 "
-                f"vectors, within {FLOAT16_COSINE_TOLERANCE:g} of float32's")
+                "missed with probability below 0.1% at cosine 0.97; cosines of int16 "
+                f"fixed-point vectors, within {COSINE_TOLERANCE:g} of float32's")
     else:
         defects.embedding_note = "embedding check off: near duplicates by edits only"
     confounds = None
