@@ -191,6 +191,10 @@ def test_flip_estimate_uses_a_linear_head_on_the_models_features() -> None:
     flip = estimate_flip_rate(lambda seed: _Features(table), data, folds=5, learner="auto")
     doc = flip.to_json()
     assert doc["learner"] == "linear" and len(doc["ridge"]) == 5
+    # 600 pairs are enough for the anchor reading's +-5-point interval: it is the headline,
+    # with the profile likelihood's estimate kept beside it
+    assert doc["selected"] == "anchor" and doc["estimate"] == doc["anchor"]["estimate"]
+    assert abs(doc["profile"]["estimate"] - 0.2) < 0.05
     assert abs(flip.estimate - 0.2) < 0.05 and flip.ci95[0] <= 0.2 <= flip.ci95[1]
     assert doc["anchor"]["estimate"] >= 0.15 and doc["noise_limited"]["estimate"] > 0.1
     with pytest.raises(ConfigError, match="features"):
@@ -268,8 +272,10 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     flip = report.to_json()["flip_rate"]
     assert 0.0 <= flip["ci95"][0] <= flip["estimate"] <= flip["ci95"][1] <= 0.5
     assert flip["folds"] == 2 and np.isfinite(report.flip.margins).all()
-    # the headline is the profile estimate on two peers' margins per fold; the
-    # noise-limited and anchor readings are listed beside it
+    # 12 pairs are too few for the anchor reading's +-5-point interval, so the headline
+    # falls back to the profile estimate on two peers' margins per fold; the noise-limited
+    # and anchor readings are listed beside it
+    assert not flip["anchor"]["reached_half_width"] and flip["anchor"]["pairs"] == 12
     assert flip["selected"] == "profile" and flip["learner"] == "peers"
     assert round(flip["estimate"], 4) == flip["profile"]["estimate"]
     lo, hi = flip["noise_limited"]["ci95"]

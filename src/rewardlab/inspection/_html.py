@@ -71,8 +71,15 @@ def inspect_html(j: dict[str, Any]) -> str:
                      f"{second['ci95'][0]:.3f}–{second['ci95'][1]:.3f}); where the two "
                      "disagree, the data cannot tell a weak model from noisy labels.</p>"
                      f"<p class=\"notes\">{_e(second['method'])}</p>")
+        profile = flip.get("profile")
+        if profile and flip.get("selected") == "anchor":
+            text += (f"<p>Profile-likelihood estimate {profile['estimate']:.3f} (95% CI "
+                     f"{profile['ci95'][0]:.3f}–{profile['ci95'][1]:.3f}): a lower reading, "
+                     "which takes a weak model's unclear margins for a weak model rather "
+                     "than for flips.</p>"
+                     f"<p class=\"notes\">{_e(profile['method'])}</p>")
         anchor = flip.get("anchor")
-        if anchor:
+        if anchor and flip.get("selected") != "anchor":
             text += (f"<p>Anchor reading {anchor['estimate']:.3f} (95% CI "
                      f"{anchor['ci95'][0]:.3f}–{anchor['ci95'][1]:.3f}) over the "
                      f"{anchor['pairs']} most confident pairs.</p>"
