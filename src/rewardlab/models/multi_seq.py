@@ -114,12 +114,17 @@ class MultiSeqRewardModel(MultiRewardModel):
         rejected: list[str] = []
         heads: list[int] = []
         margin: list[float] | None = [] if self.config.loss == "margin" else None
+        target: list[float] | None = [] if self.config.soft_labels else None
         pairs = {}
         for j, name in enumerate(names):
             require_task(sets[name], ("pairwise", "best-of-n"),
                          purpose=f"training the '{name}' head")
             train = best_of_n_to_pairs(sets[name])
             pairs[name] = train
+            if target is not None:  # each set's own vote shares (seq:'s soft_labels)
+                from rewardlab.train.losses import soft_label_targets
+
+                target.extend(soft_label_targets(train.records, train.source).tolist())
             for r in train.records:
                 prompts.append(r.prompt)
                 chosen.append(r.chosen)
@@ -139,7 +144,7 @@ class MultiSeqRewardModel(MultiRewardModel):
         self.loop_history_ = train_sequence_pairs(
             seq.network, seq.encode(prompts, chosen), seq.encode(prompts, rejected),
             config=seq.config, pad_id=seq.tokenizer.pad_token_id, margin=margin,
-            weights=weights, heads=heads)
+            weights=weights, heads=heads, target=target)
         seq.trained_ = True
         self._seq = seq
         self.heads_ = {name: j for j, name in enumerate(names)}
