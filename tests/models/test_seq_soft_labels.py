@@ -155,3 +155,28 @@ def test_multi_seq_heads_train_towards_their_own_sets_vote_shares(tiny, attribut
     sets["contrary"] = attribute_sets["contrary"].take(range(12))
     with pytest.raises(DataError, match="no annotator votes"):
         resolve(spec).fit(sets)
+
+
+@pytest.mark.slow  # the worker processes' start (a few seconds once a session has one)
+def test_two_workers_train_towards_the_same_shares_as_one(tiny, hh_small):
+    """The shares travel to the worker processes with the pairs: 2 workers reach one
+    process's weights, and not the hard-label ones."""
+    from rewardlab.train.workers import run_local
+
+    def launch(target, payload):
+        run_local(target, payload, workers=2)
+
+    shares = [(1, 1, 2), (2, 2, 2), (1, 1, 0), (2, 1, 1)]
+    data = hh_small[0].take(range(16))
+    data = replace(data, records=tuple(replace(r, votes=shares[i % 4])
+                                       for i, r in enumerate(data.records)))
+    spec = _spec(tiny, precision="fp32", lr=1e-4)
+    one = resolve(spec + "&soft_labels=true").fit(data)
+    two = resolve(spec + "&soft_labels=true").fit(data, workers=2, launcher=launch)
+    hard = resolve(spec).fit(data)
+
+    def diff(a, b):
+        sa, sb = a.network.state_dict(), b.network.state_dict()
+        return max(float((sa[k] - sb[k]).abs().max()) for k in sa)
+
+    assert diff(one, two) <= 1e-5 < diff(one, hard)
