@@ -41,7 +41,9 @@ fold's test margins (written as they come, so an interrupted run keeps its finis
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -134,10 +136,17 @@ def fit_model(family: str, soft: bool, seed: int, args: argparse.Namespace):
                                epochs=args.seq_epochs, max_length=args.max_length)
 
 
+def fit_key(family: str, arm: str, seed: int, fold: int, args: argparse.Namespace) -> str:
+    """A fit's name in the margins file, with the settings that shape it, so a rerun with
+    other settings never reuses another recipe's margins."""
+    recipe = (f"embed-e{args.epochs}" if family == "embed"
+              else f"seq-e{args.seq_epochs}-l{args.max_length}")
+    return f"{recipe}/folds{args.crossfit}/{arm}/{seed}/{fold}"
+
+
 def crossfit(args: argparse.Namespace) -> None:
     """Every pair a test pair once (see the module docstring)."""
     import json
-    from pathlib import Path
 
     t0 = time.perf_counter()
     data = load_dataset("bundled:pandalm")
@@ -156,7 +165,7 @@ def crossfit(args: argparse.Namespace) -> None:
             for seed in range(args.seeds if fam == "embed" else args.seq_seeds)
             for k in range(args.crossfit) for arm in ("hard", "soft")]
     for fam, arm, seed, k in plan:
-        key = f"{fam}/{arm}/{seed}/{k}"
+        key = fit_key(fam, arm, seed, k, args)
         if key in done or args.analyse_only:
             continue
         start = time.perf_counter()
@@ -185,9 +194,10 @@ def crossfit(args: argparse.Namespace) -> None:
             for seed in range(seeds):
                 m = np.full(n, np.nan)
                 for k in range(args.crossfit):
-                    row = done.get(f"{fam}/{arm}/{seed}/{k}")
+                    row = done.get(fit_key(fam, arm, seed, k, args))
                     if row is None:
-                        raise SystemExit(f"missing fit {fam}/{arm}/{seed}/{k} in {store}")
+                        raise SystemExit(f"missing fit {fit_key(fam, arm, seed, k, args)} "
+                                         f"in {store}")
                     m[row["index"]] = row["margins"]
                 p_scaled = np.empty(n)
                 for k in range(args.crossfit):
@@ -200,7 +210,7 @@ def crossfit(args: argparse.Namespace) -> None:
             probs[arm] = {"raw": np.mean(raw, axis=0), "temperature": np.mean(scaled, axis=0)}
             temps[arm] = ts
         block = summarise(probs, temps, share, groups)
-        block["seconds_per_fit"] = {arm: [done[f"{fam}/{arm}/{s}/{k}"]["seconds"]
+        block["seconds_per_fit"] = {arm: [done[fit_key(fam, arm, s, k, args)]["seconds"]
                                           for s in range(seeds) for k in range(args.crossfit)]
                                     for arm in ("hard", "soft")}
         result[fam] = block
@@ -259,7 +269,8 @@ def main() -> None:
     parser.add_argument("--seq-seeds", type=int, default=1)
     parser.add_argument("--seq-epochs", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--margins", default="soft_labels_margins.jsonl",
+    parser.add_argument("--margins", default=str(Path(tempfile.gettempdir())
+                                                 / "soft_labels_margins.jsonl"),
                         help="crossfit: where each fit's test margins are kept")
     parser.add_argument("--analyse-only", action="store_true")
     args = parser.parse_args()
