@@ -182,7 +182,7 @@ class MultiSeqRewardModel(MultiRewardModel):
         rejected: list[str] = []
         heads: list[int] = []
         margin: list[float] | None = [] if self.config.loss == "margin" else None
-        target: list[float] | None = [] if getattr(self.config, "soft_labels", False) else None
+        target: list[float] | None = [] if self.config.soft_labels else None
         pairs = {}
         for j, name in enumerate(names):
             require_task(sets[name], ("pairwise", "best-of-n"),
@@ -224,7 +224,7 @@ class MultiSeqRewardModel(MultiRewardModel):
                 seq.network, encoded_chosen, encoded_rejected, config=seq.config,
                 pad_id=seq.tokenizer.pad_token_id, margin=margin, weights=weights,
                 heads=heads, checkpoint_dir=ckpt, resume=resume,
-                **({} if target is None else {"target": target}))
+                target=target)
         else:  # seq:'s workers, told the number of logits and each pair's attribute
             seq._fit_on_workers(launcher, {
                 "config": seq.get_config(), "source": str(seq.source_),

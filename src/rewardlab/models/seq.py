@@ -109,6 +109,11 @@ class SeqConfig:
             decoders it is tested on (Llama, Mistral, Qwen2/3, Gemma, Phi-3, OLMo 2, GPT-2;
             SDPA or eager attention), ``true`` on any causal decoder (an error on an encoder,
             whose prompt attends to the response), ``false`` never.
+        soft_labels: train towards each pair's share of annotator votes (``votes`` /
+            ``meta.votes``, e.g. PandaLM's three) instead of a hard 1: the Bradley–Terry
+            cross-entropy ``-t log σ(d) - (1-t) log σ(-d)`` with ``t`` the share who preferred
+            the chosen reply (``train.losses.soft_label_targets``), so a fine-tuned model is
+            not pushed to certainty on pairs its annotators split on. ``loss=bt`` only.
     """
 
     path: str = "minilm"
@@ -139,6 +144,7 @@ class SeqConfig:
     attn_implementation: str = "sdpa"
     load_in_4bit: bool = False
     share_prompt: str = "auto"
+    soft_labels: bool = False
 
     def __post_init__(self) -> None:
         owner = "SeqConfig"
@@ -169,6 +175,11 @@ class SeqConfig:
             raise ConfigError("The 'load_in_4bit' parameter of SeqConfig needs 'lora' > 0: "
                               "4-bit base weights cannot be fine-tuned, only adapters on them "
                               "(QLoRA). Set lora=8, say.")
+        if self.soft_labels and (self.loss != "bt" or self.flip_rate):
+            raise ConfigError("soft_labels trains the Bradley–Terry cross-entropy towards the "
+                              "vote share; it does not combine with "
+                              + (f"loss={self.loss}" if self.loss != "bt" else "flip_rate")
+                              + " (the vote share already says how sure each label is)")
 
 
 def checkpoint_path(name: str) -> Path:
@@ -393,6 +404,11 @@ class SequenceRewardModel(Resumable):
                 raise DataError("has no 'margin', which --loss margin needs on every row",
                                 file=data.source, line=missing.line, field="margin")
             margin = [float(r.margin) for r in records]  # type: ignore[arg-type]
+        target = None
+        if self.config.soft_labels:  # before tokenising: bad votes fail fast
+            from rewardlab.train.losses import soft_label_targets
+
+            target = soft_label_targets(records, data.source).tolist()
         if self.config.lora:
             self._wrap_lora()
         prompts = [r.prompt for r in records]
@@ -413,14 +429,14 @@ class SequenceRewardModel(Resumable):
                 self.network, chosen, rejected, config=self.config, margin=margin,
                 weights=None if weights is None else list(weights),
                 pad_id=self.tokenizer.pad_token_id, evaluate=evaluate,
-                eval_digest=eval_digest, checkpoint_dir=ckpt, resume=resume,
+                eval_digest=eval_digest, checkpoint_dir=ckpt, resume=resume, target=target,
                 mark_trained=lambda: setattr(self, "trained_", True),
             )
         else:
             self._fit_on_workers(launcher, {
                 "config": self.get_config(), "source": str(self.source_),
                 "chosen": chosen, "rejected": rejected, "margin": margin,
-                "weights": None if weights is None else list(weights),
+                "weights": None if weights is None else list(weights), "target": target,
                 "eval": eval_texts, "eval_digest": eval_digest, "checkpoint_dir": ckpt,
                 "resume": resume, "strategy": strategy})
         self.trained_ = True
@@ -705,6 +721,7 @@ def _train_worker(world: World, payload: dict[str, Any]) -> None:
         margin=payload["margin"], weights=payload["weights"], heads=payload.get("heads"),
         pad_id=model.tokenizer.pad_token_id, evaluate=evaluate,
         eval_digest=payload["eval_digest"], checkpoint_dir=ckpt, resume=resume, world=world,
+        target=payload.get("target"),
         mark_trained=lambda: setattr(model, "trained_", True))  # so it can evaluate
     state = gather_model(model.network)  # whole weights on rank 0 (a collective for FSDP)
     if world.rank == 0:

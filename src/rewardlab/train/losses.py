@@ -185,6 +185,9 @@ def pairwise_loss(
             raise ConfigError(f"noise-robust training uses the noise-aware Bradley–Terry "
                               f"likelihood, which does not combine with --loss {name}; use "
                               "--loss bt or margin")
+    if target is not None and name != "bt":  # before the other losses, which ignore it
+        raise ConfigError(f"soft labels train with the Bradley–Terry cross-entropy; they do "
+                          f"not combine with --loss {name}; use --loss bt")
     if name == "margin":
         if margin is None:
             raise ConfigError("The 'margin' loss needs a margin for every pair; the data has "
@@ -198,9 +201,6 @@ def pairwise_loss(
         check_range("pairwise_loss", "label_smoothing", label_smoothing, 0.0, 0.5)
         return bradley_terry_loss(chosen, rejected, label_smoothing=label_smoothing,
                                   center_coef=center_coef, weight=weight)
-    if target is not None and name != "bt":
-        raise ConfigError(f"soft labels train with the Bradley–Terry cross-entropy; they do "
-                          f"not combine with --loss {name}; use --loss bt")
     if target is not None and flip_rate:
         raise ConfigError("soft labels already say how sure each label is; they do not "
                           "combine with noise-robust training")

@@ -172,6 +172,7 @@ def train_sequence_pairs(
     mark_trained: Callable[[], None] | None = None,
     world: World | None = None,
     heads: Sequence[int] | None = None,
+    target: Sequence[float] | None = None,
 ) -> list[dict[str, float]]:
     """Fine-tune ``net`` (one logit per input) so chosen inputs outscore rejected ones.
 
@@ -187,6 +188,8 @@ def train_sequence_pairs(
         heads: for a network with one logit per attribute (``multi:seq:``), the logit each
             pair trains: every head gets the loss of its own attribute's pairs only, and the
             backbone the sum. None: the network's one logit.
+        target: soft labels, per pair the probability that chosen is better (a vote share,
+            ``SeqConfig.soft_labels``); None: hard labels.
 
     Returns:
         One dict per epoch: loss, train accuracy and margin over the epoch's batches, and
@@ -214,7 +217,8 @@ def train_sequence_pairs(
         raise TrainingError("--resume needs a checkpoint directory to resume from")
     run = {**{f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in _FREE_FIELDS},
            "data": pairs_digest(chosen, rejected, margin, weights,
-                                *(() if heads is None else (heads,))),
+                                *(() if heads is None else (heads,)),
+                                *(() if target is None else (target,))),
            "eval_data": eval_digest}
     if not cfg.dropout:
         _disable_dropout(net)
@@ -248,6 +252,8 @@ def train_sequence_pairs(
     weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32,
                                                          device=device)
     heads_t = None if heads is None else torch.tensor(heads, dtype=torch.long, device=device)
+    target_t = None if target is None else torch.tensor(target, dtype=torch.float32,
+                                                        device=device)
 
     history: list[dict[str, float]] = []
     step = 0
@@ -308,6 +314,7 @@ def train_sequence_pairs(
                         center_coef=cfg.center_coef if w is None else 0.0,
                         weight=w,
                         flip_rate=cfg.flip_rate,
+                        target=None if target_t is None else target_t[batch],
                     )
                     if w is not None and not idle:  # weighted mean over the step, not the shard
                         value = value * (w.sum() / step_weight) * (pairs_in_step / len(batch))
