@@ -12,7 +12,7 @@ import pytest
 from rewardlab import resolve
 from rewardlab.errors import CapabilityError, ConfigError
 from rewardlab.evaluate.pairwise import evaluate_pairwise
-from rewardlab.models._lowrank import fit_lowrank, pca_basis
+from rewardlab.models._lowrank import PairRows, fit_lowrank, pca_basis
 from rewardlab.models.personal import fit_user_weights
 
 
@@ -54,6 +54,24 @@ def test_new_users_fitted_from_16_pairs_beat_the_population_by_far(planted):
         population.append(((d[16:] @ fit.population) > 0).mean())
     assert np.mean(personal) > np.mean(population) + 0.05, (np.mean(personal),
                                                          np.mean(population))
+
+
+def test_shared_rows_give_the_same_fit_as_the_dense_differences(planted):
+    """``PairRows`` (distinct rows + indices, what ``fit`` passes when users share replies)
+    is the same objective as the dense differences: same start, same path."""
+    _, diffs, users, _ = planted
+    pool = np.random.default_rng(3).normal(size=(25, diffs.shape[1]))
+    rng = np.random.default_rng(4)
+    chosen, rejected = rng.integers(0, 25, size=(2, 600))
+    rejected = np.where(rejected == chosen, (chosen + 1) % 25, rejected)
+    users = np.repeat(np.arange(20), 30)
+    rows = PairRows(pool, chosen, rejected)
+    np.testing.assert_allclose(rows.dense(), pool[chosen] - pool[rejected])
+    shared = fit_lowrank(rows, users, 20, rank=3, rounds=5)
+    dense = fit_lowrank(rows.dense(), users, 20, rank=3, rounds=5)
+    np.testing.assert_allclose(shared.basis, dense.basis, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose([h["objective"] for h in shared.history],
+                               [h["objective"] for h in dense.history], rtol=1e-5)
 
 
 def test_pca_start_gives_a_direction_both_signs_when_users_disagree():
@@ -116,7 +134,8 @@ def test_residual_basis_starts_at_the_linear_fit_and_never_loses_on_its_validati
     module = ResidualBasis(5, 2, 4, 0.0)
     x = rng.normal(size=(20, 5))
     users = np.repeat([0, 1], 10)
-    fit = fit_residual(module, x, -x, users, np.arange(20) % 10 >= 8, 2, np.ones((2, 2)),
+    rows = PairRows(np.concatenate([x, -x]), np.arange(20), np.arange(20, 40))
+    fit = fit_residual(module, rows, users, np.arange(20) % 10 >= 8, 2, np.ones((2, 2)),
                        np.ones(2), prior=1.0, lr=1e-2, weight_decay=0.0, steps=0)
     assert fit.best_step == 0
     t = torch.from_numpy(x.astype(np.float32))
