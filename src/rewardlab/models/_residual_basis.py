@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.models._lowrank import PairRows, solve_user_weights
+from rewardlab.models._lowrank import PairRows, one_blas_thread, solve_user_weights
 
 __all__ = ["ResidualBasis", "ResidualFit", "fit_residual"]
 
@@ -131,8 +131,9 @@ def fit_residual(module: Any, rows: PairRows, users: np.ndarray, val: np.ndarray
             out = module(x)
             mt = (out[tc] - out[tr]).double().numpy()
             mv = (out[vc] - out[vr]).double().numpy()
-        return _validation_accuracy(mt, u_train, mv, u_val, n_users,
-                                    w0.detach().double().numpy(), prior, adapt_pairs)
+        with one_blas_thread():
+                return _validation_accuracy(mt, u_train, mv, u_val, n_users,
+                                        w0.detach().double().numpy(), prior, adapt_pairs)
 
     result = ResidualFit(best_step=0)
     best = (check(), copy.deepcopy(module.state_dict()), w.detach().clone(), w0.detach().clone())
