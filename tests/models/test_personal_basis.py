@@ -142,3 +142,17 @@ def test_residual_basis_starts_at_the_linear_fit_and_never_loses_on_its_validati
     torch.testing.assert_close(module(t), module.linear(t))
     with pytest.raises(ConfigError, match="linear alternating fit"):
         resolve("personal:embed:minilm?head=residual&init=random")
+
+
+def test_replies_shared_by_users_are_standardised_as_the_pairs_count_them(trained_personal,
+                                                                        user_pairs):
+    """``fit`` embeds each distinct reply once (two users label the same 24 pairs here), but
+    its standardisation is still the moments over every pair's two replies."""
+    records = user_pairs.records
+    prompts = [r.prompt for r in records]
+    feats = trained_personal.embedder.features(
+        prompts + prompts, [r.chosen for r in records] + [r.rejected for r in records])
+    np.testing.assert_allclose(trained_personal.feature_mean_, feats.mean(axis=0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(trained_personal.feature_scale_, feats.std(axis=0) + 1e-6,
+                               rtol=1e-3, atol=1e-6)
