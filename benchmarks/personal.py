@@ -147,7 +147,7 @@ def main() -> None:
                              "hidden units; empty: skip) at the chosen settings, on the basis "
                              "users' training + held-back pairs (the held-back ones stop it)")
     parser.add_argument("--trunk-lr", type=float, default=1e-4)
-    parser.add_argument("--trunk-steps", type=int, default=100)
+    parser.add_argument("--trunk-steps", type=int, default=200)
     parser.add_argument("--trunk-decay", type=float, default=0.1)
     args = parser.parse_args()
     if args.plot_from:
@@ -164,7 +164,7 @@ def main() -> None:
     pool = pool_from([d for split in sets.values() for d in split])
     basis_pool = held_pool = pool
     if args.disjoint_pairs:
-        held_pool, basis_pool = split_by_prompt(pool, test_fraction=0.25, seed=1)
+        basis_pool, held_pool = split_by_prompt(pool, test_fraction=0.25, seed=1)
     basis_sim = simulate_users(heads, basis_pool, users=args.users,
                                pairs_per_user=args.pairs_per_user + args.select_pairs,
                                seed=0, alpha=args.alpha)
