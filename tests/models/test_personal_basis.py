@@ -156,3 +156,12 @@ def test_replies_shared_by_users_are_standardised_as_the_pairs_count_them(traine
                                rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(trained_personal.feature_scale_, feats.std(axis=0) + 1e-6,
                                rtol=1e-3, atol=1e-6)
+
+
+def test_joint_adamw_path_trains_on_shared_rows(user_pairs):
+    """``head=mlp`` (joint AdamW from a random start) gathers its pairs from the distinct
+    rows too; with 40 epochs it separates the two opposed users."""
+    model = resolve("personal:embed:minilm?rank=2&head=mlp&hidden=16&epochs=40").fit(
+        user_pairs)
+    assert len(model.history_) == 40
+    assert evaluate_pairwise(model, user_pairs).per_user["per_user_accuracy_mean"] > 0.7
