@@ -12,7 +12,7 @@ import pytest
 from rewardlab import resolve
 from rewardlab.errors import CapabilityError, ConfigError
 from rewardlab.evaluate.pairwise import evaluate_pairwise
-from rewardlab.models._lowrank import fit_lowrank, pca_basis
+from rewardlab.models._lowrank import PairRows, fit_lowrank, pca_basis
 from rewardlab.models.personal import fit_user_weights
 
 
@@ -54,6 +54,24 @@ def test_new_users_fitted_from_16_pairs_beat_the_population_by_far(planted):
         population.append(((d[16:] @ fit.population) > 0).mean())
     assert np.mean(personal) > np.mean(population) + 0.05, (np.mean(personal),
                                                          np.mean(population))
+
+
+def test_shared_rows_give_the_same_fit_as_the_dense_differences(planted):
+    """``PairRows`` (distinct rows + indices, what ``fit`` passes when users share replies)
+    is the same objective as the dense differences: same start, same path."""
+    _, diffs, users, _ = planted
+    pool = np.random.default_rng(3).normal(size=(25, diffs.shape[1]))
+    rng = np.random.default_rng(4)
+    chosen, rejected = rng.integers(0, 25, size=(2, 600))
+    rejected = np.where(rejected == chosen, (chosen + 1) % 25, rejected)
+    users = np.repeat(np.arange(20), 30)
+    rows = PairRows(pool, chosen, rejected)
+    np.testing.assert_allclose(rows.dense(), pool[chosen] - pool[rejected])
+    shared = fit_lowrank(rows, users, 20, rank=3, rounds=5)
+    dense = fit_lowrank(rows.dense(), users, 20, rank=3, rounds=5)
+    np.testing.assert_allclose(shared.basis, dense.basis, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose([h["objective"] for h in shared.history],
+                               [h["objective"] for h in dense.history], rtol=1e-5)
 
 
 def test_pca_start_gives_a_direction_both_signs_when_users_disagree():
@@ -116,10 +134,34 @@ def test_residual_basis_starts_at_the_linear_fit_and_never_loses_on_its_validati
     module = ResidualBasis(5, 2, 4, 0.0)
     x = rng.normal(size=(20, 5))
     users = np.repeat([0, 1], 10)
-    fit = fit_residual(module, x, -x, users, np.arange(20) % 10 >= 8, 2, np.ones((2, 2)),
+    rows = PairRows(np.concatenate([x, -x]), np.arange(20), np.arange(20, 40))
+    fit = fit_residual(module, rows, users, np.arange(20) % 10 >= 8, 2, np.ones((2, 2)),
                        np.ones(2), prior=1.0, lr=1e-2, weight_decay=0.0, steps=0)
     assert fit.best_step == 0
     t = torch.from_numpy(x.astype(np.float32))
     torch.testing.assert_close(module(t), module.linear(t))
     with pytest.raises(ConfigError, match="linear alternating fit"):
         resolve("personal:embed:minilm?head=residual&init=random")
+
+
+def test_replies_shared_by_users_are_standardised_as_the_pairs_count_them(trained_personal,
+                                                                        user_pairs):
+    """``fit`` embeds each distinct reply once (two users label the same 24 pairs here), but
+    its standardisation is still the moments over every pair's two replies."""
+    records = user_pairs.records
+    prompts = [r.prompt for r in records]
+    feats = trained_personal.embedder.features(
+        prompts + prompts, [r.chosen for r in records] + [r.rejected for r in records])
+    np.testing.assert_allclose(trained_personal.feature_mean_, feats.mean(axis=0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(trained_personal.feature_scale_, feats.std(axis=0) + 1e-6,
+                               rtol=1e-3, atol=1e-6)
+
+
+def test_joint_adamw_path_trains_on_shared_rows(user_pairs):
+    """``head=mlp`` (joint AdamW from a random start) gathers its pairs from the distinct
+    rows too; with 40 epochs it separates the two opposed users."""
+    model = resolve("personal:embed:minilm?rank=2&head=mlp&hidden=16&epochs=40").fit(
+        user_pairs)
+    assert len(model.history_) == 40
+    assert evaluate_pairwise(model, user_pairs).per_user["per_user_accuracy_mean"] > 0.7

@@ -25,12 +25,78 @@ tenth of the users or more lean on the other way enters with both signs.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["LowRankFit", "fit_lowrank", "pca_basis", "solve_user_weights"]
+__all__ = ["LowRankFit", "PairRows", "fit_lowrank", "one_blas_thread", "pca_basis",
+           "solve_user_weights"]
+
+
+@dataclass(frozen=True)
+class PairRows:
+    """Pairs as indices into distinct feature rows: pair ``i``'s difference is
+    ``x[chosen[i]] - x[rejected[i]]``.
+
+    Why: when many users label the same replies (a shared pool of pairs, several raters per
+    pair) the distinct rows are far fewer than the pairs, and every product with the basis
+    (or a trunk) is computed once per row, then gathered; 2,000 users × 64 pairs over a
+    pool of 4,528 pairs cost what 4,528 pairs do. Plain difference arrays are wrapped with
+    ``PairRows.of``.
+
+    Example:
+        >>> rows = PairRows.of(np.array([[1.0, 0.0], [0.0, 2.0]]))
+        >>> rows.times(np.eye(2)).tolist()
+        [[1.0, 0.0], [0.0, 2.0]]
+    """
+
+    x: np.ndarray
+    chosen: np.ndarray
+    rejected: np.ndarray
+
+    @classmethod
+    def of(cls, diffs: np.ndarray) -> PairRows:
+        """Plain differences ``(n, d)``: each its own row, minus a zero row."""
+        n, d = diffs.shape
+        x = np.concatenate([np.asarray(diffs, dtype=np.float64), np.zeros((1, d))])
+        return cls(x, np.arange(n), np.full(n, n))
+
+    def __len__(self) -> int:
+        return len(self.chosen)
+
+    def times(self, basis: np.ndarray) -> np.ndarray:
+        """Every pair's difference times ``basis``: ``(n, r)``."""
+        xb = self.x @ basis
+        return xb[self.chosen] - xb[self.rejected]
+
+    def dense(self) -> np.ndarray:
+        """The differences themselves ``(n, d)`` (memory: n × d)."""
+        return self.x[self.chosen] - self.x[self.rejected]
+
+    def subset(self, keep: np.ndarray) -> PairRows:
+        return PairRows(self.x, self.chosen[keep], self.rejected[keep])
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's BLAS on one thread for the duration (restored after).
+
+    The fits here are thousands of small products (``(n, r) @ (r,)``); a BLAS thread pool
+    adds a barrier to each. On the shared 2-core machine a 1,000-user fit spent 45 of its
+    117 s in the population step's matrix-vector products with the default threads, and
+    35 s in all with one thread. (threadpoolctl comes with scikit-learn; without it,
+    nothing changes.)
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @dataclass
@@ -45,7 +111,7 @@ class LowRankFit:
     converged: bool = False
 
 
-def pca_basis(diffs: np.ndarray, users: np.ndarray, n_users: int, rank: int, *,
+def pca_basis(diffs: np.ndarray | PairRows, users: np.ndarray, n_users: int, rank: int, *,
               seed: int = 0) -> np.ndarray:
     """A starting basis ``(d, rank)`` from the users' mean feature differences.
 
@@ -72,18 +138,29 @@ def pca_basis(diffs: np.ndarray, users: np.ndarray, n_users: int, rank: int, *,
         cols.append(major * vt[j])
         if min(pos, 1.0 - pos) >= 0.1 and len(cols) < rank:
             cols.append(minor * vt[j])
+    rows = diffs if isinstance(diffs, PairRows) else PairRows.of(diffs)
+    dim = rows.x.shape[1]
     rng = np.random.default_rng(seed)
     while len(cols) < rank:
-        cols.append(rng.normal(size=diffs.shape[1]) / np.sqrt(diffs.shape[1]))
+        cols.append(rng.normal(size=dim) / np.sqrt(dim))
     basis = np.stack(cols, axis=1)
-    scale = (diffs @ basis).std(axis=0) + 1e-12
+    scale = rows.times(basis).std(axis=0) + 1e-12
     return basis / scale
 
 
-def _user_means(diffs: np.ndarray, users: np.ndarray, n_users: int) -> np.ndarray:
+def _user_means(diffs: np.ndarray | PairRows, users: np.ndarray, n_users: int) -> np.ndarray:
+    rows = diffs if isinstance(diffs, PairRows) else PairRows.of(diffs)
     counts = np.bincount(users, minlength=n_users).astype(np.float64)
-    sums = np.zeros((n_users, diffs.shape[1]))
-    np.add.at(sums, users, diffs)
+    # each user's sum of differences = (signed counts of each row per user) @ x, done as two
+    # sparse tallies so memory stays n_users × rows, never pairs × d
+    from scipy import sparse
+
+    n = len(rows)
+    tally = sparse.coo_matrix((np.concatenate([np.ones(n), -np.ones(n)]),
+                               (np.concatenate([users, users]),
+                                np.concatenate([rows.chosen, rows.rejected]))),
+                              shape=(n_users, len(rows.x))).tocsr()
+    sums = np.asarray(tally @ rows.x)
     return sums / np.maximum(counts, 1.0)[:, None]
 
 
@@ -136,14 +213,15 @@ def _objective(diffs_b: np.ndarray, users: np.ndarray, w: np.ndarray, w0: np.nda
     return float((own + pop + reg) / n)
 
 
-def fit_lowrank(diffs: np.ndarray, users: np.ndarray, n_users: int, *, rank: int,
+def fit_lowrank(diffs: np.ndarray | PairRows, users: np.ndarray, n_users: int, *, rank: int,
                 prior: float = 1.0, l2: float = 1.0, init: np.ndarray | None = None,
                 rounds: int = 30, basis_iterations: int = 20, tol: float = 1e-4
                 ) -> LowRankFit:
     """Alternating minimisation of the objective in the module docstring.
 
     Args:
-        diffs: standardised feature differences (chosen minus rejected) ``(n, d)``.
+        diffs: standardised feature differences (chosen minus rejected) ``(n, d)``, or
+            the same as ``PairRows`` (distinct rows and each pair's two indices).
         users: each pair's user index ``(n,)`` in ``[0, n_users)``.
         rank: basis size (ignored when ``init`` is given: its columns decide).
         prior: λ, the pull of each user's weights towards the population's.
@@ -153,13 +231,24 @@ def fit_lowrank(diffs: np.ndarray, users: np.ndarray, n_users: int, *, rank: int
         basis_iterations: L-BFGS iterations of each basis step.
         tol: stop when the objective's relative change in a round is below it.
     """
+    with one_blas_thread():
+        return _fit_lowrank(diffs, users, n_users, rank=rank, prior=prior, l2=l2, init=init,
+                            rounds=rounds, basis_iterations=basis_iterations, tol=tol)
+
+
+def _fit_lowrank(diffs: np.ndarray | PairRows, users: np.ndarray, n_users: int, *, rank: int,
+                 prior: float, l2: float, init: np.ndarray | None, rounds: int,
+                 basis_iterations: int, tol: float) -> LowRankFit:
     import torch
 
-    n = len(diffs)
-    basis = pca_basis(diffs, users, n_users, rank) if init is None else np.asarray(
+    rows = diffs if isinstance(diffs, PairRows) else PairRows.of(diffs)
+    n = len(rows)
+    basis = pca_basis(rows, users, n_users, rank) if init is None else np.asarray(
         init, dtype=np.float64)
     r = basis.shape[1]
-    d_t = torch.from_numpy(np.ascontiguousarray(diffs, dtype=np.float32))
+    d_t = (torch.from_numpy(np.ascontiguousarray(rows.x, dtype=np.float32)),
+           torch.from_numpy(rows.chosen.astype(np.int64)),
+           torch.from_numpy(rows.rejected.astype(np.int64)))
     users_t = torch.from_numpy(users.astype(np.int64))
     w0 = np.full(r, 1.0 / r)
     w = np.tile(w0, (n_users, 1))
@@ -167,14 +256,14 @@ def fit_lowrank(diffs: np.ndarray, users: np.ndarray, n_users: int, *, rank: int
     previous = None
     converged = False
     for round_ in range(1, rounds + 1):
-        m = diffs @ basis
+        m = rows.times(basis)
         # weights step: the population (a global BT in the basis, pulled by the users' prior
         # terms) and every user, each convex with the other fixed
         w0 = _population_step(m, w, w0, prior)
         w = solve_user_weights(m, users, n_users, w0, prior, start=w)
         # basis step: a ridge logistic regression in B with every weight fixed
         basis = _basis_step(d_t, users_t, w, w0, basis, l2, n, basis_iterations)
-        mb = diffs @ basis
+        mb = rows.times(basis)
         value = _objective(mb, users, w, w0, basis, prior, l2, n)
         own = np.einsum("ij,ij->i", mb, w[users])
         # the keys every kind's training history has (``train`` prints the last round)
@@ -210,8 +299,8 @@ def _population_step(m: np.ndarray, w: np.ndarray, w0: np.ndarray, prior: float,
     return x
 
 
-def _basis_step(d_t: Any, users_t: Any, w: np.ndarray, w0: np.ndarray, basis: np.ndarray,
-                l2: float, n: int, iterations: int) -> np.ndarray:
+def _basis_step(d_t: tuple[Any, Any, Any], users_t: Any, w: np.ndarray, w0: np.ndarray,
+                basis: np.ndarray, l2: float, n: int, iterations: int) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
@@ -222,9 +311,12 @@ def _basis_step(d_t: Any, users_t: Any, w: np.ndarray, w0: np.ndarray, basis: np
                             line_search_fn="strong_wolfe", tolerance_grad=1e-6,
                             tolerance_change=1e-9)
 
+    x_t, chosen_t, rejected_t = d_t
+
     def closure() -> Any:
         opt.zero_grad()
-        m = d_t @ b
+        xb = x_t @ b
+        m = xb[chosen_t] - xb[rejected_t]
         loss = (F.softplus(-(m * wu).sum(1)).sum() + F.softplus(-(m @ w0_t)).sum()
                 + 0.5 * l2 * (b * b).sum()) / n
         loss.backward()

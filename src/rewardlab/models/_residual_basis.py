@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.models._lowrank import PairRows, one_blas_thread, solve_user_weights
+
 __all__ = ["ResidualBasis", "ResidualFit", "fit_residual"]
 
 
@@ -73,8 +75,6 @@ def _validation_accuracy(margins_train: np.ndarray, users_train: np.ndarray,
                          population: np.ndarray, prior: float, adapt_pairs: int) -> float:
     """Mean over users of accuracy on their held-back pairs, each user's weights refitted
     (basis frozen) from their first ``adapt_pairs`` training pairs — what a new user gets."""
-    from rewardlab.models._lowrank import solve_user_weights
-
     keep = np.zeros(len(users_train), dtype=bool)
     seen: dict[int, int] = {}
     for i, u in enumerate(users_train):
@@ -89,16 +89,18 @@ def _validation_accuracy(margins_train: np.ndarray, users_train: np.ndarray,
     return float((per_user[counts > 0] / counts[counts > 0]).mean())
 
 
-def fit_residual(module: Any, x_chosen: np.ndarray, x_rejected: np.ndarray,
-                 users: np.ndarray, val: np.ndarray, n_users: int, weights: np.ndarray,
-                 population: np.ndarray, *, prior: float, lr: float, weight_decay: float,
-                 steps: int, seed: int = 0, check_every: int = 10,
-                 adapt_pairs: int = 16) -> ResidualFit:
+def fit_residual(module: Any, rows: PairRows, users: np.ndarray, val: np.ndarray,
+                 n_users: int, weights: np.ndarray, population: np.ndarray, *, prior: float,
+                 lr: float, weight_decay: float, steps: int, seed: int = 0,
+                 check_every: int = 10, adapt_pairs: int = 16) -> ResidualFit:
     """Train ``module``'s trunk (its ``linear`` part already holds the linear basis and stays
     frozen) jointly with the users' weights ``w_u ≥ 0`` and the population ``w_0 ≥ 0`` by
     full-batch AdamW (weights projected onto ``≥ 0`` after each step), on the pairs where
     ``val`` is False; every ``check_every`` steps score the ``val`` pairs
-    (``_validation_accuracy``) and keep the best state. ``module`` ends in that state."""
+    (``_validation_accuracy``) and keep the best state. ``module`` ends in that state.
+
+    ``rows`` holds the distinct feature rows and each pair's chosen and rejected row; the
+    module runs once per row per step, however many pairs share it."""
     import copy
 
     import torch
@@ -106,10 +108,11 @@ def fit_residual(module: Any, x_chosen: np.ndarray, x_rejected: np.ndarray,
 
     torch.manual_seed(seed)
     train = ~val
-    xc = torch.from_numpy(np.ascontiguousarray(x_chosen[train], dtype=np.float32))
-    xr = torch.from_numpy(np.ascontiguousarray(x_rejected[train], dtype=np.float32))
-    vc = torch.from_numpy(np.ascontiguousarray(x_chosen[val], dtype=np.float32))
-    vr = torch.from_numpy(np.ascontiguousarray(x_rejected[val], dtype=np.float32))
+    x = torch.from_numpy(np.ascontiguousarray(rows.x, dtype=np.float32))
+    tc = torch.from_numpy(rows.chosen[train].astype(np.int64))
+    tr = torch.from_numpy(rows.rejected[train].astype(np.int64))
+    vc = torch.from_numpy(rows.chosen[val].astype(np.int64))
+    vr = torch.from_numpy(rows.rejected[val].astype(np.int64))
     u_train, u_val = users[train], users[val]
     index = torch.from_numpy(u_train.astype(np.int64))
     n = len(u_train)
@@ -125,17 +128,20 @@ def fit_residual(module: Any, x_chosen: np.ndarray, x_rejected: np.ndarray,
             return 0.0
         module.eval()
         with torch.no_grad():
-            mt = (module(xc) - module(xr)).double().numpy()
-            mv = (module(vc) - module(vr)).double().numpy()
-        return _validation_accuracy(mt, u_train, mv, u_val, n_users,
-                                    w0.detach().double().numpy(), prior, adapt_pairs)
+            out = module(x)
+            mt = (out[tc] - out[tr]).double().numpy()
+            mv = (out[vc] - out[vr]).double().numpy()
+        with one_blas_thread():
+                return _validation_accuracy(mt, u_train, mv, u_val, n_users,
+                                        w0.detach().double().numpy(), prior, adapt_pairs)
 
     result = ResidualFit(best_step=0)
     best = (check(), copy.deepcopy(module.state_dict()), w.detach().clone(), w0.detach().clone())
     result.validation.append((0, round(best[0], 4)))
     for step in range(1, steps + 1):
         module.train()
-        d = module(xc) - module(xr)
+        out = module(x)
+        d = out[tc] - out[tr]
         loss = (F.softplus(-(d * w[index]).sum(1)).sum() + F.softplus(-(d @ w0)).sum()
                 + 0.5 * prior * ((w - w0) ** 2).sum()) / n
         opt.zero_grad()
