@@ -32,10 +32,10 @@ import numpy as np
 from _common import emit
 from multi_heads import load_sets
 from rewardlab import resolve
+from rewardlab._threads import one_blas_thread
 from rewardlab.data import Dataset, load_dataset, split_by_prompt
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.label.simulate import pool_from, simulate_users
-from rewardlab.models._lowrank import one_blas_thread
 from rewardlab.models.embedding import EmbeddingRewardModel
 from rewardlab.models.personal import PersonalRewardModel, fit_user_weights
 

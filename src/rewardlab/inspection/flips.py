@@ -100,13 +100,13 @@ between retrained models and between fold splits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from rewardlab._threads import one_blas_thread
 from rewardlab._validation import check_option
 from rewardlab.data import Dataset, PairRecord, kfold_by_prompt, prompt_buckets
 from rewardlab.errors import ConfigError
@@ -470,23 +470,6 @@ def _thin_svd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return u, s, ((x.T @ u) / s).T
 
 
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run numpy's and scipy's linear algebra on one thread: these products are small, and
-    on a busy machine a BLAS pool spins waiting for cores (measured on HH at load ~8:
-    ``linear_margins`` 30 s of CPU with two threads, 2.2 s with one; ``mixture_flip_rate``
-    6.0 s against 0.4 s)."""
-    import scipy.optimize  # noqa: F401  (loads scipy's own BLAS before the limit is set)
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn's dependency; without it, BLAS keeps its default
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def linear_margins(diff: np.ndarray, fold: np.ndarray, group: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(margins, noise_sd, ridge)``: each pair's held-out margin from a linear head fitted
@@ -616,7 +599,7 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
     peer_agreement = None
     if diff is not None:
         fold, group = _fold_ids(data, folds, seed)
-        with _one_blas_thread():
+        with one_blas_thread():
             margins, sd, ridge = linear_margins(diff, fold, group)
         ok = np.isfinite(margins) & np.isfinite(sd) & (sd > 0)
         used, method = "linear", LINEAR_METHOD
@@ -636,7 +619,7 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
         raise ConfigError(f"the flip-rate estimate could not cross-fit {data.source} with "
                           f"{folds} folds: too few distinct prompts")
     grid = 99
-    with _one_blas_thread():
+    with one_blas_thread():
         eps_grid, w, temps = _profile_posterior(margins[ok], grid)
         mix = mixture_flip_rate(margins[ok], sd[ok])
     p_mean = float((w * eps_grid).sum())

@@ -25,14 +25,14 @@ tenth of the users or more lean on the other way enters with both signs.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["LowRankFit", "PairRows", "fit_lowrank", "one_blas_thread", "pca_basis",
+from rewardlab._threads import one_blas_thread
+
+__all__ = ["LowRankFit", "PairRows", "fit_lowrank", "pca_basis",
            "solve_user_weights"]
 
 
@@ -78,25 +78,6 @@ class PairRows:
 
     def subset(self, keep: np.ndarray) -> PairRows:
         return PairRows(self.x, self.chosen[keep], self.rejected[keep])
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """numpy's BLAS on one thread for the duration (restored after).
-
-    The fits here are thousands of small products (``(n, r) @ (r,)``); a BLAS thread pool
-    adds a barrier to each. On the shared 2-core machine a 1,000-user fit spent 45 of its
-    117 s in the population step's matrix-vector products with the default threads, and
-    35 s in all with one thread. (threadpoolctl comes with scikit-learn; without it,
-    nothing changes.)
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @dataclass

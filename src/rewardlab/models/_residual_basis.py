@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.models._lowrank import PairRows, one_blas_thread, solve_user_weights
+from rewardlab._threads import one_blas_thread
+from rewardlab.models._lowrank import PairRows, solve_user_weights
 
 __all__ = ["ResidualBasis", "ResidualFit", "fit_residual"]
 
