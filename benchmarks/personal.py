@@ -67,7 +67,8 @@ def plot_accuracy_vs_k(record: dict, path: str) -> None:
     fig = Figure(figsize=(6, 3.2), layout="constrained")
     ax = fig.subplots()
     x = list(range(len(ks)))
-    ax.plot(x, mean, marker="o", label=f"personal (rank {record['rank']}), mean over users")
+    rank = record["rank"] if "rank" in record else record["chosen"]["rank"]
+    ax.plot(x, mean, marker="o", label=f"personal (rank {rank}), mean over users")
     ax.plot(x, p10, marker=".", ls=":", label="personal, 10th percentile")
     ax.axhline(record["global_bt_accuracy"], color="grey", ls="--", label="global BT")
     ax.set_xticks(x, [str(k) for k in ks])
