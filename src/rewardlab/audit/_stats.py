@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from math import comb
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,7 @@ __all__ = [
     "rank_correlation",
     "reliability",
     "sigmoid",
+    "wilson_centre_half",
     "wilson_interval",
 ]
 
@@ -58,11 +60,19 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     """
     if n == 0:
         return (float("nan"), float("nan"))
+    centre, half = wilson_centre_half(successes, n, z)
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def wilson_centre_half(successes: Any, n: Any, z: float = 1.96) -> tuple[Any, Any]:
+    """The Wilson interval's centre and half-width, elementwise over arrays of counts (for
+    a running proportion: ``inspection.flips.anchor_flip_rate`` reads every prefix at once);
+    ``n > 0``."""
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    return centre, half
 
 
 def reliability(margins: np.ndarray, *, bins: int = 10

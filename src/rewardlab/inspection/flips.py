@@ -108,6 +108,7 @@ import numpy as np
 
 from rewardlab._threads import one_blas_thread
 from rewardlab._validation import check_option
+from rewardlab.audit._stats import wilson_centre_half
 from rewardlab.data import Dataset, PairRecord, kfold_by_prompt, prompt_buckets
 from rewardlab.errors import ConfigError
 from rewardlab.scoring import score_pairs
@@ -541,10 +542,8 @@ def anchor_flip_rate(margins: np.ndarray, *, half_width: float = 0.05
     order = np.argsort(-np.abs(d), kind="stable")
     wrong = np.cumsum(d[order] < 0)
     m = np.arange(1, len(d) + 1)
-    z = 1.959964
     p = wrong / m
-    centre = (p + z * z / (2 * m)) / (1 + z * z / m)
-    half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
+    centre, half = wilson_centre_half(wrong, m, z=1.959964)
     fits = np.flatnonzero(half <= half_width)
     j = int(fits[0]) if len(fits) else len(d) - 1
     return {"estimate": round(float(p[j]), 4),

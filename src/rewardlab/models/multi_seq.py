@@ -28,7 +28,12 @@ from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
 from rewardlab.models.base import FitOptions
 from rewardlab.models.multi import MultiRewardModel, check_combination
 from rewardlab.models.registry import config_from_options
-from rewardlab.models.seq import SeqConfig, SequenceRewardModel, checkpoint_path
+from rewardlab.models.seq import (
+    SeqConfig,
+    SequenceRewardModel,
+    check_worker_run,
+    checkpoint_path,
+)
 from rewardlab.train.workers import Launcher
 
 __all__ = ["MultiSeqConfig", "MultiSeqRewardModel"]
@@ -204,13 +209,8 @@ class MultiSeqRewardModel(MultiRewardModel):
                                         "row", file=train.source, line=r.line, field="margin")
                     margin.append(float(r.margin))
         n, k = len(heads), len(names)
-        if workers > n:
-            raise ConfigError(f"--workers {workers} is more than the {n} training pairs of "
-                              "all attributes together: every worker needs at least one; use "
-                              "fewer workers")
-        if strategy == "fsdp" and workers > 1 and self.config.load_in_4bit:
-            raise ConfigError("load_in_4bit cannot be combined with --strategy fsdp (FSDP does "
-                              "not shard bitsandbytes' 4-bit weights); use --strategy ddp")
+        check_worker_run(self.config, workers, strategy, n,
+                         what="training pairs of all attributes together")
         counts = np.bincount(heads, minlength=k)
         weights = (n / (k * counts[heads])).tolist() if self.config.balance else None
         seq = self._backbone(k)

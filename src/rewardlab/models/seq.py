@@ -182,6 +182,20 @@ class SeqConfig:
                               + " (the vote share already says how sure each label is)")
 
 
+def check_worker_run(config: SeqConfig, workers: int, strategy: str, pairs: int,
+                     what: str = "training pairs") -> None:
+    """Refuse a run its workers cannot share, before anything is tokenised: more workers
+    than pairs (each needs one), or 4-bit weights under FSDP. ``seq:`` and ``multi:seq:``
+    (whose ``what`` counts the pairs of every attribute) both start runs through it."""
+    if workers > pairs:
+        raise ConfigError(f"--workers {workers} is more than the {pairs} {what}: every worker "
+                          "needs at least one; use fewer workers")
+    if strategy == "fsdp" and workers > 1 and config.load_in_4bit:
+        raise ConfigError("load_in_4bit cannot be combined with --strategy fsdp (FSDP does "
+                          "not shard bitsandbytes' 4-bit weights); use --strategy ddp: a "
+                          "4-bit base with LoRA fits on each worker's GPU")
+
+
 def checkpoint_path(name: str) -> Path:
     """The directory a ``path`` option names: a shipped alias, a local checkpoint, or a
     Hugging Face Hub id (``Qwen/Qwen2.5-0.5B-Instruct``) resolved through the HF cache."""
@@ -390,13 +404,7 @@ class SequenceRewardModel(Resumable):
         require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
         data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
         records = data.records
-        if workers > len(records):
-            raise ConfigError(f"--workers {workers} is more than the {len(records)} training "
-                              "pairs: every worker needs at least one; use fewer workers")
-        if strategy == "fsdp" and workers > 1 and self.config.load_in_4bit:
-            raise ConfigError("load_in_4bit cannot be combined with --strategy fsdp (FSDP does "
-                              "not shard bitsandbytes' 4-bit weights); use --strategy ddp: a "
-                              "4-bit base with LoRA fits on each worker's GPU")
+        check_worker_run(self.config, workers, strategy, len(records))
         margin = None
         if self.config.loss == "margin":
             missing = next((r for r in records if r.margin is None), None)
