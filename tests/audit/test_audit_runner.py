@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from _audit_models import LengthOnlyModel, MarkerModel, OracleModel, best_of_n_set, marker_pairs
 
-from conftest import LengthOnlyModel, MarkerModel, OracleModel, best_of_n_set, marker_pairs
 from rewardlab.audit import PROBES, AuditConfig, audit, run_audit, select_probes
 from rewardlab.errors import ConfigError, OutputError
 

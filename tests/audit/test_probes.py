@@ -6,8 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-
-from conftest import (
+from _audit_models import (
     ColonLoverModel,
     ConsistentJudge,
     FirstPositionJudge,
@@ -20,6 +19,7 @@ from conftest import (
     best_of_n_set,
     marker_pairs,
 )
+
 from rewardlab.audit import (
     AuditConfig,
     AuditContext,

@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from _audit_models import MarkerModel, best_of_n_set, marker_pairs
 
-from conftest import MarkerModel, best_of_n_set, marker_pairs
 from rewardlab.audit import PROBES, AuditConfig, audit
 
 CHROMIUM = Path("/usr/bin/chromium")
