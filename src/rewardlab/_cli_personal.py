@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,11 +19,12 @@ from rewardlab.errors import ConfigError
 __all__ = ["say_eval_population", "say_population", "simulate_users", "train_special"]
 
 
-#: ``train``'s options about the run (not the model's config), at their defaults.
-RUN_DEFAULTS: dict[str, Any] = {"eval_data": None, "resume": False, "workers": 1,
-                                "strategy": "ddp", "ray": False, "address": None,
-                                "gpus_per_worker": 0.0, "ensemble": 0, "inject_noise": 0.0,
-                                "noise_robust": False, "noise_rate": 0.2}
+#: ``train``'s options about the run (not the model's config), at their defaults: read from
+#: ``api.train``'s signature, the defaults plain ``train`` runs with, so the two cannot drift.
+RUN_DEFAULTS: dict[str, Any] = {
+    name: inspect.signature(api.train).parameters[name].default
+    for name in ("eval_data", "resume", "workers", "strategy", "ray", "address",
+                 "gpus_per_worker", "ensemble", "inject_noise", "noise_robust", "noise_rate")}
 #: Of those, what training from named sets does not do (``api.train`` only).
 _NOT_FOR_NAMED = ("ensemble", "inject_noise", "noise_robust", "noise_rate")
 
