@@ -61,7 +61,8 @@ def _row(make: Any, data: Dataset[PairRecord], rate: float, seed: int, learner: 
             else round(est.peer_agreement, 4),
             "noise_limited": est.noise_limited["estimate"],
             "noise_limited_ci95": est.noise_limited["ci95"],
-            "anchor": est.anchor["estimate"], "anchor_pairs": est.anchor["pairs"]}
+            "anchor": est.anchor["estimate"], "anchor_pairs": est.anchor["pairs"],
+            "profile": est.profile["estimate"]}
 
 
 def _max_error(rows: list[dict[str, Any]], key: str) -> float:
@@ -72,7 +73,7 @@ def _monotone(rows: list[dict[str, Any]], key: str) -> bool:
     return all(b[key] > a[key] for a, b in pairwise(rows))
 
 
-READINGS = ("estimate", "noise_limited", "anchor")
+READINGS = ("estimate", "profile", "noise_limited", "anchor")
 
 
 def run(make: Any, hh: Dataset[PairRecord], relabelled: Dataset[PairRecord], seed: int,
@@ -90,10 +91,12 @@ def run(make: Any, hh: Dataset[PairRecord], relabelled: Dataset[PairRecord], see
         "within_5_points": _max_error(known, "estimate") <= 0.05,
         "noise_limited_max_abs_error": _max_error(known, "noise_limited"),
         "anchor_max_abs_error": _max_error(known, "anchor"),
+        "profile_max_abs_error": _max_error(known, "profile"),
         "real_hh": real,
         "monotone": _monotone(real, "estimate"),
         "noise_limited_monotone": _monotone(real, "noise_limited"),
         "anchor_monotone": _monotone(real, "anchor"),
+        "profile_monotone": _monotone(real, "profile"),
         "implied_base_rate_at_0": real[0]["implied_base_rate"],
         "implied_base_rate_median": round(float(np.median(
             [row["implied_base_rate"] for row in real])), 4)}

@@ -17,6 +17,7 @@ from rewardlab.inspection.flips import (
     _ridge_strength,
     anchor_flip_rate,
     estimate_flip_rate,
+    extrapolated_flip_rate,
     linear_margins,
     mixture_flip_rate,
     profile_flip_rate,
@@ -167,6 +168,27 @@ def test_anchor_reading_counts_disagreements_among_confident_pairs() -> None:
     assert a["ci95"][1] - a["ci95"][0] <= 0.1 and 100 < a["pairs"] < 2000
 
 
+@pytest.mark.parametrize("eps", [0.1, 0.25, 0.4])
+def test_extrapolated_anchor_removes_the_models_own_errors(eps: float) -> None:
+    # the model errs more the less sure it is: disagreement eps + (1 - 2 eps) * 0.8 u at
+    # confidence rank u, so every confident set holds some of its errors; the line through
+    # the confident half reads the intercept, eps
+    rng = np.random.default_rng(5)
+    n = 20000
+    u = (np.arange(n) + 0.5) / n
+    disagree = rng.random(n) < eps + (1 - 2 * eps) * 0.8 * u
+    d = np.linspace(5, 0.001, n)
+    margins = np.where(disagree, -d, d)
+    line = extrapolated_flip_rate(margins)
+    assert abs(line["estimate"] - eps) < 0.03 and line["ci95"][0] <= eps <= line["ci95"][1]
+    assert abs(line["slope"] - 0.8 * (1 - 2 * eps)) < 0.15 and line["pairs"] == n // 2
+    # a model with no errors at all: the line is flat at eps
+    flat = extrapolated_flip_rate(np.where(rng.random(n) < eps, -d, d))
+    assert abs(flat["estimate"] - eps) < 0.03 and abs(flat["slope"]) < 0.1
+    with pytest.raises(ConfigError, match="at least 4"):
+        extrapolated_flip_rate(np.array([1.0, -1.0, np.nan]))
+
+
 class _Features:
     """A model whose frozen features are a lookup: the reply's vector."""
 
@@ -191,11 +213,14 @@ def test_flip_estimate_uses_a_linear_head_on_the_models_features() -> None:
     flip = estimate_flip_rate(lambda seed: _Features(table), data, folds=5, learner="auto")
     doc = flip.to_json()
     assert doc["learner"] == "linear" and len(doc["ridge"]) == 5
-    # 600 pairs are enough for the anchor reading's +-5-point interval: it is the headline,
-    # with the profile likelihood's estimate kept beside it
-    assert doc["selected"] == "anchor" and doc["estimate"] == doc["anchor"]["estimate"]
+    # from 400 scored pairs the extrapolated anchor is the headline, with the profile
+    # likelihood's and the anchor's readings kept beside it
+    assert doc["selected"] == "extrapolated"
+    assert doc["estimate"] == doc["extrapolated"]["estimate"]
+    assert doc["extrapolated"]["pairs"] == 300
     assert abs(doc["profile"]["estimate"] - 0.2) < 0.05
-    assert abs(flip.estimate - 0.2) < 0.05 and flip.ci95[0] <= 0.2 <= flip.ci95[1]
+    # its interval on 300 confident pairs is about +-9 points at 20% flips
+    assert abs(flip.estimate - 0.2) < 0.08 and flip.ci95[0] <= 0.2 <= flip.ci95[1]
     assert doc["anchor"]["estimate"] >= 0.15 and doc["noise_limited"]["estimate"] > 0.1
     with pytest.raises(ConfigError, match="features"):
         estimate_flip_rate(lambda seed: object(), data, learner="linear")
@@ -277,6 +302,7 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     # and anchor readings are listed beside it
     assert not flip["anchor"]["reached_half_width"] and flip["anchor"]["pairs"] == 12
     assert flip["selected"] == "profile" and flip["learner"] == "peers"
+    assert flip["extrapolated"]["pairs"] == 6        # listed, not the headline under 400
     assert round(flip["estimate"], 4) == flip["profile"]["estimate"]
     lo, hi = flip["noise_limited"]["ci95"]
     assert 0.0 <= lo <= flip["noise_limited"]["estimate"] <= hi <= 0.5
@@ -291,3 +317,23 @@ def test_flip_estimate_cross_fits_a_real_model() -> None:
     linear = estimate_flip_rate(_make_model("embed:minilm"), data, folds=2, learner="linear")
     assert linear.learner == "linear" and 0.0 <= linear.estimate <= 0.5
     assert np.isfinite(linear.margins).all() and len(linear.to_json()["ridge"]) == 2
+
+
+def test_subset_flip_estimates_are_read_as_the_headline_is() -> None:
+    from rewardlab.inspection.duplicates import DefectReport
+    from rewardlab.inspection.report import _subset_table
+
+    rng = np.random.default_rng(4)
+    d = rng.normal(0, 3, 700)
+    flipped = rng.random(700) < 0.3
+    margins = np.where(flipped, -np.abs(d), np.abs(d))
+    subsets = ["big"] * 500 + ["small"] * 120 + ["tiny"] * 80
+    subsets[600:620] = ["one-off"] * 20
+    rows = {r["subset"]: r for r in _subset_table(subsets, list(range(700)), DefectReport(),
+                                                   None, margins)}
+    # 500 pairs: the extrapolated anchor, as for the whole set; 100 and 80: the profile;
+    # 20: too few to say anything
+    assert rows["big"]["flip_reading"] == "extrapolated"
+    assert abs(rows["big"]["flip_estimate"] - flipped[:500].mean()) < 0.1
+    assert rows["small"]["flip_reading"] == rows["tiny"]["flip_reading"] == "profile"
+    assert rows["one-off"]["flip_estimate"] is None and rows["one-off"]["flip_reading"] is None

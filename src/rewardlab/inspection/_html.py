@@ -72,7 +72,7 @@ def inspect_html(j: dict[str, Any]) -> str:
                      "disagree, the data cannot tell a weak model from noisy labels.</p>"
                      f"<p class=\"notes\">{_e(second['method'])}</p>")
         profile = flip.get("profile")
-        if profile and flip.get("selected") == "anchor":
+        if profile and flip.get("selected") != "profile":
             text += (f"<p>Profile-likelihood estimate {profile['estimate']:.3f} (95% CI "
                      f"{profile['ci95'][0]:.3f}–{profile['ci95'][1]:.3f}): a lower reading, "
                      "which takes a weak model's unclear margins for a weak model rather "
@@ -82,8 +82,15 @@ def inspect_html(j: dict[str, Any]) -> str:
         if anchor and flip.get("selected") != "anchor":
             text += (f"<p>Anchor reading {anchor['estimate']:.3f} (95% CI "
                      f"{anchor['ci95'][0]:.3f}–{anchor['ci95'][1]:.3f}) over the "
-                     f"{anchor['pairs']} most confident pairs.</p>"
+                     f"{anchor['pairs']} most confident pairs: an upper reading, the "
+                     "model's own mistakes among them count as flips.</p>"
                      f"<p class=\"notes\">{_e(anchor['method'])}</p>")
+        line = flip.get("extrapolated")
+        if line and flip.get("selected") != "extrapolated":
+            text += (f"<p>Extrapolated anchor {line['estimate']:.3f} (95% CI "
+                     f"{line['ci95'][0]:.3f}–{line['ci95'][1]:.3f}), from a line through the "
+                     f"{line['pairs']} most confident pairs.</p>"
+                     f"<p class=\"notes\">{_e(line['method'])}</p>")
         worst = [{"id": w["id"], "line": w["line"], "P(flipped)": w["flip_probability"],
                   "margin": w["margin"], "prompt (end)": w["prompt"][-160:],
                   "chosen": w["chosen"][:200], "rejected": w["rejected"][:200]}

@@ -40,8 +40,10 @@ from rewardlab.inspection.duplicates import (
     pair_keys,
 )
 from rewardlab.inspection.flips import (
+    MIN_EXTRAPOLATED_PAIRS,
     FlipEstimate,
     estimate_flip_rate,
+    extrapolated_flip_rate,
     flip_posterior,
     profile_flip_rate,
 )
@@ -231,9 +233,15 @@ def _subset_table(subsets: Sequence[str | None], ids: Sequence[Any], defects: De
             m = m[np.isfinite(m)]
             row["cross_fitted_agreement"] = float(((m > 0) + 0.5 * (m == 0)).mean()) \
                 if len(m) else None
-            # a subset's own flip estimate, where it has enough pairs to say something
-            row["flip_estimate"] = (round(profile_flip_rate(m, grid=50)[0], 4)
-                                    if len(m) >= 50 and len(groups) > 1 else None)
+            # a subset's own flip estimate, where it has enough pairs to say something, read
+            # as the whole set's headline is (flips.MIN_EXTRAPOLATED_PAIRS)
+            row["flip_estimate"], row["flip_reading"] = None, None
+            if len(groups) > 1 and len(m) >= MIN_EXTRAPOLATED_PAIRS:
+                row["flip_estimate"] = extrapolated_flip_rate(m)["estimate"]
+                row["flip_reading"] = "extrapolated"
+            elif len(groups) > 1 and len(m) >= 50:
+                row["flip_estimate"] = round(profile_flip_rate(m, grid=50)[0], 4)
+                row["flip_reading"] = "profile"
         rows.append(row)
     return rows
 
