@@ -42,3 +42,13 @@ def test_kfold_partitions_the_data_by_prompt(hh) -> None:
         assert len(train) + len(test) == len(hh)
         assert not {render_prompt(r.prompt[:1]) for r in train} & {
             render_prompt(r.prompt[:1]) for r in test}
+
+
+def test_kfold_ids_name_the_fold_kfold_by_prompt_tests_each_row_in(hh) -> None:
+    from rewardlab.data import kfold_by_prompt, kfold_ids
+
+    ids = kfold_ids(hh, k=4, seed=3)
+    for fold, (_, test) in enumerate(kfold_by_prompt(hh, k=4, seed=3)):
+        assert {id(r) for r in test} == {id(r) for r, f in zip(hh.records, ids, strict=True)
+                                         if f == fold}
+    assert set(ids) == {0, 1, 2, 3}

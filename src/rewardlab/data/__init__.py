@@ -79,7 +79,7 @@ from rewardlab.data._records import (
 )
 from rewardlab.data._rows import RowParser, RowsRead, read_rows
 from rewardlab.data._sources import BUNDLED, bundled_path, resolve_source
-from rewardlab.data._split import kfold_by_prompt, prompt_buckets, split_by_prompt
+from rewardlab.data._split import kfold_by_prompt, kfold_ids, prompt_buckets, split_by_prompt
 from rewardlab.data._tools import json_text, normalize_schema, tool_functions, tool_reference
 
 __all__ = [
@@ -126,6 +126,7 @@ __all__ = [
     "json_text",
     "jsonl_row",
     "kfold_by_prompt",
+    "kfold_ids",
     "last_user_turn",
     "line_limit",
     "load_data",

@@ -14,7 +14,7 @@ from typing import Any
 from rewardlab._validation import check_int, check_range
 from rewardlab.data._records import Dataset, render_prompt
 
-__all__ = ["kfold_by_prompt", "prompt_buckets", "split_by_prompt"]
+__all__ = ["kfold_by_prompt", "kfold_ids", "prompt_buckets", "split_by_prompt"]
 
 
 def _bucket(text: str, seed: int) -> float:
@@ -52,6 +52,12 @@ def split_by_prompt(
     return dataset.take(train), dataset.take(test)
 
 
+def kfold_ids(dataset: Dataset[Any], *, k: int, seed: int) -> list[int]:
+    """Per record, the fold ``kfold_by_prompt`` puts it in: one rule for code that needs
+    the fold numbers rather than the split datasets (cross-fitting into arrays)."""
+    return [int(b * k) for b in prompt_buckets(dataset, seed)]
+
+
 def kfold_by_prompt(
     dataset: Dataset[Any], *, k: int = 5, seed: int = 0
 ) -> Iterator[tuple[Dataset[Any], Dataset[Any]]]:
@@ -64,7 +70,7 @@ def kfold_by_prompt(
         1812
     """
     check_int("kfold_by_prompt", "k", k, minimum=2)
-    folds = [int(b * k) for b in prompt_buckets(dataset, seed)]
+    folds = kfold_ids(dataset, k=k, seed=seed)
     for fold in range(k):
         yield (dataset.take([i for i, f in enumerate(folds) if f != fold]),
                dataset.take([i for i, f in enumerate(folds) if f == fold]))

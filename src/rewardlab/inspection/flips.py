@@ -133,7 +133,7 @@ import numpy as np
 from rewardlab._threads import one_blas_thread
 from rewardlab._validation import check_option
 from rewardlab.audit._stats import wilson_centre_half
-from rewardlab.data import Dataset, PairRecord, kfold_by_prompt, prompt_buckets
+from rewardlab.data import Dataset, PairRecord, kfold_by_prompt, kfold_ids, prompt_buckets
 from rewardlab.errors import ConfigError
 from rewardlab.scoring import score_pairs
 
@@ -654,8 +654,8 @@ def _features_of(model: Any, data: Dataset[PairRecord]) -> np.ndarray | None:
 
 def _fold_ids(data: Dataset[PairRecord], folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(fold, group)`` per pair, the folds of ``kfold_by_prompt`` and the prompt group."""
-    buckets = np.asarray(prompt_buckets(data, seed), dtype=np.float64)
-    return (buckets * folds).astype(int), buckets
+    return (np.asarray(kfold_ids(data, k=folds, seed=seed)),
+            np.asarray(prompt_buckets(data, seed), dtype=np.float64))
 
 
 def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecord], *,

@@ -332,10 +332,10 @@ class ProcessRewardModel(SaveLoadMixin, StepScorer):
         grouped by problem); 0.5 when there are too few problems to fold."""
         import torch
 
-        from rewardlab.data import prompt_buckets
+        from rewardlab.data import kfold_ids
 
         k = self.config.tune_folds
-        fold_of = np.array([int(b * k) for b in prompt_buckets(data, self.config.seed)])
+        fold_of = np.array(kfold_ids(data, k=k, seed=self.config.seed))
         if len(set(fold_of.tolist())) < k:
             return 0.5, {"method": "default", "reason": f"fewer than {k} problem groups"}
         probs = np.zeros(len(labels))
