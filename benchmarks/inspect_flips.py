@@ -15,6 +15,9 @@ Two experiments on the 1,812 HH harmless pairs, cross-fitting ``embed:minilm`` o
    b + r(1 - 2b) for a base rate b, so each injected rate r implies b = (est - r) / (1 - 2r);
    the figure reports their median and the reading at r = 0.
 
+``--pool SET...`` adds other sets' pairs to the known-truth experiment (labelled by the same
+model), to see how the estimate's accuracy grows with the number of pairs.
+
 Prints one JSON line. ``--seeds`` sets the flip injection's seeds: one (7, the default) gives
 every reading at every rate; several give each seed's readings and a summary over them (the
 README's figure uses 7-14, since one seed's flips can land the estimate anywhere in a wide
@@ -131,9 +134,16 @@ def main() -> None:
                     help="what the fixed labelling model is trained on (it always labels "
                          "the HH pairs); another set gives a known truth the estimator's "
                          "rules were never tuned on")
+    ap.add_argument("--pool", nargs="*", default=[],
+                    help="more pairwise sets (e.g. bundled:pandalm bundled:llmbar) whose pairs "
+                         "join the HH pairs in the known-truth experiment, labelled by the "
+                         "same fixed model: how the estimate's accuracy grows with the set's "
+                         "size (the real-HH experiment stays on HH alone)")
     args = ap.parse_args()
     start = time.perf_counter()
     hh = load_dataset("bundled:hh_harmless")
+    pooled = replace(hh, records=hh.records + tuple(
+        rec for name in args.pool for rec in load_dataset(name).records))
     base = resolve(args.spec)
 
     def make(seed: int) -> Any:
@@ -141,13 +151,15 @@ def main() -> None:
 
     # labels from a fixed reward model
     labeller = clone(base, seed=123).fit(load_dataset(args.labeller_data))
-    c, r = score_pairs(labeller, hh.records)
-    relabelled = replace(hh, records=tuple(
+    c, r = score_pairs(labeller, pooled.records)
+    relabelled = replace(pooled, records=tuple(
         rec if ci >= ri else replace(rec, chosen=rec.rejected, rejected=rec.chosen)
-        for rec, ci, ri in zip(hh.records, c, r, strict=True)))
+        for rec, ci, ri in zip(pooled.records, c, r, strict=True)))
     runs = [run(make, hh, relabelled, seed, args.learner) for seed in args.seeds]
     head = {"benchmark": "inspect_flips", "pairs": len(hh), "model": args.spec, "folds": 5,
             "learner": args.learner, "labeller_data": args.labeller_data}
+    if args.pool:
+        head |= {"known_truth_pairs": len(pooled), "pool": ["bundled:hh_harmless", *args.pool]}
     if len(runs) == 1:
         doc = head | runs[0]
     else:
