@@ -142,6 +142,9 @@ __all__ = ["FlipEstimate", "MixtureFit", "anchor_flip_rate", "cross_fitted_margi
            "linear_margins", "mixture_flip_rate", "peer_margins", "profile_flip_rate"]
 
 LEARNERS = ("auto", "linear", "peers")
+MIN_LINE_PAIRS = 20
+"""The fewest pairs the extrapolated reading draws its line through (it is not listed on
+fewer: two parameters from a handful of 0/1 points give an interval that means nothing)."""
 MIN_EXTRAPOLATED_PAIRS = 400
 """From this many scored pairs up the headline is the extrapolated anchor: its line then runs
 through at least 200 pairs, so its 95% interval is at most about ±14 points (4·¼/200 is the
@@ -605,7 +608,7 @@ def extrapolated_flip_rate(margins: np.ndarray, *, share: float = 0.5) -> dict[s
     the model's errors among those pairs, which make that reading high when the model is
     weak; fitting over half the pairs instead of a prefix cuts the noise of a lucky or
     unlucky run at the top. The 95% interval is the least-squares intercept's, with a
-    heteroscedasticity-robust (sandwich) variance, clipped to [0, ½].
+    heteroscedasticity-robust (sandwich, HC1) variance, clipped to [0, ½].
 
     Example:
         >>> rng = np.random.default_rng(2)
@@ -618,18 +621,18 @@ def extrapolated_flip_rate(margins: np.ndarray, *, share: float = 0.5) -> dict[s
     """
     d = np.asarray(margins, dtype=np.float64)
     d = d[np.isfinite(d)]
-    if len(d) < 4:
-        raise ConfigError(f"the extrapolated flip-rate reading needs at least 4 scored "
-                          f"pairs; got {len(d)}")
+    k = int(share * len(d))
+    if k < MIN_LINE_PAIRS:
+        raise ConfigError(f"the extrapolated flip-rate reading draws its line through at "
+                          f"least {MIN_LINE_PAIRS} pairs; {len(d)} scored pairs give {k}")
     order = np.argsort(-np.abs(d), kind="stable")
-    k = max(2, int(share * len(d)))
     x = (d[order][:k] < 0).astype(np.float64)
     u = (np.arange(k) + 0.5) / len(d)
     design = np.column_stack([np.ones(k), u])
     bread = np.linalg.inv(design.T @ design)
     coef = bread @ design.T @ x
     resid = x - design @ coef
-    meat = (design * (resid ** 2)[:, None]).T @ design
+    meat = (design * (resid ** 2)[:, None]).T @ design * (k / (k - 2))   # HC1
     se = float(np.sqrt(max((bread @ meat @ bread)[0, 0], 0.0)))
     a = float(coef[0])
     return {"estimate": round(min(max(a, 0.0), 0.5), 4),
@@ -714,7 +717,8 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
     p_ci = (float(eps_grid[min(grid - 1, int(np.searchsorted(cdf, 0.025)))]),
             float(eps_grid[min(grid - 1, int(np.searchsorted(cdf, 0.975)))]))
     anchor = anchor_flip_rate(margins[ok])
-    extrapolated = extrapolated_flip_rate(margins[ok]) if ok.sum() >= 4 else None
+    extrapolated = (extrapolated_flip_rate(margins[ok])
+                    if ok.sum() // 2 >= MIN_LINE_PAIRS else None)
     temp = float(temps[int(np.argmin(np.abs(eps_grid - p_mean)))])
     m = margins[ok]
     # The extrapolated anchor is the headline from MIN_EXTRAPOLATED_PAIRS scored pairs up;
