@@ -5,14 +5,12 @@ agreement with the exact all-pairs search, and the int16 fixed-point precision b
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
+from _benchmarks import load_benchmark
 from rewardlab.inspection._lsh import (
     COSINE_TOLERANCE,
     LSH_BANDS,
@@ -30,15 +28,7 @@ THRESHOLD = 0.97
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    path = Path(__file__).parents[2] / "benchmarks" / "near_duplicates.py"
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("near_duplicates_bench", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+    return load_benchmark("near_duplicates")
 
 
 @pytest.fixture(scope="module")

@@ -127,19 +127,11 @@ def test_induce_rubric_against_a_served_judge(pandalm_pairs: Path, tmp_path: Pat
 def test_induction_benchmark_output_format() -> None:
     """benchmarks/rubric_induction.py's figures from per-pair outcomes (its number is a
     user's to measure with a capable judge; the format is fixed here)."""
-    import importlib.util
-    import sys
-
     import numpy as np
 
-    path = Path(__file__).parents[2] / "benchmarks" / "rubric_induction.py"
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("rubric_induction_bench", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
+    from _benchmarks import load_benchmark
+
+    module = load_benchmark("rubric_induction")
     outcomes = module.pair_outcomes(np.array([0.9, 0.2, np.nan, 0.5]),
                                     np.array([0.1, 0.8, 0.3, 0.5]))
     assert outcomes.tolist() == [1.0, 0.0, 0.5, 0.5]
