@@ -65,32 +65,23 @@ def inspect_html(j: dict[str, Any]) -> str:
                 f"{flip['ci95'][0]:.3f}–{flip['ci95'][1]:.3f}); cross-fitted "
                 f"{_e(flip.get('model'))} agrees with {flip.get('cross_fitted_agreement', 0):.3f}"
                 f" of the labels.</p><p class=\"notes\">{_e(flip['method'])}</p>")
-        second = flip.get("noise_limited")
-        if second:
-            text += (f"<p>Noise-limited estimate {second['estimate']:.3f} (95% CI "
-                     f"{second['ci95'][0]:.3f}–{second['ci95'][1]:.3f}); where the two "
-                     "disagree, the data cannot tell a weak model from noisy labels.</p>"
-                     f"<p class=\"notes\">{_e(second['method'])}</p>")
-        profile = flip.get("profile")
-        if profile and flip.get("selected") != "profile":
-            text += (f"<p>Profile-likelihood estimate {profile['estimate']:.3f} (95% CI "
-                     f"{profile['ci95'][0]:.3f}–{profile['ci95'][1]:.3f}): a lower reading, "
-                     "which takes a weak model's unclear margins for a weak model rather "
-                     "than for flips.</p>"
-                     f"<p class=\"notes\">{_e(profile['method'])}</p>")
-        anchor = flip.get("anchor")
-        if anchor and flip.get("selected") != "anchor":
-            text += (f"<p>Anchor reading {anchor['estimate']:.3f} (95% CI "
-                     f"{anchor['ci95'][0]:.3f}–{anchor['ci95'][1]:.3f}) over the "
-                     f"{anchor['pairs']} most confident pairs: an upper reading, the "
-                     "model's own mistakes among them count as flips.</p>"
-                     f"<p class=\"notes\">{_e(anchor['method'])}</p>")
-        line = flip.get("extrapolated")
-        if line and flip.get("selected") != "extrapolated":
-            text += (f"<p>Extrapolated anchor {line['estimate']:.3f} (95% CI "
-                     f"{line['ci95'][0]:.3f}–{line['ci95'][1]:.3f}), from a line through the "
-                     f"{line['pairs']} most confident pairs.</p>"
-                     f"<p class=\"notes\">{_e(line['method'])}</p>")
+        selected = flip.get("selected")
+        for key, label, tail in (
+                ("noise_limited", "Noise-limited estimate", lambda r: "; where the two "
+                 "disagree, the data cannot tell a weak model from noisy labels."),
+                ("profile", "Profile-likelihood estimate", lambda r: ": a lower reading, "
+                 "which takes a weak model's unclear margins for a weak model rather "
+                 "than for flips."),
+                ("anchor", "Anchor reading", lambda r: f" over the {r['pairs']} most "
+                 "confident pairs: an upper reading, the model's own mistakes among them "
+                 "count as flips."),
+                ("extrapolated", "Extrapolated anchor", lambda r: ", from a line through "
+                 f"the {r['pairs']} most confident pairs.")):
+            reading = flip.get(key)
+            if reading and key != selected:
+                text += (f"<p>{label} {reading['estimate']:.3f} (95% CI "
+                         f"{reading['ci95'][0]:.3f}–{reading['ci95'][1]:.3f}){tail(reading)}"
+                         f"</p><p class=\"notes\">{_e(reading['method'])}</p>")
         worst = [{"id": w["id"], "line": w["line"], "P(flipped)": w["flip_probability"],
                   "margin": w["margin"], "prompt (end)": w["prompt"][-160:],
                   "chosen": w["chosen"][:200], "rejected": w["rejected"][:200]}
