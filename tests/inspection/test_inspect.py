@@ -11,6 +11,7 @@ import pytest
 from rewardlab.data import Dataset, PairRecord, load_dataset
 from rewardlab.errors import ConfigError
 from rewardlab.inspection import InspectConfig, fit_flip_rate, inspect_pairs, read_pairs
+from rewardlab.inspection._pairs import InspectPair
 from rewardlab.inspection.confounds import confound_table, feature_values
 from rewardlab.inspection.duplicates import find_defects
 from rewardlab.inspection.flips import (
@@ -18,11 +19,13 @@ from rewardlab.inspection.flips import (
     anchor_flip_rate,
     estimate_flip_rate,
     extrapolated_flip_rate,
+    flip_posterior,
     linear_margins,
     mixture_flip_rate,
     profile_flip_rate,
+    temperature_at,
 )
-from rewardlab.inspection.report import _make_model
+from rewardlab.inspection.report import _make_model, _worst
 
 HH = Path(__file__).resolve().parents[2] / "src/rewardlab/data/bundled/hh_harmless/pairs.jsonl"
 
@@ -222,6 +225,17 @@ def test_flip_estimate_uses_a_linear_head_on_the_models_features() -> None:
     # its interval on 300 confident pairs is about +-9 points at 20% flips
     assert abs(flip.estimate - 0.2) < 0.08 and flip.ci95[0] <= 0.2 <= flip.ci95[1]
     assert doc["anchor"]["estimate"] >= 0.15 and doc["noise_limited"]["estimate"] > 0.1
+    # the least-plausible list reads each pair's flip probability at the headline rate, with
+    # the temperature fitted at that rate (not the profile's), so the flipped pairs lead it
+    # and the probabilities average to about the rate the report states
+    assert flip.temperature == pytest.approx(temperature_at(flip.margins, flip.estimate))
+    post = flip_posterior(flip.margins, flip.estimate, flip.temperature)
+    assert abs(post.mean() - flip.estimate) < 0.05
+    pairs = [InspectPair(prompt=f"q{i}", first="", second="", id=i, labelled=True, line=i + 1)
+             for i in range(n)]
+    worst = _worst(pairs, flip.margins, flip, 20)
+    assert [w["flip_probability"] for w in worst] == pytest.approx(sorted(post)[::-1][:20])
+    assert np.mean([flipped[w["id"]] for w in worst]) >= 0.8
     with pytest.raises(ConfigError, match="features"):
         estimate_flip_rate(lambda seed: object(), data, learner="linear")
 

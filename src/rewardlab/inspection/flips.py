@@ -56,8 +56,8 @@ margins as ``d = s·t + e``: ``t ≥ 0`` how clearly the model class separates t
 (distribution left free), ``s = −1`` for a flipped label, ``e`` Gaussian noise of a known
 spread (the ridge's sampling spread, or the two peers' disagreement); it assumes the model's
 *expected* margin has the clean label's sign, so every systematic model error counts as a
-flip. The per-pair flip probabilities of the least-plausible list always come from the
-profile fit (its ε and temperature belong together).
+flip. The per-pair flip probabilities of the least-plausible list are read at the headline
+ε, with the temperature that maximises the likelihood at that ε (``temperature_at``).
 
 **Which one is reported**: the extrapolated anchor from ``MIN_EXTRAPOLATED_PAIRS`` (400)
 scored pairs up, on fewer the profile estimate (``selected`` says which). How it was chosen,
@@ -139,7 +139,8 @@ from rewardlab.scoring import score_pairs
 
 __all__ = ["FlipEstimate", "MixtureFit", "anchor_flip_rate", "cross_fitted_margins",
            "estimate_flip_rate", "extrapolated_flip_rate", "fit_flip_rate", "flip_posterior",
-           "linear_margins", "mixture_flip_rate", "peer_margins", "profile_flip_rate"]
+           "linear_margins", "mixture_flip_rate", "peer_margins", "profile_flip_rate",
+           "temperature_at"]
 
 LEARNERS = ("auto", "linear", "peers")
 MIN_LINE_PAIRS = 20
@@ -226,6 +227,32 @@ def fit_flip_rate(margins: np.ndarray) -> tuple[float, float]:
     return best[1], best[2] / scale
 
 
+def temperature_at(margins: np.ndarray, eps: float) -> float:
+    """The temperature ``a`` that maximises the likelihood with the flip rate held at ``eps``,
+    in the margins' own units.
+
+    Why: the per-pair flip probabilities need a temperature that belongs to the flip rate
+    they are read at. The profile fit's own ``a`` belongs to the profile's ε, which is not
+    the headline once the extrapolated anchor is reported; this refits ``a`` at the
+    headline's ε.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> d = rng.normal(0, 1, 20000)
+        >>> clean = rng.random(20000) < 1 / (1 + np.exp(-3 * d))
+        >>> observed = np.where(clean ^ (rng.random(20000) < 0.3), d, -d)
+        >>> round(temperature_at(observed, 0.3), 0)
+        3.0
+    """
+    from scipy.optimize import minimize_scalar
+
+    z, scale = _standardised(margins)
+    e = float(min(max(eps, 0.0), 0.4999))
+    res = minimize_scalar(lambda la: -_loglik(e, np.exp(la), z),
+                          bounds=(np.log(1e-3), np.log(1e3)), method="bounded")
+    return float(np.exp(res.x)) / scale
+
+
 def flip_posterior(margins: np.ndarray, eps: float, a: float) -> np.ndarray:
     """Probability that each pair's label is flipped, given its margin and the fit."""
     d = np.asarray(margins, dtype=np.float64)
@@ -239,10 +266,11 @@ class FlipEstimate:
     """The estimated share of flipped labels, its 95% interval and how it was reached.
 
     ``margins``: each pair's held-out margin (the mean of its two peers'); ``temperature``:
-    the fitted ``a``; ``profile`` and ``noise_limited``: the two estimates (profile
-    likelihood; peer-noise mixture, ``mixture_flip_rate``) with their intervals and posterior
-    spreads; ``anchor``: the confident-set reading; ``extrapolated``: the anchor extrapolated
-    to the most confident pair; ``selected``: which of them ``estimate`` reports (the
+    the ``a`` that fits best at the headline ε (``temperature_at``); ``profile`` and
+    ``noise_limited``: the two estimates (profile likelihood; peer-noise mixture,
+    ``mixture_flip_rate``) with their intervals and posterior spreads; ``anchor``: the
+    confident-set reading; ``extrapolated``: the anchor extrapolated to the most confident
+    pair; ``selected``: which of them ``estimate`` reports (the
     extrapolated anchor from 400 scored pairs up, else the profile: see the module
     docstring)."""
 
@@ -709,7 +737,7 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
                           f"{folds} folds: too few distinct prompts")
     grid = 99
     with one_blas_thread():
-        eps_grid, w, temps = _profile_posterior(margins[ok], grid)
+        eps_grid, w, _ = _profile_posterior(margins[ok], grid)
         mix = mixture_flip_rate(margins[ok], sd[ok])
     p_mean = float((w * eps_grid).sum())
     p_sd = float(np.sqrt((w * (eps_grid - p_mean) ** 2).sum()))
@@ -719,7 +747,6 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
     anchor = anchor_flip_rate(margins[ok])
     extrapolated = (extrapolated_flip_rate(margins[ok])
                     if ok.sum() // 2 >= MIN_LINE_PAIRS else None)
-    temp = float(temps[int(np.argmin(np.abs(eps_grid - p_mean)))])
     m = margins[ok]
     # The extrapolated anchor is the headline from MIN_EXTRAPOLATED_PAIRS scored pairs up;
     # below that its line is too loose, and the profile is reported.
@@ -732,6 +759,9 @@ def estimate_flip_rate(make_model: Callable[[int], Any], data: Dataset[PairRecor
                                         if used == "linear" else "")
     else:
         estimate, ci95 = p_mean, p_ci
+    # the temperature belongs to the headline's flip rate, so that the per-pair flip
+    # probabilities (the least-plausible list) are read at the rate the report states
+    temp = temperature_at(m, estimate)
     return FlipEstimate(
         estimate=estimate, ci95=ci95, method=method, temperature=temp, margins=margins,
         agreement=float(((m > 0) + 0.5 * (m == 0)).mean()), folds=folds, model=model_name,

@@ -273,10 +273,8 @@ def _encoder() -> Any:
 
 def _worst(pairs: Sequence[InspectPair], margins: np.ndarray, flip: FlipEstimate, k: int
            ) -> list[dict[str, Any]]:
-    # the per-pair posterior comes from the likelihood fit (its flip rate and temperature
-    # belong together), whichever reading is the headline
-    eps = flip.profile["estimate"] if flip.profile is not None else flip.estimate
-    post = flip_posterior(np.nan_to_num(margins), eps, flip.temperature)
+    # read at the headline flip rate, with the temperature fitted at that rate
+    post = flip_posterior(np.nan_to_num(margins), flip.estimate, flip.temperature)
     order = np.argsort(-post, kind="stable")[:k]
     return [{"id": pairs[i].id, "line": pairs[i].line, "subset": pairs[i].subset,
              "margin": float(margins[i]), "flip_probability": float(post[i]),
