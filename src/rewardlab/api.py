@@ -586,6 +586,7 @@ def select_to_label(unlabelled: str | Path, model: str | Path | RewardModel, *, 
     from rewardlab._io import _atomic_lines
     from rewardlab.data import render_prompt
     from rewardlab.inspection import read_pairs
+    from rewardlab.inspection._pairs import no_pairs_error
     from rewardlab.inspection.selection import (
         bootstrap_members,
         member_margins,
@@ -600,8 +601,7 @@ def select_to_label(unlabelled: str | Path, model: str | Path | RewardModel, *, 
     read = read_pairs(unlabelled)
     pool = read.pairs
     if not pool:
-        raise OutputError(f"{unlabelled}: no pair could be read; {len(read.skipped)} row(s) "
-                          "were skipped")
+        raise no_pairs_error(unlabelled, read.skipped)
     if budget > len(pool):
         from rewardlab.errors import ConfigError
 

@@ -100,3 +100,13 @@ def test_cli_select_budget_larger_than_pool(run_cli, tmp_path: Path) -> None:
                      tmp_path / "picked.csv")
     assert result.code == 2 and "larger than the pool of 3" in result.err
     assert not (tmp_path / "picked.csv").exists()
+
+
+def test_cli_select_no_pair_names_the_line_and_field(run_cli, tmp_path: Path) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"prompt": "q", "response_a": 5, "response_b": "b"}\n')
+    result = run_cli("select", pool, "--model", "embed:minilm", "--budget", "1", "--out",
+                     tmp_path / "picked.csv")
+    assert result.code == 2
+    assert "pool.jsonl: none of its 1 rows is a pair; the first problem, at line 1, field " \
+           "'response_a': must be a string" in " ".join(result.err.split())

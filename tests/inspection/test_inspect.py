@@ -351,3 +351,23 @@ def test_subset_flip_estimates_are_read_as_the_headline_is() -> None:
     assert abs(rows["big"]["flip_estimate"] - flipped[:500].mean()) < 0.1
     assert rows["small"]["flip_reading"] == rows["tiny"]["flip_reading"] == "profile"
     assert rows["one-off"]["flip_estimate"] is None and rows["one-off"]["flip_reading"] is None
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), [
+    ('{"prompt": "p", "chosen": 5, "rejected": "b"}', "'chosen'", "must be a string"),
+    ('{"prompt": "p", "chosen": ["a"], "rejected": "b"}', "'chosen[0]'", "message object"),
+    ('{"prompt": "p", "chosen": null, "rejected": "b"}', "'chosen'", "is missing"),
+    ('{"prompt": "p", "response_a": "a"}', "'response_b'", "is missing"),
+])
+@pytest.mark.parametrize("stream", [False, True])
+def test_cli_inspect_no_pair_names_the_line_and_field(run_cli, tmp_path: Path, line: str,
+                                                      field: str, reason: str,
+                                                      stream: bool) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(line + "\n")
+    result = run_cli("inspect", bad, "--model", "none", "--no-embeddings",
+                     *(["--stream"] if stream else []))
+    assert result.code == 2 and "Traceback" not in result.err
+    err = " ".join(result.err.split())  # the console wraps long lines
+    assert f"bad.jsonl: none of its 1 rows is a pair; the first problem, at line 1, field " \
+           f"{field}: " in err and reason in err

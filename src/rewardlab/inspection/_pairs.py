@@ -30,7 +30,7 @@ from rewardlab.data import (
 from rewardlab.data import read_rows as _read_rows
 from rewardlab.errors import DataError
 
-__all__ = ["InspectPair", "PairsRead", "read_pairs"]
+__all__ = ["InspectPair", "PairsRead", "no_pairs_error", "read_pairs"]
 
 #: The two replies of an unlabelled pair, in the order tried.
 REPLY_KEYS = (("response_a", "response_b"), ("output_1", "output_2"))
@@ -149,3 +149,16 @@ def read_pairs(source: str | Path, *, limit: int | None = None,
     (an inspection reports them rather than stopping at the first)."""
     read = _read_rows(source, parse_pair, skip_invalid=True, limit=limit, max_chars=max_chars)
     return PairsRead(pairs=read.records, skipped=read.skipped, source=str(source))
+
+
+def no_pairs_error(source: str | Path, skipped: list[SkippedRow]) -> DataError:
+    """The error for a file none of whose rows is a pair: how many were skipped and where the
+    first problem is (line and field), as the loader says it for ``score``/``eval``."""
+    first = skipped[0] if skipped else None
+    why = ""
+    if first is not None:
+        why = "; the first problem" if first.line is None else \
+            f"; the first problem, at line {first.line}"
+        why += "" if first.field is None else f", field '{first.field}'"
+        why += f": {first.reason}"
+    return DataError(f"none of its {len(skipped)} rows is a pair{why}", file=str(source))

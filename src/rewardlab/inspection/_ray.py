@@ -69,7 +69,7 @@ from rewardlab.inspection._lsh import (
     srp_bits,
     srp_directions,
 )
-from rewardlab.inspection._pairs import InspectPair, parse_pair
+from rewardlab.inspection._pairs import InspectPair, no_pairs_error, parse_pair
 from rewardlab.inspection.confounds import FEATURES, feature_values
 from rewardlab.inspection.duplicates import (
     embedding_near_duplicates,
@@ -303,9 +303,7 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
     skipped = [s for p in parts for s in p.skipped]
     n = len(ids)
     if n == 0:
-        first = skipped[0] if skipped else None
-        why = f"; the first problem, at line {first.line}: {first.reason}" if first else ""
-        raise DataError(f"none of its {len(skipped)} rows is a pair{why}", file=str(source))
+        raise no_pairs_error(source, skipped)
     labelled = all(x for p in parts for x in p.labelled)
     subsets = [s for p in parts for s in p.subsets]
     firsts = [f for p in parts for f in p.firsts]

@@ -31,7 +31,7 @@ from rewardlab.data import (
     read_rows,
     render_prompt,
 )
-from rewardlab.inspection._pairs import InspectPair, parse_pair, read_pairs
+from rewardlab.inspection._pairs import InspectPair, no_pairs_error, parse_pair, read_pairs
 from rewardlab.inspection.confounds import FEATURES, confound_table, feature_values
 from rewardlab.inspection.duplicates import (
     DefectReport,
@@ -287,8 +287,6 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
                   limit: int | None = None, max_chars: int = DEFAULT_MAX_CHARS
                   ) -> InspectReport:
     """Inspect the preference set at ``source``; see the module docstring."""
-    from rewardlab.errors import DataError
-
     cfg = config or InspectConfig()
     if cfg.ray:
         from rewardlab.inspection._ray import inspect_on_ray
@@ -325,9 +323,7 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
                                else None, threshold=cfg.near_threshold)
     n = len(ids)
     if n == 0:
-        first = skipped[0] if skipped else None
-        why = f"; the first problem, at line {first.line}: {first.reason}" if first else ""
-        raise DataError(f"none of its {len(skipped)} rows is a pair{why}", file=str(source))
+        raise no_pairs_error(source, skipped)
     if len(set(map(str, ids))) < n:
         notes.append("row ids repeat; defects are listed by id, so a repeated id names "
                      "several rows")
