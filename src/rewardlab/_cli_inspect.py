@@ -139,7 +139,8 @@ def select(
               f"{strategy.value} over {result['members']} member(s)")
     if result["skipped"]:
         err.print(f"[yellow]{len(result['skipped'])} row(s) skipped[/]; the first, line "
-                  f"{result['skipped'][0].line}: {escape(result['skipped'][0].reason)}")
+                  f"{result['skipped'][0].line}: {escape(result['skipped'][0].reason)}; "
+                  f"every reason is in {escape(str(result['skipped_file']))}")
     out.print(f"wrote {result['out']}")
     out.print(f"wrote {result['label_studio']}")
 

@@ -597,7 +597,7 @@ def select_to_label(unlabelled: str | Path, model: str | Path | RewardModel, *, 
     out = Path(out)
     ls_path = Path(label_studio) if label_studio else out.with_name(out.stem + ".labelstudio.json")
     check_outputs({"--out": out, "--label-studio": ls_path},
-                  {"UNLABELLED": unlabelled, "--train": train_data})
+                  {"UNLABELLED": unlabelled, "--train": train_data}, skipped_files=True)
     read = read_pairs(unlabelled)
     pool = read.pairs
     if not pool:
@@ -640,5 +640,7 @@ def select_to_label(unlabelled: str | Path, model: str | Path | RewardModel, *, 
     tasks = [{"data": {k: r[k] for k in ("id", "prompt", "response_a", "response_b")},
               "meta": {"score": r["score"], "reason": r["reason"]}} for r in rows]
     write_json(ls_path, tasks)
+    skipped_file = report_skipped(read.skipped, out)
     return {"selected": rows, "out": str(out), "label_studio": str(ls_path),
-            "skipped": read.skipped, "members": len(team), "pool": len(pool)}
+            "skipped": read.skipped, "skipped_file": skipped_file, "members": len(team),
+            "pool": len(pool)}

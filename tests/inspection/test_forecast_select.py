@@ -110,3 +110,20 @@ def test_cli_select_no_pair_names_the_line_and_field(run_cli, tmp_path: Path) ->
     assert result.code == 2
     assert "pool.jsonl: none of its 1 rows is a pair; the first problem, at line 1, field " \
            "'response_a': must be a string" in " ".join(result.err.split())
+
+
+def test_cli_select_writes_every_skipped_row_beside_the_output(run_cli, trained_embed,
+                                                               tmp_path: Path) -> None:
+    trained_embed.save(tmp_path / "m")
+    rows = [{"prompt": f"q{i}", "response_a": "yes", "response_b": "no"} for i in range(3)]
+    rows[1] = {"prompt": "q1", "response_a": 1, "response_b": "no"}
+    rows.append({"prompt": "q3", "response_a": "yes"})
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_cli("select", pool, "--model", tmp_path / "m", "--budget", "1", "--strategy",
+                     "entropy", "--out", tmp_path / "picked.csv")
+    assert result.code == 0, result.err
+    skipped = [json.loads(x) for x in
+               (tmp_path / "picked.skipped.jsonl").read_text().splitlines()]
+    assert [(s["line"], s["field"]) for s in skipped] == [(2, "response_a"), (4, "response_b")]
+    assert "picked.skipped.jsonl" in result.err
