@@ -184,6 +184,8 @@ def forecast(
     if j["held_out_mean_abs_error"] is not None:
         out.print(f"held-out k > {j['fit_max_k']}: mean abs error "
                   f"{j['held_out_mean_abs_error']:.4f}")
+    for note in j["notes"]:
+        err.print(f"note: {escape(note)}")
     for path in (html_out, json_out):
         if path is not None:
             out.print(f"wrote {path}")

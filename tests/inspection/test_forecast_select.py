@@ -62,6 +62,13 @@ def test_cli_forecast_bad_input(run_cli, tmp_path: Path) -> None:
     assert result.code == 2 and "four.jsonl" in result.err, result.err
 
 
+def test_cli_forecast_prints_its_notes(run_cli, tmp_path: Path) -> None:
+    path = _bon(tmp_path / "one.jsonl", 4, rows=1)
+    result = run_cli("forecast", "vote:", path, "--n-boot", "10")
+    assert result.code == 0, result.err
+    assert "note: only 1 problem" in " ".join(result.err.split())
+
+
 def test_cli_forecast_writes_fit(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "fc.json"
     html = tmp_path / "fc.html"
@@ -127,3 +134,28 @@ def test_cli_select_writes_every_skipped_row_beside_the_output(run_cli, trained_
                (tmp_path / "picked.skipped.jsonl").read_text().splitlines()]
     assert [(s["line"], s["field"]) for s in skipped] == [(2, "response_a"), (4, "response_b")]
     assert "picked.skipped.jsonl" in result.err
+
+
+class _GoldWithHoles:
+    """A gold model that cannot score some candidates (NaN), as a judge whose request failed
+    does: here, every candidate saying 'It is 2.'."""
+
+    def score(self, prompts, responses):
+        return np.array([float("nan") if r == "It is 2." else float(len(r)) for r in responses])
+
+
+def test_forecast_skips_and_reports_problems_the_gold_cannot_score(tmp_path: Path) -> None:
+    from rewardlab.audit.forecast import forecast
+    from rewardlab.data import load_dataset
+    from rewardlab.errors import DataError
+    from rewardlab.models import resolve
+
+    data = load_dataset(_bon(tmp_path / "bon.jsonl", 4, rows=6), format="best-of-n")
+    result = forecast(resolve("vote:"), data, gold=_GoldWithHoles(), n_boot=10)
+    # 'It is 2.' is among rows 0..2's candidates: those three are skipped, by line
+    assert result.n_problems == 3
+    assert any("3 of 6 problems skipped" in n and "line 1 (gold)" in n and "line 3 (gold)" in n
+               for n in result.notes), result.notes
+    one = load_dataset(_bon(tmp_path / "one.jsonl", 4, rows=2), format="best-of-n")
+    with pytest.raises(DataError, match=r"no row can be forecast.*line 1.*gold model"):
+        forecast(resolve("vote:"), one, gold=_GoldWithHoles(), n_boot=10)

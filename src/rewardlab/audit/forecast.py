@@ -258,6 +258,9 @@ def forecast_best_of_n(proxy: Sequence[np.ndarray], gold: Sequence[np.ndarray], 
     if len(set(count.tolist())) > 1:
         notes.append("problems have different numbers of candidates; each k averages the "
                      "problems with at least k")
+    if len(proxy) < 2:
+        notes.append(f"only {len(proxy)} problem: the intervals resample problems, so they "
+                     "are zero-width and say nothing about the uncertainty")
     return Forecast(ks=ks, gold=gold_mean, proxy=proxy_mean, gold_fit=gold_fit,
                     proxy_fit=proxy_fit, n_problems=len(proxy), fit_max_k=fit_max_k,
                     gold_source=gold_source, notes=notes)
@@ -298,5 +301,27 @@ def forecast(model: Any, data: Any, *, gold: Any | None = None, fit_max_k: int |
         gold_scores = score_best_of_n(gold, data)
         source = f"gold model '{describe(gold)}'"
     proxy_scores = score_best_of_n(model, data)
-    return forecast_best_of_n(proxy_scores, gold_scores, fit_max_k=fit_max_k, n_boot=n_boot,
-                              seed=seed, gold_source=source)
+    # a candidate without a finite score (a judge's failed request gives NaN) has no place on
+    # a best-of-k curve: its problem is skipped and said so, never averaged away unseen
+    unscored = [(r.line, "gold" if not np.isfinite(g).all() else "proxy")
+                for r, g, p in zip(data.records, gold_scores, proxy_scores, strict=True)
+                if not (np.isfinite(g).all() and np.isfinite(p).all())]
+    keep = [i for i, (g, p) in enumerate(zip(gold_scores, proxy_scores, strict=True))
+            if np.isfinite(g).all() and np.isfinite(p).all()]
+    gold_name = source if gold is None else describe(gold)
+    names = {"gold": f"the gold model '{gold_name}'", "proxy": f"the proxy '{describe(model)}'"}
+    if not keep:
+        line, who = unscored[0]
+        raise DataError(f"no row can be forecast: every one has a candidate without a finite "
+                        f"score; the first, at line {line}, from {names[who]}; check the "
+                        "model can score these rows", file=data.source)
+    result = forecast_best_of_n([proxy_scores[i] for i in keep], [gold_scores[i] for i in keep],
+                                fit_max_k=fit_max_k, n_boot=n_boot, seed=seed,
+                                gold_source=source)
+    if unscored:
+        where = ", ".join(f"line {line} ({who})" for line, who in unscored[:5])
+        more = f" and {len(unscored) - 5} more" if len(unscored) > 5 else ""
+        result.notes.append(f"{len(unscored)} of {len(data)} problems skipped: a candidate "
+                            f"has no finite score (NaN) from the gold or the proxy model: "
+                            f"{where}{more}")
+    return result
