@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,14 @@ def test_untrained_and_missing_heads_say_what_to_do(attribute_sets):
         model.score(["a"], ["b"])
     with pytest.raises(ConfigError, match="helpful have no training data"):
         model.fit({"harmless": attribute_sets["harmless"]})
+
+
+@pytest.mark.parametrize(("name", "why"), [("x,y", "','"), ("h:x", "':'"), ("a=b", "'='"),
+                                         ("a&b", "'&'"), ("a?", "'?'"), (" h", "spaces"),
+                                         ("", "spaces")])
+def test_attribute_names_that_weights_cannot_address_are_refused(attribute_sets, name, why):
+    with pytest.raises(ConfigError, match=rf"cannot be used in weights .*{re.escape(why)}"):
+        resolve("multi:embed:minilm").fit({name: attribute_sets["harmless"]})
 
 
 def test_learned_gate_trains_on_a_named_set(attribute_sets, hh_small):

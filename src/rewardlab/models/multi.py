@@ -299,6 +299,15 @@ class MultiRewardModel(SaveLoadMixin):
             raise ConfigError("combine=learned trains its gate on a preference set named "
                               f"'{GATE_SET}': add --data {GATE_SET}=FILE")
         wanted = self.config.heads or tuple(sets)
+        for name in sets:
+            # weights are written NAME=W,NAME:W and spec options joined by & after a ?: a
+            # name holding one of these could never be steered
+            bad = [c for c in ",:=&?" if c in name]
+            if not name.strip() or name != name.strip() or bad:
+                why = f"it holds {bad[0]!r}" if bad else "spaces at its ends"
+                raise ConfigError(f"the attribute name {name!r} cannot be used in weights "
+                                  f"({why}); name each set without , : = & ? or surrounding "
+                                  "spaces (e.g. --data harmless=FILE)")
         missing = [a for a in wanted if a not in sets or len(sets[a]) == 0]
         if missing:
             raise ConfigError(f"attribute head(s) {', '.join(missing)} have no training data; "
