@@ -25,7 +25,7 @@ from rewardlab._api_fit import (
 )
 from rewardlab._io import check_outputs, report_skipped, write_json, write_jsonl
 from rewardlab.data import DEFAULT_MAX_CHARS, Dataset, SkippedRow, Task, load_dataset
-from rewardlab.errors import CapabilityError, ConfigError
+from rewardlab.errors import CapabilityError, ConfigError, DataError
 from rewardlab.models._clone import clone
 from rewardlab.models._saved import check_model_target
 from rewardlab.models.base import (
@@ -49,24 +49,35 @@ def parse_named_data(items: Sequence[str]) -> dict[str, str]:
     file holds the same as ``[data]`` ``harmless = "a.jsonl"`` (paths relative to it).
 
     Raises:
-        ConfigError: an item is not ``NAME=FILE``, or a name is given twice.
+        ConfigError: an item is not ``NAME=FILE``, or a name is given twice; the TOML file
+            cannot be read or parsed.
+        DataError: a set in the TOML file's ``[data]`` is not a file name (names the key).
     """
     if len(items) == 1 and items[0].endswith(".toml") and "=" not in items[0]:
         import tomllib
 
         path = Path(items[0])
         try:
-            table = tomllib.loads(path.read_text(encoding="utf-8")).get("data")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            # utf-8-sig: a byte-order mark (Windows editors) is not a TOML error
+            table = tomllib.loads(path.read_text(encoding="utf-8-sig")).get("data")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read the data sets from {path}: {exc}") from None
         if not isinstance(table, dict) or not table:
             raise ConfigError(f"{path} has no [data] table naming the sets (harmless = "
                               "\"harmless.jsonl\")")
-        return {str(k): (str(v) if str(v).startswith("bundled:") else str(path.parent / v))
+        for k, v in table.items():
+            if not isinstance(v, str) or not v.strip():
+                got = f"got {type(v).__name__}" if not isinstance(v, str) else "got an empty one"
+                raise DataError(f"must be a file name in quotes (harmless = \"harmless.jsonl\"), "
+                                f"{got}", file=str(path), field=f"data.{k}")
+        return {str(k): (v if v.startswith("bundled:") else str(path.parent / v))
                 for k, v in table.items()}
     out: dict[str, str] = {}
     for item in items:
         name, sep, file = item.partition("=")
+        if not sep and item.endswith(".toml") and len(items) > 1:
+            raise ConfigError(f"a .toml file ({item}) names every set itself; give it as the "
+                              "only --data, or give every set as NAME=FILE")
         if not sep or not name or not file:
             raise ConfigError(f"--data takes NAME=FILE (e.g. harmless=harmless.jsonl); got "
                               f"{item!r}")
