@@ -97,6 +97,27 @@ def test_combinations():
     assert gated[2] < gated[1] < gated[0]  # failing the gate ranks below every passing one
 
 
+@pytest.mark.parametrize(("weights", "match"), [
+    ({"harmless": True}, "must be a number"),
+    ({"harmless": "abc"}, "must be a number"),
+    ([("harmless", 1), ("harmless", 2)], "twice"),
+    (5, "must map attributes to numbers"),
+    ({"harmless": float("nan")}, "must be finite"),
+])
+def test_check_weights_refuses_what_is_not_a_weight(trained_multi, weights, match):
+    # the API and serve's /v1/score hand weights straight to the model: a ConfigError, never
+    # a bare ValueError or TypeError
+    with pytest.raises(ConfigError, match=match):
+        trained_multi.check_weights(weights)
+
+
+def test_huge_weights_do_not_overflow_the_combination(trained_multi):
+    batch = score_batch(trained_multi, ["hi"], ["hello"],
+                        weights=[{"harmless": 1e308, "contrary": 1e308}])
+    even = score_batch(trained_multi, ["hi"], ["hello"], weights=[{"harmless": 1, "contrary": 1}])
+    assert batch.rewards[0] == pytest.approx(even.rewards[0])
+
+
 def test_untrained_and_missing_heads_say_what_to_do(attribute_sets):
     model = resolve("multi:embed:minilm?heads=harmless,helpful")
     with pytest.raises(NotFittedError, match="--data ATTRIBUTE=FILE"):

@@ -257,7 +257,14 @@ def read_user(row: dict[str, Any], ctx: RowContext) -> str | None:
 
 def parse_weights(value: Any, where: str = "weights") -> tuple[tuple[str, float], ...]:
     """Attribute weights from an object ``{"harmless": 1}`` or text ``harmless=1,helpful:0.5``
-    (``=`` or ``:``). Raises ``ValueError`` with a message; the callers add where it was."""
+    (``=`` or ``:``), or that object as JSON text. Raises ``ValueError`` with a message; the
+    callers add where it was."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where} look like a JSON object but are not valid JSON "
+                             f"({exc.msg} at column {exc.colno})") from None
     if isinstance(value, str):
         items = []
         for part in (p.strip() for p in value.split(",")):
@@ -275,6 +282,11 @@ def parse_weights(value: Any, where: str = "weights") -> tuple[tuple[str, float]
                          f"harmless=1,helpful=0.5, got {type_name(value)}")
     out = []
     for name, number in items:
+        if isinstance(number, bool):
+            raise ValueError(f"the weight of '{name}' in {where} must be a number, got "
+                             f"{json.dumps(number)}")
+        if any(name == seen for seen, _ in out):
+            raise ValueError(f"{where} give '{name}' twice; give each attribute once")
         try:
             weight = float(number)
         except (TypeError, ValueError):

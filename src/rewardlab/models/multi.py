@@ -108,11 +108,21 @@ def check_combination(owner: str, config: Any) -> None:
 
 
 def _as_mapping(weights: Any) -> dict[str, float]:
-    if isinstance(weights, Mapping):
-        return {str(k): float(v) for k, v in weights.items()}
-    if isinstance(weights, str):
+    """Weights given as a mapping, text or (name, weight) pairs, checked like a row's (a
+    number each, finite, no name twice): ``ConfigError`` otherwise."""
+    if not isinstance(weights, Mapping | str):
+        try:
+            weights = [(name, w) for name, w in weights]
+        except (TypeError, ValueError):
+            raise ConfigError(f"weights must map attributes to numbers (harmless=1,helpful=0.5 "
+                              f"or an object), got {type(weights).__name__}") from None
+        if len({name for name, _ in weights}) < len(weights):
+            raise ConfigError("the weights give an attribute twice; give each attribute once")
+        weights = dict(weights)
+    try:
         return dict(parse_weights(weights))
-    return {str(k): float(v) for k, v in weights}
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def combine_rewards(z: np.ndarray, attributes: Sequence[str], weights: np.ndarray, *,
@@ -239,6 +249,8 @@ class MultiRewardModel(SaveLoadMixin):
             if w is not None:
                 full = self.check_weights(w)
                 out[i] = [full[a] for a in known]
+        # scaled by each row's largest weight first: huge weights (1e308) must not overflow
+        out = out / out.max(axis=1, keepdims=True)
         return out / out.sum(axis=1, keepdims=True)
 
     # --- features, training --------------------------------------------------------------
