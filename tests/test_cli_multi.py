@@ -69,12 +69,27 @@ def test_bad_weights_name_the_file_line_and_field(run_cli, multi_dir, tmp_path):
     assert res.code == 2 and "pairs.jsonl:2" in res.err and "sum to 0" in res.err
 
 
+@pytest.mark.parametrize(("weights", "match"), [
+    ("helpful=1", "--weights: unknown attribute 'helpful'"),
+    ("harmless=-1", "--weights: the weight of 'harmless' is -1"),
+    ("harmless=0", "--weights: the attribute weights sum to 0"),
+])
+def test_bad_weights_option_is_named_as_the_option(run_cli, multi_dir, tmp_path, weights,
+                                                   match):
+    points = _write(tmp_path / "p.jsonl", [{"prompt": "hi", "response": "a"}])
+    res = run_cli("score", multi_dir, points, "--weights", weights, "--out", tmp_path / "s.jsonl")
+    err = " ".join(res.err.split())
+    # the option is wrong, not line 1's (absent) weights column
+    assert res.code == 2 and match in err and "p.jsonl:1" not in err, err
+
+
 def test_weights_and_adapt_on_the_wrong_kind_exit_2(run_cli, trained_embed, tmp_path):
     trained_embed.save(tmp_path / "e")
     points = _write(tmp_path / "p.jsonl", [{"prompt": "hi", "response": "a"}])
     res = run_cli("score", tmp_path / "e", points, "--weights", "harmless=1",
                   "--out", tmp_path / "s.jsonl")
-    assert res.code == 2 and "no attribute heads" in res.err
+    assert res.code == 2 and "no attribute heads" in res.err and "--weights" in res.err
+    assert "p.jsonl:1" not in res.err
     res = run_cli("train", "--model", tmp_path / "e", "--adapt", points, "--out",
                   tmp_path / "e2")
     assert res.code == 2 and "not personal" in res.err

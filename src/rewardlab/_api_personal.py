@@ -214,9 +214,14 @@ def adapt_users(model: str | Path | RewardModel, data: str | Path | Dataset, *,
 
 
 def with_conditions(data: Dataset[Any], *, weights: str | None = None,
-                    user: str | None = None) -> Dataset[Any]:
+                    user: str | None = None, model: RewardModel | None = None
+                    ) -> Dataset[Any]:
     """``data`` with ``weights`` / ``user`` filled in on every row that has none of its own
-    (``score --weights`` / ``--user``: a row's own column wins)."""
+    (``score --weights`` / ``--user``: a row's own column wins).
+
+    With ``model``, ``weights`` are checked against it first, so a mistake in the option is
+    reported as the option's, not as the first row's ``weights`` column.
+    """
     from rewardlab.data import parse_weights
 
     if weights is None and user is None:
@@ -227,6 +232,14 @@ def with_conditions(data: Dataset[Any], *, weights: str | None = None,
             parsed = parse_weights(weights, "--weights")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if model is not None and not isinstance(model, AttributeScorer):
+            raise ConfigError(f"--weights steer a multi: model's attributes; model "
+                              f"'{describe(model)}' has no attribute heads (drop --weights)")
+        if model is not None:
+            try:
+                model.check_weights(parsed)
+            except ConfigError as exc:
+                raise ConfigError(f"--weights: {exc}") from None
     records = []
     for r in data.records:
         changes: dict[str, Any] = {}

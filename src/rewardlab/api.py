@@ -329,7 +329,7 @@ def score(
                           "gives everyone the same reward")
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
-    dataset = with_conditions(dataset, weights=weights, user=user)
+    dataset = with_conditions(dataset, weights=weights, user=user, model=rm)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"cannot write scores to {out}: it is a directory; give a file name")
