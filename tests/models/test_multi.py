@@ -118,6 +118,16 @@ def test_huge_weights_do_not_overflow_the_combination(trained_multi):
     assert batch.rewards[0] == pytest.approx(even.rewards[0])
 
 
+@pytest.mark.parametrize(("options", "match"), [
+    ({"caps": "nope:1"}, "unknown attribute 'nope' in the 'caps' option"),
+    ({"combine": "gate", "gate": "nope:0"}, "unknown attribute 'nope' in the 'gate' option"),
+    ({"combine": "learned"}, "this model has none"),  # no gate was trained: not silently sum
+])
+def test_saved_model_options_that_cannot_apply(trained_multi, options, match):
+    with pytest.raises(ConfigError, match=match):
+        trained_multi.with_options(options).score(["hi"], ["hello"])
+
+
 def test_untrained_and_missing_heads_say_what_to_do(attribute_sets):
     model = resolve("multi:embed:minilm?heads=harmless,helpful")
     with pytest.raises(NotFittedError, match="--data ATTRIBUTE=FILE"):

@@ -201,6 +201,11 @@ class MultiRewardModel(SaveLoadMixin):
                             f"got {', '.join(bad)}")
         new = copy.copy(self)  # the trained heads are shared, the settings replaced
         new.config = replace(self.config, **options)
+        if new.config.combine == "learned" and getattr(self, "gate_", None) is None:
+            # else the weights would silently stay the defaults for every prompt
+            raise ConfigError("combine=learned picks weights with the gate trained beside the "
+                              "heads; this model has none (train it with combine=learned and "
+                              f"--data {GATE_SET}=FILE, or choose another combine)")
         new.check_weights(new._default_weights())
         return new
 
@@ -229,6 +234,11 @@ class MultiRewardModel(SaveLoadMixin):
             raise ConfigError("the attribute weights sum to 0; give at least one a positive "
                               "weight")
         return {a: given.get(a, 0.0) for a in known}
+
+    def _check_attribute(self, name: str, option: str) -> None:
+        if name not in self.attributes:
+            raise ConfigError(f"unknown attribute '{name}' in the '{option}' option; model "
+                              f"'{self.spec or 'multi:'}' has {', '.join(self.attributes)}")
 
     def _default_weights(self) -> dict[str, float]:
         if self.config.weights:
@@ -405,13 +415,13 @@ class MultiRewardModel(SaveLoadMixin):
         cfg = self.config
         caps = dict(parse_weights(cfg.caps)) if cfg.caps else None
         for name in caps or ():
-            self.check_weights({name: 1.0})
+            self._check_attribute(name, "caps")
         gate = None
         if cfg.combine == "gate":
             if not cfg.gate:
                 raise ConfigError("combine=gate needs gate=ATTRIBUTE:THRESHOLD")
             gate = parse_weights(cfg.gate)[0]
-            self.check_weights({gate[0]: 1.0})
+            self._check_attribute(gate[0], "gate")
         how = "sum" if cfg.combine == "learned" else cfg.combine
         combined = combine_rewards(z, self.attributes, w, combine=how, caps=caps, gate=gate)
         return combined, {a: z[:, j] for j, a in enumerate(self.attributes)}
