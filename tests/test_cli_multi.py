@@ -122,6 +122,21 @@ def test_personal_adapt_score_and_population_fallback(run_cli, trained_personal,
     assert {"per_user_accuracy_mean", "per_user_accuracy_p10"} <= set(report)
 
 
+def test_adapt_takes_the_model_where_the_issue_writes_it(run_cli, trained_personal,
+                                                         hh_small, tmp_path):
+    from _pairs_util import with_user
+
+    trained_personal.save(tmp_path / "p")
+    users = _write(tmp_path / "u.jsonl", _rows(with_user(hh_small[1].take(range(3)), "erin")))
+    # `rewardlab train personal:DIR --adapt USERS` (issue 22's form), --model left alone
+    res = run_cli("train", f"personal:{tmp_path / 'p'}", "--adapt", users, "--out",
+                  tmp_path / "p2")
+    assert res.code == 0, res.err
+    assert "adapted 1 user(s) from 3 pairs" in res.out
+    res = run_cli("train", users, "--adapt", users, "--out", tmp_path / "p3")
+    assert res.code == 2 and "give the model as --model DIR" in " ".join(res.err.split())
+
+
 def test_simulate_users_is_reproducible_and_disjoint(run_cli, multi_dir, hh_small, tmp_path):
     pool = _write(tmp_path / "pool.jsonl", _rows(hh_small[1]))
     args = ["label", "simulate-users", "--heads", multi_dir, "--data", pool, "--users", "5",

@@ -49,11 +49,16 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
     if named and adapt:
         raise ConfigError("--data NAME=FILE trains a multi: model and --adapt fits users into "
                           "a personal: one; give one of them")
+    if adapt and data is not None and model == "embed:minilm" and (
+            data.startswith("personal:") or Path(data).is_dir()):
+        # `train personal:DIR --adapt USERS`: the model given where the data would go, with
+        # --model left at its default, can only mean the model to adapt
+        data, model = None, data
     if data is not None:
         raise ConfigError(f"DATA ({data}) and {'--data' if named else '--adapt'} both name "
                           "training data; give the sets with --data NAME=FILE only"
                           if named else f"--adapt fits users into a trained model; DATA "
-                          f"({data}) has no place here")
+                          f"({data}) has no place here (give the model as --model DIR)")
     if adapt:
         on_interrupt(lambda: f"no model saved to {out_dir}")
         ignored = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
