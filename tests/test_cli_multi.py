@@ -133,6 +133,13 @@ def test_adapt_takes_the_model_where_the_issue_writes_it(run_cli, trained_person
                   tmp_path / "p2")
     assert res.code == 0, res.err
     assert "adapted 1 user(s) from 3 pairs" in res.out
+    assert "already in the model" not in res.err
+    # adapting a user again replaces their weights: said, not done silently
+    res = run_cli("train", "--model", tmp_path / "p2", "--adapt", users, "--out",
+                  tmp_path / "p2")
+    assert res.code == 0, res.err
+    assert "1 user(s) were already in the model" in " ".join(res.err.split())
+    assert "erin" in res.err
     res = run_cli("train", users, "--adapt", users, "--out", tmp_path / "p3")
     assert res.code == 2 and "give the model as --model DIR" in " ".join(res.err.split())
 

@@ -184,6 +184,8 @@ class AdaptResult:
     out: Path
     seconds: float
     skipped: tuple[SkippedRow, ...] = ()
+    #: users the model already had, whose weights were re-fitted from these pairs alone
+    replaced: tuple[str, ...] = ()
 
 
 def adapt_users(model: str | Path | RewardModel, data: str | Path | Dataset, *,
@@ -205,12 +207,14 @@ def adapt_users(model: str | Path | RewardModel, data: str | Path | Dataset, *,
     check_model_target(out)
     dataset = data if isinstance(data, Dataset) else load_dataset(
         data, format=format, skip_invalid=skip_invalid, max_chars=max_chars)
+    known = set(getattr(rm, "user_weights_", None) or ())
     start_fit = time.perf_counter()
     used = rm.adapt(dataset)
     seconds = time.perf_counter() - start_fit
     rm.save(out)  # type: ignore[attr-defined]
     report_skipped(dataset.skipped, Path(out))
-    return AdaptResult(used, Path(out), seconds, dataset.skipped)
+    return AdaptResult(used, Path(out), seconds, dataset.skipped,
+                       replaced=tuple(u for u in used if u in known))
 
 
 def with_conditions(data: Dataset[Any], *, weights: str | None = None,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from rewardlab import api
 from rewardlab._cli_common import MaxCharsOpt, err, not_written, on_interrupt, out
@@ -78,6 +79,11 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
         out.print(f"adapted {len(users)} user(s) from {share} pairs in "
                   f"{result.seconds:.2f}s ({result.seconds / max(len(users), 1):.3f}s per "
                   f"user, embedding included); saved to [bold]{result.out}[/]")
+        if result.replaced:
+            names = ", ".join(result.replaced[:10]) + (" ..." if len(result.replaced) > 10
+                                                       else "")
+            err.print(f"note: {len(result.replaced)} user(s) were already in the model; their "
+                      f"weights were re-fitted from these pairs alone: {escape(names)}")
         print_skipped(err, result.skipped, None)
         return
     refused = [k for k in changed if k in _NOT_FOR_NAMED]
