@@ -83,6 +83,41 @@ def test_bad_weights_option_is_named_as_the_option(run_cli, multi_dir, tmp_path,
     assert res.code == 2 and match in err and "p.jsonl:1" not in err, err
 
 
+def test_best_of_n_rows_take_weights_and_users(run_cli, multi_dir, trained_personal,
+                                               tmp_path):
+    bon = {"prompt": "hi", "responses": ["hello", "go away"], "is_correct": [True, False]}
+    rows = _write(tmp_path / "b.jsonl", [bon, dict(bon, weights={"contrary": 1})])
+    res = run_cli("score", multi_dir, rows, "--weights", "harmless=1", "--out",
+                  tmp_path / "s.jsonl")
+    assert res.code == 0, res.err
+    out = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+    # each candidate is steered: the option on row 1, the row's own column on row 2
+    for row, name in zip(out, ("harmless", "contrary"), strict=True):
+        assert row["rewards"] == pytest.approx([a[name] for a in row["rewards_by_attribute"]])
+    trained_personal.save(tmp_path / "p")
+    rows = _write(tmp_path / "u.jsonl", [dict(bon, user="u1"), dict(bon, user="ghost")])
+    res = run_cli("score", tmp_path / "p", rows, "--out", tmp_path / "s.jsonl")
+    assert res.code == 0, res.err
+    out = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [(r["user"], r["user_fit"]) for r in out] == [("u1", "adapted"),
+                                                          ("ghost", "population")]
+    assert out[0]["rewards"] != out[1]["rewards"]
+    assert "ghost" in res.err and "population mixture" in res.err
+
+
+def test_weights_and_user_options_that_cannot_apply(run_cli, multi_dir, trained_personal,
+                                                     tmp_path):
+    steps = _write(tmp_path / "st.jsonl", [{"prompt": "p", "completions": ["a", "b"],
+                                            "labels": [True, False]}])
+    res = run_cli("score", multi_dir, steps, "--weights", "harmless=1", "--out",
+                  tmp_path / "s.jsonl")
+    assert res.code == 2 and "holds steps rows" in " ".join(res.err.split())
+    trained_personal.save(tmp_path / "p")
+    points = _write(tmp_path / "p.jsonl", [{"prompt": "hi", "response": "a"}])
+    res = run_cli("score", tmp_path / "p", points, "--user", " ", "--out", tmp_path / "s.jsonl")
+    assert res.code == 2 and "--user names no user" in res.err
+
+
 def test_weights_and_adapt_on_the_wrong_kind_exit_2(run_cli, trained_embed, tmp_path):
     trained_embed.save(tmp_path / "e")
     points = _write(tmp_path / "p.jsonl", [{"prompt": "hi", "response": "a"}])

@@ -230,6 +230,9 @@ def with_conditions(data: Dataset[Any], *, weights: str | None = None,
 
     if weights is None and user is None:
         return data
+    if user is not None and not user.strip():
+        raise ConfigError("--user names no user; give a user id the model was adapted to, or "
+                          "leave --user out for the population mixture")
     parsed = None
     if weights is not None:
         try:
@@ -244,6 +247,10 @@ def with_conditions(data: Dataset[Any], *, weights: str | None = None,
                 model.check_weights(parsed)
             except ConfigError as exc:
                 raise ConfigError(f"--weights: {exc}") from None
+    for option, value, field_name in (("--weights", weights, "weights"), ("--user", user, "user")):
+        if value is not None and data.records and not hasattr(data.records[0], field_name):
+            raise ConfigError(f"{option} applies to pairwise, pointwise and best-of-n rows; "
+                              f"{data.source} holds {data.task} rows (drop {option})")
     records = []
     for r in data.records:
         changes: dict[str, Any] = {}

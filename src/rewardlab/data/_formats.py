@@ -303,5 +303,7 @@ def parse_best_of_n(row: dict[str, Any], ctx: RowContext) -> tuple[BestOfNRecord
         names=names,
         subset=read_subset(row, ctx),
         line=ctx.line,
+        user=read_user(row, ctx),
+        weights=read_weights(row, ctx),
     )
     return record, form

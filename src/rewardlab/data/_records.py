@@ -126,6 +126,10 @@ class BestOfNRecord:
     names: tuple[str, ...] | None = None
     subset: str | None = None
     line: int | None = None
+    #: whose reward to give every candidate (a ``user`` column), for personalised models
+    user: str | None = None
+    #: per-attribute weights for a ``multi:`` model (a ``weights`` column), name -> weight
+    weights: tuple[tuple[str, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

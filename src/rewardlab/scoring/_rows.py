@@ -16,7 +16,7 @@ from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord, Step
 from rewardlab.errors import ConfigError, DataError
 from rewardlab.models.base import AttributeScorer, RewardModel, describe
 from rewardlab.scoring._batch import require_row_references, score_batch
-from rewardlab.scoring._best_of_n import score_best_of_n
+from rewardlab.scoring._best_of_n import score_best_of_n_details
 from rewardlab.scoring._pairs import score_pair_batch
 from rewardlab.scoring._steps import score_solutions
 
@@ -81,9 +81,15 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
     else:
         groups: tuple[BestOfNRecord, ...] = chunk
         # verifiers get each row's reference answer
-        per_row = score_best_of_n(model, replace(data, records=groups))
-        for r, rewards in zip(groups, per_row, strict=True):
-            yield {"id": r.id, "rewards": [_clean(v) for v in rewards]}
+        per_row, details = score_best_of_n_details(model, replace(data, records=groups))
+        for i, (r, rewards) in enumerate(zip(groups, per_row, strict=True)):
+            row = {"id": r.id, "rewards": [_clean(v) for v in rewards]}
+            first = details[i][0] if details is not None else {}
+            if "user" in first:  # personal:: one user per row, so one fit
+                row.update(user=first["user"], user_fit=first["user_fit"])
+            if "rewards_by_attribute" in first:  # multi:: one mapping per candidate
+                row["rewards_by_attribute"] = [d["rewards_by_attribute"] for d in details[i]]
+            yield row
 
 
 def _score_pairs(model: RewardModel, pairs: tuple[PairRecord, ...], first_index: int,
