@@ -143,13 +143,18 @@ def say_eval_population(result: Any) -> None:
         return
     per_user = getattr(result, "per_user", None) or {}
     n_users = per_user.get("users_scored_with_population", 0)
+    no_user = per_user.get("pairs_without_user", 0)
+    if no_user:
+        err.print(f"[yellow]{no_user} pair(s) have no 'user': scored with the population "
+                  "mixture, and counted as one user in the per-user figures.[/]")
     if n_users:
         shown = ", ".join(per_user.get("users_scored_with_population_examples", []))
         more = f" and {n_users - 5} more" if n_users > 5 else ""
         err.print(f"[yellow]{n_users} user(s) have no adaptation data ({shown}{more}); their "
-                  f"{pairs} pair(s) were scored with the population mixture. Fit them with "
+                  f"{pairs - no_user} pair(s) were scored with the population mixture. Fit "
+                  "them with "
                   "`rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
-    else:
+    elif not no_user:
         err.print(f"[yellow]the data has no 'user' column: all {pairs} pair(s) were scored "
                   "with the population mixture (name a user with DIR?user=NAME, or add a "
                   "'user' column).[/]")

@@ -69,3 +69,13 @@ def test_rewardbench_ties(tmp_path: Path) -> None:
 def test_pairwise_evaluation_needs_pairs() -> None:
     with pytest.raises(DataError, match="pairwise evaluation needs pairwise data"):
         evaluate_pairwise(LengthModel(), load_dataset("bundled:gsm8k_examples", limit=3))
+
+
+def test_per_user_summary_never_names_rows_without_a_user_as_user_none() -> None:
+    from rewardlab.evaluate.pairwise import per_user_summary
+
+    fits = tuple({"user_fit": f} for f in ("adapted", "population", "population", "population"))
+    s = per_user_summary(np.array([1.0, 0.0, 1.0, 0.0]), ["a", "ghost", None, None], fits)
+    assert s["users_scored_with_population_examples"] == ["ghost"]
+    assert s["users_scored_with_population"] == 1 and s["pairs_without_user"] == 2
+    assert s["n_users"] == 3  # the rows without a user still count as one group

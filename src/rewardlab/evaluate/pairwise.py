@@ -223,8 +223,11 @@ def per_user_summary(outcomes: np.ndarray, users: list[str | None],
                            "per_user_accuracy_mean": float(acc.mean()),
                            "per_user_accuracy_p10": float(np.percentile(acc, 10))}
     if fits is not None and fits and "user_fit" in fits[0]:
+        # rows without a user are no user's: counted apart, never named 'None'
         fallback = sorted({str(users[i]) for i, f in enumerate(fits)
-                           if f.get("user_fit") == "population"})
+                           if f.get("user_fit") == "population" and users[i] is not None})
         out["users_scored_with_population"] = len(fallback)
         out["users_scored_with_population_examples"] = fallback[:5]
+        out["pairs_without_user"] = sum(u is None and f.get("user_fit") == "population"
+                                        for u, f in zip(users, fits, strict=True))
     return out
