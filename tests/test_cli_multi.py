@@ -195,6 +195,19 @@ def test_simulate_users_is_reproducible_and_disjoint(run_cli, multi_dir, hh_smal
     assert res.code == 0 and not held_out & {r.user for r in data.records}
 
 
+def test_simulate_users_refuses_to_overwrite_or_repeat_a_pool_file(run_cli, multi_dir,
+                                                                    hh_small, tmp_path):
+    a = _write(tmp_path / "a.jsonl", _rows(hh_small[1].take(range(4))))
+    b = _write(tmp_path / "b.jsonl", _rows(hh_small[1].take(range(4, 8))))
+    args = ["label", "simulate-users", "--heads", multi_dir, "--users", "2",
+            "--pairs-per-user", "2"]
+    res = run_cli(*args, "--data", a, "--data", b, "--out", b)
+    assert res.code == 2 and "is the input --data #2" in " ".join(res.err.split())
+    assert len(b.read_text().splitlines()) == 4  # the second pool file is untouched
+    res = run_cli(*args, "--data", a, "--data", a, "--out", tmp_path / "s.jsonl")
+    assert res.code == 2 and "twice" in res.err
+
+
 def test_soft_labels_need_votes_of_one_length(run_cli, tmp_path):
     rows = [{"prompt": "p", "chosen": "a", "rejected": "b", "votes": [1, 1, 2]},
             {"prompt": "q", "chosen": "c", "rejected": "d", "votes": [1, 1]}]

@@ -283,7 +283,13 @@ def simulate_users_file(heads: str | Path | RewardModel, pool: Sequence[str | Pa
 
     out = Path(out)
     recipe_file = out.with_name(out.name + ".recipe.json")
-    check_outputs({"--out": out, "recipe": recipe_file}, {"--data": pool[0]})
+    # every --data file is an input --out must not replace, not only the first
+    check_outputs({"--out": out, "recipe": recipe_file},
+                  {"--data" if i == 0 else f"--data #{i + 1}": p for i, p in enumerate(pool)})
+    twice = next((p for i, p in enumerate(pool) if str(p) in map(str, pool[:i])), None)
+    if twice is not None:
+        raise ConfigError(f"--data names {twice} twice: its pairs would enter the pool twice "
+                          "and a user could label the same pair twice; give each file once")
     rm = resolve(heads)
     data = pool_from([load_dataset(p, format="pairwise", max_chars=max_chars) for p in pool])
     result = simulate_users(rm, data, users=users, pairs_per_user=pairs_per_user, seed=seed,

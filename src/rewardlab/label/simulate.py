@@ -105,9 +105,20 @@ def simulate_users(model: Any, pool: Dataset[PairRecord], *, users: int, pairs_p
 
 
 def pool_from(datasets: Sequence[Dataset[PairRecord]]) -> Dataset[PairRecord]:
-    """Several pair sets as one pool (sources joined with ``+``)."""
+    """Several pair sets as one pool (sources joined with ``+``).
+
+    When an id occurs in more than one set (two files numbered from 0), every id is
+    qualified by its set's place, ``"2:17"``, so the simulated rows' ids stay unique; a
+    single set, or sets with disjoint ids, keep their ids.
+    """
     from dataclasses import replace
 
     first = datasets[0]
-    return replace(first, records=tuple(r for d in datasets for r in d.records),
-                   source="+".join(d.source for d in datasets))
+    owner: dict[str, int] = {}
+    clash = False
+    for k, d in enumerate(datasets):
+        for r in d.records:
+            clash = clash or owner.setdefault(str(r.id), k) != k
+    records = tuple(replace(r, id=f"{k + 1}:{r.id}") if clash else r
+                    for k, d in enumerate(datasets) for r in d.records)
+    return replace(first, records=records, source="+".join(d.source for d in datasets))
