@@ -30,6 +30,23 @@ def test_v1_score_takes_weights_per_item_and_refuses_bad_ones(trained_multi):
     assert bad.status_code == 422 and "items[0].weights" in bad.json()["detail"]
 
 
+def test_v1_score_weights_are_numbers_not_coerced(trained_multi):
+    item = {"prompt": "hi", "response": "hello"}
+    bad = [({"harmless": True}, "items[0].weights.harmless"),
+           ({"harmless": "1"}, "items[0].weights.harmless"),
+           ({"harmless": 1, "contrary": -1}, "zero or more"),
+           ({}, "names no attribute")]
+    with BackgroundServer(create_app(trained_multi)) as server:
+        for weights, said in bad:
+            res = httpx.post(server.url + "/v1/score",
+                             json={"items": [{**item, "weights": weights}]})
+            assert res.status_code == 422 and said in res.json()["detail"], (weights, res.text)
+        huge = httpx.post(server.url + "/v1/score", json={"items": [
+            {**item, "weights": {"harmless": 1e308, "contrary": 1e308}},
+            {**item, "weights": {"harmless": 1, "contrary": 1}}]}).json()["results"]
+    assert huge[0]["reward"] == pytest.approx(huge[1]["reward"])
+
+
 def test_v1_score_takes_a_user_and_says_when_it_fell_back(trained_personal):
     items = [{"prompt": "hi", "response": "hello", "user": "u1"},
              {"prompt": "hi", "response": "hello", "user": "nobody"}]

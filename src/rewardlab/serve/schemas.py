@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictStr, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictFloat,
+    StrictStr,
+    model_serializer,
+)
 
 __all__ = [
     "ChatMessage",
@@ -51,7 +59,7 @@ class OpenRLHFRequest(BaseModel):
         default=None,
         description="OpenRLHF's --label_key values: the reference answers for models that "
                     "check responses against one (verify:math); ignored by other models.")
-    weights: list[dict[str, float] | StrictStr | None] | None = Field(
+    weights: list[dict[str, StrictFloat] | StrictStr | None] | None = Field(
         default=None,
         description="Per query, attribute weights for a multi: model ({\"harmless\": 1} or "
                     "\"harmless=1,helpful=0.5\"), or null for the model's own.")
@@ -95,7 +103,7 @@ class ScoreItem(BaseModel):
                     "as a JSON object; verify:toolcall takes its reference calls as JSON "
                     "(BFCL ground_truth, or {'tools', 'ground_truth'}); verify:rules its "
                     "constraints and rubric: its criteria as a list.")
-    weights: dict[str, float] | None = Field(
+    weights: dict[str, StrictFloat] | None = Field(
         default=None,
         description="Attribute weights for a multi: model (e.g. {\"harmless\": 1, "
                     "\"helpful\": 0.5}); refused by other models.")
