@@ -371,3 +371,33 @@ def test_cli_inspect_no_pair_names_the_line_and_field(run_cli, tmp_path: Path, l
     err = " ".join(result.err.split())  # the console wraps long lines
     assert f"bad.jsonl: none of its 1 rows is a pair; the first problem, at line 1, field " \
            f"{field}: " in err and reason in err
+
+
+def _with_ties(tmp_path: Path) -> Path:
+    """Twelve pairs with a preference, two ties (AlpacaEval's 1.5): labelled checks must
+    still run on the twelve."""
+    rows = [{"id": r["id"], "prompt": r["prompt"], "response_a": r["chosen"],
+             "response_b": r["rejected"], "preference": 1, "subset": r["subset"]}
+            for r in _rows(12)]
+    rows += [{"id": f"tie{i}", "prompt": f"tie question {i}?", "response_a": "a long tie " * 9,
+              "response_b": "b", "preference": 1.5} for i in range(2)]
+    return _write(tmp_path / "ties.jsonl", rows)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_few_ties_do_not_switch_off_the_label_checks(tmp_path: Path, stream: bool) -> None:
+    report = inspect_pairs(_with_ties(tmp_path), InspectConfig(model=None, embeddings=False,
+                                                               stream=stream))
+    doc = report.to_json()
+    assert doc["rows"] == 14 and doc["confounds"] is not None
+    # every labelled pair's chosen reply is the longer one; the ties are not counted
+    assert doc["confounds"]["length"]["share"] == 1.0
+    assert any("2 of 14 pairs carry no preference" in n for n in doc["notes"])
+
+
+@pytest.mark.slow  # ~12 s: MiniLM embeds 14 new pairs
+def test_flip_estimate_runs_on_the_labelled_pairs_beside_ties(tmp_path: Path) -> None:
+    report = inspect_pairs(_with_ties(tmp_path), InspectConfig(model="embed:minilm?epochs=3",
+                                                               embeddings=False, folds=2))
+    assert report.flip is not None and len(report.flip.margins) == 12
+    assert not {w["id"] for w in report.worst} & {"tie0", "tie1"}

@@ -327,9 +327,21 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
     if len(set(map(str, ids))) < n:
         notes.append("row ids repeat; defects are listed by id, so a repeated id names "
                      "several rows")
+    # a few pairs without a preference (AlpacaEval's ties at 1.5) must not switch the
+    # label checks off for the rest: those run on the labelled pairs, and say so
+    lab = np.array([d.labelled for d in digests] if cfg.stream else
+                   [p.labelled for p in pairs], dtype=bool)
+    n_lab = int(lab.sum())
+    if 0 < n_lab < n:
+        labelled = True
+        notes.append(f"{n - n_lab} of {n} pairs carry no preference (a tie, or no label); the "
+                     f"confounds and the flip estimate use the {n_lab} labelled ones")
+        diffs = np.where(lab[:, None], diffs, 0.0)  # no 'chosen' side: counted as no difference
+        firsts = [f if k else None for f, k in zip(firsts, lab, strict=True)]
     confounds = None
     if labelled:
-        confounds = confound_table(diffs, firsts if any(f is not None for f in firsts)
+        kept = [f for f, k in zip(firsts, lab, strict=True) if k]
+        confounds = confound_table(diffs[lab], kept if any(f is not None for f in kept)
                                    else None, seed=cfg.seed)
     flip: FlipEstimate | None = None
     flip_note = ""
@@ -344,18 +356,20 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
         flip_note = "skipped in a streaming pass (it trains models on the texts)"
     elif cfg.model is None:
         flip_note = "skipped: no model given"
-    elif n < 2 * cfg.folds:
-        flip_note = (f"skipped: {n} labelled pair(s); cross-fitting with {cfg.folds} folds "
+    elif n_lab < 2 * cfg.folds:
+        flip_note = (f"skipped: {n_lab} labelled pair(s); cross-fitting with {cfg.folds} folds "
                      f"needs at least {2 * cfg.folds}")
         notes.append(flip_note)
     else:
-        records = tuple(p.as_record() for p in pairs)
+        kept_pairs = [p for p, k in zip(pairs, lab, strict=True) if k]
+        records = tuple(p.as_record() for p in kept_pairs)
         data = Dataset(task="pairwise", records=records, source=str(source), form="inspect")
         flip = estimate_flip_rate(_make_model(cfg.model), data, folds=cfg.folds,
                                   seed=cfg.seed, n_boot=cfg.n_boot, model_name=cfg.model,
                                   learner=cfg.flip_learner)
-        margins = flip.margins
-        worst = _worst(pairs, margins, flip, cfg.worst)
+        margins = np.full(n, np.nan)  # one per pair; NaN where there is no label
+        margins[lab] = flip.margins
+        worst = _worst(kept_pairs, flip.margins, flip, cfg.worst)
     subsets_table = _subset_table(subsets, ids, defects, diffs if labelled else None, margins)
     verdicts = _verdicts(n, len(skipped), defects, confounds, flip, cfg)
     return InspectReport(source=str(source), rows=n, skipped=list(skipped), defects=defects,
