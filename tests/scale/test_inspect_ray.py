@@ -96,6 +96,20 @@ def test_cli_inspect_ray(run_cli, ray_session, planted, tmp_path) -> None:
     assert result.code == 2 and "--stream and --ray" in result.err
 
 
+def test_ray_runs_the_label_checks_beside_ties_as_the_single_process_does(
+        ray_session, tmp_path) -> None:
+    rows = [{"id": f"p{i}", "prompt": f"question {i}?", "response_a": "a long answer " * (i + 2),
+             "response_b": "no", "preference": 1.5 if i in (3, 50) else 1} for i in range(60)]
+    path = tmp_path / "ties.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = {"model": None, "embeddings": False}
+    got = inspect_pairs(path, InspectConfig(**config, ray=True, shard_rows=20)).to_json()
+    alone = inspect_pairs(path, InspectConfig(**config)).to_json()
+    assert got["confounds"] is not None and got["confounds"] == alone["confounds"]
+    assert got["subsets"] == alone["subsets"]
+    assert any("2 of 60 pairs carry no preference" in n for n in got["notes"])
+
+
 def test_bad_options(planted) -> None:
     with pytest.raises(ConfigError, match="near_method"):
         inspect_pairs(planted, InspectConfig(ray=True, near_method="fast"))

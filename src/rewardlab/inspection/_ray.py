@@ -336,15 +336,25 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
                 f"fixed-point vectors, within {COSINE_TOLERANCE:g} of float32's")
     else:
         defects.embedding_note = "embedding check off: near duplicates by edits only"
+    # as inspect_pairs: a few pairs without a preference leave the label checks to the rest
+    lab = np.array([x for p in parts for x in p.labelled], dtype=bool)
+    n_lab = int(lab.sum())
+    if 0 < n_lab < n:
+        labelled = True
+        notes.append(f"{n - n_lab} of {n} pairs carry no preference (a tie, or no label); the "
+                     f"confounds and the flip estimate use the {n_lab} labelled ones")
+        diffs = np.where(lab[:, None], diffs, 0.0)
+        firsts = [f if k else None for f, k in zip(firsts, lab, strict=True)]
     confounds = None
     if labelled:
-        confounds = confound_table(diffs, firsts if any(f is not None for f in firsts)
+        kept = [f for f, k in zip(firsts, lab, strict=True) if k]
+        confounds = confound_table(diffs[lab], kept if any(f is not None for f in kept)
                                    else None, seed=cfg.seed)
     flip = None
     flip_note = ""
     margins: np.ndarray | None = None
     worst: list[dict[str, Any]] = []
-    sampled = sorted((i, p) for part in parts for i, p in part.sample)
+    sampled = sorted((i, p) for part in parts for i, p in part.sample if p.labelled)
     pairs = [p for _, p in sampled]
     if not labelled:
         flip_note = ("the flip-rate estimate needs labelled pairs (chosen/rejected, or a "
@@ -363,9 +373,9 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
         flip = estimate_flip_rate(_make_model(cfg.model), data, folds=cfg.folds,
                                   seed=cfg.seed, n_boot=cfg.n_boot, model_name=cfg.model,
                                   learner=cfg.flip_learner)
-        if len(pairs) < n:
+        if len(pairs) < n_lab:
             notes.append(f"flip rate estimated on a uniform random sample of {len(pairs):,} of "
-                         f"{n:,} pairs (seed {cfg.seed}; --flip-sample sets the size): its CI "
+                         f"{n_lab:,} pairs (seed {cfg.seed}; --flip-sample sets the size): its CI "
                          "is the sample's, and the least-plausible list and per-subset "
                          "agreement cover the sampled pairs only")
         position = {id(p): j for j, p in enumerate(pairs)}
