@@ -316,9 +316,14 @@ def read_weights(row: dict[str, Any], ctx: RowContext) -> tuple[tuple[str, float
 def read_votes(row: dict[str, Any], ctx: RowContext) -> tuple[int, ...] | None:
     """Annotator votes from ``votes`` or ``meta.votes``: 1 or 2 = which output, 0 = tie."""
     field, value = "votes", row.get("votes")
-    meta = row.get("meta")
-    if value is None and isinstance(meta, dict) and meta.get("votes") is not None:
-        field, value = "meta.votes", meta["votes"]
+    meta = maybe_json(row.get("meta"), ctx)  # a CSV cell holds it as JSON text
+    nested = meta.get("votes") if isinstance(meta, dict) else None
+    if value is None and nested is not None:
+        field, value = "meta.votes", nested
+    elif value is not None and nested is not None and \
+            maybe_json(value, ctx) != maybe_json(nested, ctx):
+        raise ctx.fail("votes", "and 'meta.votes' disagree; give the annotators' votes once "
+                                "(which one is right cannot be told)")
     if value is None:
         return None
     value = maybe_json(value, ctx)
