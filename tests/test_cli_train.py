@@ -49,6 +49,19 @@ def test_too_small_data_and_resume_on_embed_fail_cleanly(run_cli, pairs_file, tm
     assert not (tmp_path / "rm").exists()
 
 
+@pytest.mark.parametrize(("model", "flags", "said"), [
+    ("personal:embed:minilm", ["--soft-labels"], "--soft-labels does not apply"),
+    ("embed:minilm", ["--lora", "4"], "--lora does not apply"),
+    ("personal:embed:minilm", ["--loss", "hinge", "--center-coef", "0.1"],
+     "--center-coef, --loss do not apply"),
+])
+def test_a_train_option_the_model_lacks_is_named_as_given(run_cli, pairs_file, tmp_path,
+                                                         model, flags, said) -> None:
+    result = run_cli("train", pairs_file, "--model", model, *flags, "--out", tmp_path / "rm")
+    assert_clean_error(result, said)
+    assert "clone()" not in result.err and not (tmp_path / "rm").exists()
+
+
 def test_non_numeric_margin_names_file_line_and_field(run_cli, tmp_path) -> None:
     path = tmp_path / "m.jsonl"
     path.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b",

@@ -90,8 +90,24 @@ __all__ = [
 
 def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardModel:
     """A fresh copy of ``model`` with some config fields replaced (``--epochs``, ``--lr``,
-    ...); the model itself when there are none."""
-    return clone(model, **params) if params else model
+    ...); the model itself when there are none. An option the model does not have is named
+    as the user gave it (``--soft-labels``), not as a config field."""
+    import dataclasses
+
+    from rewardlab.models._clone import Composite
+
+    if not params:
+        return model
+    config = getattr(model, "config", None)
+    if dataclasses.is_dataclass(config) and not isinstance(model, Composite):
+        names = {f.name for f in dataclasses.fields(config)}
+        unknown = sorted(k for k in params if k not in names)
+        if unknown:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+            raise ConfigError(f"{flags} {'does' if len(unknown) == 1 else 'do'} not apply to "
+                              f"model '{describe(model)}' ({type(model).__name__} has no such "
+                              "option); leave it out")
+    return clone(model, **params)
 
 
 @dataclass(frozen=True)
