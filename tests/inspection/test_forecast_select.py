@@ -67,6 +67,10 @@ def test_cli_forecast_prints_its_notes(run_cli, tmp_path: Path) -> None:
     result = run_cli("forecast", "vote:", path, "--n-boot", "10")
     assert result.code == 0, result.err
     assert "note: only 1 problem" in " ".join(result.err.split())
+    result = run_cli("forecast", "vote:", _bon(tmp_path / "four.jsonl", 4), "--fit-max-k", "9",
+                     "--n-boot", "10")
+    assert result.code == 0, result.err
+    assert "nothing above fit_max_k = 9 is held out" in " ".join(result.err.split())
 
 
 def test_cli_forecast_writes_fit(run_cli, tmp_path: Path) -> None:

@@ -247,6 +247,7 @@ def forecast_best_of_n(proxy: Sequence[np.ndarray], gold: Sequence[np.ndarray], 
     """Fit the Gao form to the proxy's best-of-k points (k <= ``fit_max_k``, default all)
     and predict the rest; ``proxy``/``gold`` hold each problem's candidates' scores."""
     ks, g_all, p_all = per_problem_curves(proxy, gold)
+    unchecked = fit_max_k is not None and fit_max_k >= ks.max()
     fit_max_k = int(ks.max()) if fit_max_k is None else int(fit_max_k)
     use = ks <= fit_max_k
     gold_fit = fit_gao(ks[use], g_all[:, use], n_boot=n_boot, seed=seed)
@@ -258,6 +259,9 @@ def forecast_best_of_n(proxy: Sequence[np.ndarray], gold: Sequence[np.ndarray], 
     if len(set(count.tolist())) > 1:
         notes.append("problems have different numbers of candidates; each k averages the "
                      "problems with at least k")
+    if unchecked:
+        notes.append(f"no problem has more than {int(ks.max())} candidates, so nothing above "
+                     f"fit_max_k = {fit_max_k} is held out: the prediction is not checked")
     if len(proxy) < 2:
         notes.append(f"only {len(proxy)} problem: the intervals resample problems, so they "
                      "are zero-width and say nothing about the uncertainty")
