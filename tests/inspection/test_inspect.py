@@ -401,3 +401,11 @@ def test_flip_estimate_runs_on_the_labelled_pairs_beside_ties(tmp_path: Path) ->
                                                                embeddings=False, folds=2))
     assert report.flip is not None and len(report.flip.margins) == 12
     assert not {w["id"] for w in report.worst} & {"tie0", "tie1"}
+
+
+def test_cli_inspect_names_a_skipped_row_without_json(run_cli, tmp_path: Path) -> None:
+    result = run_cli("inspect", _planted(tmp_path), "--model", "none", "--no-embeddings")
+    assert result.code == 0, result.err
+    err = " ".join(result.err.split())
+    assert "1 row(s) skipped; the first, line 18, field 'rejected': is missing" in err
+    assert "--json lists every one" in err
