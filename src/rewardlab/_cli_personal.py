@@ -133,6 +133,9 @@ def say_eval_population(result: Any) -> None:
     users), and which pairs were scored with the population mixture (users without
     adaptation data, or data without a ``user`` column)."""
     by_k = getattr(result, "accuracy_vs_k", None)
+    skipped = (getattr(result, "per_user", None) or {}).get("accuracy_vs_k_skipped")
+    if skipped:
+        err.print(f"[yellow]per-user accuracy against k not measured: {skipped}[/]")
     if by_k:
         curve = ", ".join(f"k={r['k']} {100 * r['per_user_accuracy_mean']:.1f}%"
                           for r in by_k["rows"])

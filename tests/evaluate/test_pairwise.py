@@ -79,3 +79,14 @@ def test_per_user_summary_never_names_rows_without_a_user_as_user_none() -> None
     assert s["users_scored_with_population_examples"] == ["ghost"]
     assert s["users_scored_with_population"] == 1 and s["pairs_without_user"] == 2
     assert s["n_users"] == 3  # the rows without a user still count as one group
+
+
+def test_accuracy_against_k_says_why_it_is_missing(trained_personal, hh_small) -> None:
+    from dataclasses import replace
+
+    one_each = hh_small[1].take(range(3))
+    data = replace(one_each, records=tuple(replace(r, user=f"x{i}")
+                                           for i, r in enumerate(one_each.records)))
+    result = evaluate_pairwise(trained_personal, data)
+    assert result.accuracy_vs_k is None
+    assert "no user has 2 or more pairs" in result.to_json()["accuracy_vs_k_skipped"]

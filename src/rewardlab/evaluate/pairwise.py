@@ -15,7 +15,7 @@ import numpy as np
 from rewardlab.data import Dataset, PairRecord, SkippedRow, require_task
 from rewardlab.evaluate.judged import judge_summary
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
-from rewardlab.evaluate.personal import accuracy_vs_k, attribute_summary
+from rewardlab.evaluate.personal import accuracy_vs_k, attribute_summary, can_adapt
 from rewardlab.models.base import RewardModel, describe
 from rewardlab.scoring import check_row_weights, score_pair_batch, score_pairs
 
@@ -195,6 +195,10 @@ def evaluate_pairwise(
                                     [r.user for r in records], fits)
         if rewards is None:
             by_k = accuracy_vs_k(model, data, ties=ties, n_boot=n_boot, seed=seed)
+            if by_k is None and can_adapt(model):  # say why the curve is missing
+                per_user["accuracy_vs_k_skipped"] = (
+                    "no user has 2 or more pairs: accuracy against k adapts each user from "
+                    "their first pairs and tests on the rest")
     population = None
     if fits and "user_fit" in fits[0]:
         population = sum(f.get("user_fit") == "population" for f in fits)
