@@ -119,3 +119,14 @@ def test_unknown_suffix_is_sniffed(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(DataError, match="cannot tell the file type"):
         file_type(path)
+
+
+@pytest.mark.parametrize("text", ['[{"a": 1}, {"a": 2}]\n', '[\n  {"a": 1}\n]\n'])
+def test_a_json_array_saved_as_jsonl_says_to_name_it_json(tmp_path: Path, text: str) -> None:
+    from rewardlab.data import load_dataset
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(text)
+    with pytest.raises(DataError, match=r"d.jsonl:1: .* starts like a JSON array: name it "
+                                        r"\.json"):
+        load_dataset(path)

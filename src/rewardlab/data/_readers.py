@@ -70,9 +70,11 @@ class RawRow:
         if self.error is not None:
             raise self.error
         if not isinstance(self.value, dict):
+            hint = _ARRAY_HINT if isinstance(self.value, list) and self.line == 1 and \
+                not file.lower().endswith(".json") else ""
             raise DataError(
-                f"must be a JSON object with named fields, got {type(self.value).__name__}",
-                file=file, line=self.line, location=location)
+                f"must be a JSON object with named fields, got {type(self.value).__name__}"
+                f"{hint}", file=file, line=self.line, location=location)
         return self.value
 
     def skipped(self, exc: DataError) -> SkippedRow:
@@ -203,6 +205,11 @@ def _decode(raw: bytes, path: Path, line: int) -> str:
         ) from None
 
 
+#: said when a JSON Lines file starts like one JSON array (a .json file saved as .jsonl)
+_ARRAY_HINT = ("; a .jsonl file holds one JSON object per line, and this one starts like a "
+               "JSON array: name it .json to read it as one")
+
+
 def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
     """Line ``number`` (1-based) of a JSON Lines file as a ``RawRow``, or None when it is
     blank. A bad line becomes a row holding its error (named after ``source``), so a reader
@@ -219,8 +226,9 @@ def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
     try:
         return RawRow(number, value=json.loads(text))
     except json.JSONDecodeError as exc:
-        err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", file=str(source),
-                        line=number)
+        hint = _ARRAY_HINT if number == 1 and text.lstrip().startswith("[") else ""
+        err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno}){hint}",
+                        file=str(source), line=number)
         return RawRow(number, error=err, text=text[:200])
 
 
