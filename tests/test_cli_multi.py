@@ -179,6 +179,16 @@ def test_adapt_takes_the_model_where_the_issue_writes_it(run_cli, trained_person
     assert res.code == 2 and "give the model as --model DIR" in " ".join(res.err.split())
 
 
+def test_an_unknown_default_user_falls_back_and_says_so(run_cli, trained_personal, tmp_path):
+    trained_personal.save(tmp_path / "p")
+    points = _write(tmp_path / "pts.jsonl", [{"prompt": "hi", "response": "a"}])
+    res = run_cli("score", f"{tmp_path / 'p'}?user=ghost", points, "--out", tmp_path / "s.jsonl")
+    assert res.code == 0, res.err
+    assert "ghost" in res.err and "population mixture" in res.err
+    row = json.loads((tmp_path / "s.jsonl").read_text())
+    assert (row["user"], row["user_fit"]) == ("ghost", "population")
+
+
 def test_simulate_users_is_reproducible_and_disjoint(run_cli, multi_dir, hh_small, tmp_path):
     pool = _write(tmp_path / "pool.jsonl", _rows(hh_small[1]))
     args = ["label", "simulate-users", "--heads", multi_dir, "--data", pool, "--users", "5",

@@ -158,9 +158,10 @@ def say_eval_population(result: Any) -> None:
                   "them with "
                   "`rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
     elif not no_user:
-        err.print(f"[yellow]the data has no 'user' column: all {pairs} pair(s) were scored "
-                  "with the population mixture (name a user with DIR?user=NAME, or add a "
-                  "'user' column).[/]")
+        err.print(f"[yellow]no pair names a user the model was adapted to (the data has no "
+                  "'user' column, or DIR?user=NAME names an unknown one): all "
+                  f"{pairs} pair(s) were scored with the population mixture (add a 'user' "
+                  "column, or name an adapted user with DIR?user=NAME).[/]")
 
 
 def simulate_users(

@@ -312,7 +312,11 @@ def _by_user(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequen
         raise ScoringError(f"model '{name}' failed the scoring check: score_users() must "
                            "return (rewards, one fit name per response)")
     rewards = check_rewards(out[0], n, model=name, method="score_users")
-    details = tuple({"user": u, "user_fit": fit} for u, fit in zip(who, out[1], strict=True))
+    # an item without a user is scored for the model's default user (DIR?user=NAME): name
+    # that one, so a default that fell back to the population mixture is seen as such
+    default = getattr(getattr(model, "config", None), "user", None) or None
+    details = tuple({"user": u if u is not None else default, "user_fit": fit}
+                    for u, fit in zip(who, out[1], strict=True))
     return ScoredBatch(rewards, details=details)
 
 
