@@ -163,3 +163,15 @@ def test_forecast_skips_and_reports_problems_the_gold_cannot_score(tmp_path: Pat
     one = load_dataset(_bon(tmp_path / "one.jsonl", 4, rows=2), format="best-of-n")
     with pytest.raises(DataError, match=r"no row can be forecast.*line 1.*gold model"):
         forecast(resolve("vote:"), one, gold=_GoldWithHoles(), n_boot=10)
+
+
+def test_diverse_selection_meets_the_budget_when_pairs_repeat() -> None:
+    import warnings
+
+    m = np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6]])
+    emb = np.array([[1.0, 0.0], [0.0, 1.0]] * 3)  # three copies of two pairs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's ConvergenceWarning is not the user's
+        picked = select_pairs(m, 3, strategy="disagreement", diverse=True, embeddings=emb)
+    assert len(picked.indices) == 3 and len(set(picked.indices.tolist())) == 3
+    assert "filled in" in picked.reason(2) and "best of cluster" in picked.reason(0)

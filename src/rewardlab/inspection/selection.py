@@ -97,7 +97,9 @@ class Selection:
         m = self.margins[:, i]
         text = (f"{self.strategy} {self.scores[i]:.4f} (rank {rank + 1}); members' "
                 f"P(first preferred) {', '.join(f'{1 / (1 + np.exp(-v)):.2f}' for v in m[:5])}")
-        if self.clusters is not None:
+        if self.clusters is not None and self.clusters[rank] < 0:
+            text += "; filled in: the candidates formed fewer clusters than the budget"
+        elif self.clusters is not None:
             text += f"; best of cluster {int(self.clusters[rank])}"
         return text
 
@@ -142,12 +144,30 @@ def select_pairs(margins: np.ndarray, budget: int, *, strategy: str = "bald",
             embeddings = _embed_pool([records[i] for i in top])
         else:
             embeddings = embeddings[top]
-        labels = KMeans(n_clusters=budget, n_init=3, random_state=seed).fit_predict(embeddings)
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():  # repeated pairs: fewer clusters, filled in below
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = KMeans(n_clusters=budget, n_init=3, random_state=seed).fit_predict(
+                embeddings)
         best: dict[int, int] = {}
         for pos, i in enumerate(top):  # top is best first: the first of a cluster is its best
             best.setdefault(int(labels[pos]), int(i))
         picked = sorted(best.values(), key=lambda i: -scores[i])
-        clusters = np.array([int(labels[list(top).index(i)]) for i in picked])
+        cluster_of = [int(labels[list(top).index(i)]) for i in picked]
+        # pairs repeated in the pool can leave fewer distinct clusters than the budget: the
+        # budget is still met, with the best pairs not yet picked (cluster -1 says so)
+        taken = set(picked)
+        for i in order:
+            if len(picked) >= budget:
+                break
+            if int(i) not in taken:
+                picked.append(int(i))
+                cluster_of.append(-1)
+                taken.add(int(i))
+        clusters = np.array(cluster_of)
         chosen = np.array(picked)
     else:
         chosen = order[:budget]
