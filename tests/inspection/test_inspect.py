@@ -409,3 +409,19 @@ def test_cli_inspect_names_a_skipped_row_without_json(run_cli, tmp_path: Path) -
     err = " ".join(result.err.split())
     assert "1 row(s) skipped; the first, line 18, field 'rejected': is missing" in err
     assert "--json lists every one" in err
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_contradictions_are_found_among_the_labelled_pairs_beside_ties(tmp_path: Path,
+                                                                       stream: bool) -> None:
+    path = _with_ties(tmp_path)
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    flip = dict(rows[3], id="flip3", response_a=rows[3]["response_b"],
+                response_b=rows[3]["response_a"])  # the same pair, the other reply preferred
+    tie = dict(rows[-1], id="tie-swapped", response_a=rows[-1]["response_b"],
+               response_b=rows[-1]["response_a"])  # a tie's swapped copy: a near duplicate
+    _write(path, [*rows, flip, tie])
+    doc = inspect_pairs(path, InspectConfig(model=None, embeddings=False,
+                                            stream=stream)).to_json()
+    assert doc["contradictions"]["ids"] == ["flip3"]
+    assert "tie-swapped" in doc["near_duplicates"]["ids"]

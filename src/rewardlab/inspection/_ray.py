@@ -309,7 +309,7 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
     firsts = [f for p in parts for f in p.firsts]
     diffs = np.concatenate([p.diffs for p in parts]).reshape(-1, len(FEATURES))
     defects, explained = find_defects_from_keys(ids, [key for p in parts for key in p.keys],
-                                                labelled=labelled)
+                                                labelled=[x for p in parts for x in p.labelled])
     notes = [f"inspected on Ray: {len(plan.shards)} shard(s) of {plan.shard_rows:,} rows, "
              f"{n_workers} worker(s)"]
     if cfg.embeddings and n > 1:

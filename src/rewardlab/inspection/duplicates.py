@@ -110,12 +110,16 @@ class DefectReport:
 
 
 def find_defects_from_keys(ids: Sequence[Any], keys: Sequence[PairKeys], *,
-                           labelled: bool) -> tuple[DefectReport, set[int]]:
+                           labelled: bool | Sequence[bool]) -> tuple[DefectReport, set[int]]:
     """The checks that need only digests (constant memory per row, so they stream).
+
+    ``labelled``: for the whole file or per row; a contradiction needs both rows labelled,
+    and a row without a label matches its swapped copy as a near duplicate instead.
 
     Returns the report and the row indices already explained (exact duplicates and
     contradictions), which the embedding pass leaves out.
     """
+    lab = [labelled] * len(keys) if isinstance(labelled, bool) else [bool(x) for x in labelled]
     report = DefectReport()
     first_exact: dict[bytes, int] = {}
     first_norm: dict[bytes, int] = {}
@@ -129,7 +133,8 @@ def find_defects_from_keys(ids: Sequence[Any], keys: Sequence[PairKeys], *,
             explained.add(i)
             continue
         first_exact[k.exact] = i
-        if labelled and k.squashed_swapped in first_squashed and not k.identical:
+        if lab[i] and lab[first_squashed.get(k.squashed_swapped, i)] and \
+                k.squashed_swapped in first_squashed and not k.identical:
             j = first_squashed[k.squashed_swapped]
             report.contradictions.append(ids[i])
             report.contradiction_pairs.append((ids[i], ids[j]))
@@ -138,7 +143,7 @@ def find_defects_from_keys(ids: Sequence[Any], keys: Sequence[PairKeys], *,
         if i in explained:
             continue
         j = first_norm.get(k.norm)
-        if j is None and not labelled:
+        if j is None and not lab[i]:
             j = first_norm.get(k.norm_swapped)
         if j is not None:
             report.near_duplicates.append(ids[i])
@@ -189,10 +194,9 @@ def find_defects(pairs: Sequence[InspectPair], *, encoder: Any | None = None,
                  threshold: float = 0.97, max_embedded: int = 50_000) -> DefectReport:
     """Every defect check on ``pairs``; ``encoder`` (a ``SentenceEncoder``) adds the
     embedding pass for near duplicates (skipped, with a note, beyond ``max_embedded`` rows)."""
-    labelled = bool(pairs) and all(p.labelled for p in pairs)
     ids = [p.id for p in pairs]
     report, explained = find_defects_from_keys(ids, [pair_keys(p) for p in pairs],
-                                               labelled=labelled)
+                                               labelled=[p.labelled for p in pairs])
     if encoder is None:
         report.embedding_note = "embedding check off: near duplicates by edits only"
     elif len(pairs) > max_embedded:

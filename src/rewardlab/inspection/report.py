@@ -305,7 +305,8 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
         subsets = [d.subset for d in digests]
         firsts = [d.chosen_first for d in digests]
         diffs = np.array([d.diffs for d in digests], dtype=np.float64).reshape(-1, len(FEATURES))
-        defects, _ = find_defects_from_keys(ids, [d.keys for d in digests], labelled=labelled)
+        defects, _ = find_defects_from_keys(ids, [d.keys for d in digests],
+                                            labelled=[d.labelled for d in digests])
         defects.embedding_note = "streaming: near duplicates by edits only (no embeddings)"
         notes.append("streaming pass: digests only; the embedding near-duplicate check, the "
                      "flip estimate and the least-plausible list need the texts and are "
