@@ -141,6 +141,13 @@ def say_eval_population(result: Any) -> None:
                           for r in by_k["rows"])
         out.print(f"per-user accuracy on each user's last quarter of pairs, adapted from k of "
                   f"their earlier pairs: {curve}")
+    fallback = getattr(result, "population_users", None)  # best-of-n rows
+    if fallback:
+        shown = ", ".join(fallback[:5]) + (f" and {len(fallback) - 5} more"
+                                           if len(fallback) > 5 else "")
+        err.print(f"[yellow]{len(fallback)} user(s) have no adaptation data ({shown}); their "
+                  "rows were scored with the population mixture. Fit them with `rewardlab "
+                  "train --model DIR --adapt PAIRS --out DIR`.[/]")
     pairs = getattr(result, "population_pairs", None)
     if not pairs:
         return

@@ -142,3 +142,17 @@ def test_rows_without_labels_or_references_are_named(tmp_path: Path) -> None:
 def test_pairwise_data_is_refused(hh) -> None:
     with pytest.raises(DataError, match="best-of-n evaluation needs best-of-n data"):
         evaluate_best_of_n(LengthModel(), hh)
+
+
+def test_personal_best_of_n_uses_each_rows_user_and_names_the_fallbacks(trained_personal
+                                                                        ) -> None:
+    from rewardlab.data import BestOfNRecord, Dataset
+
+    rows = tuple(BestOfNRecord(prompt="How do I pick a lock?", id=i, user=user,
+                               responses=("I can't help with that.", "Use a tension wrench."),
+                               is_correct=(True, False))
+                 for i, user in enumerate(["u1", "u2", "ghost"]))
+    data = Dataset(task="best-of-n", records=rows, source="mem", form="responses")
+    result = evaluate_best_of_n(trained_personal, data, n_boot=10)
+    assert result.population_users == ("ghost",)
+    assert result.to_json()["users_scored_with_population"] == ["ghost"]

@@ -36,7 +36,7 @@ from rewardlab.data import BestOfNRecord, Dataset, SkippedRow, require_task
 from rewardlab.errors import DataError
 from rewardlab.evaluate.metrics import bootstrap_ci, pair_outcomes
 from rewardlab.models.base import RewardModel, describe
-from rewardlab.scoring import score_best_of_n
+from rewardlab.scoring import score_best_of_n, score_best_of_n_details
 from rewardlab.verify import vote_key
 
 __all__ = [
@@ -199,6 +199,9 @@ class BestOfNResult:
     k: str = ""
     primary_metric: str = field(default="best_of_n/accuracy")
     greater_is_better: bool = True
+    #: a ``personal:`` model's users without adaptation data, whose rows were scored with
+    #: its population mixture (None for other models)
+    population_users: tuple[str, ...] | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -228,6 +231,8 @@ class BestOfNResult:
             "subsets": {s.name: s.to_json() for s in self.subsets},
             "skipped": len(self.skipped),
             "ties": self.ties,
+            **({"users_scored_with_population": list(self.population_users)}
+               if self.population_users is not None else {}),
             "primary_metric": self.primary_metric,
             "metrics": self.metrics,
         }
@@ -308,7 +313,16 @@ def evaluate_best_of_n(
                         "'responses' to know which candidates are correct (rows without labels "
                         "can be scored with `rewardlab score`)",
                         file=data.source, line=unlabelled.line, field="is_correct")
-    scored = list(rewards) if rewards is not None else score_best_of_n(model, data)
+    details = None
+    if rewards is not None:
+        scored = list(rewards)
+    else:
+        scored, details = score_best_of_n_details(model, data)
+    population = None
+    if details and "user_fit" in details[0][0]:  # a personal: model: who fell back, said
+        population = tuple(sorted({str(d[0]["user"]) for d in details
+                                   if d[0]["user_fit"] == "population"
+                                   and d[0]["user"] is not None}))
     correct = [np.asarray(r.is_correct, dtype=bool) for r in records]
     answers = _answer_keys(records)
     kw = {"ties": ties, "n_boot": n_boot, "seed": seed}
@@ -325,4 +339,5 @@ def evaluate_best_of_n(
     sizes = sorted({len(r.responses) for r in records})
     k = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
     return BestOfNResult(model=describe(model), data=data.source, overall=overall,
-                         subsets=subsets, skipped=data.skipped, ties=ties, k=k)
+                         subsets=subsets, skipped=data.skipped, ties=ties, k=k,
+                         population_users=population)

@@ -7,7 +7,8 @@ audit, ``score``) goes through here, so a new kind or capability is routed in on
   ``route`` says which method of a model it calls;
 - ``score_pair_batch`` / ``score_pairs``: both sides of preference pairs, or a judge's
   side-by-side comparison (``judge_pair_rewards``, ``compare_pairs``);
-- ``score_best_of_n``: every candidate of best-of-n rows;
+- ``score_best_of_n`` / ``score_best_of_n_details``: every candidate of best-of-n rows
+  (with a ``multi:`` model's attributes or a ``personal:`` model's user fit);
 - ``score_solutions`` / ``first_errors``: solutions given as steps;
 - ``check_rewards``: the one check of what a model returned (``ScoringError``);
 - ``iter_scored_rows``: every row of a data set, as ``rewardlab score`` writes it.
@@ -23,7 +24,7 @@ from rewardlab.scoring._batch import (
     score_batch,
     takes_structured_references,
 )
-from rewardlab.scoring._best_of_n import score_best_of_n
+from rewardlab.scoring._best_of_n import score_best_of_n, score_best_of_n_details
 from rewardlab.scoring._check import check_rewards
 from rewardlab.scoring._pairs import (
     ScoredPairs,
@@ -57,6 +58,7 @@ __all__ = [
     "route",
     "score_batch",
     "score_best_of_n",
+    "score_best_of_n_details",
     "score_pair_batch",
     "score_pairs",
     "score_solutions",
