@@ -175,3 +175,17 @@ def test_diverse_selection_meets_the_budget_when_pairs_repeat() -> None:
         picked = select_pairs(m, 3, strategy="disagreement", diverse=True, embeddings=emb)
     assert len(picked.indices) == 3 and len(set(picked.indices.tolist())) == 3
     assert "filled in" in picked.reason(2) and "best of cluster" in picked.reason(0)
+
+
+def test_recommended_n_is_a_whole_number_of_samples() -> None:
+    from rewardlab.audit.forecast import Forecast
+
+    ks = np.arange(1, 33)
+    truth = 0.2 + gao_curve(np.sqrt(kl_bon(ks)), 0.5, 0.2)
+    fit = fit_gao(ks, np.tile(truth, (5, 1)), n_boot=10)
+    fc = Forecast(ks=ks, gold=truth, proxy=truth, gold_fit=fit, proxy_fit=fit, n_problems=5,
+                  fit_max_k=32, gold_source="synthetic")
+    n = fc.to_json()["recommended_n"]
+    assert n == int(n) and abs(n - fit.peak_n) < 1  # the peak itself is a fraction
+    other = np.floor(fit.peak_n) if n > fit.peak_n else np.ceil(fit.peak_n)
+    assert fit.predict(n) >= fit.predict(other)

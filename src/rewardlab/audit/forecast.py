@@ -195,9 +195,15 @@ class Forecast:
 
     @property
     def recommended_n(self) -> float:
-        """Where gold is predicted to peak, or the largest n measured when no peak is."""
+        """The whole n (a number of samples) nearest the predicted gold peak with the higher
+        predicted gold, or the largest n measured when no peak is predicted."""
         peak = self.gold_fit.peak_n
-        return float(self.ks.max()) if peak is None else peak
+        if peak is None:
+            return float(self.ks.max())
+        if not math.isfinite(peak):
+            return peak
+        near = sorted({max(1, math.floor(peak)), max(1, math.ceil(peak))})
+        return float(max(near, key=lambda n: float(self.gold_fit.predict(n))))
 
     def to_json(self) -> dict[str, Any]:
         held = self.ks > self.fit_max_k
