@@ -236,6 +236,25 @@ def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str
     return value if isinstance(value, str) else str(value)
 
 
+def _check_references(served: ServedModel, references: list[Any], name: str) -> None:
+    """Each reference checked by the model (``check_reference``: a verifier's tests, tool
+    calls, constraints or rubric) before the request joins a batch: a 422 naming the request
+    field (``items[3].reference``, ``labels[3]``), not the item's place in a merged batch."""
+    check = getattr(served.model, "check_reference", None)
+    if not callable(check):
+        return
+    for i, reference in enumerate(references):
+        if reference is None:
+            continue
+        where = name.format(i=i)
+
+        def fail(field: str, msg: str, where: str = where) -> HTTPException:
+            return _problem(422, f"{where}: {msg}" if field == "reference"
+                            else f"{where} ({field}): {msg}")
+
+        check(reference, fail)
+
+
 def _item_weights(served: ServedModel, weights: dict[str, float] | None, i: int
                   ) -> dict[str, float] | None:
     """An item's weights checked before it joins a batch (a bad one would fail every request
@@ -382,6 +401,7 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
             labels = body.labels if body.labels is not None else [None] * n
             references = [_label_text(v, i, served.name, served.structured_references)
                           for i, v in enumerate(labels)]
+            _check_references(served, references, "labels[{i}]")
         prompts_in = body.prompts if body.prompts is not None else [None] * n
         pairs = [split_query(q, p, f"query[{i}]")
                  for i, (q, p) in enumerate(zip(body.query, prompts_in, strict=True))]
@@ -437,6 +457,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
                                  for it in items]
         slots: list[Any] = [_reference_text(it.reference, i, served)
                             for i, it in enumerate(items)]
+        if served.needs_references:
+            _check_references(served, slots, "items[{i}].reference")
         if served.takes_weights or served.takes_user:
             slots = [ItemConditions(slots[i], _item_weights(served, it.weights, i), it.user)
                      for i, it in enumerate(items)]
