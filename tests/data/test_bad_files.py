@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -94,3 +95,25 @@ def test_all_invalid_message_names_no_field_when_the_row_has_none(tmp_path: Path
     text = str(info.value)
     assert "None" not in text
     assert "none of its 2 rows is valid; the first problem, at line 1: cannot tell" in text
+
+
+@pytest.mark.parametrize(("row", "field"), [
+    ('{"prompt": "p", "chosen": "ok \\ud800", "rejected": "bad"}', "chosen"),
+    ('{"prompt": [{"role": "user", "content": "\\udc00"}], "response": "r"}',
+     "prompt[0].content"),
+    ('{"prompt": "p", "responses": ["a", "b \\udfff"]}', "responses[1]"),
+])
+def test_a_lone_surrogate_escape_is_named_by_line_and_field(tmp_path: Path, row: str,
+                                                             field: str) -> None:
+    """Valid JSON, but not a character: refused when read, not by a tokenizer later."""
+    path = tmp_path / "s.jsonl"
+    path.write_text(row + "\n")
+    with pytest.raises(DataError, match=rf"s\.jsonl:1: field '{re.escape(field)}': holds a lone "
+                                        r"UTF-16 surrogate \(\\ud[89a-f]\w\w at character \d\)"):
+        load_dataset(path)
+
+
+def test_a_surrogate_pair_is_one_character_and_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "emoji.jsonl"
+    path.write_text('{"prompt": "p", "response": "\\ud83d\\ude00"}\n')
+    assert load_dataset(path).records[0].response == "\U0001f600"

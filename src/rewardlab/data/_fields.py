@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,11 +83,23 @@ def maybe_json(value: Any, ctx: RowContext) -> Any:
     return value
 
 
+#: A lone UTF-16 surrogate: valid as a JSON ``\\ud800`` escape, but not a character, so no
+#: tokenizer or UTF-8 writer takes it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def read_text(value: Any, ctx: RowContext, field: str) -> str:
     """A text field. Empty text is valid: policies do answer with nothing (56 PandaLM pairs
-    lose to a model that did; four HH annotators preferred silence to a harmful answer)."""
+    lose to a model that did; four HH annotators preferred silence to a harmful answer).
+    Text holding a lone surrogate (JSON ``"\\ud800"`` without its pair) is refused here,
+    where the file, line and field are known, rather than failing inside a tokenizer."""
     if not isinstance(value, str):
         raise ctx.fail(field, f"must be a string, got {type_name(value)}")
+    bad = _SURROGATE.search(value)
+    if bad is not None:
+        raise ctx.fail(field, f"holds a lone UTF-16 surrogate (\\u{ord(bad.group()):04x} at "
+                       f"character {bad.start()}), which is not a Unicode character; fix "
+                       "the escape (a surrogate must come in a high + low pair)")
     if len(value) > ctx.max_chars:
         raise ctx.fail(
             field,
