@@ -190,6 +190,19 @@ def test_v1_bad_bodies_are_422(rm_server, payload, field) -> None:
     assert field in response.json()["detail"]
 
 
+@pytest.mark.parametrize(("raw", "field"), [
+    (b'{"items": [{"prompt": "p", "response": "ok \\ud800"}]}', "items[0].response"),
+    (b'{"items": [{"prompt": [{"role": "user", "content": "\\udc00"}], "response": "r"}]}',
+     "items[0].prompt"),
+])
+def test_a_lone_surrogate_is_422_naming_the_field(rm_server, raw, field) -> None:
+    """Valid JSON, but not a character: a 422 naming the field, not a 502 from the tokenizer."""
+    response = httpx.post(rm_server.url + "/v1/score", content=raw,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"{field} holds a lone UTF-16 surrogate")
+
+
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe", b'{"query": [NaN'])
 def test_malformed_json_is_4xx(rm_server, raw) -> None:
     response = httpx.post(rm_server.url + "/get_reward", content=raw,

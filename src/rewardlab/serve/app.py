@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -201,6 +202,10 @@ _BEARER = HTTPBearer(auto_error=False, description="The token given to rewardlab
 
 # --- request checks ------------------------------------------------------------------------------
 
+#: A lone UTF-16 surrogate (a JSON "\\ud800" escape without its pair).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _check_sizes(config: ServeConfig, n: int, field: str,
                  texts: list[tuple[str, list[Any] | None]]) -> None:
     if n > config.max_request_items:
@@ -212,6 +217,11 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
             if isinstance(text, str) and len(text) > config.max_chars:
                 raise _problem(413, f"{name.format(i=i)} is {len(text)} characters; this "
                                     f"server takes texts of at most {config.max_chars}")
+            bad = _SURROGATE.search(text) if isinstance(text, str) else None
+            if bad is not None:  # valid JSON escape, not a character: tokenizers refuse it
+                raise _problem(422, f"{name.format(i=i)} holds a lone UTF-16 surrogate "
+                                    f"(\\u{ord(bad.group()):04x} at character {bad.start()}), "
+                                    "which is not a Unicode character")
 
 
 def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
