@@ -117,3 +117,23 @@ def test_a_surrogate_pair_is_one_character_and_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "emoji.jsonl"
     path.write_text('{"prompt": "p", "response": "\\ud83d\\ude00"}\n')
     assert load_dataset(path).records[0].response == "\U0001f600"
+
+
+@pytest.mark.parametrize(("name", "text", "reference"), [
+    ("blank.jsonl", '{"prompt": "q", "response": "#### 4", "reference": ""}\n', None),
+    ("spaces.jsonl", '{"prompt": "q", "response": "#### 4", "reference": "  \\n"}\n', None),
+    ("cell.csv", "prompt,response,reference\nq,#### 4,\n", None),
+    ("next.jsonl", '{"prompt": "q", "response": "#### 4", "reference": "", "answer": "4"}\n',
+     "4"),
+])
+def test_a_blank_reference_is_no_reference(tmp_path: Path, name: str, text: str,
+                                           reference: str | None) -> None:
+    """As in the server: a verifier then names the row, instead of scoring it 0 silently."""
+    from rewardlab import api
+
+    path = tmp_path / name
+    path.write_text(text)
+    assert load_dataset(path).records[0].reference == reference
+    if reference is None:
+        with pytest.raises(DataError, match=rf"{name}:\d: field 'reference': has no reference"):
+            api.score("verify:math", path, out=tmp_path / "out.jsonl")

@@ -218,7 +218,8 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     ``REFERENCE_KEYS`` that is not null: a structured reference (a row's ``constraints`` or
     ``rubric``) as its JSON text (``reference_text``), a number kept as its text (``72`` ->
     ``"72"``), a JSON object as canonical JSON text, a list refused (its text would be judged
-    as one answer)."""
+    as one answer). Blank text is no reference, as in the server: an empty CSV cell or
+    ``"reference": ""`` would otherwise give every response a silent 0."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
                               | {"prompt": row.get("prompt")})
@@ -227,7 +228,7 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     if code is not None:
         return code
     for key in REFERENCE_KEYS:
-        if row.get(key) is not None:
+        if row.get(key) is not None and not _blank(row[key]):
             value = row[key]
             if key in STRUCTURED_REFERENCE_KEYS and isinstance(value, list | dict):
                 return reference_text(value)
@@ -241,6 +242,10 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
                 return json_text(value)
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def reference_text(value: Any) -> Any:
