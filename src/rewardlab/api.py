@@ -44,7 +44,7 @@ from rewardlab.models.base import (
     require_capability,
 )
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import iter_scored_rows
+from rewardlab.scoring import iter_scored_rows, skip_unreferenced
 from rewardlab.train.checkpoint import remove_checkpoints
 
 if TYPE_CHECKING:
@@ -272,6 +272,8 @@ def evaluate(
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
+    if skip_invalid:
+        dataset = skip_unreferenced(rm, dataset)
     require_task(dataset, ("pairwise", "best-of-n", "steps"), purpose="evaluation")
     result: PairwiseResult | BestOfNResult | ProcessResult
     if dataset.task == "best-of-n":
@@ -329,6 +331,8 @@ def score(
                           "gives everyone the same reward")
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
+    if skip_invalid:
+        dataset = skip_unreferenced(rm, dataset)
     dataset = with_conditions(dataset, weights=weights, user=user)
     out = Path(out)
     if out.is_dir():
