@@ -137,3 +137,20 @@ def test_a_blank_reference_is_no_reference(tmp_path: Path, name: str, text: str,
     if reference is None:
         with pytest.raises(DataError, match=rf"{name}:\d: field 'reference': has no reference"):
             api.score("verify:math", path, out=tmp_path / "out.jsonl")
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"prompt": "p", "responses": []}, "field 'responses': must be a non-empty list, got an "
+                                       "empty list"),
+    ({"messages": []}, "field 'messages': must be a non-empty list of {'role', 'content'} "
+                       "messages, got an empty list"),
+    ({"prompt": "p", "chosen": "a", "rejected": "b", "id": {}}, "field 'id': must be a string "
+                                                                "or an integer, got an empty "
+                                                                "object"),
+])
+def test_an_empty_list_is_called_empty(tmp_path: Path, row: dict, message: str) -> None:
+    """Not ``must be a non-empty list, got list``."""
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"e.jsonl:1: {message}")):
+        load_dataset(path)

@@ -110,7 +110,10 @@ def read_text(value: Any, ctx: RowContext, field: str) -> str:
 
 
 def type_name(value: Any) -> str:
-    """How a value's type is named in messages: JSON's ``null`` for None."""
+    """How a value's type is named in messages: JSON's ``null`` for None, and an empty list
+    or object as such (``must be a non-empty list, got an empty list``, not ``got list``)."""
+    if isinstance(value, list | dict) and not value:
+        return "an empty list" if isinstance(value, list) else "an empty object"
     return "null" if value is None else type(value).__name__
 
 
