@@ -243,6 +243,10 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
                                       ctx.fail, tools_field=tools, calls_field=key)
             if isinstance(value, dict):  # a JSON object: its one JSON text
                 return json_text(value)
+            if isinstance(value, list):
+                raise ctx.fail(key, "is a list, and a reference answer is one text or number; "
+                               "if these are reference tool calls, give the row its tool "
+                               f"definitions ({' or '.join(map(repr, TOOL_KEYS))}) beside them")
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
 
