@@ -158,3 +158,17 @@ def test_expressions_are_arithmetic_only() -> None:
     assert evaluate_expression("(3+4)*2/7") == 2.0
     for bad in ("__import__('os').system('true')", "1/0", "2**99999", "x+1", "9**9**9"):
         assert evaluate_expression(bad) is None
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"question": "q", "answer": 72}, "field 'answer': must be text, got int"),
+    ({"question": ["q"], "answer": "#### 2"}, "field 'question': must be text, got list"),
+    ({"question": "q", "answer": ""}, "field 'answer': is missing or empty"),
+    ({"question": "q"}, "field 'answer': is missing or empty"),
+])
+def test_a_problem_without_text_names_the_field_and_its_type(tmp_path: Path, row: dict,
+                                                              message: str) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"p.jsonl:1: {message}")):
+        read_problems(path)
