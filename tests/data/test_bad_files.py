@@ -125,6 +125,7 @@ def test_a_surrogate_pair_is_one_character_and_is_kept(tmp_path: Path) -> None:
     ("cell.csv", "prompt,response,reference\nq,#### 4,\n", None),
     ("next.jsonl", '{"prompt": "q", "response": "#### 4", "reference": "", "answer": "4"}\n',
      "4"),
+    ("nan.jsonl", '{"prompt": "q", "response": "#### nan", "reference": NaN}\n', None),
 ])
 def test_a_blank_reference_is_no_reference(tmp_path: Path, name: str, text: str,
                                            reference: str | None) -> None:
@@ -153,4 +154,12 @@ def test_an_empty_list_is_called_empty(tmp_path: Path, row: dict, message: str) 
     path = tmp_path / "e.jsonl"
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(DataError, match=re.escape(f"e.jsonl:1: {message}")):
+        load_dataset(path)
+
+
+def test_an_infinite_reference_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inf.jsonl"
+    path.write_text('{"prompt": "q", "response": "#### inf", "answer": Infinity}\n')
+    with pytest.raises(DataError, match=r"inf\.jsonl:1: field 'answer': is inf, which is no "
+                                        "reference answer"):
         load_dataset(path)

@@ -221,8 +221,9 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     ``REFERENCE_KEYS`` that is not null: a structured reference (a row's ``constraints`` or
     ``rubric``) as its JSON text (``reference_text``), a number kept as its text (``72`` ->
     ``"72"``), a JSON object as canonical JSON text, a list refused (its text would be judged
-    as one answer). Blank text is no reference, as in the server: an empty CSV cell or
-    ``"reference": ""`` would otherwise give every response a silent 0."""
+    as one answer). Blank text (or NaN) is no reference, as in the server: an empty CSV cell
+    or ``"reference": ""`` would otherwise give every response a silent 0; an infinite number
+    is refused."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
                               | {"prompt": row.get("prompt")})
@@ -247,12 +248,17 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
                 raise ctx.fail(key, "is a list, and a reference answer is one text or number; "
                                "if these are reference tool calls, give the row its tool "
                                f"definitions ({' or '.join(map(repr, TOOL_KEYS))}) beside them")
+            if isinstance(value, float) and math.isinf(value):
+                raise ctx.fail(key, f"is {value}, which is no reference answer; give the "
+                               "answer as text or a finite number")
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
 
 
 def _blank(value: Any) -> bool:
-    return isinstance(value, str) and not value.strip()
+    """Blank text, or NaN (a missing value in a pandas-written float column)."""
+    return (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and math.isnan(value))
 
 
 def reference_text(value: Any) -> Any:

@@ -238,6 +238,9 @@ def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
 def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str:
     if structured and isinstance(value, list | dict):
         return reference_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _problem(422, f"labels[{i}] is {value}, which is no reference answer; model "
+                            f"'{model}' needs each query's label as text or a finite number")
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
         raise _problem(422, f"labels[{i}] is {got}; model '{model}' checks each response "
