@@ -172,3 +172,17 @@ def test_a_problem_without_text_names_the_field_and_its_type(tmp_path: Path, row
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(DataError, match=re.escape(f"p.jsonl:1: {message}")):
         read_problems(path)
+
+
+def test_a_repeated_problem_id_is_refused_not_mixed_up(tmp_path: Path) -> None:
+    """Output ids are built from the problem's id and references were keyed by them, so a
+    second problem with the same id put its answer on the first one's correct solution."""
+    rows = [{"id": "a", "question": "3 + 4?", "answer": "3+4=<<3+4=7>>7\n#### 7"},
+            {"id": "a", "question": "10 - 2?", "answer": "10-2=<<10-2=8>>8\n#### 8"}]
+    path = tmp_path / "dup.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"dup\.jsonl:2: field 'id': 'a' is also the id of "
+                                        "line 1; problem ids must be unique"):
+        read_problems(path)
+    problems, skipped = read_problems(path, skip_invalid=True)
+    assert [p.question for p in problems] == ["3 + 4?"] and skipped[0].line == 2

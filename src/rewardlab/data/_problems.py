@@ -82,13 +82,25 @@ def read_problems(source: str | Path, *, skip_invalid: bool = False, limit: int 
 
     Raises:
         DataError: the file is missing or holds no rows, or (without ``skip_invalid``) a row
-            has no question or no solution text.
+            has no question or no solution text, or repeats an earlier row's ``id``.
 
     Example:
         >>> problems, skipped = read_problems("bundled:gsm8k_examples", limit=1)
         >>> problems[0].id, problems[0].solution.splitlines()[-1], skipped
         (0, 'A: 18', [])
     """
-    read = read_rows(source, parse_problem, skip_invalid=skip_invalid, limit=limit,
+    first_seen: dict[str | int, int] = {}
+
+    def parse(row: dict[str, Any], ctx: RowContext) -> Problem:
+        # every output row's id is built from its problem's, so a repeated id would write one
+        # problem's reference answer onto another's solution
+        problem = parse_problem(row, ctx)
+        first = first_seen.setdefault(problem.id, ctx.line)
+        if first != ctx.line:
+            raise ctx.fail("id", f"{problem.id!r} is also the id of {ctx.location} {first}; "
+                           "problem ids must be unique (each solution's id is built from it)")
+        return problem
+
+    read = read_rows(source, parse, skip_invalid=skip_invalid, limit=limit,
                      max_chars=max_chars)
     return read.records, read.skipped
