@@ -90,8 +90,23 @@ __all__ = [
 
 def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardModel:
     """A fresh copy of ``model`` with some config fields replaced (``--epochs``, ``--lr``,
-    ...); the model itself when there are none."""
-    return clone(model, **params) if params else model
+    ...); the model itself when there are none. A parameter the model does not have is named
+    as the option the user gave (``--lora``), not as ``clone()``'s keyword."""
+    if not params:
+        return model
+    from dataclasses import fields, is_dataclass
+
+    from rewardlab.models._clone import Composite
+
+    config = getattr(model, "config", None)
+    if is_dataclass(config) and not isinstance(model, Composite):
+        names = {f.name for f in fields(config)}
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise ConfigError(f"--{unknown[0].replace('_', '-')} does not apply to model "
+                              f"'{describe(model)}', which has no '{unknown[0]}' option; its "
+                              f"options: {', '.join(sorted(names))}")
+    return clone(model, **params)
 
 
 @dataclass(frozen=True)
@@ -166,8 +181,8 @@ def train(
     check_outputs({"--out": out}, {"DATA": data, "--eval-data": eval_data}, skipped_files=True)
     _check_workers(workers, strategy, address if ray else None)
     base = resolve(model)
+    require_capability(base, Trainable, "train")
     rm = _with_params(base, params)
-    require_capability(rm, Trainable, "train")
     launcher = _launcher(rm, workers, ray=ray, address=address,
                          gpus_per_worker=gpus_per_worker, ensemble=ensemble)
     if out is not None:
