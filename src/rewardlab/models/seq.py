@@ -266,6 +266,7 @@ class SequenceRewardModel(Resumable):
         self.config = SeqConfig(**params)
         self._net: Any = None
         self._encoder: PairEncoder | None = None
+        self.positions_: int | None = None
         self.trained_ = False
         self.history_: list[dict[str, float]] = []
 
@@ -308,6 +309,11 @@ class SequenceRewardModel(Resumable):
                 f"{labels} labels; this model needs one per attribute ({num_labels})")
         hf_config.num_labels = num_labels
         decoder = _is_decoder(hf_config)
+        # learned absolute positions: a longer input failed on a tensor-size mismatch, so
+        # inputs are cut to the table (no score that worked changes) and ``fit`` refuses
+        self.positions_ = _position_limit(hf_config)
+        max_length = cfg.max_length if self.positions_ is None else min(cfg.max_length,
+                                                                           self.positions_)
         if decoder and tokenizer.pad_token_id is None:
             if tokenizer.eos_token is None:
                 raise ModelFormatError(
@@ -361,7 +367,7 @@ class SequenceRewardModel(Resumable):
         self.device_ = device
         self.tokenizer = tokenizer
         self.decoder = decoder
-        self._encoder = PairEncoder(tokenizer, self.config.max_length, decoder=decoder)
+        self._encoder = PairEncoder(tokenizer, max_length, decoder=decoder)
         # a checkpoint whose scalar head was just initialised cannot score yet
         self.trained_ = not any(_is_head_key(k) for k in info.get("missing_keys", []))
 
@@ -402,6 +408,12 @@ class SequenceRewardModel(Resumable):
         from rewardlab.train.seq_loop import pairs_digest, train_sequence_pairs
 
         require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
+        self.network  # noqa: B018 -- loaded now: its position table bounds max_length
+        if self.positions_ is not None and self.config.max_length > self.positions_:
+            raise ConfigError(
+                f"max_length {self.config.max_length} is more tokens than the checkpoint at "
+                f"{self.source_} has positions for ({self.positions_}, learned absolute "
+                f"position embeddings); use --max-length {self.positions_} or less")
         data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
         records = data.records
         check_worker_run(self.config, workers, strategy, len(records))
@@ -627,6 +639,29 @@ class SequenceRewardModel(Resumable):
             raise ModelFormatError(f"{directory}/{MANIFEST} has a bad config: {exc}") from None
         model._load_network(directory)
         return model
+
+
+#: Encoder families whose positions are a learned table of ``max_position_embeddings`` rows.
+_ABSOLUTE_POSITIONS = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "distilbert",
+                                 "electra", "albert", "mpnet"})
+
+
+def _position_limit(hf_config: Any) -> int | None:
+    """Tokens a checkpoint with learned absolute positions can take (BERT, RoBERTa, DistilBERT,
+    GPT-2 families): past it the model fails on a tensor-size mismatch, mid-training. None for
+    rotary or relative positions, which have no hard limit."""
+    text = hf_config.get_text_config()
+    kind = str(getattr(text, "model_type", ""))
+    if kind == "gpt2":
+        return getattr(text, "n_positions", None)
+    # configs saved by transformers < 5 name the kind (maybe relative); 5.x BERTs omit it
+    how = getattr(text, "position_embedding_type", None)
+    if how not in (None, "absolute") or (how is None and kind not in _ABSOLUTE_POSITIONS):
+        return None
+    limit = getattr(text, "max_position_embeddings", None)
+    if isinstance(limit, int) and kind in ("roberta", "xlm-roberta", "camembert", "mpnet"):
+        limit -= (getattr(text, "pad_token_id", None) or 0) + 1  # positions start after pad
+    return limit if isinstance(limit, int) else None
 
 
 def _is_decoder(hf_config: Any) -> bool:
