@@ -31,7 +31,12 @@ from rewardlab._device import (
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
-from rewardlab.models._encoder import ENCODER_ALIASES, quiet_transformers, resolve_encoder_path
+from rewardlab.models._encoder import (
+    ENCODER_ALIASES,
+    position_limit,
+    quiet_transformers,
+    resolve_encoder_path,
+)
 from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
 from rewardlab.models._lora import wrap_with_lora
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
@@ -311,7 +316,7 @@ class SequenceRewardModel(Resumable):
         decoder = _is_decoder(hf_config)
         # learned absolute positions: a longer input failed on a tensor-size mismatch, so
         # inputs are cut to the table (no score that worked changes) and ``fit`` refuses
-        self.positions_ = _position_limit(hf_config)
+        self.positions_ = position_limit(hf_config)
         max_length = cfg.max_length if self.positions_ is None else min(cfg.max_length,
                                                                            self.positions_)
         if decoder and tokenizer.pad_token_id is None:
@@ -639,29 +644,6 @@ class SequenceRewardModel(Resumable):
             raise ModelFormatError(f"{directory}/{MANIFEST} has a bad config: {exc}") from None
         model._load_network(directory)
         return model
-
-
-#: Encoder families whose positions are a learned table of ``max_position_embeddings`` rows.
-_ABSOLUTE_POSITIONS = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "distilbert",
-                                 "electra", "albert", "mpnet"})
-
-
-def _position_limit(hf_config: Any) -> int | None:
-    """Tokens a checkpoint with learned absolute positions can take (BERT, RoBERTa, DistilBERT,
-    GPT-2 families): past it the model fails on a tensor-size mismatch, mid-training. None for
-    rotary or relative positions, which have no hard limit."""
-    text = hf_config.get_text_config()
-    kind = str(getattr(text, "model_type", ""))
-    if kind == "gpt2":
-        return getattr(text, "n_positions", None)
-    # configs saved by transformers < 5 name the kind (maybe relative); 5.x BERTs omit it
-    how = getattr(text, "position_embedding_type", None)
-    if how not in (None, "absolute") or (how is None and kind not in _ABSOLUTE_POSITIONS):
-        return None
-    limit = getattr(text, "max_position_embeddings", None)
-    if isinstance(limit, int) and kind in ("roberta", "xlm-roberta", "camembert", "mpnet"):
-        limit -= (getattr(text, "pad_token_id", None) or 0) + 1  # positions start after pad
-    return limit if isinstance(limit, int) else None
 
 
 def _is_decoder(hf_config: Any) -> bool:
