@@ -101,7 +101,7 @@ def test_max_length_past_the_encoders_positions_is_refused(hh_small) -> None:
 
     with pytest.raises(ConfigError, match=r"max_length 513 is more tokens than the encoder .* "
                                           r"positions for \(512, .*use max_length 512 or less"):
-        SentenceEncoder("minilm", max_length=513).dim
+        _ = SentenceEncoder("minilm", max_length=513).dim
     with pytest.raises(ConfigError, match="max_length 100000"):
         resolve("embed:minilm?max_length=100000&epochs=1").fit(hh_small[0].take(range(4)))
     assert SentenceEncoder("minilm", max_length=512).dim == 384
