@@ -342,3 +342,19 @@ def test_skip_invalid_with_no_checkable_row_left_is_an_error(tmp_path: Path) -> 
                                         r"by model 'verify:math'; the first problem, at line 1, "
                                         r"field 'reference': has no reference answer"):
         api.score("verify:math", data, out=tmp_path / "o.jsonl", skip_invalid=True)
+
+
+def test_a_parquet_row_without_a_reference_is_named_by_row(tmp_path: Path) -> None:
+    """Parquet rows are counted as rows ("f.parquet: row 2"), not lines ("f.parquet:2"); a
+    pandas-written NaN in the reference column is no reference."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    from rewardlab import api
+    from rewardlab.errors import DataError
+
+    path = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"prompt": ["q", "q"], "response": ["#### 4", "#### 4"],
+                             "reference": [4.0, float("nan")]}), path)
+    with pytest.raises(DataError, match=r"f\.parquet: row 2: field 'reference': has no "):
+        api.score("verify:math", path, out=tmp_path / "o.jsonl")

@@ -161,8 +161,9 @@ def skip_unreferenced(model: object, data: Dataset[Any]) -> Dataset[Any]:
         return data
     if not kept:
         first = skipped[0]
+        unit = "row" if data.source.lower().endswith(".parquet") else "line"
         raise DataError(f"none of its {len(data.records)} valid rows can be scored by model "
-                        f"'{describe(model)}'; the first problem, at line {first.line}, "
+                        f"'{describe(model)}'; the first problem, at {unit} {first.line}, "
                         f"field '{first.field}': {first.reason}", file=data.source)
     everything = sorted((*data.skipped, *skipped), key=lambda s: (s.line is None, s.line or 0))
     return replace(data, records=tuple(kept), skipped=tuple(everything))
@@ -177,19 +178,21 @@ def require_row_references(model: object, records: Sequence[Any], source: str) -
     """
     if not needs_references(model):
         return
+    # a Parquet file's rows are counted, not its lines (as the data readers say)
+    location = "row" if str(source).lower().endswith(".parquet") else "line"
     missing = next((r for r in records if r.reference is None), None)
     if missing is not None:
         raise DataError(
             f"has no reference answer, which model '{describe(model)}' checks responses "
             "against; add a 'reference' (or 'ground_truth' / 'answer') field to every row",
-            file=source, line=missing.line, field="reference")
+            file=source, line=missing.line, field="reference", location=location)
     # a structured reference (verify:rules' constraints, a rubric) is validated up front,
     # so a bad one is named by file, line and field before anything is scored
     check = getattr(model, "check_reference", None)
     if callable(check):
         for r in records:
             def fail(field: str, msg: str, line: int | None = r.line) -> DataError:
-                return DataError(msg, file=source, line=line, field=field)
+                return DataError(msg, file=source, line=line, field=field, location=location)
 
             check(r.reference, fail)
 
