@@ -163,3 +163,13 @@ def test_an_infinite_reference_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"inf\.jsonl:1: field 'answer': is inf, which is no "
                                         "reference answer"):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("name", ["pretty.jsonl", "pretty.json"])
+def test_pretty_printed_json_lines_say_so(tmp_path: Path, name: str) -> None:
+    """Not only ``malformed JSON: Expecting property name ... (column 2)`` at line 1."""
+    path = tmp_path / name
+    path.write_text(json.dumps(ROW, indent=2) + "\n")
+    with pytest.raises(DataError, match=rf"{name}:1: malformed JSON: .*; JSON Lines holds one "
+                                        "whole object per line, .*pretty-printed"):
+        load_dataset(path)

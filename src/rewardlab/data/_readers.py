@@ -219,8 +219,12 @@ def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
     try:
         return RawRow(number, value=json.loads(text))
     except json.JSONDecodeError as exc:
-        err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", file=str(source),
-                        line=number)
+        hint = ""
+        if text.strip().endswith(("{", "[", ",")):  # an object opened but not closed here
+            hint = ("; JSON Lines holds one whole object per line, and this looks like JSON "
+                    "spread over several lines (pretty-printed)")
+        err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno}){hint}",
+                        file=str(source), line=number)
         return RawRow(number, error=err, text=text[:200])
 
 
