@@ -71,6 +71,20 @@ def test_non_numeric_margin_names_file_line_and_field(run_cli, tmp_path) -> None
     assert_clean_error(result, "m.jsonl:1", "field 'margin'", "must be a number")
 
 
+@pytest.mark.parametrize(("model", "option", "says"), [
+    ("embed:minilm", ("--lora", "4"), "--lora does not apply to model 'embed:minilm'"),
+    ("embed:minilm", ("--device", "cpu"), "--device does not apply to model 'embed:minilm'"),
+    ("verify:math", ("--epochs", "2"), "model 'verify:math' cannot train: it is not "
+                                       "Trainable"),
+])
+def test_an_option_the_model_lacks_is_named_as_given(run_cli, pairs_file, tmp_path, model,
+                                                      option, says) -> None:
+    """Not as ``clone() got the option 'lora'``."""
+    result = run_cli("train", pairs_file, "--model", model, *option, "--out", tmp_path / "rm")
+    assert_clean_error(result, says)
+    assert not (tmp_path / "rm").exists()
+
+
 def test_ensemble_spec_with_unknown_member_fails_cleanly(run_cli, pairs_file) -> None:
     result = run_cli("eval", "ensemble:embed:minilm,nope:x", pairs_file)
     assert_clean_error(result, "ensemble member 'nope:x'", "unknown model kind")

@@ -128,3 +128,12 @@ def test_a_saved_embed_model_is_readable_by_others_under_umask_022(
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [saved, *saved.iterdir()]}
     assert modes.pop("rm") == 0o755
     assert set(modes.values()) == {0o644}, modes  # safetensors alone would write 0600
+
+
+def test_a_file_where_a_parent_directory_should_be_is_named(tmp_path: Path) -> None:
+    """Not ``cannot write .../notes.txt/scores.jsonl: File exists`` (mkdir's words)."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    with pytest.raises(OutputError, match=rf"{blocker} is a file, not a directory"):
+        write_jsonl(blocker / "sub" / "scores.jsonl", [{"id": 0}])
+    assert blocker.read_text() == "mine"

@@ -304,3 +304,57 @@ def test_unlabelled_pointwise_rows_reach_a_verifier_with_their_reference(tmp_pat
     path.write_text("".join(json.dumps(r) + "\n" for r in unreferenced))
     with pytest.raises(DataError, match=r"out\.jsonl:2: field 'reference'"):
         list(iter_scored_rows(resolve("verify:math"), load_dataset(path)))
+
+
+ROWS_WITH_A_GAP = [
+    {"prompt": "2+2?", "response": "#### 4", "reference": "4"},
+    {"prompt": "2+3?", "response": "#### 5"},                       # no reference
+    {"prompt": "2+4?", "response": "#### 7", "reference": "6"},
+    {"prompt": "q", "chosen": "not a pointwise row"},                 # no response
+]
+
+
+def test_skip_invalid_skips_rows_a_verifier_cannot_check(run_cli, tmp_path: Path) -> None:
+    """--skip-invalid also covers a row without the reference the model needs: it is written
+    to the skipped file with its line and reason, the other rows are scored."""
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS_WITH_A_GAP))
+    out = tmp_path / "scores.jsonl"
+    stopped = run_cli("score", "verify:math", data, "--out", out)
+    assert stopped.code == 2 and "rows.jsonl:4: field" in stopped.err
+    result = run_cli("score", "verify:math", data, "--out", out, "--skip-invalid")
+    assert result.code == 0, result.err
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        {"id": 0, "reward": 1.0}, {"id": 2, "reward": 0.0}]
+    skipped = [json.loads(line) for line in (tmp_path / "scores.skipped.jsonl").open()]
+    assert [(s["line"], s["field"]) for s in skipped] == [(2, "reference"), (4, "response")]
+    assert "has no reference answer" in skipped[0]["reason"]
+    assert "skipped 2 row(s)" in " ".join(result.out.split() + result.err.split())
+
+
+def test_skip_invalid_with_no_checkable_row_left_is_an_error(tmp_path: Path) -> None:
+    from rewardlab import api
+    from rewardlab.errors import DataError
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps(ROWS_WITH_A_GAP[1]) + "\n")
+    with pytest.raises(DataError, match=r"rows\.jsonl: none of its 1 valid rows can be scored "
+                                        r"by model 'verify:math'; the first problem, at line 1, "
+                                        r"field 'reference': has no reference answer"):
+        api.score("verify:math", data, out=tmp_path / "o.jsonl", skip_invalid=True)
+
+
+def test_a_parquet_row_without_a_reference_is_named_by_row(tmp_path: Path) -> None:
+    """Parquet rows are counted as rows ("f.parquet: row 2"), not lines ("f.parquet:2"); a
+    pandas-written NaN in the reference column is no reference."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    from rewardlab import api
+    from rewardlab.errors import DataError
+
+    path = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"prompt": ["q", "q"], "response": ["#### 4", "#### 4"],
+                             "reference": [4.0, float("nan")]}), path)
+    with pytest.raises(DataError, match=r"f\.parquet: row 2: field 'reference': has no "):
+        api.score("verify:math", path, out=tmp_path / "o.jsonl")

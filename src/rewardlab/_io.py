@@ -134,6 +134,10 @@ def _atomic_lines(path: Path, lines: Iterable[str]) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:  # mkdir's own words would be "File exists"
+            raise OutputError(f"cannot write {path}: {blocker} is a file, not a directory"
+                              ) from None
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

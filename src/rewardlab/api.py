@@ -44,7 +44,7 @@ from rewardlab.models.base import (
     require_capability,
 )
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import iter_scored_rows
+from rewardlab.scoring import iter_scored_rows, skip_unreferenced
 from rewardlab.train.checkpoint import remove_checkpoints
 
 if TYPE_CHECKING:
@@ -91,22 +91,23 @@ __all__ = [
 def _with_params(model: RewardModel, params: dict[str, Any] | None) -> RewardModel:
     """A fresh copy of ``model`` with some config fields replaced (``--epochs``, ``--lr``,
     ...); the model itself when there are none. An option the model does not have is named
-    as the user gave it (``--soft-labels``), not as a config field."""
-    import dataclasses
+    as the user gave it (``--soft-labels``, ``--lora``), not as a config field or as
+    ``clone()``'s keyword."""
+    if not params:
+        return model
+    from dataclasses import fields, is_dataclass
 
     from rewardlab.models._clone import Composite
 
-    if not params:
-        return model
     config = getattr(model, "config", None)
-    if dataclasses.is_dataclass(config) and not isinstance(model, Composite):
-        names = {f.name for f in dataclasses.fields(config)}
-        unknown = sorted(k for k in params if k not in names)
+    if is_dataclass(config) and not isinstance(model, Composite):
+        names = {f.name for f in fields(config)}
+        unknown = sorted(set(params) - names)
         if unknown:
             flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
             raise ConfigError(f"{flags} {'does' if len(unknown) == 1 else 'do'} not apply to "
-                              f"model '{describe(model)}' ({type(model).__name__} has no such "
-                              "option); leave it out")
+                              f"model '{describe(model)}', which has no such option; its "
+                              f"options: {', '.join(sorted(names))}")
     return clone(model, **params)
 
 
@@ -182,8 +183,8 @@ def train(
     check_outputs({"--out": out}, {"DATA": data, "--eval-data": eval_data}, skipped_files=True)
     _check_workers(workers, strategy, address if ray else None)
     base = resolve(model)
+    require_capability(base, Trainable, "train")
     rm = _with_params(base, params)
-    require_capability(rm, Trainable, "train")
     launcher = _launcher(rm, workers, ray=ray, address=address,
                          gpus_per_worker=gpus_per_worker, ensemble=ensemble)
     if out is not None:
@@ -288,6 +289,8 @@ def evaluate(
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
+    if skip_invalid:
+        dataset = skip_unreferenced(rm, dataset)
     require_task(dataset, ("pairwise", "best-of-n", "steps"), purpose="evaluation")
     result: PairwiseResult | BestOfNResult | ProcessResult
     if dataset.task == "best-of-n":
@@ -345,6 +348,8 @@ def score(
                           "gives everyone the same reward")
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
+    if skip_invalid:
+        dataset = skip_unreferenced(rm, dataset)
     dataset = with_conditions(dataset, weights=weights, user=user, model=rm)
     out = Path(out)
     if out.is_dir():

@@ -38,6 +38,9 @@ def test_bad_reward_specs_say_how_to_write_them() -> None:
         parse_reward_config('[{"spec": "verify:math", "wieght": 2}]')
     with pytest.raises(ConfigError, match="one weight per reward"):
         reward_terms(["a:b", "c:d"], weights=[1.0])
+    for options in ('"normalize": "group"', '"normalise": "group"', '"user": "u1"'):
+        with pytest.raises(ConfigError, match=r"has options \[.*only the verl and OpenRLHF "):
+            CombinedReward('{"rewards": ["verify:math"], ' + options + '}')  # not dropped
     with pytest.raises(ConfigError, match="one weight per reward name"):
         reward_terms({"a": "a:b"}, weights={"b": 1.0})
     with pytest.raises(ConfigError, match="finite number"):

@@ -150,3 +150,20 @@ def test_cli_fail_on_gives_status_1_for_ci(run_cli, tmp_path):
     result = run_cli("audit", "verify:math", "bundled:gsm8k_examples", "--limit", "8",
                      "--probes", "calibration", "--noise-rates", "0,x")
     assert result.code == 2 and "--noise-rates" in result.err
+
+
+def test_pairs_keep_their_own_problems_reference_when_ids_repeat(tmp_path):
+    """References were looked up by problem id, so the second of two rows sharing an id gave
+    the first one's pairs its reference answer (master-keys then checked the wrong answer)."""
+    from rewardlab import resolve
+    from rewardlab.audit._context import AuditContext
+    from rewardlab.data import load_dataset
+
+    rows = [{"id": "q", "prompt": "3 + 4?", "responses": ["#### 7", "#### 6"],
+             "is_correct": [True, False], "reference": "7"},
+            {"id": "q", "prompt": "10 - 2?", "responses": ["#### 8", "#### 9"],
+             "is_correct": [True, False], "reference": "8"}]
+    path = tmp_path / "bon.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ctx = AuditContext(resolve("verify:math"), load_dataset(path))
+    assert [(p.prompt, p.reference) for p in ctx.pairs] == [("3 + 4?", "7"), ("10 - 2?", "8")]

@@ -294,8 +294,8 @@ def test_golden_files_cover_what_the_paths_must_handle(golden) -> None:
 
 @pytest.mark.parametrize(("label", "server_says", "score_says"), [
     (None, "labels[0] is missing", "has no reference answer"),
-    ("", "labels[0] is missing", None),  # a data file's "" reference: see the report
-    (["4", "4.0"], "labels[0] is a list", "must be a string"),
+    ("", "labels[0] is missing", "has no reference answer"),
+    (["4", "4.0"], "labels[0] is a list", "field 'reference': is a list"),
 ], ids=["null", "empty", "list"])
 def test_a_missing_or_unusable_reference_is_refused_by_every_path(
         label, server_says, score_says, monkeypatch, run_cli, tmp_path) -> None:
@@ -326,4 +326,4 @@ def test_a_missing_or_unusable_reference_is_refused_by_every_path(
         data = tmp_path / "rows.jsonl"
         data.write_text(json.dumps(row) + "\n")
         result = run_cli("score", "verify:math", str(data), "--out", str(tmp_path / "o.jsonl"))
-        assert result.code == 2 and score_says in result.err, result.err
+        assert result.code == 2 and score_says in " ".join(result.err.split()), result.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -94,3 +95,81 @@ def test_all_invalid_message_names_no_field_when_the_row_has_none(tmp_path: Path
     text = str(info.value)
     assert "None" not in text
     assert "none of its 2 rows is valid; the first problem, at line 1: cannot tell" in text
+
+
+@pytest.mark.parametrize(("row", "field"), [
+    ('{"prompt": "p", "chosen": "ok \\ud800", "rejected": "bad"}', "chosen"),
+    ('{"prompt": [{"role": "user", "content": "\\udc00"}], "response": "r"}',
+     "prompt[0].content"),
+    ('{"prompt": "p", "responses": ["a", "b \\udfff"]}', "responses[1]"),
+])
+def test_a_lone_surrogate_escape_is_named_by_line_and_field(tmp_path: Path, row: str,
+                                                             field: str) -> None:
+    """Valid JSON, but not a character: refused when read, not by a tokenizer later."""
+    path = tmp_path / "s.jsonl"
+    path.write_text(row + "\n")
+    with pytest.raises(DataError, match=rf"s\.jsonl:1: field '{re.escape(field)}': holds a lone "
+                                        r"UTF-16 surrogate \(\\ud[89a-f]\w\w at character \d\)"):
+        load_dataset(path)
+
+
+def test_a_surrogate_pair_is_one_character_and_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "emoji.jsonl"
+    path.write_text('{"prompt": "p", "response": "\\ud83d\\ude00"}\n')
+    assert load_dataset(path).records[0].response == "\U0001f600"
+
+
+@pytest.mark.parametrize(("name", "text", "reference"), [
+    ("blank.jsonl", '{"prompt": "q", "response": "#### 4", "reference": ""}\n', None),
+    ("spaces.jsonl", '{"prompt": "q", "response": "#### 4", "reference": "  \\n"}\n', None),
+    ("cell.csv", "prompt,response,reference\nq,#### 4,\n", None),
+    ("next.jsonl", '{"prompt": "q", "response": "#### 4", "reference": "", "answer": "4"}\n',
+     "4"),
+    ("nan.jsonl", '{"prompt": "q", "response": "#### nan", "reference": NaN}\n', None),
+])
+def test_a_blank_reference_is_no_reference(tmp_path: Path, name: str, text: str,
+                                           reference: str | None) -> None:
+    """As in the server: a verifier then names the row, instead of scoring it 0 silently."""
+    from rewardlab import api
+
+    path = tmp_path / name
+    path.write_text(text)
+    assert load_dataset(path).records[0].reference == reference
+    if reference is None:
+        with pytest.raises(DataError, match=rf"{name}:\d: field 'reference': has no reference"):
+            api.score("verify:math", path, out=tmp_path / "out.jsonl")
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"prompt": "p", "responses": []}, "field 'responses': must be a non-empty list, got an "
+                                       "empty list"),
+    ({"messages": []}, "field 'messages': must be a non-empty list of {'role', 'content'} "
+                       "messages, got an empty list"),
+    ({"prompt": "p", "chosen": "a", "rejected": "b", "id": {}}, "field 'id': must be a string "
+                                                                "or an integer, got an empty "
+                                                                "object"),
+])
+def test_an_empty_list_is_called_empty(tmp_path: Path, row: dict, message: str) -> None:
+    """Not ``must be a non-empty list, got list``."""
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"e.jsonl:1: {message}")):
+        load_dataset(path)
+
+
+def test_an_infinite_reference_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inf.jsonl"
+    path.write_text('{"prompt": "q", "response": "#### inf", "answer": Infinity}\n')
+    with pytest.raises(DataError, match=r"inf\.jsonl:1: field 'answer': is inf, which is no "
+                                        "reference answer"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize("name", ["pretty.jsonl", "pretty.json"])
+def test_pretty_printed_json_lines_say_so(tmp_path: Path, name: str) -> None:
+    """Not only ``malformed JSON: Expecting property name ... (column 2)`` at line 1."""
+    path = tmp_path / name
+    path.write_text(json.dumps(ROW, indent=2) + "\n")
+    with pytest.raises(DataError, match=rf"{name}:1: malformed JSON: .*; JSON Lines holds one "
+                                        "whole object per line, .*pretty-printed"):
+        load_dataset(path)

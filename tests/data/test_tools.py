@@ -62,6 +62,8 @@ def test_trajectory_with_tool_calls_and_results(tmp_path: Path) -> None:
      r"rows\.jsonl:1: field 'reference\[0\]'.*calls 'get_time'.*defined: get_weather"),
     ({"reference": [{"get_weather": {"city": "Paris"}}]},
      r"field 'reference\[0\]\.get_weather'.*acceptable values"),
+    ({"tools": None}, r"rows\.jsonl:1: field 'reference': is a list, .*give the row its tool "
+                      r"definitions \('tools' or 'function'"),
     ({"messages": [{"role": "user", "content": "hi"},
                    {"role": "tool", "content": "21C"},
                    {"role": "assistant", "content": "ok"}], "response": None},

@@ -158,3 +158,31 @@ def test_expressions_are_arithmetic_only() -> None:
     assert evaluate_expression("(3+4)*2/7") == 2.0
     for bad in ("__import__('os').system('true')", "1/0", "2**99999", "x+1", "9**9**9"):
         assert evaluate_expression(bad) is None
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"question": "q", "answer": 72}, "field 'answer': must be text, got int"),
+    ({"question": ["q"], "answer": "#### 2"}, "field 'question': must be text, got list"),
+    ({"question": "q", "answer": ""}, "field 'answer': is missing or empty"),
+    ({"question": "q"}, "field 'answer': is missing or empty"),
+])
+def test_a_problem_without_text_names_the_field_and_its_type(tmp_path: Path, row: dict,
+                                                              message: str) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"p.jsonl:1: {message}")):
+        read_problems(path)
+
+
+def test_a_repeated_problem_id_is_refused_not_mixed_up(tmp_path: Path) -> None:
+    """Output ids are built from the problem's id and references were keyed by them, so a
+    second problem with the same id put its answer on the first one's correct solution."""
+    rows = [{"id": "a", "question": "3 + 4?", "answer": "3+4=<<3+4=7>>7\n#### 7"},
+            {"id": "a", "question": "10 - 2?", "answer": "10-2=<<10-2=8>>8\n#### 8"}]
+    path = tmp_path / "dup.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"dup\.jsonl:2: field 'id': 'a' is also the id of "
+                                        "line 1; problem ids must be unique"):
+        read_problems(path)
+    problems, skipped = read_problems(path, skip_invalid=True)
+    assert [p.question for p in problems] == ["3 + 4?"] and skipped[0].line == 2

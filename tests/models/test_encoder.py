@@ -91,3 +91,17 @@ def test_unusable_cache_degrades_to_no_cache(tmp_path: Path) -> None:
 
 def test_empty_input(encoder: SentenceEncoder) -> None:
     assert encoder.embed([]).shape == (0, 384)
+
+
+def test_max_length_past_the_encoders_positions_is_refused(hh_small) -> None:
+    """MiniLM has 512 learned positions: embed:minilm?max_length=100000 used to train until a
+    long text came, then fail with a traceback on a tensor-size mismatch."""
+    from rewardlab import resolve
+    from rewardlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"max_length 513 is more tokens than the encoder .* "
+                                          r"positions for \(512, .*use max_length 512 or less"):
+        _ = SentenceEncoder("minilm", max_length=513).dim
+    with pytest.raises(ConfigError, match="max_length 100000"):
+        resolve("embed:minilm?max_length=100000&epochs=1").fit(hh_small[0].take(range(4)))
+    assert SentenceEncoder("minilm", max_length=512).dim == 384

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,21 @@ def test_rubric_files_name_file_line_field(tmp_path: Path) -> None:
     broken.write_text('[{"kind": "llm",]', encoding="utf-8")
     with pytest.raises(DataError, match=r"broken\.json:1: is not valid JSON"):
         load_rubric_file(broken)
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("empty.yaml", "", "empty.yaml: is empty; a rubric is a list of criteria"),
+    ("comments.yaml", "# to do\n", "comments.yaml: is empty; a rubric is"),
+    ("word.yaml", "Be helpful\n", "word.yaml: holds one str value; a rubric is"),
+    ("number.json", "5", "number.json: holds one int value; a rubric is"),
+])
+def test_a_rubric_file_without_criteria_says_so(tmp_path: Path, name: str, text: str,
+                                                message: str) -> None:
+    """Not ``field '': must be a list of criteria, got NoneType``."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_rubric_file(path)
 
 
 def test_llm_criteria_need_a_judge(tmp_path: Path) -> None:

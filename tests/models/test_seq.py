@@ -15,7 +15,7 @@ import pytest
 
 from _tolerance import assert_fp32_close, fp32_approx
 from rewardlab import resolve
-from rewardlab.errors import ModelFormatError, NotFittedError, TrainingError
+from rewardlab.errors import ConfigError, ModelFormatError, NotFittedError, TrainingError
 from rewardlab.models.seq import SequenceRewardModel
 
 SMALL = "seq:minilm?max_length=64&batch_size=8&epochs=1&lr=5e-5"
@@ -93,6 +93,21 @@ def test_broken_checkpoints_get_clear_errors(trained_seq, tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelFormatError, match=r"no config\.json"):
         resolve(f"seq:{tmp_path / 'empty'}")
+
+
+def test_max_length_past_the_checkpoints_positions(trained_seq, pairs, tmp_path) -> None:
+    """MiniLM (BERT) has 512 learned positions: a longer input failed on a tensor-size
+    mismatch (a traceback mid-training). Training with a larger max_length is refused; a
+    model that has one (saved by an earlier version) cuts inputs at 512 instead."""
+    with pytest.raises(ConfigError, match=r"max_length 513 is more tokens than .* positions "
+                                          r"for \(512, .*use --max-length 512 or less"):
+        resolve("seq:minilm?max_length=513").fit(pairs[0])
+    out = trained_seq.save(tmp_path / "rm")
+    manifest = json.loads((out / "rewardlab.json").read_text())
+    manifest["config"]["max_length"] = 100_000
+    (out / "rewardlab.json").write_text(json.dumps(manifest))
+    long = "word " * 3000
+    assert np.isfinite(resolve(str(out)).score(["q"], [long])).all()
 
 
 def test_mismatched_tokenizer_is_refused(trained_seq, tmp_path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rewardlab import CapabilityError, ConfigError, SpecError, load_model, resolve
@@ -38,3 +40,25 @@ def test_documented_errors() -> None:
         resolve("verify:code").score(["q"], ["x"])
     with pytest.raises(ConfigError, match=r"references\[0\].*names no tests"):
         resolve("verify:code").score_with_references(["q"], ["x"], ['{"answer": "4"}'])
+
+
+@pytest.mark.parametrize(("spec", "reference", "says"), [
+    ("verify:code", "Paris", "has no assert statement"),
+    ("verify:code", '{"answer": "4"}', "names no tests"),
+    ("verify:toolcall", "Paris", "must be JSON"),
+    ("verify:toolcall", '{"calls": []}', "needs 'ground_truth'"),
+])
+def test_a_bad_reference_in_a_data_file_is_named_by_file_line_and_field(
+        tmp_path, spec: str, reference: str, says: str) -> None:
+    """Checked per row before scoring (``check_reference``), not reported as
+    ``references[i]`` of whichever batch the row landed in."""
+    from rewardlab import api
+    from rewardlab.errors import DataError
+
+    data = tmp_path / "rows.jsonl"
+    good = '{"prompt": "q", "response": "x", "reference": "[]"}' if spec.endswith("call") \
+        else '{"prompt": "q", "response": "x", "reference": "assert 1"}'
+    data.write_text(good + "\n" + json.dumps({"prompt": "q", "response": "x",
+                                              "reference": reference}) + "\n")
+    with pytest.raises(DataError, match=f"rows.jsonl:2: field 'reference': .*{says}"):
+        api.score(spec, data, out=tmp_path / "out.jsonl")

@@ -106,6 +106,16 @@ def test_verifier_without_labels_is_422(verify_server) -> None:
         assert "--label_key" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(("raw", "shown"), [(b"NaN", "nan"), (b"1e999", "inf")])
+def test_a_non_finite_label_is_422_not_the_answer_nan(verify_server, raw, shown) -> None:
+    """Python's JSON reads NaN and 1e999; as text they were answers ("nan"), scored 0 or 1."""
+    response = httpx.post(verify_server.url + "/get_reward",
+                          content=b'{"query": ["Q: 1+1? A: #### nan"], "labels": [' + raw + b"]}",
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"labels[0] is {shown}, which is no reference")
+
+
 # --- rewardlab's own dialect ------------------------------------------------------------------
 
 def test_v1_score_matches_offline(rm_server, serve_rm, hh_items) -> None:
@@ -188,6 +198,19 @@ def test_v1_bad_bodies_are_422(rm_server, payload, field) -> None:
     response = httpx.post(rm_server.url + "/v1/score", json=payload)
     assert response.status_code == 422, response.text
     assert field in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    (b'{"items": [{"prompt": "p", "response": "ok \\ud800"}]}', "items[0].response"),
+    (b'{"items": [{"prompt": [{"role": "user", "content": "\\udc00"}], "response": "r"}]}',
+     "items[0].prompt"),
+])
+def test_a_lone_surrogate_is_422_naming_the_field(rm_server, raw, field) -> None:
+    """Valid JSON, but not a character: a 422 naming the field, not a 502 from the tokenizer."""
+    response = httpx.post(rm_server.url + "/v1/score", content=raw,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"{field} holds a lone UTF-16 surrogate")
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe", b'{"query": [NaN'])

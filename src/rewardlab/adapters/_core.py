@@ -170,7 +170,14 @@ def reward_terms(rewards: Any, weights: Any = None) -> tuple[RewardTerm, ...]:
     made unique by appending ``_2``, ``_3``, ...
     """
     if isinstance(rewards, str) and rewards.strip()[:1] in ("[", "{"):
-        terms = list(parse_reward_config(rewards)[0])
+        parsed, options = parse_reward_config(rewards)
+        if options:  # read by the verl / OpenRLHF files; here they would be dropped silently
+            raise ConfigError(f"the JSON reward spec has options {sorted(options)}, which only "
+                              "the verl and OpenRLHF reward files read from "
+                              "REWARDLAB_REWARD_SPEC; in Python give the rewards alone and the "
+                              "options as arguments, e.g. CombinedReward(rewards, "
+                              "normalize='group')")
+        terms = list(parsed)
     elif isinstance(rewards, RewardTerm | str | Path | RewardModel):
         terms = [rewards if isinstance(rewards, RewardTerm) else RewardTerm(model=rewards)]
     elif isinstance(rewards, Mapping):

@@ -114,15 +114,17 @@ class AuditPair:
 def _pairs_of(data: Dataset[Any]) -> tuple[Dataset[PairRecord], tuple[AuditPair, ...]]:
     if data.task not in ("pairwise", "best-of-n"):
         return data, ()
-    refs: dict[str, str | None] = {}
+    # a pair's problem is its id before the last ':' *and* its line: rows may repeat an id
+    refs: dict[tuple[str, int | None], str | None] = {}
     if data.task == "best-of-n":
-        refs = {str(r.id): r.reference for r in data.records}
+        refs = {(str(r.id), r.line): r.reference for r in data.records}
     try:
         pairs = best_of_n_to_pairs(data)
     except DataError:  # unlabelled candidates: no pairs, but over-optimisation may use a gold
         return data, ()
     out = tuple(AuditPair(r.prompt, r.chosen, r.rejected,
-                          refs.get(str(r.id).rpartition(":")[0]) if refs else None, r.subset)
+                          refs.get((str(r.id).rpartition(":")[0], r.line)) if refs else None,
+                          r.subset)
                 for r in pairs.records)
     return pairs, out
 

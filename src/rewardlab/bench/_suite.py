@@ -217,6 +217,11 @@ def _parse(raw: dict[str, Any], *, file: str, base: Path) -> Suite:
         raise _fail(file, unknown[0], f"is not a suite key; suite keys: "
                     f"{', '.join(sorted(_TOP_KEYS))}")
     tasks_raw = raw.get("task")
+    if isinstance(tasks_raw, dict):  # `[task]` written for `[[task]]`
+        raise _fail(file, "task", "is one table; write each task as an array-of-tables entry, "
+                    "[[task]] (two brackets)")
+    if tasks_raw is not None and not isinstance(tasks_raw, list):
+        raise _fail(file, "task", f"must be [[task]] tables, got {type(tasks_raw).__name__}")
     if not isinstance(tasks_raw, list) or not tasks_raw:
         raise _fail(file, "task", "is missing or empty; a suite needs at least one [[task]] "
                     "table with a 'data' file")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,11 +83,23 @@ def maybe_json(value: Any, ctx: RowContext) -> Any:
     return value
 
 
+#: A lone UTF-16 surrogate: valid as a JSON ``\\ud800`` escape, but not a character, so no
+#: tokenizer or UTF-8 writer takes it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def read_text(value: Any, ctx: RowContext, field: str) -> str:
     """A text field. Empty text is valid: policies do answer with nothing (56 PandaLM pairs
-    lose to a model that did; four HH annotators preferred silence to a harmful answer)."""
+    lose to a model that did; four HH annotators preferred silence to a harmful answer).
+    Text holding a lone surrogate (JSON ``"\\ud800"`` without its pair) is refused here,
+    where the file, line and field are known, rather than failing inside a tokenizer."""
     if not isinstance(value, str):
         raise ctx.fail(field, f"must be a string, got {type_name(value)}")
+    bad = _SURROGATE.search(value)
+    if bad is not None:
+        raise ctx.fail(field, f"holds a lone UTF-16 surrogate (\\u{ord(bad.group()):04x} at "
+                       f"character {bad.start()}), which is not a Unicode character; fix "
+                       "the escape (a surrogate must come in a high + low pair)")
     if len(value) > ctx.max_chars:
         raise ctx.fail(
             field,
@@ -97,7 +110,10 @@ def read_text(value: Any, ctx: RowContext, field: str) -> str:
 
 
 def type_name(value: Any) -> str:
-    """How a value's type is named in messages: JSON's ``null`` for None."""
+    """How a value's type is named in messages: JSON's ``null`` for None, and an empty list
+    or object as such (``must be a non-empty list, got an empty list``, not ``got list``)."""
+    if isinstance(value, list | dict) and not value:
+        return "an empty list" if isinstance(value, list) else "an empty object"
     return "null" if value is None else type(value).__name__
 
 
@@ -205,7 +221,9 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     ``REFERENCE_KEYS`` that is not null: a structured reference (a row's ``constraints`` or
     ``rubric``) as its JSON text (``reference_text``), a number kept as its text (``72`` ->
     ``"72"``), a JSON object as canonical JSON text, a list refused (its text would be judged
-    as one answer)."""
+    as one answer). Blank text (or NaN) is no reference, as in the server: an empty CSV cell
+    or ``"reference": ""`` would otherwise give every response a silent 0; an infinite number
+    is refused."""
     try:
         code = code_reference({k: maybe_json(row[k], ctx) for k in CODE_TEST_KEYS if k in row}
                               | {"prompt": row.get("prompt")})
@@ -214,7 +232,7 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
     if code is not None:
         return code
     for key in REFERENCE_KEYS:
-        if row.get(key) is not None:
+        if row.get(key) is not None and not _blank(row[key]):
             value = row[key]
             if key in STRUCTURED_REFERENCE_KEYS and isinstance(value, list | dict):
                 return reference_text(value)
@@ -226,8 +244,21 @@ def read_reference(row: dict[str, Any], ctx: RowContext) -> str | None:
                                       ctx.fail, tools_field=tools, calls_field=key)
             if isinstance(value, dict):  # a JSON object: its one JSON text
                 return json_text(value)
+            if isinstance(value, list):
+                raise ctx.fail(key, "is a list, and a reference answer is one text or number; "
+                               "if these are reference tool calls, give the row its tool "
+                               f"definitions ({' or '.join(map(repr, TOOL_KEYS))}) beside them")
+            if isinstance(value, float) and math.isinf(value):
+                raise ctx.fail(key, f"is {value}, which is no reference answer; give the "
+                               "answer as text or a finite number")
             return str(value) if isinstance(value, int | float) else read_text(value, ctx, key)
     return None
+
+
+def _blank(value: Any) -> bool:
+    """Blank text, or NaN (a missing value in a pandas-written float column)."""
+    return (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and math.isnan(value))
 
 
 def reference_text(value: Any) -> Any:

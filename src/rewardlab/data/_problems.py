@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data._columns import QUESTION_KEYS, SOLUTION_KEYS
-from rewardlab.data._fields import DEFAULT_MAX_CHARS, RowContext, read_id, read_text
+from rewardlab.data._fields import DEFAULT_MAX_CHARS, RowContext, read_id, read_text, type_name
 from rewardlab.data._records import SkippedRow
 from rewardlab.data._rows import read_rows
 
@@ -41,6 +41,17 @@ def is_problem_row(row: dict[str, Any]) -> bool:
             and _first_text(row, SOLUTION_KEYS, True) is not None)
 
 
+def _no_text(row: dict[str, Any], ctx: RowContext, keys: tuple[str, ...], default: str,
+             need: str) -> Exception:
+    """The error for a row without the text ``keys`` name: a present value of another type
+    (``"answer": 72``) is named with its type, not called missing."""
+    given = next((k for k in keys if row.get(k) is not None and not isinstance(row[k], str)),
+                 None)
+    if given is not None:
+        return ctx.fail(given, f"must be text, got {type_name(row[given])}; {need}")
+    return ctx.fail(next((k for k in keys if k in row), default), f"is missing or empty; {need}")
+
+
 def parse_problem(row: dict[str, Any], ctx: RowContext, *, allow_empty: bool = False
                   ) -> Problem:
     """One problem row: the first of ``QUESTION_KEYS`` and of ``SOLUTION_KEYS`` that hold
@@ -52,14 +63,13 @@ def parse_problem(row: dict[str, Any], ctx: RowContext, *, allow_empty: bool = F
     """
     qkey = _first_text(row, QUESTION_KEYS, allow_empty)
     if qkey is None:
-        raise ctx.fail(next((k for k in QUESTION_KEYS if k in row), "question"),
-                       "is missing or empty; a problem row needs the question its solution "
-                       "answers ('question', 'prompt' or 'problem')")
+        raise _no_text(row, ctx, QUESTION_KEYS, "question", "a problem row needs the question "
+                       "its solution answers ('question', 'prompt' or 'problem')")
     skey = _first_text(row, SOLUTION_KEYS, allow_empty)
     if skey is None:
-        raise ctx.fail(next((k for k in SOLUTION_KEYS if k in row), "answer"),
-                       "is missing or empty; a problem row needs a correct worked solution "
-                       "('answer' in GSM8K, or 'ground_truth' / 'solution' / 'reference')")
+        raise _no_text(row, ctx, SOLUTION_KEYS, "answer", "a problem row needs a correct worked "
+                       "solution ('answer' in GSM8K, or 'ground_truth' / 'solution' / "
+                       "'reference')")
     return Problem(id=read_id(row, ctx), question=read_text(row[qkey], ctx, qkey),
                    solution=read_text(row[skey], ctx, skey), line=ctx.line)
 
@@ -72,13 +82,25 @@ def read_problems(source: str | Path, *, skip_invalid: bool = False, limit: int 
 
     Raises:
         DataError: the file is missing or holds no rows, or (without ``skip_invalid``) a row
-            has no question or no solution text.
+            has no question or no solution text, or repeats an earlier row's ``id``.
 
     Example:
         >>> problems, skipped = read_problems("bundled:gsm8k_examples", limit=1)
         >>> problems[0].id, problems[0].solution.splitlines()[-1], skipped
         (0, 'A: 18', [])
     """
-    read = read_rows(source, parse_problem, skip_invalid=skip_invalid, limit=limit,
+    first_seen: dict[str | int, int] = {}
+
+    def parse(row: dict[str, Any], ctx: RowContext) -> Problem:
+        # every output row's id is built from its problem's, so a repeated id would write one
+        # problem's reference answer onto another's solution
+        problem = parse_problem(row, ctx)
+        first = first_seen.setdefault(problem.id, ctx.line)
+        if first != ctx.line:
+            raise ctx.fail("id", f"{problem.id!r} is also the id of {ctx.location} {first}; "
+                           "problem ids must be unique (each solution's id is built from it)")
+        return problem
+
+    read = read_rows(source, parse, skip_invalid=skip_invalid, limit=limit,
                      max_chars=max_chars)
     return read.records, read.skipped

@@ -227,6 +227,9 @@ def jsonl_row(raw: bytes, number: int, source: Path | str) -> RawRow | None:
         return RawRow(number, value=json.loads(text))
     except json.JSONDecodeError as exc:
         hint = _ARRAY_HINT if number == 1 and text.lstrip().startswith("[") else ""
+        if not hint and text.strip().endswith(("{", "[", ",")):  # an object opened, not closed
+            hint = ("; JSON Lines holds one whole object per line, and this looks like JSON "
+                    "spread over several lines (pretty-printed)")
         err = DataError(f"malformed JSON: {exc.msg} (column {exc.colno}){hint}",
                         file=str(source), line=number)
         return RawRow(number, error=err, text=text[:200])

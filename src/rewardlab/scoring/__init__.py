@@ -22,6 +22,7 @@ from rewardlab.scoring._batch import (
     needs_references,
     route,
     score_batch,
+    skip_unreferenced,
     takes_structured_references,
 )
 from rewardlab.scoring._best_of_n import score_best_of_n, score_best_of_n_details
@@ -62,6 +63,7 @@ __all__ = [
     "score_pair_batch",
     "score_pairs",
     "score_solutions",
+    "skip_unreferenced",
     "takes_structured_references",
     "uses_comparison",
 ]

@@ -25,12 +25,12 @@ import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from rewardlab.data import Prompt
+from rewardlab.data import Dataset, Prompt, SkippedRow
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -59,6 +59,7 @@ __all__ = [
     "require_row_references",
     "route",
     "score_batch",
+    "skip_unreferenced",
     "takes_structured_references",
 ]
 
@@ -138,6 +139,36 @@ def route(model: object) -> Route:
     return "score"
 
 
+def skip_unreferenced(model: object, data: Dataset[Any]) -> Dataset[Any]:
+    """``--skip-invalid`` for rows a reference-checking model cannot score: each row without a
+    reference (or with one the model's ``check_reference`` refuses) is moved to
+    ``data.skipped`` with its file, line, field and reason, instead of stopping the run.
+
+    Raises:
+        DataError: no row is left to score (naming the first problem).
+    """
+    if not needs_references(model):
+        return data
+    kept, skipped = [], []
+    for record in data.records:
+        try:
+            require_row_references(model, (record,), data.source)
+        except DataError as exc:
+            skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason))
+            continue
+        kept.append(record)
+    if not skipped:
+        return data
+    if not kept:
+        first = skipped[0]
+        unit = "row" if data.source.lower().endswith(".parquet") else "line"
+        raise DataError(f"none of its {len(data.records)} valid rows can be scored by model "
+                        f"'{describe(model)}'; the first problem, at {unit} {first.line}, "
+                        f"field '{first.field}': {first.reason}", file=data.source)
+    everything = sorted((*data.skipped, *skipped), key=lambda s: (s.line is None, s.line or 0))
+    return replace(data, records=tuple(kept), skipped=tuple(everything))
+
+
 def require_row_references(model: object, records: Sequence[Any], source: str) -> None:
     """Before scoring a data set's rows with a model that needs reference answers, name the
     first row without one by its file and line (rather than its position in a batch).
@@ -147,19 +178,21 @@ def require_row_references(model: object, records: Sequence[Any], source: str) -
     """
     if not needs_references(model):
         return
+    # a Parquet file's rows are counted, not its lines (as the data readers say)
+    location = "row" if str(source).lower().endswith(".parquet") else "line"
     missing = next((r for r in records if r.reference is None), None)
     if missing is not None:
         raise DataError(
             f"has no reference answer, which model '{describe(model)}' checks responses "
             "against; add a 'reference' (or 'ground_truth' / 'answer') field to every row",
-            file=source, line=missing.line, field="reference")
+            file=source, line=missing.line, field="reference", location=location)
     # a structured reference (verify:rules' constraints, a rubric) is validated up front,
     # so a bad one is named by file, line and field before anything is scored
     check = getattr(model, "check_reference", None)
     if callable(check):
         for r in records:
             def fail(field: str, msg: str, line: int | None = r.line) -> DataError:
-                return DataError(msg, file=source, line=line, field=field)
+                return DataError(msg, file=source, line=line, field=field, location=location)
 
             check(r.reference, fail)
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -201,6 +202,10 @@ _BEARER = HTTPBearer(auto_error=False, description="The token given to rewardlab
 
 # --- request checks ------------------------------------------------------------------------------
 
+#: A lone UTF-16 surrogate (a JSON "\\ud800" escape without its pair).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _check_sizes(config: ServeConfig, n: int, field: str,
                  texts: list[tuple[str, list[Any] | None]]) -> None:
     if n > config.max_request_items:
@@ -212,6 +217,11 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
             if isinstance(text, str) and len(text) > config.max_chars:
                 raise _problem(413, f"{name.format(i=i)} is {len(text)} characters; this "
                                     f"server takes texts of at most {config.max_chars}")
+            bad = _SURROGATE.search(text) if isinstance(text, str) else None
+            if bad is not None:  # valid JSON escape, not a character: tokenizers refuse it
+                raise _problem(422, f"{name.format(i=i)} holds a lone UTF-16 surrogate "
+                                    f"(\\u{ord(bad.group()):04x} at character {bad.start()}), "
+                                    "which is not a Unicode character")
 
 
 def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
@@ -228,12 +238,34 @@ def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
 def _label_text(value: Any, i: int, model: str, structured: bool = False) -> str:
     if structured and isinstance(value, list | dict):
         return reference_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _problem(422, f"labels[{i}] is {value}, which is no reference answer; model "
+                            f"'{model}' needs each query's label as text or a finite number")
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         got = "missing" if value is None or value == "" else f"a {type(value).__name__}"
         raise _problem(422, f"labels[{i}] is {got}; model '{model}' checks each response "
                             "against a reference answer, so every query needs its label as "
                             "text or a number (OpenRLHF: --label_key)")
     return value if isinstance(value, str) else str(value)
+
+
+def _check_references(served: ServedModel, references: list[Any], name: str) -> None:
+    """Each reference checked by the model (``check_reference``: a verifier's tests, tool
+    calls, constraints or rubric) before the request joins a batch: a 422 naming the request
+    field (``items[3].reference``, ``labels[3]``), not the item's place in a merged batch."""
+    check = getattr(served.model, "check_reference", None)
+    if not callable(check):
+        return
+    for i, reference in enumerate(references):
+        if reference is None:
+            continue
+        where = name.format(i=i)
+
+        def fail(field: str, msg: str, where: str = where) -> HTTPException:
+            return _problem(422, f"{where}: {msg}" if field == "reference"
+                            else f"{where} ({field}): {msg}")
+
+        check(reference, fail)
 
 
 def _item_weights(served: ServedModel, weights: dict[str, float] | None, i: int
@@ -382,6 +414,7 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
             labels = body.labels if body.labels is not None else [None] * n
             references = [_label_text(v, i, served.name, served.structured_references)
                           for i, v in enumerate(labels)]
+            _check_references(served, references, "labels[{i}]")
         prompts_in = body.prompts if body.prompts is not None else [None] * n
         pairs = [split_query(q, p, f"query[{i}]")
                  for i, (q, p) in enumerate(zip(body.query, prompts_in, strict=True))]
@@ -437,6 +470,8 @@ def create_app(model: str | Path | RewardModel, config: ServeConfig | None = Non
                                  for it in items]
         slots: list[Any] = [_reference_text(it.reference, i, served)
                             for i, it in enumerate(items)]
+        if served.needs_references:
+            _check_references(served, slots, "items[{i}].reference")
         if served.takes_weights or served.takes_user:
             slots = [ItemConditions(slots[i], _item_weights(served, it.weights, i), it.user)
                      for i, it in enumerate(items)]

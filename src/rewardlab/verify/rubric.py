@@ -236,6 +236,10 @@ def load_rubric_file(path: str | Path) -> Rubric:
                             file=str(path), line=exc.lineno) from None
     else:
         value = yaml.safe_load(text)
+    if not isinstance(value, list | dict):  # empty (None), or one scalar
+        got = "is empty" if value is None else f"holds one {type(value).__name__} value"
+        raise DataError(f"{got}; a rubric is a list of criteria or {{\"criteria\": [...]}}",
+                        file=str(path))
     index = _node_lines(node) if node is not None else {}
 
     def fail(where: str, msg: str) -> DataError:
@@ -245,7 +249,7 @@ def load_rubric_file(path: str | Path) -> Rubric:
             line = index.get(probe)
             probe = probe.rsplit(".", 1)[0] if "." in probe else probe.rsplit("[", 1)[0] \
                 if "[" in probe else ""
-        return DataError(msg, file=str(path), line=line, field=where)
+        return DataError(msg, file=str(path), line=line, field=where or None)
 
     return parse_rubric(value, field="", fail=lambda f, m: fail(f.lstrip("."), m))
 
