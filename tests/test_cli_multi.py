@@ -128,6 +128,15 @@ def test_weights_and_adapt_on_the_wrong_kind_exit_2(run_cli, trained_embed, tmp_
     res = run_cli("train", "--model", tmp_path / "e", "--adapt", points, "--out",
                   tmp_path / "e2")
     assert res.code == 2 and "not personal" in res.err
+    # a user column on a model that is not personal is scored, and the user is told it
+    # changed nothing
+    users = _write(tmp_path / "u.jsonl", [{"prompt": "hi", "response": "a", "user": "u1"},
+                                          {"prompt": "hi", "response": "b"}])
+    res = run_cli("score", tmp_path / "e", users, "--out", tmp_path / "s.jsonl")
+    assert res.code == 0, res.err
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 2
+    assert "1 row(s) name a user" in " ".join(res.err.split())
+    assert "not personalised" in " ".join(res.err.split())
 
 
 def test_personal_adapt_score_and_population_fallback(run_cli, trained_personal, hh_small,

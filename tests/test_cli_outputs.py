@@ -90,6 +90,21 @@ def test_an_output_that_is_a_link_to_the_input_is_refused(run_cli, data: Path, l
     assert data.read_bytes() == before
 
 
+@pytest.mark.parametrize("command", [["score", "MODEL", "DATA"],
+                                     ["label", "inject-errors", "DATA"]])
+@pytest.mark.parametrize("name", ["scores.csv", "scores.PARQUET"])
+def test_a_jsonl_output_named_as_another_format_is_refused_before_any_work(
+        run_cli, data: Path, tmp_path: Path, command: list[str], name: str) -> None:
+    # JSON lines in a file named .csv would be misread by whatever opens it next
+    names = {"MODEL": str(tmp_path / "no-such-model"), "DATA": str(data)}
+    result = run_cli(*[names.get(a, a) for a in command], "--out", tmp_path / name)
+    text = one_paragraph(result.err)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"--out {tmp_path / name}: this output is written as JSON Lines" in text
+    assert "name it scores.jsonl" in text
+    assert not (tmp_path / name).exists()
+
+
 def test_two_outputs_on_one_file_are_refused(run_cli, data: Path, tmp_path: Path) -> None:
     report = tmp_path / "report"
     result = run_cli("bench", "verify:math", "--suite", data, "--json", report, "--html", report)

@@ -285,7 +285,8 @@ def simulate_users_file(heads: str | Path | RewardModel, pool: Sequence[str | Pa
     recipe_file = out.with_name(out.name + ".recipe.json")
     # every --data file is an input --out must not replace, not only the first
     check_outputs({"--out": out, "recipe": recipe_file},
-                  {"--data" if i == 0 else f"--data #{i + 1}": p for i, p in enumerate(pool)})
+                  {"--data" if i == 0 else f"--data #{i + 1}": p for i, p in enumerate(pool)},
+                  jsonl=True)
     twice = next((p for i, p in enumerate(pool) if str(p) in map(str, pool[:i])), None)
     if twice is not None:
         raise ConfigError(f"--data names {twice} twice: its pairs would enter the pool twice "

@@ -128,6 +128,15 @@ def say_population(users: tuple[str, ...]) -> None:
                   "Fit them with `rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
 
 
+def say_unused_users(rows: int, model: Any) -> None:
+    """Say that the data's ``user`` column changed nothing: the model gives every user the
+    same reward, which a user who expected personal scores should hear."""
+    if rows:
+        err.print(f"[yellow]{rows} row(s) name a user, but model '{model}' is not "
+                  "personalised: every user got the same reward (train a personal: model "
+                  "to score per user).[/]")
+
+
 def say_eval_population(result: Any) -> None:
     """After ``eval`` of a personal model: per-user accuracy against k (when the data has
     users), and which pairs were scored with the population mixture (users without

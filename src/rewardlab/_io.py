@@ -62,8 +62,14 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+#: Suffixes of formats other than JSON Lines: a JSONL writer refuses them rather than put
+#: JSON lines in a file that a spreadsheet or pandas would then misread.
+NOT_JSONL_SUFFIXES = frozenset({".csv", ".tsv", ".parquet", ".pq", ".xlsx", ".xls", ".arrow",
+                                ".feather", ".html", ".txt"})
+
+
 def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str, Any],
-                  *, skipped_files: bool = False) -> None:
+                  *, skipped_files: bool = False, jsonl: bool = False) -> None:
     """Refuse, before any work, an output path that is an input path or another output's.
 
     Outputs are written to a temporary file and renamed over the target, so ``--out`` naming
@@ -72,12 +78,19 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str,
     are not paths (``None`` for an option not given, a loaded ``Dataset``) are ignored.
     ``skipped_files``: the outputs also get a skipped-rows file beside them
     (``skipped_path``), which is checked too (a run that skips nothing removes it).
+    ``jsonl``: the outputs are written as JSON Lines, so a name ending in another format's
+    suffix (``.csv``, ``.parquet``, ...) is refused.
 
     Raises:
-        OutputError: naming both paths and the option to change.
+        OutputError: naming both paths and the option to change, or the suffix.
     """
     given_inputs = [(k, Path(v)) for k, v in inputs.items() if isinstance(v, str | Path)]
     given_outputs = [(k, Path(v), k) for k, v in outputs.items() if v is not None]
+    for label, out, _ in given_outputs if jsonl else ():
+        if out.suffix.lower() in NOT_JSONL_SUFFIXES:
+            raise OutputError(f"{label} {out}: this output is written as JSON Lines (one JSON "
+                              f"object per line), not {out.suffix.lstrip('.').upper()}; name it "
+                              f"{out.with_suffix('.jsonl').name}")
     if skipped_files:
         given_outputs += [(f"{k}'s skipped-rows file", skipped_path(v), k)
                           for k, v, _ in given_outputs]

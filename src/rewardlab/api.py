@@ -320,6 +320,8 @@ class ScoreResult:
     skipped_file: Path | None = None
     #: users a personalised model had no data from, scored with its population mixture
     population_users: tuple[str, ...] = ()
+    #: rows whose ``user`` column was not used, because the model is not personalised
+    unused_user_rows: int = 0
 
 
 def score(
@@ -341,7 +343,7 @@ def score(
     from rewardlab._api_personal import with_conditions
     from rewardlab.models.base import UserScorer
 
-    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
+    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True, jsonl=True)
     rm = resolve(model)
     if user is not None and not isinstance(rm, UserScorer):
         raise ConfigError(f"--user picks a personal: model's user; model '{describe(rm)}' "
@@ -364,9 +366,11 @@ def score(
             yield row
 
     n = write_jsonl(out, watched(iter_scored_rows(rm, dataset)))
+    unused = 0 if isinstance(rm, UserScorer) else sum(
+        getattr(r, "user", None) is not None for r in dataset.records)
     return ScoreResult(n_rows=n, out=out, task=dataset.task, skipped=dataset.skipped,
                        skipped_file=report_skipped(dataset.skipped, out),
-                       population_users=tuple(sorted(fallback)))
+                       population_users=tuple(sorted(fallback)), unused_user_rows=unused)
 
 
 def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out: str | Path,
@@ -414,7 +418,7 @@ def inject_errors(
     from rewardlab.label import inject_errors as inject
     from rewardlab.label import read_problems
 
-    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
+    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True, jsonl=True)
     problems, skipped = read_problems(data, skip_invalid=skip_invalid, limit=limit)
     result = inject(problems, seed=seed, include_correct=include_correct)
     out = Path(out)
@@ -463,7 +467,7 @@ def label_rollouts(
     from rewardlab.label import RolloutConfig, label_solutions, load_policy, read_solutions
 
     config = RolloutConfig(**options)
-    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True)
+    check_outputs({"--out": out}, {"DATA": data}, skipped_files=True, jsonl=True)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"cannot write steps to {out}: it is a directory; give a file name")

@@ -308,6 +308,7 @@ def score(
                            weights=weights, user=user)
         out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
         _cli_personal.say_population(result.population_users)
+        _cli_personal.say_unused_users(result.unused_user_rows, model)
         print_skipped(err, result.skipped, result.skipped_file)
         return
     on_interrupt(lambda: f"the shards finished so far are kept in {out_file}; run the same "
