@@ -41,7 +41,9 @@ def test_humaneval_completion_and_full_function_pass(checker: CodeChecker) -> No
 
 
 def test_partial_credit_is_the_share_of_passing_tests() -> None:
-    checker = CodeChecker(partial=True, limits=Limits(timeout=2.0), workers=1)
+    # a loose limit: nothing here loops, and a loaded machine must not turn a slow start of
+    # the sandbox into a timeout
+    checker = CodeChecker(partial=True, limits=Limits(timeout=10.0), workers=1)
     [v] = checker.check([ALMOST], [HUMANEVAL])
     assert v.reward == pytest.approx(2 / 3)
     assert v.reason == "wrong_answer"
