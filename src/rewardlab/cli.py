@@ -530,6 +530,10 @@ def bench(
     if html_out is not None:
         write_bench_html(result, html_out)
         out.print(f"wrote {html_out}")
+    if result.unscored_models:
+        err.print(f"error: nothing was scored for {', '.join(result.unscored_models)}: every "
+                  "row of the suite was skipped (the reasons are in the table above)")
+        raise typer.Exit(1)
     if strict and result.any_skipped:
         raise typer.Exit(1)
 
@@ -601,6 +605,10 @@ def audit(
     for path in (html_out, json_out):
         if path is not None:
             out.print(f"wrote {path}")
+    if result.probes and not result.ran:
+        err.print("error: no probe ran: every probe asked for was skipped (reasons above), "
+                  "so the audit says nothing about the model")
+        raise typer.Exit(1)
     levels = {"ok": 0, "warn": 1, "flagged": 2}
     if fail_on != FailOn.never and levels[result.worst] >= levels[fail_on.value]:
         raise typer.Exit(1)

@@ -152,6 +152,16 @@ def test_cli_fail_on_gives_status_1_for_ci(run_cli, tmp_path):
     assert result.code == 2 and "--noise-rates" in result.err
 
 
+def test_cli_an_audit_where_no_probe_ran_exits_1(run_cli, tmp_path):
+    js = tmp_path / "audit.json"
+    result = run_cli("audit", "verify:math", "bundled:gsm8k_examples", "--limit", "8",
+                     "--probes", "position,nope", "--json", js)
+    assert result.code == 1, (result.out, result.err)
+    err = " ".join(result.err.split())
+    assert "skipped position:" in err and "error: no probe ran" in err
+    assert {p["verdict"] for p in json.loads(js.read_text())["probes"].values()} == {"skipped"}
+
+
 def test_pairs_keep_their_own_problems_reference_when_ids_repeat(tmp_path):
     """References were looked up by problem id, so the second of two rows sharing an id gave
     the first one's pairs its reference answer (master-keys then checked the wrong answer)."""

@@ -116,6 +116,20 @@ def test_cli_prints_the_table_writes_json_and_html_and_strict_fails(
     assert strict.code == 1
 
 
+def test_cli_a_run_that_scored_nothing_exits_1(run_cli, tmp_path: Path) -> None:
+    """Every row skipped is not a result: the table and the JSON still say why, and the exit
+    status says nothing was measured."""
+    path, report = tmp_path / "s.toml", tmp_path / "b.json"
+    path.write_text('[[task]]\nname = "missing"\ndata = "no/such/file.jsonl"\n'
+                    'section = "Chat"\n', encoding="utf-8")
+    res = run_cli("bench", "verify:math", "--suite", path, "--json", report)
+    assert res.code == 1, (res.out, res.err)
+    assert "no/such/file.jsonl: no such file" in res.out
+    err = " ".join(res.err.split())
+    assert "error: nothing was scored for verify:math: every row of the suite was skipped" in err
+    assert json.loads(report.read_text())["models"][0]["rows"][0]["skipped"]
+
+
 def test_cli_malformed_suite_is_an_error(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text('[[task]]\ndata = "bundled:llmbar"\nsectoin = "X"\n', encoding="utf-8")

@@ -148,6 +148,13 @@ class BenchResult:
     def any_skipped(self) -> bool:
         return any(m.skipped for m in self.models)
 
+    @property
+    def unscored_models(self) -> tuple[str, ...]:
+        """Models none of whose table rows could be scored: their table holds only reasons,
+        which a script reading the exit status alone should not take for a result."""
+        return tuple(m.model for m in self.models
+                     if m.rows and all(r.skipped is not None for r in m.rows))
+
     def to_json(self) -> dict[str, Any]:
         return {"suite": self.suite.to_json(), "ties": self.ties, "limit": self.limit,
                 "n_boot": self.n_boot, "seed": self.seed,
