@@ -413,12 +413,6 @@ class SequenceRewardModel(Resumable):
         from rewardlab.train.seq_loop import pairs_digest, train_sequence_pairs
 
         require_task(data, ("pairwise", "best-of-n"), purpose="training a sequence reward model")
-        self.network  # noqa: B018 -- loaded now: its position table bounds max_length
-        if self.positions_ is not None and self.config.max_length > self.positions_:
-            raise ConfigError(
-                f"max_length {self.config.max_length} is more tokens than the checkpoint at "
-                f"{self.source_} has positions for ({self.positions_}, learned absolute "
-                f"position embeddings); use --max-length {self.positions_} or less")
         data = best_of_n_to_pairs(data)  # an outcome RM: correct beats incorrect per problem
         records = data.records
         check_worker_run(self.config, workers, strategy, len(records))
@@ -434,6 +428,14 @@ class SequenceRewardModel(Resumable):
             from rewardlab.train.losses import soft_label_targets
 
             target = soft_label_targets(records, data.source).tolist()
+        # the settings' and the data's own mistakes first (no checkpoint loaded for them),
+        # then what only the loaded checkpoint can tell
+        self.network  # noqa: B018 -- loaded now: its position table bounds max_length
+        if self.positions_ is not None and self.config.max_length > self.positions_:
+            raise ConfigError(
+                f"max_length {self.config.max_length} is more tokens than the checkpoint at "
+                f"{self.source_} has positions for ({self.positions_}, learned absolute "
+                f"position embeddings); use --max-length {self.positions_} or less")
         if self.config.lora:
             self._wrap_lora()
         prompts = [r.prompt for r in records]
