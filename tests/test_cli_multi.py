@@ -69,6 +69,26 @@ def test_bad_weights_name_the_file_line_and_field(run_cli, multi_dir, tmp_path):
     assert res.code == 2 and "pairs.jsonl:2" in res.err and "sum to 0" in res.err
 
 
+def test_skip_invalid_skips_rows_whose_weights_the_model_refuses(run_cli, multi_dir,
+                                                               tmp_path):
+    """A weights column naming an attribute the model lacks is the row's mistake: with
+    --skip-invalid that row goes to the skipped file with its line and field, the rest are
+    scored (without it, the run stops on the line)."""
+    rows = _write(tmp_path / "w.jsonl", [
+        {"prompt": "hi", "response": "a"},
+        {"prompt": "hi", "response": "b", "weights": {"helpful": 1}},
+        {"prompt": "hi", "response": "c", "weights": {"harmless": 1}}])
+    out = tmp_path / "s.jsonl"
+    res = run_cli("score", multi_dir, rows, "--out", out)
+    assert res.code == 2 and "w.jsonl:2" in res.err
+    res = run_cli("score", multi_dir, rows, "--out", out, "--skip-invalid")
+    assert res.code == 0, res.err
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [0, 2]
+    (skipped,) = [json.loads(x) for x in (tmp_path / "s.skipped.jsonl").open()]
+    assert (skipped["line"], skipped["field"]) == (2, "weights")
+    assert "unknown attribute 'helpful'" in skipped["reason"]
+
+
 @pytest.mark.parametrize(("weights", "match"), [
     ("helpful=1", "--weights: unknown attribute 'helpful'"),
     ("harmless=-1", "--weights: the weight of 'harmless' is -1"),

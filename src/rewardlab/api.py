@@ -44,7 +44,7 @@ from rewardlab.models.base import (
     require_capability,
 )
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import iter_scored_rows, skip_unreferenced
+from rewardlab.scoring import iter_scored_rows, skip_unscorable
 from rewardlab.train.checkpoint import remove_checkpoints
 
 if TYPE_CHECKING:
@@ -289,8 +289,8 @@ def evaluate(
     rm = resolve(model)
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
-    if skip_invalid:
-        dataset = skip_unreferenced(rm, dataset)
+    if skip_invalid:  # rows the model refuses (no reference, unknown attributes)
+        dataset = skip_unscorable(rm, dataset)
     require_task(dataset, ("pairwise", "best-of-n", "steps"), purpose="evaluation")
     result: PairwiseResult | BestOfNResult | ProcessResult
     if dataset.task == "best-of-n":
@@ -350,9 +350,9 @@ def score(
                           "gives everyone the same reward")
     dataset = load_data(data, format=format, skip_invalid=skip_invalid, max_chars=max_chars,
                         limit=limit)
-    if skip_invalid:
-        dataset = skip_unreferenced(rm, dataset)
     dataset = with_conditions(dataset, weights=weights, user=user, model=rm)
+    if skip_invalid:  # rows the model refuses (no reference, unknown attributes)
+        dataset = skip_unscorable(rm, dataset)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"cannot write scores to {out}: it is a directory; give a file name")

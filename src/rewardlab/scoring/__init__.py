@@ -22,7 +22,6 @@ from rewardlab.scoring._batch import (
     needs_references,
     route,
     score_batch,
-    skip_unreferenced,
     takes_structured_references,
 )
 from rewardlab.scoring._best_of_n import score_best_of_n, score_best_of_n_details
@@ -36,7 +35,7 @@ from rewardlab.scoring._pairs import (
     score_pairs,
     uses_comparison,
 )
-from rewardlab.scoring._rows import check_row_weights, iter_scored_rows
+from rewardlab.scoring._rows import check_row_weights, iter_scored_rows, skip_unscorable
 from rewardlab.scoring._steps import ScoredSteps, first_errors, score_solutions
 from rewardlab.scoring._tournament import preference_matrix
 
@@ -63,7 +62,7 @@ __all__ = [
     "score_pair_batch",
     "score_pairs",
     "score_solutions",
-    "skip_unreferenced",
+    "skip_unscorable",
     "takes_structured_references",
     "uses_comparison",
 ]

@@ -25,12 +25,12 @@ import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from rewardlab.data import Dataset, Prompt, SkippedRow
+from rewardlab.data import Prompt
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -59,7 +59,6 @@ __all__ = [
     "require_row_references",
     "route",
     "score_batch",
-    "skip_unreferenced",
     "takes_structured_references",
 ]
 
@@ -137,36 +136,6 @@ def route(model: object) -> Route:
     if isinstance(model, UserScorer):
         return "users"
     return "score"
-
-
-def skip_unreferenced(model: object, data: Dataset[Any]) -> Dataset[Any]:
-    """``--skip-invalid`` for rows a reference-checking model cannot score: each row without a
-    reference (or with one the model's ``check_reference`` refuses) is moved to
-    ``data.skipped`` with its file, line, field and reason, instead of stopping the run.
-
-    Raises:
-        DataError: no row is left to score (naming the first problem).
-    """
-    if not needs_references(model):
-        return data
-    kept, skipped = [], []
-    for record in data.records:
-        try:
-            require_row_references(model, (record,), data.source)
-        except DataError as exc:
-            skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason))
-            continue
-        kept.append(record)
-    if not skipped:
-        return data
-    if not kept:
-        first = skipped[0]
-        unit = "row" if data.source.lower().endswith(".parquet") else "line"
-        raise DataError(f"none of its {len(data.records)} valid rows can be scored by model "
-                        f"'{describe(model)}'; the first problem, at {unit} {first.line}, "
-                        f"field '{first.field}': {first.reason}", file=data.source)
-    everything = sorted((*data.skipped, *skipped), key=lambda s: (s.line is None, s.line or 0))
-    return replace(data, records=tuple(kept), skipped=tuple(everything))
 
 
 def require_row_references(model: object, records: Sequence[Any], source: str) -> None:

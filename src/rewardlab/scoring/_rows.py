@@ -12,15 +12,22 @@ from dataclasses import replace
 from typing import Any
 
 from rewardlab._progress import progress
-from rewardlab.data import BestOfNRecord, Dataset, PairRecord, PointRecord, StepRecord
+from rewardlab.data import (
+    BestOfNRecord,
+    Dataset,
+    PairRecord,
+    PointRecord,
+    SkippedRow,
+    StepRecord,
+)
 from rewardlab.errors import ConfigError, DataError
 from rewardlab.models.base import AttributeScorer, RewardModel, describe
-from rewardlab.scoring._batch import require_row_references, score_batch
+from rewardlab.scoring._batch import needs_references, require_row_references, score_batch
 from rewardlab.scoring._best_of_n import score_best_of_n_details
 from rewardlab.scoring._pairs import score_pair_batch
 from rewardlab.scoring._steps import score_solutions
 
-__all__ = ["iter_scored_rows"]
+__all__ = ["check_row_weights", "iter_scored_rows", "skip_unscorable"]
 
 
 def _clean(value: float) -> float | None:
@@ -137,3 +144,38 @@ def check_row_weights(model: RewardModel, records: Sequence[Any], source: str
             except ConfigError as exc:
                 raise DataError(str(exc), file=source, line=r.line, field="weights") from None
     return weights
+
+
+def skip_unscorable(model: RewardModel, data: Dataset[Any]) -> Dataset[Any]:
+    """``--skip-invalid`` for rows the model itself refuses, which the data layer cannot
+    know about: a row without the reference a verifier needs (or with one its
+    ``check_reference`` refuses), or a ``weights`` column the model cannot apply (an
+    unknown attribute, a model without attribute heads). Each is moved to
+    ``data.skipped`` with its file, line, field and reason, instead of stopping the run.
+
+    Raises:
+        DataError: no row is left to score (naming the first problem).
+    """
+    refs = needs_references(model)
+    if not refs and not any(getattr(r, "weights", None) is not None for r in data.records):
+        return data
+    kept, skipped = [], []
+    for record in data.records:
+        try:
+            if refs:
+                require_row_references(model, (record,), data.source)
+            if getattr(record, "weights", None) is not None:
+                check_row_weights(model, (record,), data.source)
+        except DataError as exc:
+            skipped.append(SkippedRow(exc.file, exc.line, exc.field, exc.reason))
+            continue
+        kept.append(record)
+    if not skipped:
+        return data
+    if not kept:
+        first = skipped[0]
+        raise DataError(f"none of its {len(data.records)} valid rows can be scored by model "
+                        f"'{describe(model)}'; the first problem, at line {first.line}, "
+                        f"field '{first.field}': {first.reason}", file=data.source)
+    everything = sorted((*data.skipped, *skipped), key=lambda s: (s.line is None, s.line or 0))
+    return replace(data, records=tuple(kept), skipped=tuple(everything))
