@@ -358,3 +358,8 @@ def test_a_parquet_row_without_a_reference_is_named_by_row(tmp_path: Path) -> No
                              "reference": [4.0, float("nan")]}), path)
     with pytest.raises(DataError, match=r"f\.parquet: row 2: field 'reference': has no "):
         api.score("verify:math", path, out=tmp_path / "o.jsonl")
+    # with --skip-invalid and no row left, the first problem is named by row too
+    pq.write_table(pa.table({"prompt": ["q"], "response": ["#### 4"],
+                             "reference": [float("nan")]}), path)
+    with pytest.raises(DataError, match=r"the first problem, at row 1, field 'reference'"):
+        api.score("verify:math", path, out=tmp_path / "o.jsonl", skip_invalid=True)
