@@ -268,7 +268,6 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
         ClusterError: ``cfg.address`` cannot be reached.
     """
     from rewardlab.data import Dataset
-    from rewardlab.inspection.confounds import confound_table
     from rewardlab.inspection.flips import estimate_flip_rate
     from rewardlab.inspection.report import (
         InspectReport,
@@ -276,6 +275,7 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
         _subset_table,
         _verdicts,
         _worst,
+        label_confounds,
     )
 
     if cfg.near_method not in ("auto", "exact", "lsh"):
@@ -304,12 +304,12 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
     n = len(ids)
     if n == 0:
         raise no_pairs_error(source, skipped)
-    labelled = all(x for p in parts for x in p.labelled)
     subsets = [s for p in parts for s in p.subsets]
     firsts = [f for p in parts for f in p.firsts]
     diffs = np.concatenate([p.diffs for p in parts]).reshape(-1, len(FEATURES))
+    lab = np.array([x for p in parts for x in p.labelled], dtype=bool)
     defects, explained = find_defects_from_keys(ids, [key for p in parts for key in p.keys],
-                                                labelled=[x for p in parts for x in p.labelled])
+                                                labelled=lab.tolist())
     notes = [f"inspected on Ray: {len(plan.shards)} shard(s) of {plan.shard_rows:,} rows, "
              f"{n_workers} worker(s)"]
     if cfg.embeddings and n > 1:
@@ -336,20 +336,8 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
                 f"fixed-point vectors, within {COSINE_TOLERANCE:g} of float32's")
     else:
         defects.embedding_note = "embedding check off: near duplicates by edits only"
-    # as inspect_pairs: a few pairs without a preference leave the label checks to the rest
-    lab = np.array([x for p in parts for x in p.labelled], dtype=bool)
     n_lab = int(lab.sum())
-    if 0 < n_lab < n:
-        labelled = True
-        notes.append(f"{n - n_lab} of {n} pairs carry no preference (a tie, or no label); the "
-                     f"confounds and the flip estimate use the {n_lab} labelled ones")
-        diffs = np.where(lab[:, None], diffs, 0.0)
-        firsts = [f if k else None for f, k in zip(firsts, lab, strict=True)]
-    confounds = None
-    if labelled:
-        kept = [f for f, k in zip(firsts, lab, strict=True) if k]
-        confounds = confound_table(diffs[lab], kept if any(f is not None for f in kept)
-                                   else None, seed=cfg.seed)
+    labelled, diffs, confounds = label_confounds(lab, diffs, firsts, cfg.seed, notes)
     flip = None
     flip_note = ""
     margins: np.ndarray | None = None

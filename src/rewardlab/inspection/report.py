@@ -246,6 +246,25 @@ def _subset_table(subsets: Sequence[str | None], ids: Sequence[Any], defects: De
     return rows
 
 
+def label_confounds(lab: np.ndarray, diffs: np.ndarray, firsts: Sequence[bool | None],
+                    seed: int, notes: list[str]) -> tuple[bool, np.ndarray, Any]:
+    """``(any pair labelled, diffs, confound table or None)``: the confounds of the labelled
+    pairs (``lab``). A few pairs without a preference (AlpacaEval's ties at 1.5) must not
+    switch the label checks off for the rest: they are left out, ``notes`` says how many, and
+    their feature differences are zeroed for the per-subset table (no 'chosen' side: counted
+    as no difference). Shared by the in-process and the Ray inspection."""
+    n, n_lab = len(lab), int(lab.sum())
+    if not n_lab:
+        return False, diffs, None
+    if n_lab < n:
+        notes.append(f"{n - n_lab} of {n} pairs carry no preference (a tie, or no label); the "
+                     f"confounds and the flip estimate use the {n_lab} labelled ones")
+        diffs = np.where(lab[:, None], diffs, 0.0)
+    kept = [f for f, k in zip(firsts, lab, strict=True) if k]
+    return True, diffs, confound_table(diffs[lab], kept if any(f is not None for f in kept)
+                                       else None, seed=seed)
+
+
 def _make_model(spec: str) -> Any:
     from rewardlab.errors import ConfigError
     from rewardlab.models._clone import clone
@@ -301,7 +320,6 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
         skipped = read.skipped
         pairs: list[InspectPair] = []
         ids = [d.id for d in digests]
-        labelled = bool(digests) and all(d.labelled for d in digests)
         subsets = [d.subset for d in digests]
         firsts = [d.chosen_first for d in digests]
         diffs = np.array([d.diffs for d in digests], dtype=np.float64).reshape(-1, len(FEATURES))
@@ -315,7 +333,6 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
         got = read_pairs(source, limit=limit, max_chars=max_chars)
         pairs, skipped = got.pairs, got.skipped
         ids = [p.id for p in pairs]
-        labelled = got.labelled
         subsets = [p.subset for p in pairs]
         firsts = [p.chosen_first for p in pairs]
         diffs = np.array([feature_values(p.chosen, p.rejected) for p in pairs],
@@ -328,22 +345,10 @@ def inspect_pairs(source: str | Path, config: InspectConfig | None = None, *,
     if len(set(map(str, ids))) < n:
         notes.append("row ids repeat; defects are listed by id, so a repeated id names "
                      "several rows")
-    # a few pairs without a preference (AlpacaEval's ties at 1.5) must not switch the
-    # label checks off for the rest: those run on the labelled pairs, and say so
     lab = np.array([d.labelled for d in digests] if cfg.stream else
                    [p.labelled for p in pairs], dtype=bool)
     n_lab = int(lab.sum())
-    if 0 < n_lab < n:
-        labelled = True
-        notes.append(f"{n - n_lab} of {n} pairs carry no preference (a tie, or no label); the "
-                     f"confounds and the flip estimate use the {n_lab} labelled ones")
-        diffs = np.where(lab[:, None], diffs, 0.0)  # no 'chosen' side: counted as no difference
-        firsts = [f if k else None for f, k in zip(firsts, lab, strict=True)]
-    confounds = None
-    if labelled:
-        kept = [f for f, k in zip(firsts, lab, strict=True) if k]
-        confounds = confound_table(diffs[lab], kept if any(f is not None for f in kept)
-                                   else None, seed=cfg.seed)
+    labelled, diffs, confounds = label_confounds(lab, diffs, firsts, cfg.seed, notes)
     flip: FlipEstimate | None = None
     flip_note = ""
     margins: np.ndarray | None = None
