@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rewardlab._cli_common import LimitOpt, err, not_written, on_interrupt, out
+from rewardlab._console import print_skipped
 
 
 class InspectFailOn(StrEnum):
@@ -143,10 +144,7 @@ def select(
                              members=members, seed=seed, label_studio=label_studio)
     out.print(f"picked {len(result['selected'])} of {result['pool']:,} pairs by "
               f"{strategy.value} over {result['members']} member(s)")
-    if result["skipped"]:
-        err.print(f"[yellow]{len(result['skipped'])} row(s) skipped[/]; the first, line "
-                  f"{result['skipped'][0].line}: {escape(result['skipped'][0].reason)}; "
-                  f"every reason is in {escape(str(result['skipped_file']))}")
+    print_skipped(err, result["skipped"], result["skipped_file"])
     out.print(f"wrote {result['out']}")
     out.print(f"wrote {result['label_studio']}")
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,13 +119,14 @@ def train_special(data: str | None, out_dir: Path, model: str, named: list[str] 
     print_skipped(err, result.skipped, result.skipped_file)
 
 
-def say_population(users: tuple[str, ...]) -> None:
+def say_population(users: Sequence[str], marked: str = " (user_fit: population)") -> None:
     """Say which users a personalised model had no data from (scored with its population
-    mixture), so the fallback is never silent."""
+    mixture), so the fallback is never silent; ``marked``: where the output says so per
+    row, if it does."""
     if users:
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
         err.print(f"[yellow]{len(users)} user(s) have no adaptation data ({shown}); their "
-                  "rows were scored with the population mixture (user_fit: population). "
+                  f"rows were scored with the population mixture{marked}. "
                   "Fit them with `rewardlab train --model DIR --adapt PAIRS --out DIR`.[/]")
 
 
@@ -150,13 +152,7 @@ def say_eval_population(result: Any) -> None:
                           for r in by_k["rows"])
         out.print(f"per-user accuracy on each user's last quarter of pairs, adapted from k of "
                   f"their earlier pairs: {curve}")
-    fallback = getattr(result, "population_users", None)  # best-of-n rows
-    if fallback:
-        shown = ", ".join(fallback[:5]) + (f" and {len(fallback) - 5} more"
-                                           if len(fallback) > 5 else "")
-        err.print(f"[yellow]{len(fallback)} user(s) have no adaptation data ({shown}); their "
-                  "rows were scored with the population mixture. Fit them with `rewardlab "
-                  "train --model DIR --adapt PAIRS --out DIR`.[/]")
+    say_population(getattr(result, "population_users", None) or (), marked="")  # best-of-n
     pairs = getattr(result, "population_pairs", None)
     if not pairs:
         return
