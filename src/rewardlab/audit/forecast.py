@@ -313,11 +313,11 @@ def forecast(model: Any, data: Any, *, gold: Any | None = None, fit_max_k: int |
     proxy_scores = score_best_of_n(model, data)
     # a candidate without a finite score (a judge's failed request gives NaN) has no place on
     # a best-of-k curve: its problem is skipped and said so, never averaged away unseen
-    unscored = [(r.line, "gold" if not np.isfinite(g).all() else "proxy")
-                for r, g, p in zip(data.records, gold_scores, proxy_scores, strict=True)
-                if not (np.isfinite(g).all() and np.isfinite(p).all())]
-    keep = [i for i, (g, p) in enumerate(zip(gold_scores, proxy_scores, strict=True))
-            if np.isfinite(g).all() and np.isfinite(p).all()]
+    gold_ok = [bool(np.isfinite(g).all()) for g in gold_scores]
+    proxy_ok = [bool(np.isfinite(p).all()) for p in proxy_scores]
+    unscored = [(r.line, "proxy" if g else "gold")
+                for r, g, p in zip(data.records, gold_ok, proxy_ok, strict=True) if not (g and p)]
+    keep = [i for i, (g, p) in enumerate(zip(gold_ok, proxy_ok, strict=True)) if g and p]
     gold_name = source if gold is None else describe(gold)
     names = {"gold": f"the gold model '{gold_name}'", "proxy": f"the proxy '{describe(model)}'"}
     if not keep:
