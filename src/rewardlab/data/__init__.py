@@ -34,6 +34,7 @@ from rewardlab.data._dialogue import is_hh_text, parse_hh, render_hh
 from rewardlab.data._fields import (
     DEFAULT_MAX_CHARS,
     RowContext,
+    lone_surrogate,
     maybe_json,
     parse_weights,
     read_bool,
@@ -131,6 +132,7 @@ __all__ = [
     "line_limit",
     "load_data",
     "load_dataset",
+    "lone_surrogate",
     "maybe_json",
     "normalize_schema",
     "parse_hh",

@@ -30,6 +30,7 @@ from rewardlab.errors import DataError
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "RowContext",
+    "lone_surrogate",
     "maybe_json",
     "read_bool",
     "read_id",
@@ -88,6 +89,16 @@ def maybe_json(value: Any, ctx: RowContext) -> Any:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def lone_surrogate(text: str) -> str | None:
+    """What is wrong with ``text`` if it holds a lone UTF-16 surrogate (``holds a lone ...``),
+    else None: one wording for data files and for server requests, each naming its field."""
+    bad = _SURROGATE.search(text)
+    if bad is None:
+        return None
+    return (f"holds a lone UTF-16 surrogate (\\u{ord(bad.group()):04x} at character "
+            f"{bad.start()}), which is not a Unicode character")
+
+
 def read_text(value: Any, ctx: RowContext, field: str) -> str:
     """A text field. Empty text is valid: policies do answer with nothing (56 PandaLM pairs
     lose to a model that did; four HH annotators preferred silence to a harmful answer).
@@ -95,11 +106,10 @@ def read_text(value: Any, ctx: RowContext, field: str) -> str:
     where the file, line and field are known, rather than failing inside a tokenizer."""
     if not isinstance(value, str):
         raise ctx.fail(field, f"must be a string, got {type_name(value)}")
-    bad = _SURROGATE.search(value)
-    if bad is not None:
-        raise ctx.fail(field, f"holds a lone UTF-16 surrogate (\\u{ord(bad.group()):04x} at "
-                       f"character {bad.start()}), which is not a Unicode character; fix "
-                       "the escape (a surrogate must come in a high + low pair)")
+    surrogate = lone_surrogate(value)
+    if surrogate is not None:
+        raise ctx.fail(field, f"{surrogate}; fix the escape (a surrogate must come in a high + "
+                       "low pair)")
     if len(value) > ctx.max_chars:
         raise ctx.fail(
             field,

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hmac
 import math
-import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -53,7 +52,14 @@ from pydantic import BaseModel, ValidationError
 
 from rewardlab._validation import check_int, check_positive
 from rewardlab._version import __version__
-from rewardlab.data import DEFAULT_MAX_CHARS, Message, Prompt, parse_weights, reference_text
+from rewardlab.data import (
+    DEFAULT_MAX_CHARS,
+    Message,
+    Prompt,
+    lone_surrogate,
+    parse_weights,
+    reference_text,
+)
 from rewardlab.errors import (
     CapabilityError,
     ConfigError,
@@ -202,10 +208,6 @@ _BEARER = HTTPBearer(auto_error=False, description="The token given to rewardlab
 
 # --- request checks ------------------------------------------------------------------------------
 
-#: A lone UTF-16 surrogate (a JSON "\\ud800" escape without its pair).
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _check_sizes(config: ServeConfig, n: int, field: str,
                  texts: list[tuple[str, list[Any] | None]]) -> None:
     if n > config.max_request_items:
@@ -217,11 +219,9 @@ def _check_sizes(config: ServeConfig, n: int, field: str,
             if isinstance(text, str) and len(text) > config.max_chars:
                 raise _problem(413, f"{name.format(i=i)} is {len(text)} characters; this "
                                     f"server takes texts of at most {config.max_chars}")
-            bad = _SURROGATE.search(text) if isinstance(text, str) else None
-            if bad is not None:  # valid JSON escape, not a character: tokenizers refuse it
-                raise _problem(422, f"{name.format(i=i)} holds a lone UTF-16 surrogate "
-                                    f"(\\u{ord(bad.group()):04x} at character {bad.start()}), "
-                                    "which is not a Unicode character")
+            surrogate = lone_surrogate(text) if isinstance(text, str) else None
+            if surrogate is not None:  # valid JSON escape, not a character: tokenizers refuse it
+                raise _problem(422, f"{name.format(i=i)} {surrogate}")
 
 
 def _reference_text(value: Any, i: int, served: ServedModel) -> str | None:
