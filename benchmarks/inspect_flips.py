@@ -120,17 +120,16 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
                     "real_hh_mean": np.round(np.mean(real, axis=0), 4).tolist(),
                     "real_hh_monotone_seeds": sum(
                         all(b > a for a, b in pairwise(r)) for r in real)}
-    # the headline's error split into bias and spread, and how often its interval holds the
-    # truth: with many seeds these say whether a miss is noise or a systematic lean
-    est = np.array([[row["estimate"] for row in r["known_truth"]] for r in runs])
-    ci = np.array([[row["ci95"] for row in r["known_truth"]] for r in runs])
-    err = est - truth
-    out["estimate"] |= {
-        "known_bias": np.round(err.mean(0), 4).tolist(),
-        "known_sd": np.round(err.std(0, ddof=1), 4).tolist() if len(runs) > 1 else None,
-        "seeds_within_5_points_by_rate": (np.abs(err) <= 0.05).sum(0).tolist(),
-        "ci95_holds_truth_by_rate": ((ci[:, :, 0] <= truth) & (truth <= ci[:, :, 1]))
-        .sum(0).tolist()}
+        if key == "estimate":
+            # the headline's error split into bias and spread, and how often its interval
+            # holds the truth: with many seeds these say whether a miss is noise or a lean
+            ci = np.array([[row["ci95"] for row in r["known_truth"]] for r in runs])
+            out[key] |= {
+                "known_bias": np.round(err.mean(0), 4).tolist(),
+                "known_sd": np.round(err.std(0, ddof=1), 4).tolist() if len(runs) > 1 else None,
+                "seeds_within_5_points_by_rate": (np.abs(err) <= 0.05).sum(0).tolist(),
+                "ci95_holds_truth_by_rate": ((ci[:, :, 0] <= truth) & (truth <= ci[:, :, 1]))
+                .sum(0).tolist()}
     return out
 
 
