@@ -31,6 +31,7 @@ import json
 import time
 from dataclasses import replace
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,23 @@ from rewardlab.models.registry import resolve
 from rewardlab.scoring import score_pairs
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4)
+
+
+def pool_pairs(name: str) -> tuple[PairRecord, ...]:
+    """A ``--pool`` set's pairs. AlpacaEval annotation files (``output_1``/``output_2``, e.g.
+    ``../shared/data/alpacaeval_length/annotations.jsonl``) are read as one pair per row;
+    which side is "chosen" does not matter here, since the fixed labeller relabels every pair."""
+    path = Path(name)
+    if path.is_file():
+        with path.open(encoding="utf-8") as f:
+            first = json.loads(f.readline())
+        if "output_1" in first and "output_2" in first:
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+            return tuple(PairRecord(prompt=r["prompt"], chosen=r["output_1"],
+                                    rejected=r["output_2"], id=r.get("id", i), line=i + 1)
+                         for i, r in enumerate(rows))
+    return load_dataset(name).records
 
 
 def _row(make: Any, data: Dataset[PairRecord], rate: float, seed: int, learner: str
@@ -145,7 +163,8 @@ def main() -> None:
                          "the HH pairs); another set gives a known truth the estimator's "
                          "rules were never tuned on")
     ap.add_argument("--pool", nargs="*", default=[],
-                    help="more pairwise sets (e.g. bundled:pandalm bundled:llmbar) whose pairs "
+                    help="more pairwise sets (e.g. bundled:pandalm bundled:llmbar, or an "
+                         "AlpacaEval annotations file) whose pairs "
                          "join the HH pairs in the known-truth experiment, labelled by the "
                          "same fixed model: how the estimate's accuracy grows with the set's "
                          "size (the real-HH experiment stays on HH alone)")
@@ -153,7 +172,7 @@ def main() -> None:
     start = time.perf_counter()
     hh = load_dataset("bundled:hh_harmless")
     pooled = replace(hh, records=hh.records + tuple(
-        rec for name in args.pool for rec in load_dataset(name).records))
+        rec for name in args.pool for rec in pool_pairs(name)))
     base = resolve(args.spec)
 
     def make(seed: int) -> Any:

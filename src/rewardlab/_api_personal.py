@@ -226,13 +226,15 @@ def with_conditions(data: Dataset[Any], *, weights: str | None = None,
     With ``model``, ``weights`` are checked against it first, so a mistake in the option is
     reported as the option's, not as the first row's ``weights`` column.
     """
-    from rewardlab.data import parse_weights
+    from rewardlab.data import parse_weights, user_key
 
     if weights is None and user is None:
         return data
-    if user is not None and not user.strip():
-        raise ConfigError("--user names no user; give a user id the model was adapted to, or "
-                          "leave --user out for the population mixture")
+    if user is not None:
+        user = user_key(user)
+        if user is None:
+            raise ConfigError("--user names no user; give a user id the model was adapted "
+                              "to, or leave --user out for the population mixture")
     parsed = None
     if weights is not None:
         try:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from _pairs_util import flipped, with_user
-from rewardlab import resolve
+from rewardlab import load_dataset, resolve
 from rewardlab.errors import DataError
 from rewardlab.evaluate.pairwise import evaluate_pairwise
 from rewardlab.models.personal import fit_user_weights
@@ -72,3 +72,16 @@ def test_save_load_keeps_users_and_takes_a_user_option(trained_personal, tmp_pat
 def test_training_needs_a_user_on_every_pair(hh_small):
     with pytest.raises(DataError, match="has no 'user'"):
         resolve("personal:embed:minilm?rank=2&epochs=1").fit(hh_small[0].take(range(4)))
+
+
+def test_spaces_around_a_user_id_name_the_same_user(trained_personal, user_pairs, tmp_path):
+    # a CSV written "u1, ..." or a request's "u1 " means u1: scored with u1's weights, not the
+    # population mixture, and counted as one user in training data read from a file
+    batch = score_batch(trained_personal, ["hi"] * 3, ["go away"] * 3,
+                        users=["u1", " u1 ", "  "])
+    assert [d["user_fit"] for d in batch.details] == ["adapted", "adapted", "population"]
+    assert batch.rewards[1] == batch.rewards[0]
+    path = tmp_path / "users.csv"
+    path.write_text("prompt,chosen,rejected,user\nq,a,b, u1\nq2,c,d,u1 \nq3,e,f,   \n")
+    records = load_dataset(path).records
+    assert [r.user for r in records] == ["u1", "u1", None]

@@ -49,6 +49,7 @@ from rewardlab.data._fields import (
     read_votes,
     read_weights,
     reference_text,
+    user_key,
 )
 from rewardlab.data._formats import detect_task, is_rewardbench2_row, unknown_layout
 from rewardlab.data._loader import load_data, load_dataset, parse_row, require_task
@@ -164,4 +165,5 @@ __all__ = [
     "tool_functions",
     "tool_reference",
     "unknown_layout",
+    "user_key",
 ]

@@ -45,6 +45,7 @@ __all__ = [
     "read_weights",
     "reference_text",
     "type_name",
+    "user_key",
 ]
 
 #: Longest text a field may hold. A reply of 100k characters is ~25k tokens, far past any
@@ -286,13 +287,26 @@ def reference_text(value: Any) -> Any:
     return value
 
 
+def user_key(value: str | None) -> str | None:
+    """A user id as personal: models key it: surrounding spaces dropped, blank = no user.
+
+    Why: a CSV written as ``alice, 3`` or a request with ``"user": "alice "`` means the user
+    ``alice``; keeping the space would score that user with the population mixture and
+    split one user's pairs into two users in training and in per-user accuracy.
+    """
+    if value is None:
+        return None
+    return value.strip() or None
+
+
 def read_user(row: dict[str, Any], ctx: RowContext) -> str | None:
-    """The row's ``user`` (who judged it, or whose reward to give): any scalar, kept as text."""
+    """The row's ``user`` (who judged it, or whose reward to give): any scalar, kept as text
+    (``user_key``: spaces around it dropped, a blank one is no user)."""
     value = row.get("user")
-    if value is None or value == "":
+    if value is None:
         return None
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return str(value)
+        return user_key(str(value))
     raise ctx.fail("user", f"must be a string or an integer, got {type_name(value)}")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab._validation import check_int, check_option, check_positive
-from rewardlab.data import Dataset, Prompt, require_task
+from rewardlab.data import Dataset, Prompt, require_task, user_key
 from rewardlab.errors import CapabilityError, ConfigError, DataError, NotFittedError, SpecError
 from rewardlab.models._lowrank import PairRows
 from rewardlab.models._module import SaveLoadMixin
@@ -157,10 +157,11 @@ def fit_user_weights(diffs: np.ndarray, prior: np.ndarray, strength: float, *,
 def _records_by_user(data: Dataset[Any], purpose: str) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for r in data.records:
-        if r.user is None:
+        user = user_key(r.user)
+        if user is None:
             raise DataError(f"has no 'user', which {purpose} needs on every pair",
                             file=data.source, line=r.line, field="user")
-        out.setdefault(r.user, []).append(r)
+        out.setdefault(user, []).append(r)
     return out
 
 
@@ -488,11 +489,11 @@ class PersonalRewardModel(SaveLoadMixin):
         if len(responses) == 0:
             return np.zeros(0), []
         b = self.basis_rewards(prompts, responses)
-        default = self.config.user or None
+        default = user_key(self.config.user)
         w = np.empty_like(b)
         fits = []
         for i, user in enumerate(users):
-            user = user if user is not None else default
+            user = user_key(user) or default  # a server request's "alice " is alice
             found = self.user_weights_.get(user) if user is not None else None
             w[i] = self.population_ if found is None else found
             fits.append("population" if found is None else "adapted")
