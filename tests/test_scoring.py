@@ -324,8 +324,9 @@ def test_skip_invalid_skips_rows_a_verifier_cannot_check(run_cli, tmp_path: Path
     assert stopped.code == 2 and "rows.jsonl:4: field" in stopped.err
     result = run_cli("score", "verify:math", data, "--out", out, "--skip-invalid")
     assert result.code == 0, result.err
-    assert [json.loads(line) for line in out.read_text().splitlines()] == [
-        {"id": 0, "reward": 1.0}, {"id": 2, "reward": 0.0}]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["reward"], r["reason"]) for r in rows] == [
+        (0, 1.0, "correct"), (2, 0.0, "wrong-answer")]
     skipped = [json.loads(line) for line in (tmp_path / "scores.skipped.jsonl").open()]
     assert [(s["line"], s["field"]) for s in skipped] == [(2, "reference"), (4, "response")]
     assert "has no reference answer" in skipped[0]["reason"]
@@ -363,3 +364,24 @@ def test_a_parquet_row_without_a_reference_is_named_by_row(tmp_path: Path) -> No
                              "reference": [float("nan")]}), path)
     with pytest.raises(DataError, match=r"the first problem, at row 1, field 'reference'"):
         api.score("verify:math", path, out=tmp_path / "o.jsonl", skip_invalid=True)
+
+
+def test_verifier_rows_say_why_and_an_unreadable_reference_is_called_out(run_cli,
+                                                                         tmp_path: Path):
+    """A 0 reads the same for a wrong answer, an unmarked one and a reference nobody can read:
+    each row carries the verifier's reason, and score tallies them and warns about the
+    references."""
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"prompt": "2+2?", "response": "#### 4", "reference": "4"},
+        {"prompt": "2+2?", "response": "#### 4", "reference": "banana"},
+        {"prompt": "2+2?", "response": "four, I think", "reference": "4"}]))
+    out = tmp_path / "scores.jsonl"
+    result = run_cli("score", "verify:math", data, "--out", out)
+    assert result.code == 0, result.err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["reward"], r["reason"]) for r in rows] == [
+        (1.0, "correct"), (0.0, "reference-unparsable"), (0.0, "no-answer")]
+    said = " ".join((result.out + result.err).split())
+    assert "reference-unparsable 1" in said and "no-answer 1" in said
+    assert "1 response scored 0 because the reference answer could not be read" in said

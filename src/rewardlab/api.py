@@ -7,6 +7,7 @@ writes what it was asked to write, and returns a result object; nothing here pri
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,6 +323,9 @@ class ScoreResult:
     population_users: tuple[str, ...] = ()
     #: rows whose ``user`` column was not used, because the model is not personalised
     unused_user_rows: int = 0
+    #: responses per reason a verifier or judge gave (``wrong-answer``, ``no-answer``,
+    #: ``reference-unparsable``, a judge's missing verdict, ...), most common first
+    reasons: tuple[tuple[str, int], ...] = ()
 
 
 def score(
@@ -357,12 +361,16 @@ def score(
     if out.is_dir():
         raise OutputError(f"cannot write scores to {out}: it is a directory; give a file name")
     fallback: set[str] = set()
+    reasons: Counter[str] = Counter()
 
     def watched(rows: Any) -> Any:
         for row in rows:
             if "population" in (row.get("user_fit"), row.get("user_fit_chosen")) and \
                     row.get("user") is not None:
                 fallback.add(str(row["user"]))
+            reasons.update(v for k in ("reason", "reason_chosen", "reason_rejected")
+                           if isinstance(v := row.get(k), str))
+            reasons.update(v for v in row.get("reasons") or () if isinstance(v, str))
             yield row
 
     n = write_jsonl(out, watched(iter_scored_rows(rm, dataset)))
@@ -370,7 +378,8 @@ def score(
         getattr(r, "user", None) is not None for r in dataset.records)
     return ScoreResult(n_rows=n, out=out, task=dataset.task, skipped=dataset.skipped,
                        skipped_file=report_skipped(dataset.skipped, out),
-                       population_users=tuple(sorted(fallback)), unused_user_rows=unused)
+                       population_users=tuple(sorted(fallback)), unused_user_rows=unused,
+                       reasons=tuple(reasons.most_common()))
 
 
 def score_distributed(model: str | Path | RewardModel, data: str | Path, *, out: str | Path,

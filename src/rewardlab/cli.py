@@ -309,6 +309,7 @@ def score(
         out.print(f"scored {result.n_rows} {result.task} rows into [bold]{result.out}[/]")
         _cli_personal.say_population(result.population_users)
         _cli_personal.say_unused_users(result.unused_user_rows, model)
+        _say_reasons(result.reasons)
         print_skipped(err, result.skipped, result.skipped_file)
         return
     on_interrupt(lambda: f"the shards finished so far are kept in {out_file}; run the same "
@@ -330,6 +331,19 @@ def score(
         err.print(f"[yellow]{shards.n_skipped} rows skipped in all; the first "
                   f"{len(shards.skipped)} follow[/]")
     print_skipped(err, shards.skipped, shards.skipped_file)
+
+
+def _say_reasons(reasons: tuple[tuple[str, int], ...]) -> None:
+    """The verifier's or judge's reasons, tallied: a column of zeros reads the same whether
+    the answers were wrong, unmarked, or checked against a reference nobody could read."""
+    if not reasons:
+        return
+    out.print("reasons: " + ", ".join(f"{escape(k)} {v}" for k, v in reasons))
+    unreadable = dict(reasons).get("reference-unparsable", 0)
+    if unreadable:
+        err.print(f"[yellow]{unreadable} response{'s' * (unreadable != 1)} scored 0 because "
+                  "the reference answer could not be read as an answer (reason "
+                  "reference-unparsable): check those rows' reference column[/]")
 
 
 label_app = typer.Typer(help="Make step-labelled data for process reward models.",

@@ -72,3 +72,25 @@ def test_parquet_parts_keep_judge_columns_and_refuse_surprises(tmp_path) -> None
         writer.write([{"id": 1, "reward": 1.0, "extra": 2}])
     writer.discard()
     assert not list(tmp_path.glob(".*"))
+
+
+def test_parquet_parts_keep_a_verifiers_reasons_as_lists_and_booleans(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from rewardlab.data import load_dataset
+    from rewardlab.scale._shard import _PartWriter
+    from rewardlab.scoring import iter_scored_rows
+
+    data = load_dataset("bundled:gsm8k_examples", limit=3)
+    best_of_n = list(iter_scored_rows(resolve("verify:math"), data))
+    writer = _PartWriter(tmp_path / "part-00000.parquet", "parquet", tuple(best_of_n[0]))
+    writer.write(best_of_n)
+    writer.commit()
+    back = pq.read_table(tmp_path / "part-00000.parquet").to_pylist()
+    assert [r["reasons"] for r in back] == [r["reasons"] for r in best_of_n]
+    assert set(back[0]["reasons"]) <= {"correct", "wrong-answer", "no-answer"}
+    point = {"id": 0, "reward": 1.0, "correct": True, "reason": "correct", "answer": "4"}
+    writer = _PartWriter(tmp_path / "part-00001.parquet", "parquet", tuple(point))
+    writer.write([point])
+    writer.commit()
+    assert pq.read_table(tmp_path / "part-00001.parquet").to_pylist() == [point | {"id": "0"}]

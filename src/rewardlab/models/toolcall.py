@@ -21,7 +21,7 @@ import numpy as np
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError
 from rewardlab.models._module import SaveLoadMixin
-from rewardlab.models.base import ReferenceScorer
+from rewardlab.models.base import ReferenceGrader, ReferenceScorer
 from rewardlab.models.registry import config_from_options
 from rewardlab.verify.toolcall import ToolCallChecker, ToolVerdict, parse_tool_reference
 
@@ -40,7 +40,7 @@ class ToolCallConfig:
     partial: bool = False
 
 
-class ToolCallVerifier(SaveLoadMixin, ReferenceScorer):
+class ToolCallVerifier(SaveLoadMixin, ReferenceScorer, ReferenceGrader):
     """Reward 1.0 when a response's tool calls match the reference calls (in any order),
     else 0.0; with ``partial=true`` the share of checks passed.
 
@@ -108,6 +108,12 @@ class ToolCallVerifier(SaveLoadMixin, ReferenceScorer):
             raise ConfigError(f"references[{missing}] is None; every response needs its "
                               "reference calls (BFCL ground_truth; [] when no call is correct)")
         return self.checker.check(responses, references)
+
+    def grade_with_references(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                              references: Sequence[Any]) -> list[ToolVerdict]:
+        """``verdicts`` as a ``ReferenceGrader``'s, so ``rewardlab score`` writes each reward's
+        reason, every check and the calls read beside it."""
+        return self.verdicts(prompts, responses, references)
 
     def saved_state(self) -> dict[str, Any]:
         return {"verifier": "toolcall"}

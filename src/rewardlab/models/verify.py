@@ -23,7 +23,7 @@ from rewardlab._validation import check_option, check_positive, check_range
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError, SpecError
 from rewardlab.models._module import SaveLoadMixin
-from rewardlab.models.base import ReferenceScorer
+from rewardlab.models.base import ReferenceGrader, ReferenceScorer
 from rewardlab.models.registry import config_from_options, register_kind
 from rewardlab.verify import FALLBACKS, MathChecker, Verdict
 
@@ -70,7 +70,7 @@ class VerifyConfig:
 
 
 @register_kind("verify")
-class MathVerifier(SaveLoadMixin, ReferenceScorer):
+class MathVerifier(SaveLoadMixin, ReferenceScorer, ReferenceGrader):
     """Reward 1.0 when the response's final answer equals the reference answer, else 0.0
     (or ``format_score`` for a marked but wrong answer).
 
@@ -131,6 +131,13 @@ class MathVerifier(SaveLoadMixin, ReferenceScorer):
             raise ConfigError(f"references[{missing}] is {references[missing]!r}; every "
                               "response needs its reference answer as a string")
         return self.checker.check(responses, references)
+
+    def grade_with_references(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                              references: Sequence[str]) -> list[Verdict]:
+        """``verdicts`` as a ``ReferenceGrader``'s, so ``rewardlab score`` writes each reward's
+        reason beside it: a 0 for an unreadable reference (``reference-unparsable``) or an
+        unmarked answer (``no-answer``) is not taken for a wrong one."""
+        return self.verdicts(prompts, responses, references)
 
     # --- persistence: a verifier has no weights, its config is the whole model -----------
 

@@ -21,7 +21,7 @@ from rewardlab._validation import check_int, check_option, check_positive
 from rewardlab.data import Prompt
 from rewardlab.errors import CapabilityError, ConfigError, SpecError
 from rewardlab.models._module import SaveLoadMixin
-from rewardlab.models.base import ReferenceScorer
+from rewardlab.models.base import ReferenceGrader, ReferenceScorer
 from rewardlab.models.registry import config_from_options
 from rewardlab.verify import CodeChecker, CodeVerdict, Limits, TaskError, parse_task
 
@@ -63,7 +63,7 @@ class CodeVerifyConfig:
                               f"backend='sandbox-fusion'. Got {self.url!r} instead.")
 
 
-class CodeVerifier(SaveLoadMixin, ReferenceScorer):
+class CodeVerifier(SaveLoadMixin, ReferenceScorer, ReferenceGrader):
     """Reward 1.0 when the response's program passes every test of its reference.
 
     Example:
@@ -130,6 +130,13 @@ class CodeVerifier(SaveLoadMixin, ReferenceScorer):
             return self.checker.check(responses, references)
         except TaskError as exc:
             raise ConfigError(f"{exc}") from None
+
+    def grade_with_references(self, prompts: Sequence[Prompt], responses: Sequence[str],
+                              references: Sequence[str | Mapping[str, Any]]
+                              ) -> list[CodeVerdict]:
+        """``verdicts`` as a ``ReferenceGrader``'s, so ``rewardlab score`` writes each reward's
+        reason (``passed``, ``wrong_answer``, ``timeout``, ...) and tests passed beside it."""
+        return self.verdicts(prompts, responses, references)
 
     def saved_state(self) -> dict[str, Any]:
         return {"verifier": "code"}

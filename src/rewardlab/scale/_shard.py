@@ -41,8 +41,9 @@ __all__ = ["OUTPUT_FORMATS", "ShardJob", "ids_digest", "parquet_columns", "parqu
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 _LIST_COLUMNS = ("rewards", "step_scores")
+_TEXT_LIST_COLUMNS = ("reasons",)  # a verifier's, per best-of-n candidate
 _INT_COLUMNS = ("first_error",)
-_BOOL_COLUMNS = ("chosen_shown_first",)
+_BOOL_COLUMNS = ("chosen_shown_first", "correct")
 _JUDGE_COLUMNS = ("judgment", "rationale", "probs")
 
 
@@ -100,13 +101,16 @@ def parquet_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
 def parquet_schema(columns: tuple[str, ...]) -> Any:
     """One Arrow schema for every part: ``id`` as text (ids may be integers in one row and
     strings in the next), rewards and uncertainties as float64 (lists of them for best-of-n
-    and steps), and anything else as text: a judge's rationale and reason as they are, its
+    and steps), a verifier's per-candidate ``reasons`` as a list of text and its ``correct``
+    as a boolean, and anything else as text: a judge's rationale and reason as they are, its
     judgment (an object) as JSON."""
     import pyarrow as pa
 
     def kind(name: str) -> Any:
         if name in _LIST_COLUMNS:
             return pa.list_(pa.float64())
+        if name in _TEXT_LIST_COLUMNS:
+            return pa.list_(pa.string())
         if name in _INT_COLUMNS:
             return pa.int64()
         if name in _BOOL_COLUMNS:

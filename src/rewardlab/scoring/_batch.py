@@ -337,8 +337,10 @@ def _graded(model: Any, name: str, prompts: Sequence[Prompt], responses: Sequenc
     check_items(verdicts, n, model=name, method=method, what="verdicts")
     values = call_model(model, method, lambda: np.array(
         [v.value for v in verdicts], dtype=np.float64))
+    # the reward is the row's already (a verifier's verdict calls it "reward", a judge's "value")
     details = call_model(model, method, lambda: tuple(
-        {k: v for k, v in verdict.to_json().items() if k != "value"} for verdict in verdicts))
+        {k: v for k, v in verdict.to_json().items() if k not in ("value", "reward")}
+        for verdict in verdicts))
     return ScoredBatch(check_rewards(values, n, model=name, method=method), details=details)
 
 

@@ -96,6 +96,8 @@ def _score_chunk(model: RewardModel, data: Dataset[Any], chunk: tuple[Any, ...],
                 row.update(user=first["user"], user_fit=first["user_fit"])
             if "rewards_by_attribute" in first:  # multi:: one mapping per candidate
                 row["rewards_by_attribute"] = [d["rewards_by_attribute"] for d in details[i]]
+            if "reason" in first:  # a verifier's: why each candidate got its reward
+                row["reasons"] = [d.get("reason") for d in details[i]]
             yield row
 
 

@@ -79,6 +79,11 @@ class Verdict:
     method: str | None = None
     detail: str | None = None
 
+    @property
+    def value(self) -> float:
+        """The reward, under the name ``ReferenceGrader`` verdicts give it."""
+        return self.reward
+
     def to_json(self) -> dict[str, Any]:
         return {"reward": self.reward, "correct": self.correct, "reason": self.reason,
                 "answer": self.answer, "reference": self.reference, "marker": self.marker,

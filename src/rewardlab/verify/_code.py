@@ -43,6 +43,11 @@ class CodeVerdict:
     detail: str = ""
     seconds: float = 0.0
 
+    @property
+    def value(self) -> float:
+        """The reward, under the name ``ReferenceGrader`` verdicts give it."""
+        return self.reward
+
     def to_json(self) -> dict[str, Any]:
         return {"reward": self.reward, "reason": self.reason, "passed": self.passed,
                 "total": self.total, "detail": self.detail, "seconds": round(self.seconds, 4)}

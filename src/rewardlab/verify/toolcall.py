@@ -112,6 +112,11 @@ class ToolVerdict:
     def passed(self) -> bool:
         return self.reason == "ok"
 
+    @property
+    def value(self) -> float:
+        """The reward, under the name ``ReferenceGrader`` verdicts give it."""
+        return self.reward
+
     def to_json(self) -> dict[str, Any]:
         return {"reward": self.reward, "reason": self.reason,
                 "checks": [c.to_json() for c in self.checks],
