@@ -425,3 +425,18 @@ def test_contradictions_are_found_among_the_labelled_pairs_beside_ties(tmp_path:
                                             stream=stream)).to_json()
     assert doc["contradictions"]["ids"] == ["flip3"]
     assert "tie-swapped" in doc["near_duplicates"]["ids"]
+
+
+def test_a_profile_reading_below_the_interval_is_reported_as_a_weak_model():
+    from rewardlab.inspection.flips import FlipEstimate
+    from rewardlab.inspection.report import weak_model_note
+
+    def flip(profile: float, selected: str = "extrapolated") -> FlipEstimate:
+        return FlipEstimate(estimate=0.42, ci95=(0.39, 0.45), method="", temperature=1.0,
+                            margins=np.zeros(3), agreement=0.58, folds=5, model="m",
+                            profile={"estimate": profile}, selected=selected)
+
+    said = weak_model_note(flip(0.25))
+    assert said is not None and "(0.250) is below" in said and "0.580 of the labels" in said
+    assert weak_model_note(flip(0.40)) is None             # inside the interval: no gap
+    assert weak_model_note(flip(0.25, "profile")) is None  # the profile is the headline
