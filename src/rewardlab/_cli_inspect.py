@@ -98,12 +98,10 @@ def inspect(
         colour = "green" if v["verdict"] == "go" else "yellow"
         table.add_row(name, values.get(name, ""), f"[{colour}]{v['verdict']}[/]")
     out.print(table)
-    if report.skipped:  # each reason is in --json; the first one here, so none goes unseen
-        first = report.skipped[0]
-        where = f"line {first.line}" + ("" if first.field is None else f", field '{first.field}'")
-        more = "" if json_out is None else f"; every reason is in {json_out}"
-        err.print(f"[yellow]{len(report.skipped)} row(s) skipped[/]; the first, {where}: "
-                  f"{escape(first.reason)}{more or ' (--json lists every one)'}")
+    # the first ten reasons here, every one in --json (the report keeps them, not a file)
+    print_skipped(err, report.skipped, json_out)
+    if report.skipped and json_out is None and len(report.skipped) > 10:
+        err.print("  (--json lists every one)")
     if flip.get("estimate") is None:
         err.print(f"[yellow]flip rate not estimated:[/] {escape(flip.get('skipped') or '')}")
     for note in j["notes"]:
