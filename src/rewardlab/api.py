@@ -45,7 +45,7 @@ from rewardlab.models.base import (
     require_capability,
 )
 from rewardlab.models.registry import resolve
-from rewardlab.scoring import iter_scored_rows, skip_unscorable
+from rewardlab.scoring import iter_scored_rows, row_reasons, skip_unscorable
 from rewardlab.train.checkpoint import remove_checkpoints
 
 if TYPE_CHECKING:
@@ -368,9 +368,7 @@ def score(
             if "population" in (row.get("user_fit"), row.get("user_fit_chosen")) and \
                     row.get("user") is not None:
                 fallback.add(str(row["user"]))
-            reasons.update(v for k in ("reason", "reason_chosen", "reason_rejected")
-                           if isinstance(v := row.get(k), str))
-            reasons.update(v for v in row.get("reasons") or () if isinstance(v, str))
+            reasons.update(row_reasons(row))
             yield row
 
     n = write_jsonl(out, watched(iter_scored_rows(rm, dataset)))

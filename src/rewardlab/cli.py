@@ -330,6 +330,7 @@ def score(
     if shards.n_skipped > len(shards.skipped):
         err.print(f"[yellow]{shards.n_skipped} rows skipped in all; the first "
                   f"{len(shards.skipped)} follow[/]")
+    _say_reasons(shards.reasons)
     print_skipped(err, shards.skipped, shards.skipped_file)
 
 

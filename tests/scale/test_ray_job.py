@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -42,6 +43,9 @@ def test_every_row_exactly_once_equal_to_score_without_ray(finished_job, gsm_bad
     assert "malformed JSON" in skipped[0]["reason"] and skipped[1]["row"] == [1, 2]
     assert [s.line for s in result.skipped] == [11, 51, 201]
     assert not list(out.glob(".*")) and not list((out / "_shards").glob(".*"))
+    # the verifier's reasons, tallied over every shard as score without Ray tallies them
+    tally = Counter(reason for r in rows for reason in r["reasons"])
+    assert dict(result.reasons) == dict(tally) and sum(tally.values()) > 299
 
 
 def test_the_same_command_again_redoes_nothing(finished_job, gsm_bad) -> None:
@@ -50,6 +54,7 @@ def test_the_same_command_again_redoes_nothing(finished_job, gsm_bad) -> None:
     again = score_distributed("verify:math", gsm_bad, out=out, shard_rows=40, workers=2,
                               skip_invalid=True)
     assert (again.shards_resumed, again.shards_scored, again.n_rows) == (8, 0, 299)
+    assert again.reasons == finished_job[0].reasons  # read back from the shards' markers
     assert {p: p.stat().st_mtime_ns for p in out.glob("part-*")} == mtimes
 
 

@@ -77,6 +77,8 @@ class DistributedScoreResult:
     skipped_file: Path | None = None
     skipped: tuple[SkippedRow, ...] = ()
     forms: dict[str, int] = field(default_factory=dict)
+    #: responses per reason a verifier or judge gave, over every shard, most common first
+    reasons: tuple[tuple[str, int], ...] = ()
 
 
 def score_distributed(
@@ -176,7 +178,8 @@ def score_distributed(
         out=out, task=plan.task, output_format=output_format, n_input_rows=totals["rows"],
         n_rows=totals["records"], n_skipped=totals["skipped"], n_shards=len(plan.shards),
         shards_resumed=resumed, shards_scored=len(todo), workers=n_workers, address=where,
-        seconds=seconds, skipped_file=skipped_file, skipped=sample, forms=totals["forms"])
+        seconds=seconds, skipped_file=skipped_file, skipped=sample, forms=totals["forms"],
+        reasons=tuple(sorted(totals["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def _check_options(workers: int | None, cpus_per_worker: float, output_format: str,
@@ -352,7 +355,8 @@ def _worker_count(resources: dict[str, Any], workers: int | None, cpus_per_worke
 def _verify(out: Path, plan: JobPlan, output_format: str) -> dict[str, Any]:
     """Read every part back: each planned shard is committed, holds as many rows as the plan
     says it read, and its ids (count and order) are the ones its worker wrote."""
-    totals: dict[str, Any] = {"rows": 0, "records": 0, "skipped": 0, "forms": {}}
+    totals: dict[str, Any] = {"rows": 0, "records": 0, "skipped": 0, "forms": {},
+                              "reasons": {}}
     for shard in plan.shards:
         marker = read_marker(out, shard.name, output_format)
         if marker is None or marker.get("rows") != shard.rows:
@@ -370,8 +374,9 @@ def _verify(out: Path, plan: JobPlan, output_format: str) -> dict[str, Any]:
         totals["rows"] += marker["rows"]
         totals["records"] += marker["records"]
         totals["skipped"] += marker["skipped"]
-        for form, k in marker.get("forms", {}).items():
-            totals["forms"][form] = totals["forms"].get(form, 0) + k
+        for key in ("forms", "reasons"):  # an older run's marker may have no reasons
+            for name, k in marker.get(key, {}).items():
+                totals[key][name] = totals[key].get(name, 0) + k
     if totals["rows"] != plan.n_rows:
         raise OutputError(f"the parts cover {totals['rows']} rows but the input has "
                           f"{plan.n_rows}")

@@ -16,6 +16,7 @@ import os
 import socket
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from rewardlab.scale._manifest import (
 )
 from rewardlab.scale._plan import Shard
 from rewardlab.scale._rows import iter_record_chunks, iter_shard_rows
-from rewardlab.scoring import iter_scored_rows
+from rewardlab.scoring import iter_scored_rows, row_reasons
 
 __all__ = ["OUTPUT_FORMATS", "ShardJob", "ids_digest", "parquet_columns", "parquet_schema",
            "score_shard"]
@@ -205,6 +206,7 @@ def score_shard(model: RewardModel, job: ShardJob, shard: Shard) -> dict[str, An
     except OSError as exc:
         raise OutputError(f"cannot write {part}: {exc.strerror or exc}") from None
     digest, n_rows, n_records, skipped, forms = _IdsDigest(), 0, 0, [], {}
+    reasons: Counter[str] = Counter()
     try:
         for chunk in chunks:
             first_index = shard.first_index + n_rows  # the chunk's first row in the file
@@ -220,6 +222,7 @@ def score_shard(model: RewardModel, job: ShardJob, shard: Shard) -> dict[str, An
                                            first_index=first_index))
             for row in scored:
                 digest.update(row["id"])
+                reasons.update(row_reasons(row))
             n_records += len(scored)
             writer.write(scored)
         size = writer.commit()
@@ -239,6 +242,7 @@ def score_shard(model: RewardModel, job: ShardJob, shard: Shard) -> dict[str, An
     marker = {
         "shard": shard.index, "part": part.name, "bytes": size, "rows": n_rows,
         "records": n_records, "skipped": len(skipped), "forms": forms,
+        "reasons": dict(reasons),
         "ids_digest": digest.hexdigest(), "first_line": shard.first_line,
         "seconds": round(time.perf_counter() - start, 3),
         "started": round(started, 3), "finished": round(time.time(), 3),

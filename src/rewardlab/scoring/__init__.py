@@ -35,7 +35,12 @@ from rewardlab.scoring._pairs import (
     score_pairs,
     uses_comparison,
 )
-from rewardlab.scoring._rows import check_row_weights, iter_scored_rows, skip_unscorable
+from rewardlab.scoring._rows import (
+    check_row_weights,
+    iter_scored_rows,
+    row_reasons,
+    skip_unscorable,
+)
 from rewardlab.scoring._steps import ScoredSteps, first_errors, score_solutions
 from rewardlab.scoring._tournament import preference_matrix
 
@@ -56,6 +61,7 @@ __all__ = [
     "needs_references",
     "preference_matrix",
     "route",
+    "row_reasons",
     "score_batch",
     "score_best_of_n",
     "score_best_of_n_details",

@@ -27,7 +27,15 @@ from rewardlab.scoring._best_of_n import score_best_of_n_details
 from rewardlab.scoring._pairs import score_pair_batch
 from rewardlab.scoring._steps import score_solutions
 
-__all__ = ["check_row_weights", "iter_scored_rows", "skip_unscorable"]
+__all__ = ["check_row_weights", "iter_scored_rows", "row_reasons", "skip_unscorable"]
+
+
+def row_reasons(row: dict[str, Any]) -> list[str]:
+    """The reasons a scored row carries (a verifier's or judge's ``reason``, each side's for a
+    pair, each candidate's for best-of-n), so ``score`` can tally them, locally or on Ray."""
+    found = [row.get(k) for k in ("reason", "reason_chosen", "reason_rejected")]
+    found += list(row.get("reasons") or ())
+    return [v for v in found if isinstance(v, str)]
 
 
 def _clean(value: float) -> float | None:
