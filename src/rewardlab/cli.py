@@ -233,6 +233,7 @@ def evaluate(
                           limit=limit)
     out.print(evaluation_table(result))
     _cli_personal.say_eval_population(result)
+    _say_reasons(getattr(result, "reasons", None) or ())  # a verifier's, on best-of-n
     for path in (json_out, html_out):
         if path is not None:
             out.print(f"wrote {path}")

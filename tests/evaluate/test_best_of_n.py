@@ -73,6 +73,13 @@ def test_the_verifier_reaches_the_oracle(gsm8k) -> None:
     assert (o.mean_reward_correct, o.mean_reward_incorrect) == (1.0, 0.0)
     assert o.random < o.majority <= o.oracle
     assert o.ci95[0] <= o.best_of_n_accuracy <= o.ci95[1]
+    # why each candidate got its reward: every one accounted for, and the correct ones are
+    # exactly those the labels call correct (the verifier agrees with every GSM8K label)
+    reasons = dict(result.reasons)
+    assert sum(reasons.values()) == 240 and set(reasons) <= {"correct", "wrong-answer",
+                                                             "no-answer"}
+    assert reasons["correct"] == sum(sum(r.is_correct) for r in gsm8k.records)
+    assert result.to_json()["reasons"] == reasons
 
 
 def test_baselines_do_not_depend_on_the_model(gsm8k) -> None:

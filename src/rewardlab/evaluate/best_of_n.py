@@ -202,6 +202,9 @@ class BestOfNResult:
     #: a ``personal:`` model's users without adaptation data, whose rows were scored with
     #: its population mixture (None for other models)
     population_users: tuple[str, ...] | None = None
+    #: a verifier's reasons over every candidate, most common first (None for models that
+    #: give none): a 0 from an unreadable reference is not a wrong answer
+    reasons: tuple[tuple[str, int], ...] | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -233,6 +236,7 @@ class BestOfNResult:
             "ties": self.ties,
             **({"users_scored_with_population": list(self.population_users)}
                if self.population_users is not None else {}),
+            **({"reasons": dict(self.reasons)} if self.reasons is not None else {}),
             "primary_metric": self.primary_metric,
             "metrics": self.metrics,
         }
@@ -323,6 +327,10 @@ def evaluate_best_of_n(
         population = tuple(sorted({str(d[0]["user"]) for d in details
                                    if d[0]["user_fit"] == "population"
                                    and d[0]["user"] is not None}))
+    reasons = None
+    if details and "reason" in details[0][0]:  # a verifier's, per candidate
+        reasons = tuple(Counter(d["reason"] for row in details for d in row
+                                if isinstance(d.get("reason"), str)).most_common())
     correct = [np.asarray(r.is_correct, dtype=bool) for r in records]
     answers = _answer_keys(records)
     kw = {"ties": ties, "n_boot": n_boot, "seed": seed}
@@ -340,4 +348,4 @@ def evaluate_best_of_n(
     k = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
     return BestOfNResult(model=describe(model), data=data.source, overall=overall,
                          subsets=subsets, skipped=data.skipped, ties=ties, k=k,
-                         population_users=population)
+                         population_users=population, reasons=reasons)
