@@ -117,9 +117,9 @@ written first): within ±5 at every rate in 19 of 20. The spread shrinks with th
 (standard deviation ~2 points at 40%), the lean does not (+2 to +3.4 points at 40%), so
 there the interval holds the truth at 40% in only 8 of 20: read it as the label noise's
 share of the uncertainty, with the lean on top under heavy noise. Neither a quadratic nor a
-shorter line removes the lean (the model is wrong on ~11% of even its top 2% of pairs at
-40% flips); an interval widened down to the profile reading held the truth in 20/16/18/17/20
-of 20 and was not shipped. Details in ``benchmarks/README.md``.
+shorter line removes the lean (on the 1,812-pair draws the model is wrong on ~11% of even
+its top 2% of pairs at 40% flips); an interval widened down to the profile reading held the
+truth in 20/16/18/17/20 of 20 and was not shipped. Details in ``benchmarks/README.md``.
 
 Tried and not shipped, by earlier sessions: a rule reporting whichever of profile and mixture
 has the narrower posterior (chosen after seeing the numbers; broke monotonicity on real HH at
