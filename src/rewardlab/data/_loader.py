@@ -111,14 +111,8 @@ def load_dataset(
     read = read_rows(source, parse, skip_invalid=skip_invalid, limit=limit, max_chars=max_chars)
     file, records, skipped, location = str(source), read.records, read.skipped, read.location
     if not records:
-        first = skipped[0]
-        where = "" if first.line is None else f", at {location} {first.line}"
-        where += "" if first.field is None else f", field '{first.field}'"
-        raise DataError(
-            f"none of its {len(skipped)} rows is valid; the first problem{where}: "
-            f"{first.reason}",
-            file=file,
-        )
+        raise DataError(f"none of its {len(skipped)} rows is valid; "
+                        f"{skipped[0].as_first_problem(location)}", file=file)
     assert task is not None
     form = ",".join(name for name, _ in forms.most_common())
     return Dataset(task=task, records=tuple(records), source=file, form=form,

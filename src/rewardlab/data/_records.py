@@ -181,6 +181,14 @@ class SkippedRow:
             "row": self.raw,
         }
 
+    def as_first_problem(self, location: str = "line") -> str:
+        """``the first problem, at line 3, field 'x': why``: how an error names the first of
+        the skipped rows when none was left (``location``: ``line``, or ``row`` in Parquet);
+        a part that is not known (no line, no field) is left out rather than said as None."""
+        where = "" if self.line is None else f", at {location} {self.line}"
+        where += "" if self.field is None else f", field '{self.field}'"
+        return f"the first problem{where}: {self.reason}"
+
 
 R = TypeVar("R", PairRecord, PointRecord, BestOfNRecord, StepRecord)
 

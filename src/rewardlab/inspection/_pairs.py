@@ -154,11 +154,5 @@ def read_pairs(source: str | Path, *, limit: int | None = None,
 def no_pairs_error(source: str | Path, skipped: list[SkippedRow]) -> DataError:
     """The error for a file none of whose rows is a pair: how many were skipped and where the
     first problem is (line and field), as the loader says it for ``score``/``eval``."""
-    first = skipped[0] if skipped else None
-    why = ""
-    if first is not None:
-        why = "; the first problem" if first.line is None else \
-            f"; the first problem, at line {first.line}"
-        why += "" if first.field is None else f", field '{first.field}'"
-        why += f": {first.reason}"
+    why = f"; {skipped[0].as_first_problem()}" if skipped else ""
     return DataError(f"none of its {len(skipped)} rows is a pair{why}", file=str(source))

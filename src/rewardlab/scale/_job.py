@@ -169,11 +169,9 @@ def score_distributed(
             "complete": {**totals, "last_run_seconds": round(seconds, 3),
                          "last_run_shards": len(todo)}})
     if totals["records"] == 0:
-        first = sample[0] if sample else None
-        raise DataError(
-            f"none of its {totals['skipped']} rows is valid"
-            + (f"; the first problem, at line {first.line}, field '{first.field}': "
-               f"{first.reason}" if first else ""), file=plan.source)
+        first = f"; {sample[0].as_first_problem(plan.location)}" if sample else ""
+        raise DataError(f"none of its {totals['skipped']} rows is valid{first}",
+                        file=plan.source)
     return DistributedScoreResult(
         out=out, task=plan.task, output_format=output_format, n_input_rows=totals["rows"],
         n_rows=totals["records"], n_skipped=totals["skipped"], n_shards=len(plan.shards),

@@ -183,10 +183,9 @@ def skip_unscorable(model: RewardModel, data: Dataset[Any]) -> Dataset[Any]:
     if not skipped:
         return data
     if not kept:
-        first = skipped[0]
         unit = "row" if data.source.lower().endswith(".parquet") else "line"
         raise DataError(f"none of its {len(data.records)} valid rows can be scored by model "
-                        f"'{describe(model)}'; the first problem, at {unit} {first.line}, "
-                        f"field '{first.field}': {first.reason}", file=data.source)
+                        f"'{describe(model)}'; {skipped[0].as_first_problem(unit)}",
+                        file=data.source)
     everything = sorted((*data.skipped, *skipped), key=lambda s: (s.line is None, s.line or 0))
     return replace(data, records=tuple(kept), skipped=tuple(everything))
