@@ -81,6 +81,9 @@ def test_flip_estimate_runs_on_a_sample_and_says_so(ray_session, planted) -> Non
     # 60 rows drawn from the 128 raw rows; the one bad row among them drops out
     assert any("random sample of 59 of 127 pairs" in n for n in got["notes"]), got["notes"]
     assert len(got["least_plausible"]) == 20
+    # the weak-model note follows the same rule as without Ray
+    weak = flip["selected"] == "extrapolated" and flip["profile"]["estimate"] < flip["ci95"][0]
+    assert any("profile reading of the flip rate" in n for n in got["notes"]) == weak
 
 
 def test_cli_inspect_ray(run_cli, ray_session, planted, tmp_path) -> None:

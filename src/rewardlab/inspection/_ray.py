@@ -276,6 +276,7 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
         _verdicts,
         _worst,
         label_confounds,
+        weak_model_note,
     )
 
     if cfg.near_method not in ("auto", "exact", "lsh"):
@@ -366,6 +367,9 @@ def inspect_on_ray(source: str | Path, cfg: InspectConfig, *, limit: int | None 
                          f"{n_lab:,} pairs (seed {cfg.seed}; --flip-sample sets the size): its CI "
                          "is the sample's, and the least-plausible list and per-subset "
                          "agreement cover the sampled pairs only")
+        lean = weak_model_note(flip)
+        if lean is not None:
+            notes.append(lean)
         position = {id(p): j for j, p in enumerate(pairs)}
         margins = np.full(n, np.nan)
         indices = [i for part in parts for i in part.indices]

@@ -308,6 +308,7 @@ def weak_model_note(flip: FlipEstimate) -> str | None:
             "surest, which reads as flips; the true rate may be lower than the interval, "
             "down to the profile reading")
 
+
 def _worst(pairs: Sequence[InspectPair], margins: np.ndarray, flip: FlipEstimate, k: int
            ) -> list[dict[str, Any]]:
     # read at the headline flip rate, with the temperature fitted at that rate
