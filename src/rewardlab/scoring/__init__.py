@@ -8,7 +8,8 @@ audit, ``score``) goes through here, so a new kind or capability is routed in on
 - ``score_pair_batch`` / ``score_pairs``: both sides of preference pairs, or a judge's
   side-by-side comparison (``judge_pair_rewards``, ``compare_pairs``);
 - ``score_best_of_n`` / ``score_best_of_n_details``: every candidate of best-of-n rows
-  (with a ``multi:`` model's attributes or a ``personal:`` model's user fit);
+  (with a ``multi:`` model's attributes, a ``personal:`` model's user fit or a verifier's
+  reasons);
 - ``score_solutions`` / ``first_errors``: solutions given as steps;
 - ``check_rewards``: the one check of what a model returned (``ScoringError``);
 - ``iter_scored_rows``: every row of a data set, as ``rewardlab score`` writes it.

@@ -138,6 +138,12 @@ def route(model: object) -> Route:
     return "score"
 
 
+def row_location(source: str | Any) -> str:
+    """How an error names a row's place in ``source``: a Parquet file's rows are counted
+    (``row``), not its lines, as the data readers say."""
+    return "row" if str(source).lower().endswith(".parquet") else "line"
+
+
 def require_row_references(model: object, records: Sequence[Any], source: str) -> None:
     """Before scoring a data set's rows with a model that needs reference answers, name the
     first row without one by its file and line (rather than its position in a batch).
@@ -147,8 +153,7 @@ def require_row_references(model: object, records: Sequence[Any], source: str) -
     """
     if not needs_references(model):
         return
-    # a Parquet file's rows are counted, not its lines (as the data readers say)
-    location = "row" if str(source).lower().endswith(".parquet") else "line"
+    location = row_location(source)
     missing = next((r for r in records if r.reference is None), None)
     if missing is not None:
         raise DataError(

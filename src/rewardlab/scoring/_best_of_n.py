@@ -26,8 +26,8 @@ def score_best_of_n(model: Any, data: Dataset[BestOfNRecord]) -> list[np.ndarray
 def score_best_of_n_details(model: Any, data: Dataset[BestOfNRecord]
                             ) -> tuple[list[np.ndarray], list[tuple[dict[str, Any], ...]] | None]:
     """``score_best_of_n`` with each candidate's details beside its reward (a ``multi:``
-    model's rewards by attribute, a ``personal:`` model's user and fit), None when the
-    model gives none."""
+    model's rewards by attribute, a ``personal:`` model's user and fit, a verifier's
+    reason), None when the model gives none."""
     from rewardlab.scoring._rows import check_row_weights
 
     records = data.records

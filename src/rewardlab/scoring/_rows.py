@@ -22,7 +22,12 @@ from rewardlab.data import (
 )
 from rewardlab.errors import ConfigError, DataError
 from rewardlab.models.base import AttributeScorer, RewardModel, describe
-from rewardlab.scoring._batch import needs_references, require_row_references, score_batch
+from rewardlab.scoring._batch import (
+    needs_references,
+    require_row_references,
+    row_location,
+    score_batch,
+)
 from rewardlab.scoring._best_of_n import score_best_of_n_details
 from rewardlab.scoring._pairs import score_pair_batch
 from rewardlab.scoring._steps import score_solutions
@@ -183,9 +188,9 @@ def skip_unscorable(model: RewardModel, data: Dataset[Any]) -> Dataset[Any]:
     if not skipped:
         return data
     if not kept:
-        unit = "row" if data.source.lower().endswith(".parquet") else "line"
         raise DataError(f"none of its {len(data.records)} valid rows can be scored by model "
-                        f"'{describe(model)}'; {skipped[0].as_first_problem(unit)}",
+                        f"'{describe(model)}'; "
+                        f"{skipped[0].as_first_problem(row_location(data.source))}",
                         file=data.source)
     everything = sorted((*data.skipped, *skipped), key=lambda s: (s.line is None, s.line or 0))
     return replace(data, records=tuple(kept), skipped=tuple(everything))
